@@ -1,0 +1,54 @@
+# `make run` and `make test` set up everything they need on a fresh machine.
+PYTHON ?= python3
+PORT ?= 5000
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .make
+ASSETS := static/govuk
+
+export FLASK_APP := wsgi
+export ESCALATE_ENV ?= development
+
+.PHONY: run test lint bench worker clean
+
+run: $(STAMPS)/runtime $(ASSETS)/.copied
+	$(BIN)/flask db upgrade
+	$(BIN)/flask escalate seed-demo
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+test: $(STAMPS)/dev $(ASSETS)/.copied
+	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
+
+lint: $(STAMPS)/dev
+	$(BIN)/ruff check escalate tests wsgi.py migrations
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "escalate needs Python 3.11 or newer (set PYTHON=…)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMPS)/runtime: requirements.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@mkdir -p $(STAMPS) && touch $@ $(STAMPS)/runtime
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# GOV.UK Frontend and MOJ Frontend: compiled CSS and JS, fonts and images, from the pinned npm packages.
+$(ASSETS)/.copied: node_modules/.package-lock.json
+	rm -rf $(ASSETS) && mkdir -p $(ASSETS)/assets
+	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.css \
+	   node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js $(ASSETS)/
+	cp node_modules/@ministryofjustice/frontend/moj/moj-frontend.min.css \
+	   node_modules/@ministryofjustice/frontend/moj/moj-frontend.min.js $(ASSETS)/
+	cp -R node_modules/govuk-frontend/dist/govuk/assets/. $(ASSETS)/assets/
+	cp -R node_modules/@ministryofjustice/frontend/moj/assets/. $(ASSETS)/assets/
+	@touch $@
+
+clean:
+	rm -rf $(VENV) $(STAMPS) node_modules $(ASSETS)

@@ -1,0 +1,130 @@
+"""escalate: resolve professional differences between safeguarding agencies."""
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from govuk_frontend_wtf.main import WTFormsHelpers
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from escalate.config import load_config
+from escalate.extensions import csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+ERROR_PAGES = (400, 403, 404, 405, 409, 429, 500)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application; ``config`` overrides what the environment says (tests use it)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_mapping(load_config(app.instance_path))
+    if config:
+        app.config.from_mapping(config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(ROOT / "templates")),
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    WTFormsHelpers(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            sa.event.listen(db.engine, "connect", _configure_sqlite)
+
+
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA busy_timeout = 5000")
+    cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from escalate.assets import bp as assets_bp
+    from escalate.auth.views import bp as auth_bp
+    from escalate.navigation import navigation_for
+
+    app.register_blueprint(assets_bp)
+    app.register_blueprint(auth_bp)
+
+    @app.context_processor
+    def inject_navigation():
+        from flask_login import current_user
+
+        return {
+            "service_name": app.config["SERVICE_NAME"],
+            "navigation": navigation_for(current_user, request.endpoint),
+        }
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages about children must not be kept by a shared machine's browser cache.
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def register_errorhandlers(app: Flask) -> None:
+    def render_error(error: HTTPException):
+        code = error.code if error.code in ERROR_PAGES else 500
+        description = getattr(error, "description", None)
+        return render_template(f"errors/{code}.html", description=description), code
+
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_template("errors/400.html", csrf=True), 400
+
+    @app.errorhandler(HTTPException)
+    def other_http_error(error: HTTPException):
+        if error.code in ERROR_PAGES:
+            return render_error(error)
+        return render_template("errors/generic.html", error=error), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        logging.getLogger("escalate").exception("Unhandled error on %s", request.path)
+        db.session.rollback()
+        return render_error(InternalServerError())
+
+
+def register_commands(app: Flask) -> None:
+    from escalate.cli import escalate_group
+
+    app.cli.add_command(escalate_group)

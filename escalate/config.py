@@ -1,0 +1,113 @@
+"""Configuration from environment variables.
+
+Everything a deployment sets comes from the environment; nothing secret lives in the repository.
+Problems are reported as :class:`ConfigError` with a sentence a person can act on.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENVIRONMENTS = ("development", "production")
+
+
+class ConfigError(Exception):
+    """The environment does not describe a configuration escalate can run with."""
+
+
+def _flag(environ, name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false (got {raw!r}).")
+
+
+def _development_secret_key(instance_path: str) -> str:
+    """Return the development key kept in the instance folder, creating it on first run."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Readable by the owner only: the key signs every session cookie.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _database_url(environ, instance_path: str) -> str:
+    url = environ.get("DATABASE_URL", "").strip()
+    if not url:
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        return "sqlite:///" + str(Path(instance_path) / "escalate.sqlite")
+    # SQLAlchemy removed the "postgres://" alias some hosting platforms still hand out.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            "DATABASE_URL is not a database URL. Use, for example, "
+            "postgresql+psycopg://user:password@host:5432/escalate or sqlite:////path/escalate.sqlite"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"DATABASE_URL uses {parsed.get_backend_name()!r}; escalate supports PostgreSQL "
+            "(postgresql+psycopg://…) and SQLite (sqlite:///…)."
+        )
+    return url
+
+
+def load_config(instance_path: str, environ=None) -> dict:
+    """Build the Flask configuration from ``environ`` (the process environment by default)."""
+    environ = os.environ if environ is None else environ
+    env = environ.get("ESCALATE_ENV", "production").strip().lower() or "production"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"ESCALATE_ENV must be one of {', '.join(ENVIRONMENTS)} (got {env!r}).")
+    production = env == "production"
+
+    secret_key = environ.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        if production:
+            raise ConfigError(
+                "SECRET_KEY is not set. In production escalate needs a long random SECRET_KEY "
+                "(for example the output of: "
+                "python -c 'import secrets; print(secrets.token_hex(32))'). "
+                "For local development set ESCALATE_ENV=development instead."
+            )
+        secret_key = _development_secret_key(instance_path)
+    elif production and len(secret_key) < 32:
+        raise ConfigError(
+            "SECRET_KEY is too short: use at least 32 random characters in production."
+        )
+
+    return {
+        "ESCALATE_ENV": env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag(environ, "SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "RATELIMIT_ENABLED": _flag(environ, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SERVICE_NAME": "Resolve a professional difference",
+        "PARTNERSHIP_NAME": environ.get("PARTNERSHIP_NAME", "").strip() or None,
+    }

@@ -1,0 +1,171 @@
+"""The database model (SQLAlchemy 2.0). No commits and no Flask here: services own transactions."""
+
+import enum
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(enum.StrEnum):
+    """The roles of product.md §1, from least to most reach."""
+
+    PRACTITIONER = "practitioner"
+    MANAGER = "manager"
+    SENIOR = "senior"
+    PARTNERSHIP = "partnership"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.PRACTITIONER: "Practitioner",
+    Role.MANAGER: "Manager",
+    Role.SENIOR: "Senior manager or designated professional",
+    Role.PARTNERSHIP: "Safeguarding partnership",
+    Role.AUDITOR: "Auditor",
+    Role.ADMIN: "Administrator",
+}
+
+# Roles that act for an agency: they cannot exist without one.
+AGENCY_ROLES = frozenset({Role.PRACTITIONER, Role.MANAGER, Role.SENIOR})
+
+
+class AgencyKind(enum.StrEnum):
+    """Kinds of member agency (product.md §8)."""
+
+    CHILDRENS_SOCIAL_CARE = "childrens_social_care"
+    POLICE = "police"
+    HEALTH = "health"
+    EDUCATION = "education"
+    EARLY_HELP = "early_help"
+    PROBATION = "probation"
+    HOUSING = "housing"
+    VOLUNTARY_SECTOR = "voluntary_sector"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return AGENCY_KIND_LABELS[self]
+
+
+AGENCY_KIND_LABELS = {
+    AgencyKind.CHILDRENS_SOCIAL_CARE: "Children's social care",
+    AgencyKind.POLICE: "Police",
+    AgencyKind.HEALTH: "Health",
+    AgencyKind.EDUCATION: "Education",
+    AgencyKind.EARLY_HELP: "Early help",
+    AgencyKind.PROBATION: "Probation",
+    AgencyKind.HOUSING: "Housing",
+    AgencyKind.VOLUNTARY_SECTOR: "Voluntary sector",
+    AgencyKind.OTHER: "Other",
+}
+
+
+def _enum(enum_class, name: str) -> sa.Enum:
+    # Stored as text with a CHECK constraint: portable, and a new value needs only a migration.
+    return sa.Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Agency(Base):
+    __tablename__ = "agency"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    kind: Mapped[AgencyKind] = mapped_column(_enum(AgencyKind, "agency_kind"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    users: Mapped[list["User"]] = relationship(back_populates="agency")
+    stage_contacts: Mapped[list["AgencyStageContact"]] = relationship(
+        back_populates="agency", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Agency {self.id} {self.name!r}>"
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    __table_args__ = (
+        # Email addresses are stored lower-cased so uniqueness ignores case on every database.
+        sa.CheckConstraint("email = lower(email)", name="email_lower_case"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    job_title: Mapped[str] = mapped_column(sa.String(200), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    agency_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agency.id"), index=True)
+    line_manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    agency: Mapped[Agency | None] = relationship(back_populates="users")
+    line_manager: Mapped["User | None"] = relationship(remote_side=[id])
+
+    # The four members Flask-Login expects, written out so this module needs no Flask.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class AgencyStageContact(Base):
+    """A user who receives an agency's differences at a stage level when nobody is named."""
+
+    __tablename__ = "agency_stage_contact"
+    __table_args__ = (
+        sa.UniqueConstraint("agency_id", "stage_level", "user_id"),
+        sa.CheckConstraint("stage_level >= 1", name="stage_level_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"))
+    stage_level: Mapped[int]
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+
+    agency: Mapped[Agency] = relationship(back_populates="stage_contacts")
+    user: Mapped[User] = relationship()

@@ -1,0 +1,136 @@
+"""`flask escalate create-user` and `seed-demo`."""
+
+import sqlalchemy as sa
+
+from escalate import demo, services
+from escalate.extensions import db
+from escalate.models import Agency, AgencyStageContact, Role, User
+from tests import factories
+from tests.conftest import make_app, sign_in
+
+PASSWORD = "a long enough password"
+
+
+def _create(runner, *args, password=PASSWORD, **kwargs):
+    env = {"ESCALATE_NEW_USER_PASSWORD": password} if password is not None else {}
+    return runner.invoke(args=["escalate", "create-user", *args], env=env, **kwargs)
+
+
+def _count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_create_user_bootstraps_an_admin_who_can_sign_in(app, runner):
+    result = _create(runner, "--email", "Admin@Example.org", "--name", "Ada Admin")
+    assert result.exit_code == 0, result.output
+    assert "Created admin account for admin@example.org." in result.output
+    with app.app_context():
+        user = db.session.scalar(sa.select(User))
+        assert (user.email, user.role, user.agency) == ("admin@example.org", Role.ADMIN, None)
+        assert user.password_hash != PASSWORD
+    sign_in(app.test_client(), user, PASSWORD)
+
+
+def test_create_user_asks_for_the_password_when_no_variable_is_set(app, runner):
+    result = _create(runner, "--email", "a@example.org", "--name", "Ada", password=None,
+                     input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    assert _count(app, User) == 1
+
+
+def test_create_user_in_an_agency(app, runner):
+    with app.app_context():
+        factories.agency("Northshire Police")
+        db.session.commit()
+    result = _create(runner, "--email", "dc@example.org", "--name", "DC Price", "--role",
+                     "practitioner", "--agency", "northshire police")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(User)).agency.name == "Northshire Police"
+
+
+def test_unknown_agency_is_named_with_the_known_ones(app, runner):
+    with app.app_context():
+        factories.agency("Northshire Police")
+        db.session.commit()
+    result = _create(runner, "--email", "a@example.org", "--name", "Ada", "--agency", "Police HQ")
+    assert result.exit_code == 1
+    assert "There is no agency called 'Police HQ'. Known agencies: Northshire Police." in (
+        result.output)
+    assert "Traceback" not in result.output
+    assert _count(app, User) == 0
+
+
+def test_unknown_role_is_refused(app, runner):
+    result = _create(runner, "--email", "a@example.org", "--name", "Ada", "--role", "overlord")
+    assert result.exit_code == 2
+    assert "'overlord' is not one of 'practitioner', 'manager', 'senior'" in result.output
+    assert _count(app, User) == 0
+
+
+def test_an_existing_email_is_refused_whatever_its_case(app, runner):
+    assert _create(runner, "--email", "ada@example.org", "--name", "Ada").exit_code == 0
+    result = _create(runner, "--email", "ADA@example.org", "--name", "Ada again")
+    assert result.exit_code == 1
+    assert "There is already an account for ada@example.org." in result.output
+    assert _count(app, User) == 1
+
+
+def test_a_short_password_is_refused(app, runner):
+    result = _create(runner, "--email", "a@example.org", "--name", "Ada", password="short")
+    assert result.exit_code == 1
+    assert "at least 12 characters" in result.output
+    assert _count(app, User) == 0
+
+
+def test_a_practitioner_needs_an_agency(app, runner):
+    result = _create(runner, "--email", "a@example.org", "--name", "Ada", "--role", "practitioner")
+    assert result.exit_code == 1
+    assert "A practitioner must belong to an agency." in result.output
+
+
+def test_a_malformed_email_is_refused(app, runner):
+    result = _create(runner, "--email", "not-an-email", "--name", "Ada")
+    assert result.exit_code == 1
+    assert "Enter an email address in the correct format" in result.output
+
+
+def test_seed_demo_loads_northshire_and_a_second_run_changes_nothing(app, runner):
+    first = runner.invoke(args=["escalate", "seed-demo"])
+    assert first.exit_code == 0, first.output
+    counts = {m: _count(app, m) for m in (Agency, User, AgencyStageContact)}
+    assert counts == {Agency: len(demo.AGENCIES), User: len(demo.USERS),
+                      AgencyStageContact: len(demo.STAGE_CONTACTS)}
+    second = runner.invoke(args=["escalate", "seed-demo"])
+    assert second.exit_code == 0, second.output
+    assert "added 0 agencies, 0 users, 0 stage contacts" in second.output
+    assert {m: _count(app, m) for m in counts} == counts
+
+
+def test_seed_demo_has_every_role_line_managers_and_every_login_works(app, runner):
+    runner.invoke(args=["escalate", "seed-demo"])
+    with app.app_context():
+        users = db.session.scalars(sa.select(User)).all()
+        assert {u.role for u in users} == set(Role)
+        gp = services.find_user_by_email("emma.clarke@riverside.northshire.example")
+        assert gp.line_manager.name == "Dr David Chen"
+        for person in demo.USERS:
+            assert services.authenticate(person.email, demo.DEMO_PASSWORD) is not None, person
+
+
+def test_seed_demo_refuses_to_run_in_production(database_url):
+    app = make_app(database_url, ESCALATE_ENV="production")
+    result = app.test_cli_runner().invoke(args=["escalate", "seed-demo"])
+    assert result.exit_code == 1
+    assert "does not run in production" in result.output
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_commands_on_a_database_without_tables_explain_what_to_do(bare_app):
+    result = bare_app.test_cli_runner().invoke(args=["escalate", "seed-demo"])
+    assert result.exit_code == 1
+    assert "run `flask db upgrade` first" in result.output
+    assert "Traceback" not in result.output

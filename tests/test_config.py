@@ -1,0 +1,100 @@
+"""Configuration from the environment: clear messages, nothing started on bad settings."""
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from escalate.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
+        load_config(str(tmp_path), {"ESCALATE_ENV": "production"})
+
+
+def test_production_is_the_default(tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config(str(tmp_path), {})
+
+
+def test_production_refuses_a_short_secret_key(tmp_path):
+    with pytest.raises(ConfigError, match="too short"):
+        load_config(str(tmp_path), {"ESCALATE_ENV": "production", "SECRET_KEY": "abc"})
+
+
+def test_development_generates_a_private_key_once_and_keeps_it(tmp_path):
+    first = load_config(str(tmp_path), {"ESCALATE_ENV": "development"})
+    key_file = tmp_path / "secret_key"
+    assert key_file.read_text() == first["SECRET_KEY"]
+    assert len(first["SECRET_KEY"]) >= 64
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    second = load_config(str(tmp_path), {"ESCALATE_ENV": "development"})
+    assert second["SECRET_KEY"] == first["SECRET_KEY"]
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(tmp_path):
+    config = load_config(str(tmp_path), {"ESCALATE_ENV": "development"})
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/escalate.sqlite"
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_postgres_urls_use_psycopg(tmp_path, given, expected):
+    config = load_config(str(tmp_path), {"ESCALATE_ENV": "development", "DATABASE_URL": given})
+    assert config["SQLALCHEMY_DATABASE_URI"] == expected
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database URL"),
+        ({"DATABASE_URL": "mysql://u@h/db"}, "escalate supports PostgreSQL"),
+        ({"ESCALATE_ENV": "staging"}, "ESCALATE_ENV must be one of development, production"),
+        ({"SESSION_COOKIE_SECURE": "perhaps"}, "SESSION_COOKIE_SECURE must be true or false"),
+    ],
+)
+def test_bad_configuration_gets_a_clear_message(tmp_path, environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(str(tmp_path), {"ESCALATE_ENV": "development", **environ})
+
+
+def test_session_cookies_are_httponly_samesite_and_secure_in_production(tmp_path):
+    config = load_config(str(tmp_path), {"ESCALATE_ENV": "production", "SECRET_KEY": "k" * 40})
+    assert config["SESSION_COOKIE_HTTPONLY"] is True
+    assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert config["SESSION_COOKIE_SECURE"] is True
+
+
+def _run_wsgi(environ):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ESCALATE_ENV")}
+    env.update(environ)
+    return subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_the_server_will_not_start_in_production_without_a_key_and_says_why():
+    result = _run_wsgi({"ESCALATE_ENV": "production"})
+    assert result.returncode == 1
+    assert "escalate cannot start: SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_server_will_not_start_with_a_bad_database_url_and_says_why():
+    result = _run_wsgi({"ESCALATE_ENV": "production", "SECRET_KEY": "k" * 40,
+                        "DATABASE_URL": "oracle://x@y/z"})
+    assert result.returncode == 1
+    assert "escalate supports PostgreSQL" in result.stderr
+    assert "Traceback" not in result.stderr
