@@ -1,0 +1,185 @@
+"""Working-day arithmetic for escalation-stage deadlines.
+
+A working day is Monday to Friday, excluding the GOV.UK bank holidays of the chosen nation and
+any extra local closure days. Everything here is pure: callers pass in every date and instant,
+nothing reads the clock.
+
+Bank holidays come from the ``holidays`` library (default "public" category). For 2020-2027 it
+matches GOV.UK for all three nations, including substitute days, the 2022 jubilee and state
+funeral, the 2023 coronation and Scotland's 15 June 2026 World Cup bank holiday. It also keeps
+the actual date of a holiday that falls at a weekend (e.g. Boxing Day, Saturday 26 Dec 2020),
+which GOV.UK omits; that cannot affect working days, as weekends are never working days.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
+NATIONS = ("england-and-wales", "scotland", "northern-ireland")
+DEFAULT_NATION = "england-and-wales"
+DEFAULT_TZ = "Europe/London"
+END_OF_WORKING_DAY = time(17, 0)
+
+# England and Wales share bank holidays, so ENG stands for both.
+_SUBDIVISIONS = {
+    "england-and-wales": "ENG",
+    "scotland": "SCT",
+    "northern-ireland": "NIR",
+}
+
+# The library fills in a year on first lookup, marking the year as loaded before adding its
+# holidays, so a concurrent lookup (threaded server) could briefly miss a holiday.
+_HOLIDAYS_LOCK = threading.Lock()
+
+
+def _check_nation(nation: str) -> str:
+    if nation not in _SUBDIVISIONS:
+        raise ValueError(f"Unknown nation {nation!r}; expected one of: {', '.join(NATIONS)}")
+    return nation
+
+
+@cache
+def _bank_holidays(nation: str) -> holidays.HolidayBase:
+    return holidays.country_holidays("GB", subdiv=_SUBDIVISIONS[_check_nation(nation)])
+
+
+def _check_date(value: date, name: str) -> date:
+    # A datetime is a date subclass but never equals a date, so it would silently miss closures.
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise TypeError(f"{name} must be a date, not {type(value).__name__}")
+    return value
+
+
+def _check_aware(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
+    return value
+
+
+def _check_days(days: int) -> int:
+    # bool is an int subclass; True must not silently mean one day.
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"days must be an int of at least 1, got {days!r}")
+    return days
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"Unknown time zone {tz!r}") from exc
+
+
+def _is_working_day(day: date, nation: str, closures: frozenset[date]) -> bool:
+    if day.weekday() >= 5 or day in closures:
+        return False
+    with _HOLIDAYS_LOCK:
+        return day not in _bank_holidays(nation)
+
+
+def is_working_day(day: date, nation: str = DEFAULT_NATION, closures: Iterable[date] = ()) -> bool:
+    """Return whether ``day`` is a weekday that is neither a bank holiday nor a closure day."""
+    _check_date(day, "day")
+    return _is_working_day(day, _check_nation(nation), frozenset(closures))
+
+
+def add_working_days(
+    start: date, days: int, nation: str = DEFAULT_NATION, closures: Iterable[date] = ()
+) -> date:
+    """Return the ``days``-th working day after ``start`` (``start`` itself never counts).
+
+    ``days`` must be an int of at least 1. A Friday or Saturday plus one is the next Monday,
+    when that Monday is a working day.
+    """
+    _check_date(start, "start")
+    _check_days(days)
+    _check_nation(nation)
+    closed = frozenset(closures)
+    day = start
+    remaining = days
+    while remaining:
+        day += timedelta(days=1)
+        if _is_working_day(day, nation, closed):
+            remaining -= 1
+    return day
+
+
+def working_days_between(
+    start: date, end: date, nation: str = DEFAULT_NATION, closures: Iterable[date] = ()
+) -> int:
+    """Count working days ``d`` with ``start < d <= end``; negative if ``end`` is before ``start``.
+
+    The inverse of :func:`add_working_days`: ``working_days_between(s, add_working_days(s, n))``
+    is ``n``.
+    """
+    _check_date(start, "start")
+    _check_date(end, "end")
+    _check_nation(nation)
+    closed = frozenset(closures)
+    sign = 1
+    if end < start:
+        start, end, sign = end, start, -1
+    count = 0
+    day = start + timedelta(days=1)
+    while day <= end:
+        if _is_working_day(day, nation, closed):
+            count += 1
+        day += timedelta(days=1)
+    return sign * count
+
+
+def to_local(dt: datetime, tz: str = DEFAULT_TZ) -> datetime:
+    """Convert an aware datetime to local time in ``tz`` for display."""
+    return _check_aware(dt, "dt").astimezone(_zone(tz))
+
+
+def deadline_at(
+    opened: datetime,
+    days: int,
+    nation: str = DEFAULT_NATION,
+    closures: Iterable[date] = (),
+    end_of_day: time = END_OF_WORKING_DAY,
+    tz: str = DEFAULT_TZ,
+) -> datetime:
+    """Return the UTC instant a stage opened at ``opened`` falls due.
+
+    Counting starts from the local (``tz``) date of ``opened``; the deadline is ``end_of_day``
+    local wall-clock time on the ``days``-th working day after it. ``opened`` must be aware.
+    """
+    _check_aware(opened, "opened")
+    if end_of_day.tzinfo is not None:
+        raise ValueError("end_of_day must be a naive local time; the zone comes from tz")
+    zone = _zone(tz)
+    due = add_working_days(opened.astimezone(zone).date(), days, nation, closures)
+    return datetime.combine(due, end_of_day, tzinfo=zone).astimezone(UTC)
+
+
+def working_days_left(
+    deadline: datetime,
+    now: datetime,
+    nation: str = DEFAULT_NATION,
+    closures: Iterable[date] = (),
+    tz: str = DEFAULT_TZ,
+) -> int:
+    """Return the working days from ``now``'s local date to ``deadline``'s local date.
+
+    This is ``working_days_between`` of the two local dates: positive before the deadline day,
+    0 on the deadline day itself (even after its end-of-day time), negative once a working day
+    after the deadline day has started. A weekend or holiday straight after the deadline day
+    still gives 0, so decide "overdue" by comparing instants (``now > deadline``), not by this.
+    Both datetimes must be aware.
+    """
+    _check_aware(deadline, "deadline")
+    _check_aware(now, "now")
+    zone = _zone(tz)
+    return working_days_between(
+        now.astimezone(zone).date(), deadline.astimezone(zone).date(), nation, closures
+    )
