@@ -162,6 +162,21 @@ def deadline_at(
     return datetime.combine(due, end_of_day, tzinfo=zone).astimezone(UTC)
 
 
+def extend_deadline(
+    deadline: datetime,
+    days: int,
+    nation: str = DEFAULT_NATION,
+    closures: Iterable[date] = (),
+    end_of_day: time = END_OF_WORKING_DAY,
+    tz: str = DEFAULT_TZ,
+) -> datetime:
+    """Return the deadline moved ``days`` working days later, at ``end_of_day`` local time."""
+    _check_aware(deadline, "deadline")
+    zone = _zone(tz)
+    due = add_working_days(deadline.astimezone(zone).date(), days, nation, closures)
+    return datetime.combine(due, end_of_day, tzinfo=zone).astimezone(UTC)
+
+
 def working_days_left(
     deadline: datetime,
     now: datetime,

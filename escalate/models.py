@@ -1,7 +1,7 @@
 """The database model (SQLAlchemy 2.0). No commits and no Flask here: services own transactions."""
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -21,6 +21,29 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timestamp stored in UTC and always read back as an aware UTC datetime.
+
+    SQLite keeps no time zone, so without this the same row would read back naive there and
+    aware on PostgreSQL.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Role(enum.StrEnum):
@@ -101,7 +124,7 @@ class Agency(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     kind: Mapped[AgencyKind] = mapped_column(_enum(AgencyKind, "agency_kind"))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="agency")
     stage_contacts: Mapped[list["AgencyStageContact"]] = relationship(
@@ -128,7 +151,7 @@ class User(Base):
     line_manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     agency: Mapped[Agency | None] = relationship(back_populates="users")
     line_manager: Mapped["User | None"] = relationship(remote_side=[id])
@@ -169,3 +192,318 @@ class AgencyStageContact(Base):
 
     agency: Mapped[Agency] = relationship(back_populates="stage_contacts")
     user: Mapped[User] = relationship()
+
+
+# --- The difference workflow -------------------------------------------------------------------
+
+
+class State(enum.StrEnum):
+    """Where a difference stands (product.md §4). Overdue is derived from the clock, not a state."""
+
+    AWAITING_RESPONSE = "awaiting_response"
+    AWAITING_RAISER = "awaiting_raiser"
+    RESOLVED = "resolved"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {
+            State.AWAITING_RESPONSE: "Waiting for a response",
+            State.AWAITING_RAISER: "Waiting for the raising side",
+            State.RESOLVED: "Resolved",
+            State.WITHDRAWN: "Withdrawn",
+        }[self]
+
+    @property
+    def is_final(self) -> bool:
+        return self in (State.RESOLVED, State.WITHDRAWN)
+
+
+class Outcome(enum.StrEnum):
+    """A response's or a decision's outcome."""
+
+    AGREED = "agreed"  # the decision disagreed with changes
+    UPHELD = "upheld"  # the decision stands
+
+    @property
+    def label(self) -> str:
+        return {
+            Outcome.AGREED: "Agreed: the decision changes",
+            Outcome.UPHELD: "Upheld: the decision stands",
+        }[self]
+
+
+class Category(enum.StrEnum):
+    """Themes of product.md §2."""
+
+    THRESHOLD = "threshold"
+    SECTION_47 = "section_47"
+    CONFERENCE_OR_PLAN = "conference_or_plan"
+    CLOSURE = "closure"
+    ASSESSMENT = "assessment"
+    INFORMATION_SHARING = "information_sharing"
+    MEDICAL = "medical"
+    ROLES = "roles"
+    SERVICES = "services"
+    DRIFT = "drift"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return CATEGORY_LABELS[self]
+
+
+CATEGORY_LABELS = {
+    Category.THRESHOLD: "Threshold for referral or service",
+    Category.SECTION_47: "Section 47 enquiry or strategy decision",
+    Category.CONFERENCE_OR_PLAN: "Child protection conference or plan "
+    "(convening, category, step-down)",
+    Category.CLOSURE: "Case closure or step-down",
+    Category.ASSESSMENT: "Assessment outcome",
+    Category.INFORMATION_SHARING: "Information sharing and communication",
+    Category.MEDICAL: "Medical examination or health assessment",
+    Category.ROLES: "Roles, responsibilities or lead agency",
+    Category.SERVICES: "Service provision or resources",
+    Category.DRIFT: "Drift or delay in an agreed plan",
+    Category.OTHER: "Other",
+}
+
+
+class ResponderRule(enum.StrEnum):
+    """Who answers for the receiving agency at a stage; each falls back to its stage contacts."""
+
+    NAMED_PROFESSIONAL = "named_professional"
+    NAMED_PROFESSIONALS_MANAGER = "named_professionals_manager"
+    AGENCY_CONTACTS = "agency_contacts"
+    PARTNERSHIP = "partnership"
+
+
+class LeadRule(enum.StrEnum):
+    """Who leads for the raising agency at a stage; each falls back to its stage contacts."""
+
+    RAISER = "raiser"
+    RAISERS_MANAGER = "raisers_manager"
+    AGENCY_CONTACTS = "agency_contacts"
+    NONE = "none"
+
+
+class Side(enum.StrEnum):
+    RESPONDER = "responder"  # the receiving agency's side
+    LEAD = "lead"  # the raising agency's side
+
+
+class EventKind(enum.StrEnum):
+    RAISED = "raised"
+    RESPONDED = "responded"
+    ACCEPTED = "accepted"
+    ESCALATED = "escalated"
+    DECIDED = "decided"
+    WITHDRAWN = "withdrawn"
+    EXTENDED = "extended"
+    REASSIGNED = "reassigned"
+    CONVERSATION = "conversation"
+
+
+class Nation(enum.StrEnum):
+    ENGLAND_AND_WALES = "england-and-wales"
+    SCOTLAND = "scotland"
+    NORTHERN_IRELAND = "northern-ireland"
+
+
+class PartnershipSettings(Base):
+    """The partnership's calendar and contact text: one row (id 1)."""
+
+    __tablename__ = "partnership_settings"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nation: Mapped[Nation] = mapped_column(_enum(Nation, "nation"))
+    end_of_working_day: Mapped[time]
+    act_now_text: Mapped[str] = mapped_column(sa.Text)
+
+
+class ClosureDay(Base):
+    """A local closure day: not a working day, on top of weekends and bank holidays."""
+
+    __tablename__ = "closure_day"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(unique=True)
+    description: Mapped[str] = mapped_column(sa.String(200))
+
+
+class PolicyStage(Base):
+    """One stage of the partnership's escalation policy. The highest level is the final stage."""
+
+    __tablename__ = "policy_stage"
+    __table_args__ = (
+        sa.CheckConstraint("level >= 1", name="level_positive"),
+        sa.CheckConstraint("working_days >= 1", name="working_days_positive"),
+        sa.CheckConstraint("urgent_working_days >= 1", name="urgent_working_days_positive"),
+        sa.CheckConstraint("reminder_days_before >= 0", name="reminder_not_negative"),
+        sa.CheckConstraint("raiser_reply_days >= 1", name="raiser_reply_days_positive"),
+        sa.CheckConstraint("max_extension_days >= 0", name="max_extension_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[int] = mapped_column(unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    responder_rule: Mapped[ResponderRule] = mapped_column(_enum(ResponderRule, "responder_rule"))
+    lead_rule: Mapped[LeadRule] = mapped_column(_enum(LeadRule, "lead_rule"))
+    working_days: Mapped[int]
+    urgent_working_days: Mapped[int]
+    reminder_days_before: Mapped[int] = mapped_column(default=1)
+    auto_escalate: Mapped[bool] = mapped_column(default=True)
+    raiser_reply_days: Mapped[int] = mapped_column(default=5)
+    max_extension_days: Mapped[int] = mapped_column(default=5)
+
+
+class Difference(Base):
+    """A resolving professional differences case."""
+
+    __tablename__ = "difference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    version: Mapped[int] = mapped_column(default=1)
+
+    raiser_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    raising_agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"), index=True)
+    receiving_agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"), index=True)
+    named_professional_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id"), index=True
+    )
+
+    child_reference: Mapped[str] = mapped_column(sa.String(60))
+    child_initials: Mapped[str] = mapped_column(sa.String(10))
+    child_date_of_birth: Mapped[date | None]
+
+    category: Mapped[Category] = mapped_column(_enum(Category, "category"))
+    decision: Mapped[str] = mapped_column(sa.Text)
+    reasons: Mapped[str] = mapped_column(sa.Text)
+    desired_outcome: Mapped[str] = mapped_column(sa.Text)
+    discussed_informally: Mapped[bool]
+    informal_discussion: Mapped[str] = mapped_column(sa.Text, default="")
+    immediate_risk: Mapped[bool]
+    protective_action: Mapped[str] = mapped_column(sa.Text, default="")
+    urgent: Mapped[bool]
+
+    state: Mapped[State] = mapped_column(_enum(State, "state"), index=True)
+    stage_level: Mapped[int]
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))  # agreed, upheld or withdrawn
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    raiser: Mapped[User] = relationship(foreign_keys=[raiser_id])
+    named_professional: Mapped[User | None] = relationship(foreign_keys=[named_professional_id])
+    raising_agency: Mapped[Agency] = relationship(foreign_keys=[raising_agency_id])
+    receiving_agency: Mapped[Agency] = relationship(foreign_keys=[receiving_agency_id])
+    stages: Mapped[list["Stage"]] = relationship(
+        back_populates="difference", order_by="Stage.level", cascade="all, delete-orphan"
+    )
+    events: Mapped[list["Event"]] = relationship(
+        back_populates="difference", order_by="Event.sequence"
+    )
+
+    # Optimistic concurrency: an UPDATE that finds another version raises StaleDataError.
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def open_stage(self) -> "Stage | None":
+        if self.state.is_final:
+            return None
+        return next((s for s in self.stages if s.level == self.stage_level), None)
+
+
+class Stage(Base):
+    """One stage of one difference, with the deadline fixed when it opened."""
+
+    __tablename__ = "stage"
+    __table_args__ = (sa.UniqueConstraint("difference_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"))
+    level: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(120))
+    is_final: Mapped[bool]
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    working_days: Mapped[int]
+    extended_days: Mapped[int] = mapped_column(default=0)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    difference: Mapped[Difference] = relationship(back_populates="stages")
+    assignments: Mapped[list["Assignment"]] = relationship(
+        back_populates="stage", cascade="all, delete-orphan", order_by="Assignment.id"
+    )
+
+    def people(self, side: Side, *, current_only: bool = True) -> list[User]:
+        return [
+            a.user for a in self.assignments if a.side == side and (a.active or not current_only)
+        ]
+
+
+class Assignment(Base):
+    """A person answering (responder) or leading (lead) at a stage. Reassignment ends one."""
+
+    __tablename__ = "assignment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_id: Mapped[int] = mapped_column(sa.ForeignKey("stage.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    side: Mapped[Side] = mapped_column(_enum(Side, "side"))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    stage: Mapped[Stage] = relationship(back_populates="assignments")
+    user: Mapped[User] = relationship()
+
+
+class Event(Base):
+    """One entry in a difference's history: append-only, each carrying the previous one's hash."""
+
+    __tablename__ = "event"
+    __table_args__ = (sa.UniqueConstraint("difference_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"))
+    sequence: Mapped[int]
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind"))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stage_level: Mapped[int]
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    data: Mapped[dict] = mapped_column(sa.JSON)
+    previous_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+    difference: Mapped[Difference] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class Notification(Base):
+    """The outbox: written with the action that causes it, delivered later (in-app and email)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id"))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    email_status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+
+    recipient: Mapped[User] = relationship()
+    difference: Mapped[Difference] = relationship()
+    event: Mapped[Event | None] = relationship()
+
+
+@sa.event.listens_for(Event, "before_update")
+@sa.event.listens_for(Event, "before_delete")
+def _history_is_append_only(mapper, connection, target) -> None:
+    raise ValueError("a difference's history is append-only: events are never changed or removed")

@@ -1,8 +1,15 @@
-"""The rules of escalate, free of Flask and the database.
+"""The rules of escalate: states, actions, who may take each, and what each must record.
 
-Domain errors are raised here and turned into form errors or error pages in one place
-(the blueprints' error handlers).
+Pure: no Flask, no database session, no clock. Services describe a difference as a
+:class:`Situation` and a user as an :class:`Actor`, ask these functions, and act on the answer.
+Refusals are domain errors whose messages are written for the person who asked.
 """
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+from escalate.models import LeadRule, ResponderRule, Role, State
 
 
 class DomainError(Exception):
@@ -11,3 +18,472 @@ class DomainError(Exception):
 
 class InvalidRequest(DomainError):
     """The input does not describe something escalate can do (a bad value, unknown name…)."""
+
+
+class NotFound(DomainError):
+    """There is no such difference, or this user may not see it (the two are never told apart)."""
+
+
+class NotAllowed(DomainError):
+    """This user may see the difference but may not take this action on it."""
+
+
+class WrongState(DomainError):
+    """The difference is not in a state where this action makes sense (say, it is resolved)."""
+
+
+class StaleDifference(DomainError):
+    """Someone else acted on the difference since the form was shown."""
+
+    def __init__(self, message: str = "This difference changed while you were working on it."):
+        super().__init__(message)
+
+
+class RationaleRequired(DomainError):
+    """A required explanation is missing or is not meaningful. ``field`` names the form field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class Action(enum.StrEnum):
+    RESPOND = "respond"
+    ACCEPT = "accept"
+    ESCALATE = "escalate"
+    DECIDE = "decide"
+    WITHDRAW = "withdraw"
+    EXTEND = "extend"
+    REASSIGN = "reassign"
+    RECORD_CONVERSATION = "record_conversation"
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS = {
+    Action.RESPOND: "Respond",
+    Action.ACCEPT: "Accept the response",
+    Action.ESCALATE: "Escalate to the next stage",
+    Action.DECIDE: "Record the partnership's decision",
+    Action.WITHDRAW: "Withdraw the difference",
+    Action.EXTEND: "Extend the deadline",
+    Action.REASSIGN: "Reassign the responder",
+    Action.RECORD_CONVERSATION: "Record a conversation",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person (or, with id None, the system) asking to act."""
+
+    id: int | None
+    role: Role | None
+    agency_id: int | None
+
+    @property
+    def is_system(self) -> bool:
+        return self.id is None
+
+
+SYSTEM = Actor(id=None, role=None, agency_id=None)
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the rules need to know about a difference at one instant."""
+
+    state: State
+    stage_level: int
+    is_final_stage: bool
+    is_overdue: bool
+    raiser_id: int
+    raising_agency_id: int
+    receiving_agency_id: int
+    named_professional_id: int | None = None
+    responder_ids: frozenset[int] = field(default_factory=frozenset)  # current stage, active
+    lead_ids: frozenset[int] = field(default_factory=frozenset)  # current stage, active
+    involved_ids: frozenset[int] = field(default_factory=frozenset)  # any stage, ever
+    extended_days: int = 0
+    max_extension_days: int = 0
+
+
+MANAGING_ROLES = frozenset({Role.MANAGER, Role.SENIOR})
+OVERSIGHT_ROLES = frozenset({Role.PARTNERSHIP, Role.AUDITOR})
+
+
+def is_party(actor: Actor, situation: Situation) -> bool:
+    """Raiser, named professional, or a past or present responder or lead."""
+    return actor.id is not None and (
+        actor.id in (situation.raiser_id, situation.named_professional_id)
+        or actor.id in situation.involved_ids
+    )
+
+
+def manages_either_agency(actor: Actor, situation: Situation) -> bool:
+    return actor.role in MANAGING_ROLES and actor.agency_id in (
+        situation.raising_agency_id,
+        situation.receiving_agency_id,
+    )
+
+
+def can_see(actor: Actor, situation: Situation) -> bool:
+    """product.md §1: parties, managers and seniors of either agency, partnership and auditors.
+
+    `escalate.visibility` expresses the same rule as SQL for lists; tests hold the two together.
+    """
+    return (
+        actor.role in OVERSIGHT_ROLES
+        or is_party(actor, situation)
+        or manages_either_agency(actor, situation)
+    )
+
+
+def may_raise(actor: Actor) -> bool:
+    """Any professional of a member agency may raise a difference (not oversight or admin roles)."""
+    return (
+        actor.role in (Role.PRACTITIONER, Role.MANAGER, Role.SENIOR) and actor.agency_id is not None
+    )
+
+
+def _is_raising_side(actor: Actor, situation: Situation) -> bool:
+    return actor.id is not None and (
+        actor.id == situation.raiser_id or actor.id in situation.lead_ids
+    )
+
+
+def _is_responder(actor: Actor, situation: Situation) -> bool:
+    return actor.id is not None and actor.id in situation.responder_ids
+
+
+def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:
+    """The error explaining why ``actor`` may not take ``action`` now (None when they may).
+
+    WrongState: nobody could do this now; NotAllowed: someone could, but not this actor.
+    """
+    if s.state.is_final:
+        return WrongState(
+            f"This difference is {s.state.label.lower()}: it can be read but not changed."
+        )
+    awaiting_response = s.state == State.AWAITING_RESPONSE
+    awaiting_raiser = s.state == State.AWAITING_RAISER
+
+    if action == Action.RESPOND:
+        if s.is_final_stage:
+            return WrongState(
+                "At the final stage the partnership records a decision instead of a response."
+            )
+        if not awaiting_response:
+            return WrongState("The response at this stage has already been given.")
+        if not _is_responder(actor, s):
+            return NotAllowed("Only the person this stage is assigned to can respond.")
+    elif action == Action.DECIDE:
+        if not s.is_final_stage:
+            return WrongState("A decision is recorded only at the final, partnership stage.")
+        if actor.role != Role.PARTNERSHIP:
+            return NotAllowed("Only the safeguarding partnership records the final decision.")
+    elif action == Action.ACCEPT:
+        if not awaiting_raiser:
+            return WrongState("There is no response to accept yet.")
+        if not _is_raising_side(actor, s):
+            return NotAllowed(
+                "Only the person who raised the difference, or their lead, can accept."
+            )
+    elif action == Action.ESCALATE:
+        if s.is_final_stage:
+            return WrongState("This is the final stage: there is nowhere further to escalate.")
+        if actor.is_system:
+            if not (awaiting_response and s.is_overdue):
+                return WrongState("Only a missed deadline escalates a difference automatically.")
+        elif _is_raising_side(actor, s):
+            if awaiting_response and not s.is_overdue:
+                return WrongState(
+                    "Wait for the response, or for the deadline to pass, before escalating."
+                )
+        elif _is_responder(actor, s):
+            if not awaiting_response:
+                return WrongState("You have already responded at this stage.")
+        else:
+            return NotAllowed("Only the raising side or the responder at this stage can escalate.")
+    elif action == Action.WITHDRAW:
+        if not _is_raising_side(actor, s):
+            return NotAllowed(
+                "Only the person who raised the difference, or their lead, can withdraw it."
+            )
+    elif action == Action.EXTEND:
+        if not awaiting_response:
+            return WrongState("The deadline can be extended only while a response is awaited.")
+        if not _is_responder(actor, s):
+            return NotAllowed("Only the person this stage is assigned to can extend its deadline.")
+        if s.extended_days >= s.max_extension_days:
+            return WrongState(
+                "This stage's deadline has already been extended as far as the policy allows."
+            )
+    elif action == Action.REASSIGN:
+        if not awaiting_response:
+            return WrongState("The responder can be changed only while a response is awaited.")
+        if actor.role in (Role.PARTNERSHIP, Role.ADMIN):
+            return None
+        if not (actor.role in MANAGING_ROLES and actor.agency_id == s.receiving_agency_id):
+            return NotAllowed(
+                "Only a manager or senior manager of the receiving agency can reassign."
+            )
+    elif action == Action.RECORD_CONVERSATION:
+        if actor.role == Role.AUDITOR:
+            return NotAllowed("Auditors can read differences but not change them.")
+        if not (
+            is_party(actor, s) or manages_either_agency(actor, s) or actor.role == Role.PARTNERSHIP
+        ):
+            return NotAllowed(
+                "Only the people involved in this difference can record a conversation."
+            )
+    return None
+
+
+def may(actor: Actor, situation: Situation, action: Action) -> bool:
+    return _refusal(actor, situation, action) is None
+
+
+def allowed_actions(actor: Actor, situation: Situation) -> list[Action]:
+    """The actions ``actor`` may take now, in the order a page offers them."""
+    return [action for action in Action if may(actor, situation, action)]
+
+
+def check(actor: Actor, situation: Situation, action: Action) -> None:
+    """Raise the domain error that explains why ``actor`` may not take ``action`` now."""
+    if not actor.is_system and not can_see(actor, situation):
+        raise NotFound("Difference not found.")
+    refusal = _refusal(actor, situation, action)
+    if refusal is not None:
+        raise refusal
+
+
+# --- What must be recorded ---------------------------------------------------------------------
+
+MIN_RATIONALE_CHARACTERS = 25
+MIN_RATIONALE_WORDS = 5
+MAX_TEXT_CHARACTERS = 10_000
+
+# Phrases that stand in for a reason without giving one (compared after normalising).
+PLACEHOLDERS = frozenset(
+    {
+        "n/a",
+        "na",
+        "n a",
+        "none",
+        "nil",
+        "nothing",
+        "no comment",
+        "no comments",
+        "tbc",
+        "tba",
+        "see above",
+        "as above",
+        "see below",
+        "as discussed",
+        "as per discussion",
+        "discussed",
+        "see notes",
+        "see case notes",
+        "see file",
+        "see record",
+        "see email",
+        "as agreed",
+        "agreed",
+        "ok",
+        "okay",
+        "fine",
+        "yes",
+        "no",
+        "same",
+        "same as before",
+        "not applicable",
+        "refer to notes",
+        "per discussion",
+        "per conversation",
+    }
+)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^a-z/ ]+", " ", text.lower()).strip()
+
+
+def require_rationale(text: str | None, *, field: str = "rationale", what: str = "the rationale"):
+    """Return the cleaned rationale, or refuse it with a reason the form can show.
+
+    A rationale must say why, in the writer's own words: long enough to carry a reason, and not a
+    placeholder such as "n/a", "see above" or "as discussed".
+    """
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise RationaleRequired(field, f"Enter {what}")
+    normalised = " ".join(_normalise(cleaned).split())
+    if normalised in PLACEHOLDERS or normalised.rstrip("s") in PLACEHOLDERS:
+        raise RationaleRequired(
+            field,
+            f"Explain {what} in your own words: \u201c{cleaned}\u201d does not record why, and "
+            "the record must make sense to someone reading it later",
+        )
+    words = re.findall(r"[A-Za-z0-9']+", cleaned)
+    if len(cleaned) < MIN_RATIONALE_CHARACTERS or len(words) < MIN_RATIONALE_WORDS:
+        raise RationaleRequired(
+            field,
+            f"Explain {what} in at least {MIN_RATIONALE_WORDS} words, so that someone reading "
+            "the record later understands why",
+        )
+    if len(cleaned) > MAX_TEXT_CHARACTERS:
+        raise RationaleRequired(
+            field,
+            f"{what[0].upper()}{what[1:]} must be {MAX_TEXT_CHARACTERS:,} characters or fewer",
+        )
+    return cleaned
+
+
+def require_text(text: str | None, *, field: str, what: str) -> str:
+    """Return required free text, cleaned; refuse it when empty or too long."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise RationaleRequired(field, f"Enter {what}")
+    if len(cleaned) > MAX_TEXT_CHARACTERS:
+        raise RationaleRequired(
+            field, f"Keep {what} to {MAX_TEXT_CHARACTERS:,} characters or fewer"
+        )
+    return cleaned
+
+
+def check_child(reference: str | None, initials: str | None, date_of_birth, today) -> None:
+    """The child is identified only as far as the process needs: a case reference and initials."""
+    if not (reference or "").strip():
+        raise RationaleRequired(
+            "child_reference", "Enter your agency's case reference for the child"
+        )
+    if len(reference.strip()) > 60:
+        raise RationaleRequired(
+            "child_reference", "The case reference must be 60 characters or fewer"
+        )
+    cleaned = (initials or "").strip()
+    if not cleaned:
+        raise RationaleRequired("child_initials", "Enter the child's initials")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z.\- ]{0,9}", cleaned):
+        raise RationaleRequired(
+            "child_initials", "Enter the child's initials using letters only, like JS"
+        )
+    if date_of_birth is not None:
+        if date_of_birth > today:
+            raise RationaleRequired("child_date_of_birth", "Date of birth must be in the past")
+        if today.year - date_of_birth.year > 25:
+            raise RationaleRequired(
+                "child_date_of_birth",
+                "Date of birth must be within the last 25 years: this process is about children",
+            )
+
+
+def check_extension(situation: Situation, days: int) -> int:
+    """The number of working days a deadline may move by, within the stage's policy."""
+    remaining = situation.max_extension_days - situation.extended_days
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise RationaleRequired("days", "Enter the number of working days, like 3")
+    if days > remaining:
+        raise RationaleRequired(
+            "days",
+            f"The deadline can be extended by at most {remaining} more working "
+            f"day{'s' if remaining != 1 else ''} at this stage",
+        )
+    return days
+
+
+# --- The partnership's policy, and who answers at each stage -------------------------------------
+
+
+@dataclass(frozen=True)
+class StagePolicy:
+    level: int
+    name: str
+    responder_rule: ResponderRule
+    lead_rule: LeadRule
+    working_days: int
+    urgent_working_days: int
+    reminder_days_before: int = 1
+    auto_escalate: bool = True
+    raiser_reply_days: int = 5
+    max_extension_days: int = 5
+
+
+# product.md §3: the policy a new partnership starts with (an administrator can change it).
+DEFAULT_POLICY = (
+    StagePolicy(
+        1, "Practitioner to practitioner", ResponderRule.NAMED_PROFESSIONAL, LeadRule.RAISER, 5, 1
+    ),
+    StagePolicy(
+        2,
+        "Manager to manager",
+        ResponderRule.NAMED_PROFESSIONALS_MANAGER,
+        LeadRule.RAISERS_MANAGER,
+        5,
+        1,
+    ),
+    StagePolicy(
+        3,
+        "Senior manager or designated professional",
+        ResponderRule.AGENCY_CONTACTS,
+        LeadRule.AGENCY_CONTACTS,
+        5,
+        1,
+    ),
+    StagePolicy(
+        4,
+        "Partnership resolution",
+        ResponderRule.PARTNERSHIP,
+        LeadRule.NONE,
+        10,
+        2,
+        auto_escalate=False,
+        max_extension_days=10,
+    ),
+)
+
+DEFAULT_ACT_NOW_TEXT = (
+    "If a child is in immediate danger, call 999 now. If you think a child is at risk of "
+    "significant harm, make a referral to children's social care (the MASH) straight away, "
+    "by telephone, and follow it up in writing."
+)
+
+
+def pick_people(
+    rule: ResponderRule | LeadRule,
+    *,
+    named=None,
+    named_manager=None,
+    raiser=None,
+    raiser_manager=None,
+    contacts=(),
+    partnership=(),
+):
+    """Choose who answers (or leads) at a stage, and whether the rule had to fall back.
+
+    Each rule names a person if it can; otherwise the agency's stage contacts for that level;
+    if the agency has none, the partnership, so that no difference is ever left with nobody.
+    Candidates must already be active users. Returns (people, fell_back).
+    """
+    preferred = {
+        ResponderRule.NAMED_PROFESSIONAL: named,
+        ResponderRule.NAMED_PROFESSIONALS_MANAGER: named_manager,
+        LeadRule.RAISER: raiser,
+        LeadRule.RAISERS_MANAGER: raiser_manager,
+    }.get(rule)
+    if rule == LeadRule.NONE:
+        return [], False
+    if rule == ResponderRule.PARTNERSHIP:
+        return list(partnership), False
+    if preferred is not None:
+        return [preferred], False
+    if contacts:
+        return list(
+            contacts
+        ), rule != ResponderRule.AGENCY_CONTACTS and rule != LeadRule.AGENCY_CONTACTS
+    if isinstance(rule, LeadRule):
+        # The raising side can always act through the raiser, so an empty lead is no dead end.
+        return [], True
+    return list(partnership), True

@@ -20,6 +20,14 @@ def get_engine():
     return current_app.extensions['migrate'].db.engine
 
 
+def render_item(type_, obj, autogen_context):
+    """Write the application's column types as plain SQLAlchemy types, so that old migrations
+    never import application code."""
+    if type_ == "type" and hasattr(obj, "impl") and obj.__class__.__module__.startswith("escalate"):
+        return "sa." + repr(obj.impl)
+    return False
+
+
 def get_engine_url():
     return get_engine().url.render_as_string(hide_password=False).replace('%', '%%')
 
@@ -85,6 +93,7 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("render_item", render_item)
 
     connectable = get_engine()
 

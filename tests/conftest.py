@@ -11,7 +11,7 @@ os.environ["ESCALATE_ENV"] = "development"
 os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-for-production-0123"
 os.environ.pop("DATABASE_URL", None)
 
-from escalate import create_app  # noqa: E402
+from escalate import create_app, services  # noqa: E402
 from escalate.extensions import db  # noqa: E402
 from escalate.models import Base  # noqa: E402
 from tests import factories  # noqa: E402
@@ -89,6 +89,8 @@ def app(database_url, app_config):
             _reset_postgres(db.engine)
         else:
             Base.metadata.create_all(db.engine)
+        services.install_defaults()
+        db.session.remove()
     yield app
     with app.app_context():
         db.session.remove()

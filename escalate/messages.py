@@ -1,0 +1,181 @@
+"""The words of every notification: plain English, the outcome and its rationale in the message.
+
+Only the difference's reference identifies the child: never initials or a date of birth.
+"""
+
+from datetime import datetime
+
+from escalate.calendar import to_local
+
+
+def when(instant: datetime | None) -> str:
+    """A deadline as people say it: 5pm on Monday 28 April 2025."""
+    if instant is None:
+        return ""
+    local = to_local(instant)
+    clock = local.strftime("%I:%M%p").lstrip("0").replace(":00", "").lower()
+    return f"{clock} on {local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+
+
+def compose(
+    kind: str, *, reference: str, stage: str, for_recipient: str, **facts
+) -> tuple[str, str]:
+    """Return (subject, body) for one notification.
+
+    ``for_recipient`` is "raiser", "responder", "lead" or "involved": the same event reads
+    differently to the person who raised the difference and to the person who must now act.
+    """
+    subject, lines = _WRITERS[kind](reference=reference, stage=stage, to=for_recipient, **facts)
+    body = "\n\n".join(line for line in lines if line)
+    body += f"\n\nDifference {reference}: sign in to see its full record."
+    return f"{reference}: {subject}", body
+
+
+def _deadline_line(deadline) -> str:
+    return f"A response is due by {when(deadline)}." if deadline else ""
+
+
+def _raised(
+    *, reference, stage, to, raiser, raising_agency, receiving_agency, deadline, urgent, **_
+):
+    urgency = "It is marked urgent: the child may be at immediate risk. " if urgent else ""
+    if to == "raiser":
+        return "your difference has been raised", [
+            f"Your professional difference with {receiving_agency} has been recorded as "
+            f"{reference}.",
+            f"Stage: {stage}.",
+            _deadline_line(deadline),
+            "You will be told of every response and every change of stage.",
+        ]
+    return f"a professional difference needs your response by {when(deadline)}", [
+        f"{raiser} ({raising_agency}) has raised a professional difference with "
+        f"{receiving_agency}. {urgency}It has been assigned to you.",
+        f"Stage: {stage}.",
+        _deadline_line(deadline),
+    ]
+
+
+def _responded(
+    *,
+    reference,
+    stage,
+    to,
+    actor,
+    receiving_agency,
+    outcome,
+    rationale,
+    child_impact,
+    agreed_actions,
+    reply_by=None,
+    **_,
+):
+    headline = (
+        f"{receiving_agency} agreed to change its decision"
+        if outcome == "agreed"
+        else f"{receiving_agency} upheld its decision"
+    )
+    return headline, [
+        f"{actor} responded at stage: {stage}.",
+        "Outcome: agreed – the decision changes."
+        if outcome == "agreed"
+        else "Outcome: upheld – the decision stands.",
+        f"Actions agreed: {agreed_actions}" if agreed_actions else "",
+        f"Rationale: {rationale}",
+        f"What this means for the child: {child_impact}",
+        "You can now accept this response, or escalate the difference to the next stage."
+        if to in ("raiser", "lead")
+        else "",
+    ]
+
+
+def _accepted(*, reference, stage, actor, comment, **_):
+    return "the difference has been resolved", [
+        f"{actor} accepted the response at stage: {stage}. The difference is resolved.",
+        f"Comment: {comment}" if comment else "",
+    ]
+
+
+def _escalated(*, reference, stage, to, actor, previous_stage, rationale, deadline, automatic, **_):
+    who = (
+        "The deadline was missed, so the difference escalated automatically"
+        if automatic
+        else (f"{actor} escalated the difference")
+    )
+    lines = [
+        f"{who} from stage: {previous_stage}, to stage: {stage}.",
+        f"Reason: {rationale}",
+        _deadline_line(deadline),
+    ]
+    if to == "responder":
+        return f"a professional difference has been escalated to you ({stage})", [
+            *lines,
+            "It has been assigned to you.",
+        ]
+    if to == "lead":
+        return f"a professional difference has reached {stage}", [
+            *lines,
+            "You lead for the raising agency at this stage.",
+        ]
+    return f"escalated to {stage}", lines
+
+
+def _decided(*, reference, stage, actor, outcome, decision, rationale, child_impact, **_):
+    return "the partnership has decided", [
+        f"{actor} recorded the partnership's decision at stage: {stage}. The difference is "
+        "resolved.",
+        f"Outcome: {'the decision changes' if outcome == 'agreed' else 'the decision stands'}.",
+        f"Decision: {decision}",
+        f"Rationale: {rationale}",
+        f"What this means for the child: {child_impact}",
+    ]
+
+
+def _withdrawn(*, reference, stage, actor, rationale, **_):
+    return "the difference has been withdrawn", [
+        f"{actor} withdrew the difference at stage: {stage}.",
+        f"Reason: {rationale}",
+    ]
+
+
+def _extended(*, reference, stage, actor, rationale, deadline, days, **_):
+    plural = "s" if days != 1 else ""
+    return f"the deadline moved to {when(deadline)}", [
+        f"{actor} extended the deadline at stage: {stage} by {days} working day{plural}.",
+        f"Reason: {rationale}",
+        f"The response is now due by {when(deadline)}.",
+    ]
+
+
+def _reassigned(*, reference, stage, to, actor, new_responder, rationale, deadline, **_):
+    if to == "responder":
+        return f"a professional difference has been assigned to you ({stage})", [
+            f"{actor} assigned this difference to you at stage: {stage}.",
+            f"Reason: {rationale}",
+            _deadline_line(deadline),
+        ]
+    return f"now assigned to {new_responder}", [
+        f"{actor} assigned the response at stage: {stage} to {new_responder}.",
+        f"Reason: {rationale}",
+        _deadline_line(deadline),
+    ]
+
+
+def _conversation(*, reference, stage, actor, held_on, participants, agreed, **_):
+    return "a conversation was recorded", [
+        f"{actor} recorded a conversation held on {held_on} at stage: {stage}.",
+        f"Who took part: {participants}",
+        f"What was agreed: {agreed}",
+    ]
+
+
+_WRITERS = {
+    "raised": _raised,
+    "responded": _responded,
+    "accepted": _accepted,
+    "escalated": _escalated,
+    "decided": _decided,
+    "withdrawn": _withdrawn,
+    "extended": _extended,
+    "reassigned": _reassigned,
+    "conversation": _conversation,
+}
