@@ -10,6 +10,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from escalate import workflow
 from escalate.config import load_config
 from escalate.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -71,21 +72,16 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from escalate import presentation
     from escalate.assets import bp as assets_bp
     from escalate.auth.views import bp as auth_bp
-    from escalate.navigation import navigation_for
+    from escalate.inbox.views import bp as inbox_bp
+    from escalate.raising.views import bp as raising_bp
+    from escalate.respond.views import bp as respond_bp
 
-    app.register_blueprint(assets_bp)
-    app.register_blueprint(auth_bp)
-
-    @app.context_processor
-    def inject_navigation():
-        from flask_login import current_user
-
-        return {
-            "service_name": app.config["SERVICE_NAME"],
-            "navigation": navigation_for(current_user, request.endpoint),
-        }
+    for blueprint in (assets_bp, auth_bp, raising_bp, respond_bp, inbox_bp):
+        app.register_blueprint(blueprint)
+    presentation.init_app(app)
 
     @app.after_request
     def security_headers(response):
@@ -106,6 +102,18 @@ def register_errorhandlers(app: Flask) -> None:
 
     for code in ERROR_PAGES:
         app.register_error_handler(code, render_error)
+
+    @app.errorhandler(workflow.NotFound)
+    def difference_not_found(error):
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(workflow.NotAllowed)
+    def not_allowed(error):
+        return render_template("errors/403.html", description=str(error)), 403
+
+    @app.errorhandler(workflow.WrongState)
+    def wrong_state(error):
+        return render_template("errors/409.html", description=str(error), state=True), 409
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

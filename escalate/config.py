@@ -6,6 +6,7 @@ Problems are reported as :class:`ConfigError` with a sentence a person can act o
 
 import os
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -109,5 +110,6 @@ def load_config(instance_path: str, environ=None) -> dict:
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SERVICE_NAME": "Resolve a professional difference",
+        "CLOCK": lambda: datetime.now(UTC),
         "PARTNERSHIP_NAME": environ.get("PARTNERSHIP_NAME", "").strip() or None,
     }

@@ -331,6 +331,7 @@ class DifferenceFacts:
     actions: list[workflow.Action]
     responders: list[User]
     leads: list[User]
+    latest_response: dict | None  # the open stage's response, while the raising side decides
 
 
 def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalendar | None = None):
@@ -348,7 +349,17 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         actions=workflow.allowed_actions(actor_for(user), state),
         responders=stage.people(Side.RESPONDER) if stage else [],
         leads=stage.people(Side.LEAD) if stage else [],
+        latest_response=_latest_response(difference),
     )
+
+
+def _latest_response(difference: Difference) -> dict | None:
+    if difference.state != State.AWAITING_RAISER:
+        return None
+    response = next((e for e in reversed(difference.events) if e.kind == EventKind.RESPONDED), None)
+    if response is None:
+        return None
+    return {"by": response.actor.name if response.actor else "", "at": response.at, **response.data}
 
 
 def differences_raised_by(user: User) -> list[Difference]:
@@ -453,8 +464,35 @@ class NewDifference:
     protective_action: str = ""
 
 
+def check_new_difference(raiser: User, new: NewDifference, now: datetime) -> None:
+    """Apply every rule raise_difference applies, without recording anything (check answers)."""
+    _build_difference(raiser, new, now)
+
+
 def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Difference:
     """Record a new difference and open its first stage."""
+    difference = _build_difference(raiser, new, now)
+    db.session.add(difference)
+    db.session.flush()
+    difference.reference = f"RPD-{now.year}-{difference.id:05d}"
+    cal = working_calendar()
+    stage, opened = _open_stage(difference, _policy_stage(1), now, cal)
+    event = _record(
+        difference, EventKind.RAISED, raiser, now, {"urgent": difference.urgent, **opened}
+    )
+    common = _message_facts(difference, stage, raiser) | {
+        "raiser": raiser.name,
+        "deadline": stage.deadline,
+        "urgent": difference.urgent,
+    }
+    _notify(difference, event, now, [raiser], "raised", "raiser", common)
+    _notify(difference, event, now, stage.people(Side.RESPONDER), "raised", "responder", common)
+    _commit()
+    return difference
+
+
+def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Difference:
+    """A new, unsaved difference from what the raiser recorded, or the first rule it breaks."""
     if not workflow.may_raise(actor_for(raiser)):
         raise NotAllowed("Only a professional in a member agency can raise a difference.")
     receiving = db.session.get(Agency, new.receiving_agency_id)
@@ -524,22 +562,6 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
         stage_level=1,
         raised_at=now,
     )
-    db.session.add(difference)
-    db.session.flush()
-    difference.reference = f"RPD-{now.year}-{difference.id:05d}"
-    cal = working_calendar()
-    stage, opened = _open_stage(difference, _policy_stage(1), now, cal)
-    event = _record(
-        difference, EventKind.RAISED, raiser, now, {"urgent": difference.urgent, **opened}
-    )
-    common = _message_facts(difference, stage, raiser) | {
-        "raiser": raiser.name,
-        "deadline": stage.deadline,
-        "urgent": difference.urgent,
-    }
-    _notify(difference, event, now, [raiser], "raised", "raiser", common)
-    _notify(difference, event, now, stage.people(Side.RESPONDER), "raised", "responder", common)
-    _commit()
     return difference
 
 
@@ -983,3 +1005,56 @@ def _notify_everyone(difference, event, now, kind: str, facts_: dict) -> None:
     _notify(difference, event, now, [difference.raiser], kind, "raiser", facts_)
     involved = [a.user for s in difference.stages for a in s.assignments]
     _notify(difference, event, now, involved, kind, "involved", facts_)
+
+
+# --- Choices for forms -------------------------------------------------------------------------
+
+
+def other_agencies(user: User) -> list[Agency]:
+    """The agencies a user may raise a difference with: every agency but their own."""
+    return list(
+        db.session.scalars(
+            sa.select(Agency).where(Agency.id != user.agency_id).order_by(Agency.name)
+        )
+    )
+
+
+def professionals_outside(user: User) -> list[User]:
+    """Active professionals of other agencies, who can be named as having made a decision."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(Agency, Agency.id == User.agency_id)
+            .where(
+                User.agency_id != user.agency_id,
+                User.active.is_(True),
+                User.role.in_(AGENCY_ROLES),
+            )
+            .order_by(Agency.name, User.name)
+        )
+    )
+
+
+def possible_responders(difference: Difference) -> list[User]:
+    """Who the open stage could be reassigned to: the receiving agency, or at the final stage
+    the partnership."""
+    stage = difference.open_stage
+    query = sa.select(User).where(User.active.is_(True))
+    if stage is not None and stage.is_final:
+        query = query.where(User.role == Role.PARTNERSHIP)
+    else:
+        query = query.where(
+            User.agency_id == difference.receiving_agency_id, User.role.in_(AGENCY_ROLES)
+        )
+    return list(db.session.scalars(query.order_by(User.name)))
+
+
+def ensure_may(user: User, difference: Difference, action: workflow.Action, now: datetime):
+    """Raise the domain error explaining why ``user`` may not take ``action`` now, if so."""
+    workflow.check(actor_for(user), situation(difference, now), action)
+
+
+def forget_changes() -> None:
+    """Drop anything loaded in this request so the next read sees the database afresh."""
+    db.session.rollback()
+    db.session.expire_all()

@@ -29,7 +29,7 @@ def test_visitors_are_sent_to_sign_in(client):
 def test_sign_in_page_uses_the_govuk_layout(client):
     page = client.get("/sign-in").get_data(as_text=True)
     assert "Resolve a professional difference" in page
-    assert "govuk-header" in page and "govuk-footer" in page
+    assert "govuk-service-navigation" in page and "govuk-footer" in page
     assert 'autocomplete="current-password"' in page
 
 

@@ -23,7 +23,7 @@ def app_with_failures(app):
     "code, heading",
     [
         (400, "Sorry, there is a problem with the request"),
-        (403, "You do not have permission to do that"),
+        (403, "You cannot do that"),
         (404, "Page not found"),
         (405, "Sorry, that cannot be done here"),
         (409, "This difference changed while you were working on it"),
@@ -36,7 +36,7 @@ def test_error_pages_are_govuk_pages(app_with_failures, code, heading):
     page = response.get_data(as_text=True)
     assert response.status_code == code
     assert heading in page
-    assert "govuk-header" in page
+    assert "govuk-service-navigation" in page
 
 
 def test_an_unexpected_error_shows_the_500_page_without_details(app_with_failures, caplog):

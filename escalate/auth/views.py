@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from escalate import services
+from escalate import presentation, services
 from escalate.auth.forms import SignInForm
 from escalate.extensions import db, limiter, login_manager
 from escalate.models import User
@@ -37,7 +37,7 @@ def _safe_next(target: str | None) -> str | None:
 def index():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.sign_in"))
-    return redirect(url_for("auth.account"))
+    return redirect(presentation.home_for(current_user))
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

@@ -1,0 +1,29 @@
+"""Form fields shared by the journeys' forms."""
+
+from datetime import datetime
+
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput
+from wtforms import DateField
+
+
+class DayMonthYearField(DateField):
+    """A GOV.UK date input (day, month, year boxes) with GOV.UK's error wording."""
+
+    widget = GovDateInput()
+
+    def __init__(self, label=None, validators=None, *, error_name="The date", **kwargs):
+        super().__init__(label, validators, format="%d %m %Y", **kwargs)
+        self.error_name = error_name
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not any(part.strip() for part in valuelist):
+            self.data = None
+            return
+        if len(valuelist) != 3 or not all(part.strip() for part in valuelist):
+            self.data = None
+            raise ValueError(f"{self.error_name} must include a day, month and year")
+        try:
+            self.data = datetime.strptime(" ".join(p.strip() for p in valuelist), "%d %m %Y").date()
+        except ValueError:
+            self.data = None
+            raise ValueError(f"{self.error_name} must be a real date") from None

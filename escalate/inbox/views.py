@@ -1,0 +1,29 @@
+"""The in-app inbox: every notification sent to you, with its full text."""
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from escalate import presentation, services
+
+bp = Blueprint("inbox", __name__)
+
+
+@bp.route("/inbox")
+@login_required
+def index():
+    return render_template("inbox/index.html", notifications=services.inbox(current_user))
+
+
+@bp.route("/inbox/<int:notification_id>")
+@login_required
+def show(notification_id):
+    notification = services.open_notification(current_user, notification_id, presentation.now())
+    return render_template("inbox/show.html", notification=notification)
+
+
+@bp.route("/inbox/read-all", methods=["POST"])
+@login_required
+def read_all():
+    count = services.mark_all_read(current_user, presentation.now())
+    flash(f"{count} message{'s' if count != 1 else ''} marked as read.", "success")
+    return redirect(url_for("inbox.index"))

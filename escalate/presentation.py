@@ -1,0 +1,155 @@
+"""What every page shares: the role's navigation, and dates and times as people read them."""
+
+from datetime import date, datetime
+
+from flask import Flask, current_app, request, url_for
+from flask_login import current_user
+
+from escalate import services
+from escalate.calendar import to_local
+from escalate.models import Role
+
+AGENCY_ROLES = (Role.PRACTITIONER, Role.MANAGER, Role.SENIOR)
+
+
+def navigation_for(user, endpoint: str | None) -> list[dict]:
+    """Service navigation items for the signed-in user (none for a visitor)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    items = []
+    if user.role in AGENCY_ROLES:
+        items.append(("raising.start", "Raise a difference"))
+    if user.role in (*AGENCY_ROLES, Role.PARTNERSHIP):
+        items.append(("respond.waiting", "Waiting for you"))
+        items.append(("raising.mine", "Your differences"))
+    unread = services.unread_count(user)
+    items.append(("inbox.index", f"Inbox ({unread} unread)" if unread else "Inbox"))
+    items.append(("auth.account", "Your account"))
+    return [
+        {"href": url_for(target), "text": text, "active": endpoint == target}
+        for target, text in items
+    ]
+
+
+def home_for(user) -> str:
+    """Where the service's start page sends a signed-in user."""
+    if user.role in (*AGENCY_ROLES, Role.PARTNERSHIP):
+        return url_for("respond.waiting")
+    return url_for("inbox.index")
+
+
+def london_datetime(value: datetime | None) -> str:
+    """5:00pm on Friday 27 November 2026 (UK time)."""
+    if value is None:
+        return ""
+    local = to_local(value)
+    clock = local.strftime("%I:%M%p").lstrip("0").lower()
+    return f"{clock} on {local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+
+
+def long_date(value: date | datetime | None) -> str:
+    """27 November 2026."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    return f"{value.day} {value.strftime('%B %Y')}"
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(london_datetime)
+    app.add_template_filter(long_date)
+
+    @app.context_processor
+    def shared():
+        return {
+            "service_name": app.config["SERVICE_NAME"],
+            "navigation": navigation_for(current_user, request.endpoint),
+        }
+
+
+def now() -> datetime:
+    """The current instant, from the application's clock (tests set a fixed one)."""
+    return current_app.config["CLOCK"]()
+
+
+def attach_error(form, error) -> None:
+    """Show a rule's refusal on the form field it is about (or the form's first field)."""
+    field = getattr(form, error.field, None) or next(iter(form))
+    field.errors = [*field.errors, str(error)]
+
+
+EVENT_TITLES = {
+    "raised": "Difference raised",
+    "responded": "Response",
+    "accepted": "Response accepted: resolved",
+    "escalated": "Escalated",
+    "decided": "Partnership decision: resolved",
+    "withdrawn": "Withdrawn",
+    "extended": "Deadline extended",
+    "reassigned": "Reassigned",
+    "conversation": "Conversation recorded",
+}
+
+OUTCOME_WORDS = {
+    "agreed": "Agreed – the decision changes",
+    "upheld": "Upheld – the decision stands",
+}
+
+
+def timeline(events) -> list[dict]:
+    """A difference's history as MOJ timeline items: newest first, each with labelled lines."""
+    items = []
+    for event in events:
+        data = event.data or {}
+        lines = []
+        kind = str(event.kind)
+        if kind in ("raised", "escalated"):
+            if kind == "escalated":
+                lines.append(("From", data.get("from_stage", "")))
+                lines.append(("Reason", data.get("rationale", "")))
+            lines.append(("Stage", data.get("stage", "")))
+            lines.append(("Responding", ", ".join(data.get("responders", [])) or "Nobody found"))
+            if data.get("leads"):
+                lines.append(("Leading for the raising side", ", ".join(data["leads"])))
+            if event.deadline:
+                lines.append(("Response due", london_datetime(event.deadline)))
+        elif kind in ("responded", "decided"):
+            lines.append(("Outcome", OUTCOME_WORDS.get(data.get("outcome"), "")))
+            for key, label in (
+                ("agreed_actions", "Actions agreed"),
+                ("decision", "Decision"),
+                ("rationale", "Reasons"),
+                ("child_impact", "What this means for the child"),
+            ):
+                if data.get(key):
+                    lines.append((label, data[key]))
+        elif kind == "accepted":
+            lines.append(("Comment", data.get("comment") or "None"))
+        elif kind == "withdrawn":
+            lines.append(("Reason", data.get("rationale", "")))
+        elif kind == "extended":
+            lines.append(("Extended by", f"{data.get('days')} working days"))
+            lines.append(("Reason", data.get("rationale", "")))
+            lines.append(("Response now due", london_datetime(event.deadline)))
+        elif kind == "reassigned":
+            lines.append(("Now responding", data.get("new_responder", "")))
+            lines.append(("Reason", data.get("rationale", "")))
+        elif kind == "conversation":
+            lines.append(("Held on", long_date(date.fromisoformat(data["held_on"]))))
+            lines.append(("Who took part", data.get("participants", "")))
+            lines.append(("What was agreed", data.get("agreed", "")))
+        if data.get("automatic"):
+            by = "escalate, automatically"
+        else:
+            by = event.actor.name if event.actor else "escalate"
+        items.append(
+            {
+                "title": EVENT_TITLES.get(kind, kind),
+                "by": by,
+                "at": event.at,
+                "stage_level": event.stage_level,
+                "lines": [line for line in lines if line[1]],
+            }
+        )
+    return list(reversed(items))

@@ -1,0 +1,119 @@
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextInput,
+)
+from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from escalate.fields import DayMonthYearField
+from escalate.models import Category
+
+LONG_TEXT = 10_000
+
+
+class RiskForm(FlaskForm):
+    immediate_risk = RadioField(
+        "Is the child at immediate risk of significant harm?",
+        widget=GovRadioInput(),
+        choices=[("yes", "Yes"), ("no", "No")],
+        validators=[InputRequired(message="Select yes if the child is at immediate risk")],
+    )
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+def _text(label, message, description="", max_length=LONG_TEXT, required=True):
+    validators = [
+        Length(max=max_length, message=f"Keep this to {max_length:,} characters or fewer")
+    ]
+    validators.insert(0, InputRequired(message=message) if required else Optional())
+    return TextAreaField(
+        label,
+        description=description,
+        widget=GovCharacterCount(),
+        validators=validators,
+    )
+
+
+class DifferenceForm(FlaskForm):
+    """Everything product.md §2 records. Agencies and people are filled in by the view."""
+
+    receiving_agency = SelectField(
+        "Which agency do you disagree with?",
+        widget=GovSelect(),
+        coerce=int,
+        validators=[InputRequired(message="Select the agency you disagree with")],
+    )
+    named_professional = SelectField(
+        "Who made the decision, if you know? (optional)",
+        description="They will be asked to respond first. If you do not know, the agency's "
+        "contact for differences will be asked.",
+        widget=GovSelect(),
+        coerce=int,
+        validators=[Optional()],
+    )
+    child_reference = StringField(
+        "Case reference for the child",
+        description="The reference your agency or theirs uses for the child. Do not enter the "
+        "child's name.",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter the case reference for the child"),
+            Length(max=60, message="The case reference must be 60 characters or fewer"),
+        ],
+    )
+    child_initials = StringField(
+        "Child's initials",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter the child's initials"),
+            Length(max=10, message="Enter initials only, like JS"),
+        ],
+    )
+    child_date_of_birth = DayMonthYearField(
+        "Child's date of birth (optional)",
+        error_name="Date of birth",
+        description="For example, 27 3 2019",
+        validators=[Optional()],
+    )
+    category = RadioField(
+        "What is the difference about?",
+        widget=GovRadioInput(),
+        choices=[(c.value, c.label) for c in Category],
+        validators=[InputRequired(message="Select what the difference is about")],
+    )
+    decision = _text(
+        "What decision, action or lack of action do you disagree with?",
+        "Enter the decision or action you disagree with",
+        "Say who decided, when, and what was decided.",
+    )
+    reasons = _text(
+        "Why do you disagree?",
+        "Enter why you disagree",
+        "Give your evidence and what it means for the child.",
+    )
+    desired_outcome = _text(
+        "What outcome do you want?",
+        "Enter the outcome you want",
+    )
+    discussed_informally = RadioField(
+        "Have you already discussed this with them informally?",
+        widget=GovRadioInput(),
+        choices=[("yes", "Yes"), ("no", "No")],
+        validators=[InputRequired(message="Select yes if you have discussed it informally")],
+    )
+    informal_discussion = _text(
+        "When did you discuss it, with whom, and what was said?",
+        "",
+        required=False,
+    )
+    protective_action = _text(
+        "What protective action has been taken for the child?",
+        "",
+        "For example: referral to the MASH at 10am today; police called; child at hospital.",
+        required=False,
+    )
+    submit = SubmitField("Continue", widget=GovSubmitInput())

@@ -1,0 +1,134 @@
+"""Raising a difference: the immediate-risk question first, the details, check, confirmation."""
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from escalate import presentation, services, workflow
+from escalate.raising.forms import DifferenceForm, RiskForm
+from escalate.workflow import RationaleRequired
+
+bp = Blueprint("raising", __name__)
+
+
+def _require_raiser() -> None:
+    if not workflow.may_raise(services.actor_for(current_user)):
+        abort(403, "Differences are raised by professionals in member agencies.")
+
+
+@bp.route("/differences/new", methods=["GET", "POST"])
+@login_required
+def start():
+    _require_raiser()
+    form = RiskForm()
+    if form.validate_on_submit():
+        if form.immediate_risk.data == "yes":
+            return redirect(url_for("raising.act_now"))
+        return redirect(url_for("raising.details", urgent="no"))
+    return render_template("raising/start.html", form=form)
+
+
+@bp.route("/differences/new/act-now")
+@login_required
+def act_now():
+    _require_raiser()
+    return render_template(
+        "raising/act_now.html", act_now_text=services.partnership_settings().act_now_text
+    )
+
+
+def _difference_form() -> DifferenceForm:
+    form = DifferenceForm()
+    agencies = services.other_agencies(current_user)
+    form.receiving_agency.choices = [(0, "Select an agency")] + [(a.id, a.name) for a in agencies]
+    form.named_professional.choices = [(0, "I do not know")] + [
+        (user.id, f"{user.name}, {user.job_title} – {user.agency.name}")
+        for user in services.professionals_outside(current_user)
+    ]
+    return form
+
+
+def _new_difference(form: DifferenceForm, urgent: bool) -> services.NewDifference:
+    return services.NewDifference(
+        receiving_agency_id=form.receiving_agency.data or 0,
+        named_professional_id=form.named_professional.data or None,
+        child_reference=form.child_reference.data,
+        child_initials=form.child_initials.data,
+        child_date_of_birth=form.child_date_of_birth.data,
+        category=form.category.data,
+        decision=form.decision.data,
+        reasons=form.reasons.data,
+        desired_outcome=form.desired_outcome.data,
+        discussed_informally=form.discussed_informally.data == "yes",
+        informal_discussion=form.informal_discussion.data or "",
+        immediate_risk=urgent,
+        protective_action=form.protective_action.data or "",
+    )
+
+
+def _chosen_labels(form: DifferenceForm) -> dict[str, str]:
+    """The words behind each choice made, for the check-your-answers page."""
+
+    def label(field, value):
+        return next((text for key, text in field.choices if key == value), "")
+
+    return {
+        "agency": label(form.receiving_agency, form.receiving_agency.data),
+        "named": label(form.named_professional, form.named_professional.data or 0),
+        "category": label(form.category, form.category.data),
+    }
+
+
+@bp.route("/differences/new/details", methods=["GET", "POST"])
+@login_required
+def details():
+    _require_raiser()
+    urgent = request.args.get("urgent") == "yes"
+    form = _difference_form()
+    if request.method == "POST" and request.form.get("change"):
+        form.validate()  # fill the form again from what was sent, errors hidden
+        for field in form:
+            field.errors = []
+        return render_template("raising/details.html", form=form, urgent=urgent)
+    if form.validate_on_submit():
+        new = _new_difference(form, urgent)
+        try:
+            if request.form.get("confirm") == "yes":
+                difference = services.raise_difference(current_user, new, presentation.now())
+                return redirect(url_for("raising.raised", reference=difference.reference))
+            services.check_new_difference(current_user, new, presentation.now())
+        except RationaleRequired as error:
+            presentation.attach_error(form, error)
+        else:
+            return render_template(
+                "raising/check.html", form=form, urgent=urgent, chosen=_chosen_labels(form)
+            )
+    return render_template("raising/details.html", form=form, urgent=urgent)
+
+
+@bp.route("/differences/<reference>/raised")
+@login_required
+def raised(reference):
+    difference = services.find_difference(current_user, reference)
+    return render_template(
+        "raising/raised.html",
+        difference=difference,
+        facts=services.facts(current_user, difference, presentation.now()),
+    )
+
+
+@bp.route("/differences/yours")
+@login_required
+def mine():
+    now = presentation.now()
+    cal = services.working_calendar()
+    raised_by_you = [
+        services.facts(current_user, d, now, cal)
+        for d in services.differences_raised_by(current_user)
+    ]
+    involving_you = [
+        services.facts(current_user, d, now, cal)
+        for d in services.differences_involving(current_user)
+    ]
+    return render_template(
+        "raising/mine.html", raised_by_you=raised_by_you, involving_you=involving_you
+    )

@@ -1,0 +1,183 @@
+"""One form per action on a difference (product.md §4: what each must record)."""
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextInput,
+)
+from wtforms import (
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from escalate.fields import DayMonthYearField
+from escalate.models import Outcome
+
+LONG_TEXT = 10_000
+
+
+def _text(label, message=None, description=""):
+    return TextAreaField(
+        label,
+        description=description,
+        widget=GovCharacterCount(),
+        validators=[
+            InputRequired(message=message) if message else Optional(),
+            Length(max=LONG_TEXT, message=f"Keep this to {LONG_TEXT:,} characters or fewer"),
+        ],
+    )
+
+
+class ActionForm(FlaskForm):
+    # The version of the difference the person was looking at: a later one means a conflict.
+    version = HiddenField(validators=[InputRequired()])
+
+    def values(self) -> dict:
+        """The keyword arguments the action's service takes from this form."""
+        return {}
+
+
+class RespondForm(ActionForm):
+    outcome = RadioField(
+        "What is your response?",
+        widget=GovRadioInput(),
+        choices=[
+            (Outcome.AGREED.value, "I agree: the decision will change"),
+            (Outcome.UPHELD.value, "I uphold the decision: it stands"),
+        ],
+        validators=[InputRequired(message="Select whether you agree or uphold the decision")],
+    )
+    agreed_actions = _text(
+        "If you agree, what actions are agreed?",
+        description="Who will do what, and by when.",
+    )
+    rationale = _text(
+        "Your reasons",
+        "Enter the reasons for your response",
+        "Explain your reasons so the person who raised the difference understands them.",
+    )
+    child_impact = _text(
+        "What does this mean for the child?", "Enter what this means for the child"
+    )
+    submit = SubmitField("Send response", widget=GovSubmitInput())
+
+    def values(self):
+        return {
+            "outcome": self.outcome.data,
+            "agreed_actions": self.agreed_actions.data or "",
+            "rationale": self.rationale.data,
+            "child_impact": self.child_impact.data,
+        }
+
+
+class AcceptForm(ActionForm):
+    comment = _text("Comment (optional)")
+    submit = SubmitField("Accept and resolve", widget=GovSubmitInput())
+
+    def values(self):
+        return {"comment": self.comment.data or ""}
+
+
+class EscalateForm(ActionForm):
+    rationale = _text(
+        "Why are you escalating?",
+        "Enter why you are escalating",
+        "Say what is still unresolved and why it matters for the child.",
+    )
+    submit = SubmitField("Escalate", widget=GovSubmitInput())
+
+    def values(self):
+        return {"rationale": self.rationale.data}
+
+
+class DecideForm(ActionForm):
+    outcome = RadioField(
+        "What has the partnership decided?",
+        widget=GovRadioInput(),
+        choices=[
+            (Outcome.AGREED.value, "The decision changes"),
+            (Outcome.UPHELD.value, "The decision stands"),
+        ],
+        validators=[InputRequired(message="Select whether the decision changes or stands")],
+    )
+    decision = _text(
+        "The decision", "Enter the decision", "What will happen, who does it, by when."
+    )
+    rationale = _text("The reasons for the decision", "Enter the reasons for the decision")
+    child_impact = _text(
+        "What does this mean for the child?", "Enter what this means for the child"
+    )
+    submit = SubmitField("Record the decision", widget=GovSubmitInput())
+
+    def values(self):
+        return {
+            "outcome": self.outcome.data,
+            "decision": self.decision.data,
+            "rationale": self.rationale.data,
+            "child_impact": self.child_impact.data,
+        }
+
+
+class WithdrawForm(ActionForm):
+    rationale = _text("Why are you withdrawing the difference?", "Enter why you are withdrawing it")
+    submit = SubmitField("Withdraw the difference", widget=GovSubmitInput())
+
+    def values(self):
+        return {"rationale": self.rationale.data}
+
+
+class ExtendForm(ActionForm):
+    days = IntegerField(
+        "By how many working days?",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter the number of working days, like 3"),
+            NumberRange(min=1, max=100, message="Enter a number of working days, like 3"),
+        ],
+    )
+    rationale = _text("Why is more time needed?", "Enter why more time is needed")
+    submit = SubmitField("Extend the deadline", widget=GovSubmitInput())
+
+    def values(self):
+        return {"days": self.days.data, "rationale": self.rationale.data}
+
+
+class ReassignForm(ActionForm):
+    new_responder = SelectField(
+        "Who should respond instead?",
+        widget=GovSelect(),
+        coerce=int,
+        validators=[InputRequired(message="Select who should respond")],
+    )
+    rationale = _text("Why are you reassigning it?", "Enter why you are reassigning it")
+    submit = SubmitField("Reassign", widget=GovSubmitInput())
+
+    def values(self):
+        return {"new_responder_id": self.new_responder.data, "rationale": self.rationale.data}
+
+
+class ConversationForm(ActionForm):
+    held_on = DayMonthYearField(
+        "When was the conversation?",
+        error_name="The date of the conversation",
+        description="For example, 27 3 2026",
+        validators=[InputRequired(message="Enter the date of the conversation")],
+    )
+    participants = _text("Who took part?", "Enter who took part", "Names and agencies.")
+    agreed = _text("What was agreed?", "Enter what was agreed")
+    submit = SubmitField("Record the conversation", widget=GovSubmitInput())
+
+    def values(self):
+        return {
+            "held_on": self.held_on.data,
+            "participants": self.participants.data,
+            "agreed": self.agreed.data,
+        }

@@ -1,0 +1,131 @@
+"""Acting on differences: the queue waiting for you, the difference page, and each action."""
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from escalate import presentation, services
+from escalate.respond import forms
+from escalate.workflow import Action, RationaleRequired, StaleDifference
+
+bp = Blueprint("respond", __name__)
+
+
+@dataclass(frozen=True)
+class ActionPage:
+    action: Action
+    form: type[forms.ActionForm]
+    service: object
+    done: str  # the confirmation shown after it succeeds
+
+
+ACTION_PAGES = {
+    "respond": ActionPage(
+        Action.RESPOND,
+        forms.RespondForm,
+        services.respond,
+        "Your response has been sent. The person who raised it has been told.",
+    ),
+    "accept": ActionPage(
+        Action.ACCEPT,
+        forms.AcceptForm,
+        services.accept,
+        "You accepted the response. The difference is resolved.",
+    ),
+    "escalate": ActionPage(
+        Action.ESCALATE,
+        forms.EscalateForm,
+        services.escalate,
+        "The difference has been escalated to the next stage.",
+    ),
+    "decide": ActionPage(
+        Action.DECIDE,
+        forms.DecideForm,
+        services.decide,
+        "The partnership's decision has been recorded and everyone told.",
+    ),
+    "withdraw": ActionPage(
+        Action.WITHDRAW, forms.WithdrawForm, services.withdraw, "The difference has been withdrawn."
+    ),
+    "extend": ActionPage(
+        Action.EXTEND, forms.ExtendForm, services.extend, "The deadline has been extended."
+    ),
+    "reassign": ActionPage(
+        Action.REASSIGN,
+        forms.ReassignForm,
+        services.reassign,
+        "The difference has been reassigned.",
+    ),
+    "conversation": ActionPage(
+        Action.RECORD_CONVERSATION,
+        forms.ConversationForm,
+        services.record_conversation,
+        "The conversation has been recorded.",
+    ),
+}
+SLUGS = {page.action: slug for slug, page in ACTION_PAGES.items()}
+
+
+@bp.app_template_global()
+def action_url(difference, action: Action) -> str:
+    return url_for("respond.act", reference=difference.reference, slug=SLUGS[action])
+
+
+@bp.route("/waiting")
+@login_required
+def waiting():
+    now = presentation.now()
+    cal = services.working_calendar()
+    rows = [services.facts(current_user, d, now, cal) for d in services.waiting_for(current_user)]
+    return render_template("respond/waiting.html", rows=rows)
+
+
+@bp.route("/differences/<reference>")
+@login_required
+def show(reference):
+    difference = services.find_difference(current_user, reference)
+    return render_template(
+        "respond/show.html",
+        facts=services.facts(current_user, difference, presentation.now()),
+        timeline=presentation.timeline(difference.events),
+    )
+
+
+@bp.route("/differences/<reference>/<slug>", methods=["GET", "POST"])
+@login_required
+def act(reference, slug):
+    page = ACTION_PAGES.get(slug)
+    if page is None:
+        abort(404)
+    difference = services.find_difference(current_user, reference)
+    now = presentation.now()
+    form = page.form(data={"version": difference.version} if request.method == "GET" else None)
+    if isinstance(form, forms.ReassignForm):
+        form.new_responder.choices = [(0, "Select a person")] + [
+            (u.id, f"{u.name}, {u.job_title}") for u in services.possible_responders(difference)
+        ]
+    status = 200
+    if request.method == "GET":
+        services.ensure_may(current_user, difference, page.action, now)
+    elif form.validate_on_submit():
+        try:
+            page.service(current_user, difference.id, form.version.data, now=now, **form.values())
+        except RationaleRequired as error:
+            presentation.attach_error(form, error)
+        except StaleDifference:
+            # Someone acted first: show the difference as it is now, with the form as typed.
+            services.forget_changes()
+            difference = services.find_difference(current_user, reference)
+            form.version.data = difference.version
+            status = 409
+        else:
+            flash(page.done, "success")
+            return redirect(url_for("respond.show", reference=reference))
+    return render_template(
+        "respond/action.html",
+        page=page,
+        form=form,
+        facts=services.facts(current_user, difference, now),
+        stale=status == 409,
+    ), status
