@@ -160,7 +160,8 @@ def _is_responder(actor: Actor, situation: Situation) -> bool:
 def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:
     """The error explaining why ``actor`` may not take ``action`` now (None when they may).
 
-    WrongState: nobody could do this now; NotAllowed: someone could, but not this actor.
+    WrongState: "not now" (the difference's state or timing rules it out for this person);
+    NotAllowed: "not you" (the action is for someone else).
     """
     if s.state.is_final:
         return WrongState(
@@ -214,17 +215,20 @@ def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:
     elif action == Action.EXTEND:
         if not awaiting_response:
             return WrongState("The deadline can be extended only while a response is awaited.")
-        if not _is_responder(actor, s):
-            return NotAllowed("Only the person this stage is assigned to can extend its deadline.")
         if s.extended_days >= s.max_extension_days:
             return WrongState(
                 "This stage's deadline has already been extended as far as the policy allows."
             )
+        if not _is_responder(actor, s):
+            return NotAllowed("Only the person this stage is assigned to can extend its deadline.")
     elif action == Action.REASSIGN:
         if not awaiting_response:
             return WrongState("The responder can be changed only while a response is awaited.")
-        if actor.role in (Role.PARTNERSHIP, Role.ADMIN):
+        # Administrators see no differences (product.md §1), so they reassign nothing here.
+        if actor.role == Role.PARTNERSHIP:
             return None
+        if s.is_final_stage:
+            return NotAllowed("Only the safeguarding partnership can reassign at the final stage.")
         if not (actor.role in MANAGING_ROLES and actor.agency_id == s.receiving_agency_id):
             return NotAllowed(
                 "Only a manager or senior manager of the receiving agency can reassign."
@@ -247,6 +251,8 @@ def may(actor: Actor, situation: Situation, action: Action) -> bool:
 
 def allowed_actions(actor: Actor, situation: Situation) -> list[Action]:
     """The actions ``actor`` may take now, in the order a page offers them."""
+    if not actor.is_system and not can_see(actor, situation):
+        return []
     return [action for action in Action if may(actor, situation, action)]
 
 
@@ -330,7 +336,8 @@ def require_rationale(text: str | None, *, field: str = "rationale", what: str =
     if len(cleaned) < MIN_RATIONALE_CHARACTERS or len(words) < MIN_RATIONALE_WORDS:
         raise RationaleRequired(
             field,
-            f"Explain {what} in at least {MIN_RATIONALE_WORDS} words, so that someone reading "
+            f"Explain {what} in at least {MIN_RATIONALE_WORDS} words and "
+            f"{MIN_RATIONALE_CHARACTERS} characters, so that someone reading "
             "the record later understands why",
         )
     if len(cleaned) > MAX_TEXT_CHARACTERS:
@@ -373,7 +380,11 @@ def check_child(reference: str | None, initials: str | None, date_of_birth, toda
     if date_of_birth is not None:
         if date_of_birth > today:
             raise RationaleRequired("child_date_of_birth", "Date of birth must be in the past")
-        if today.year - date_of_birth.year > 25:
+        try:
+            earliest = today.replace(year=today.year - 25)
+        except ValueError:  # today is 29 February
+            earliest = today.replace(year=today.year - 25, day=28)
+        if date_of_birth < earliest:
             raise RationaleRequired(
                 "child_date_of_birth",
                 "Date of birth must be within the last 25 years: this process is about children",

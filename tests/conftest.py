@@ -174,3 +174,28 @@ def signed_in_as(app, client):
         return user
 
     return _signed_in_as
+
+
+@pytest.fixture
+def people(app):
+    """The small test partnership of tests/partnership.py, as plain ids, emails and names."""
+    from tests import partnership
+
+    with app.app_context():
+        built = partnership.build()
+        db.session.commit()
+        result = partnership.ids(built)
+        db.session.remove()
+    return result
+
+
+@pytest.fixture
+def client_for(app):
+    """client_for(person): a new browser session signed in as that person."""
+
+    def _client_for(person):
+        browser = app.test_client()
+        sign_in(browser, person)
+        return browser
+
+    return _client_for

@@ -1,0 +1,216 @@
+"""Raising a difference through the pages: the immediate-risk question first, check your answers,
+confirmation; refusals that explain themselves and change nothing."""
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from escalate.extensions import db
+from escalate.models import Difference, Notification
+from tests.conftest import submit
+
+# Friday 20 November 2026, 10:00 in London (GMT).
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app_config():
+    return {"CLOCK": lambda: NOW}
+
+
+def details(people, **overrides):
+    data = {
+        "receiving_agency": str(people.csc.id),
+        "named_professional": str(people.sw.id),
+        "child_reference": "CSC-20431",
+        "child_initials": "js",
+        "child_date_of_birth": ["3", "4", "2019"],
+        "category": "medical",
+        "decision": "Not to arrange a child protection medical for the bruising seen on 18 Nov.",
+        "reasons": "The bruising pattern on the upper arm is not consistent with the explanation "
+        "given, and the child is pre-verbal.",
+        "desired_outcome": "A child protection medical with a paediatrician this week.",
+        "discussed_informally": "yes",
+        "informal_discussion": "Phoned Sam Okafor on 19 November; he said threshold was not met.",
+    }
+    data.update(overrides)
+    return data
+
+
+def count(app, model=Difference) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def check_answers(browser, people, urgent="no", **overrides):
+    check = submit(browser, f"/differences/new/details?urgent={urgent}",
+                   details(people, **overrides))
+    assert check.status_code == 200
+    assert "Check your answers before raising the difference" in check.get_data(as_text=True)
+    return check
+
+
+def confirm_answers(browser, check, urgent="no"):
+    fields = {**_hidden_fields(check.get_data(as_text=True)), "confirm": "yes"}
+    return browser.post(f"/differences/new/details?urgent={urgent}", data=fields)
+
+
+def raise_through_pages(browser, people, urgent="no", **overrides):
+    check = check_answers(browser, people, urgent, **overrides)
+    return check, confirm_answers(browser, check, urgent)
+
+
+def _hidden_fields(page: str) -> dict:
+    import re
+
+    fields: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page):
+        fields.setdefault(name, []).append(value.replace("&#39;", "'").replace("&amp;", "&"))
+    return fields
+
+
+def test_the_first_question_is_immediate_risk(people, client_for):
+    page = client_for(people.gp).get("/differences/new").get_data(as_text=True)
+    assert "Is the child at immediate risk of significant harm?" in page
+
+
+def test_no_answer_to_the_risk_question_is_an_error(people, client_for):
+    response = submit(client_for(people.gp), "/differences/new", {})
+    assert "Select yes if the child is at immediate risk" in response.get_data(as_text=True)
+
+
+def test_immediate_risk_says_act_now_before_anything_else(people, client_for):
+    browser = client_for(people.gp)
+    response = submit(browser, "/differences/new", {"immediate_risk": "yes"})
+    assert response.headers["Location"].endswith("/differences/new/act-now")
+    page = browser.get("/differences/new/act-now").get_data(as_text=True)
+    assert "This process does not replace immediate action" in page
+    assert "call 999" in page
+    assert "children's social care (the MASH)" in page.replace("&#39;", "'")
+    assert "/differences/new/details?urgent=yes" in page
+
+
+def test_no_immediate_risk_goes_straight_to_the_details(people, client_for):
+    response = submit(client_for(people.gp), "/differences/new", {"immediate_risk": "no"})
+    assert response.headers["Location"].endswith("/differences/new/details?urgent=no")
+
+
+def test_raising_checks_answers_then_records_and_confirms(app, people, client_for):
+    browser = client_for(people.gp)
+    check = check_answers(browser, people)
+    page = check.get_data(as_text=True)
+    for shown in ("CSC-20431", "JS", "3 April 2019", "Children&#39;s Social Care",
+                  "Sam Okafor", "Medical examination or health assessment",
+                  "Yes: Phoned Sam Okafor"):
+        assert shown in page
+    assert count(app) == 0, "nothing is recorded until the raiser confirms"
+    confirm = confirm_answers(browser, check)
+
+    assert confirm.status_code == 302
+    assert confirm.headers["Location"].endswith("/differences/RPD-2026-00001/raised")
+    done = browser.get("/differences/RPD-2026-00001/raised").get_data(as_text=True)
+    assert "Difference raised" in done and "RPD-2026-00001" in done
+    # Five working days from Friday 20 November 2026: Friday 27 November, 5pm.
+    assert "Sam Okafor at Children&#39;s Social Care must respond by" in done
+    assert "5:00pm on Friday 27 November 2026" in done
+
+    mine = browser.get("/differences/yours").get_data(as_text=True)
+    assert "RPD-2026-00001" in mine and "5 working days left" in mine
+    queue = client_for(people.sw).get("/waiting").get_data(as_text=True)
+    assert "RPD-2026-00001" in queue
+
+
+def test_change_your_answers_brings_the_form_back_filled_in(people, client_for):
+    browser = client_for(people.gp)
+    check = submit(browser, "/differences/new/details?urgent=no", details(people))
+    back = browser.post("/differences/new/details?urgent=no",
+                        data={**_hidden_fields(check.get_data(as_text=True)), "change": "yes"})
+    page = back.get_data(as_text=True)
+    assert "Tell us about the difference" in page
+    assert 'value="CSC-20431"' in page
+    assert "The bruising pattern on the upper arm" in page
+    assert "There is a problem" not in page
+
+
+def test_an_urgent_difference_needs_the_protective_action_and_has_urgent_timescales(
+    app, people, client_for
+):
+    browser = client_for(people.gp)
+    refused = submit(browser, "/differences/new/details?urgent=yes", details(people))
+    assert "Enter the protective action that has been taken" in refused.get_data(as_text=True)
+    _, confirm = raise_through_pages(
+        browser, people, urgent="yes",
+        protective_action="Referred to the MASH by phone at 9am; police informed at 9.15am.",
+    )
+    assert confirm.status_code == 302
+    page = browser.get("/differences/RPD-2026-00001").get_data(as_text=True)
+    assert "Urgent" in page
+    # One working day: Monday 23 November 2026, 5pm.
+    assert "5:00pm on Monday 23 November 2026" in page
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"reasons": "see above"}, "Explain why you disagree in your own words"),
+        ({"reasons": "As discussed."}, "does not record why"),
+        ({"reasons": "Not right"}, "Explain why you disagree in at least 5 words"),
+        ({"decision": ""}, "Enter the decision or action you disagree with"),
+        ({"child_initials": ""}, "Enter the child&#39;s initials"),
+        ({"child_initials": "J5"}, "letters only"),
+        ({"child_date_of_birth": ["31", "2", "2020"]}, "Date of birth must be a real date"),
+        ({"child_date_of_birth": ["1", "1", "2027"]}, "Date of birth must be in the past"),
+        ({"receiving_agency": "0"}, "Select the agency you disagree with"),
+        ({"named_professional": "999999"}, "Not a valid choice"),
+        ({"category": "gossip"}, "Not a valid choice"),
+        ({"discussed_informally": "yes", "informal_discussion": ""},
+         "Enter when you discussed it, with whom, and what was said"),
+    ],
+)
+def test_bad_answers_are_explained_and_nothing_is_recorded(app, people, client_for, overrides,
+                                                           message):
+    response = submit(client_for(people.gp), "/differences/new/details?urgent=no",
+                      details(people, **overrides))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "There is a problem" in page
+    assert message in page
+    assert count(app) == 0
+
+
+def test_a_named_professional_must_work_for_the_chosen_agency(app, people, client_for):
+    response = submit(client_for(people.gp), "/differences/new/details?urgent=no",
+                      details(people, named_professional=str(people.police_manager.id)))
+    assert "Select a professional who works for Children&#39;s Social Care" in (
+        response.get_data(as_text=True))
+    assert count(app) == 0
+
+
+def test_confirming_applies_the_rules_again(app, people, client_for):
+    # A tampered confirmation (placeholder reasons) is refused even after check your answers.
+    browser = client_for(people.gp)
+    check = submit(browser, "/differences/new/details?urgent=no", details(people))
+    fields = {**_hidden_fields(check.get_data(as_text=True)), "confirm": "yes", "reasons": "n/a"}
+    response = browser.post("/differences/new/details?urgent=no", data=fields)
+    assert "Explain why you disagree in your own words" in response.get_data(as_text=True)
+    assert count(app) == 0
+
+
+@pytest.mark.parametrize("role", ["chair", "auditor", "admin"])
+def test_only_agency_professionals_raise_differences(people, client_for, role):
+    browser = client_for(getattr(people, role))
+    assert browser.get("/differences/new").status_code == 403
+    assert submit(browser, "/differences/new/details?urgent=no", {},
+                  form_page="/account").status_code == 403
+
+
+def test_the_raiser_is_told_it_was_raised_and_the_responder_is_asked(app, people, client_for):
+    raise_through_pages(client_for(people.gp), people)
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(Notification.recipient_id, Notification.subject)
+        ).all()
+    assert {r.recipient_id for r in rows} == {people.gp.id, people.sw.id}
+    assert any("needs your response by 5pm on Friday 27 November 2026" in r.subject
+               for r in rows)
