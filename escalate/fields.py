@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
-from wtforms import DateField
+from wtforms import DateField, IntegerField
 
 
 class DayMonthYearField(DateField):
@@ -27,3 +27,21 @@ class DayMonthYearField(DateField):
         except ValueError:
             self.data = None
             raise ValueError(f"{self.error_name} must be a real date") from None
+
+
+class WholeNumberField(IntegerField):
+    """A whole number, with an error message that says what to type."""
+
+    def __init__(self, label=None, validators=None, *, example="3", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.example = example
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = int(valuelist[0].strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(f"Enter a whole number, like {self.example}") from None

@@ -2,6 +2,7 @@
 
 import os
 import re
+from html import unescape as html_unescape
 
 import pytest
 import sqlalchemy as sa
@@ -140,11 +141,28 @@ def csrf_token_from(html: str) -> str:
     return match.group(1)
 
 
+HIDDEN_INPUT = re.compile(r"<input\b[^>]*\btype=\"hidden\"[^>]*>")
+ATTRIBUTE = re.compile(r'\b(name|value)="([^"]*)"')
+
+
+def hidden_fields(html: str) -> dict:
+    """The hidden inputs of a page (CSRF token, the version of a difference…), as a browser
+    would send them back."""
+    fields = {}
+    for tag in HIDDEN_INPUT.findall(html):
+        attributes = dict(ATTRIBUTE.findall(tag))
+        if "name" in attributes:
+            fields.setdefault(attributes["name"], html_unescape(attributes.get("value", "")))
+    return fields
+
+
 def submit(client, url: str, data: dict, *, form_page: str | None = None, **kwargs):
-    """Post a form the way a browser would: fetch the page first and send its CSRF token back."""
+    """Post a form the way a browser would: load the page first and send its hidden fields
+    (the CSRF token, the version of the difference shown) back with the answers."""
     page = client.get(form_page or url)
     assert page.status_code == 200, f"{form_page or url} answered {page.status_code}"
-    payload = {"csrf_token": csrf_token_from(page.get_data(as_text=True)), **data}
+    html = page.get_data(as_text=True)
+    payload = {**hidden_fields(html), "csrf_token": csrf_token_from(html), **data}
     return client.post(url, data=payload, **kwargs)
 
 

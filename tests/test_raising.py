@@ -44,8 +44,9 @@ def count(app, model=Difference) -> int:
 
 
 def check_answers(browser, people, urgent="no", **overrides):
-    check = submit(browser, f"/differences/new/details?urgent={urgent}",
-                   details(people, **overrides))
+    check = submit(
+        browser, f"/differences/new/details?urgent={urgent}", details(people, **overrides)
+    )
     assert check.status_code == 200
     assert "Check your answers before raising the difference" in check.get_data(as_text=True)
     return check
@@ -100,9 +101,15 @@ def test_raising_checks_answers_then_records_and_confirms(app, people, client_fo
     browser = client_for(people.gp)
     check = check_answers(browser, people)
     page = check.get_data(as_text=True)
-    for shown in ("CSC-20431", "JS", "3 April 2019", "Children&#39;s Social Care",
-                  "Sam Okafor", "Medical examination or health assessment",
-                  "Yes: Phoned Sam Okafor"):
+    for shown in (
+        "CSC-20431",
+        "JS",
+        "3 April 2019",
+        "Children&#39;s Social Care",
+        "Sam Okafor",
+        "Medical examination or health assessment",
+        "Yes: Phoned Sam Okafor",
+    ):
         assert shown in page
     assert count(app) == 0, "nothing is recorded until the raiser confirms"
     confirm = confirm_answers(browser, check)
@@ -124,8 +131,10 @@ def test_raising_checks_answers_then_records_and_confirms(app, people, client_fo
 def test_change_your_answers_brings_the_form_back_filled_in(people, client_for):
     browser = client_for(people.gp)
     check = submit(browser, "/differences/new/details?urgent=no", details(people))
-    back = browser.post("/differences/new/details?urgent=no",
-                        data={**_hidden_fields(check.get_data(as_text=True)), "change": "yes"})
+    back = browser.post(
+        "/differences/new/details?urgent=no",
+        data={**_hidden_fields(check.get_data(as_text=True)), "change": "yes"},
+    )
     page = back.get_data(as_text=True)
     assert "Tell us about the difference" in page
     assert 'value="CSC-20431"' in page
@@ -140,7 +149,9 @@ def test_an_urgent_difference_needs_the_protective_action_and_has_urgent_timesca
     refused = submit(browser, "/differences/new/details?urgent=yes", details(people))
     assert "Enter the protective action that has been taken" in refused.get_data(as_text=True)
     _, confirm = raise_through_pages(
-        browser, people, urgent="yes",
+        browser,
+        people,
+        urgent="yes",
         protective_action="Referred to the MASH by phone at 9am; police informed at 9.15am.",
     )
     assert confirm.status_code == 302
@@ -164,14 +175,18 @@ def test_an_urgent_difference_needs_the_protective_action_and_has_urgent_timesca
         ({"receiving_agency": "0"}, "Select the agency you disagree with"),
         ({"named_professional": "999999"}, "Not a valid choice"),
         ({"category": "gossip"}, "Not a valid choice"),
-        ({"discussed_informally": "yes", "informal_discussion": ""},
-         "Enter when you discussed it, with whom, and what was said"),
+        (
+            {"discussed_informally": "yes", "informal_discussion": ""},
+            "Enter when you discussed it, with whom, and what was said",
+        ),
     ],
 )
-def test_bad_answers_are_explained_and_nothing_is_recorded(app, people, client_for, overrides,
-                                                           message):
-    response = submit(client_for(people.gp), "/differences/new/details?urgent=no",
-                      details(people, **overrides))
+def test_bad_answers_are_explained_and_nothing_is_recorded(
+    app, people, client_for, overrides, message
+):
+    response = submit(
+        client_for(people.gp), "/differences/new/details?urgent=no", details(people, **overrides)
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "There is a problem" in page
@@ -180,10 +195,14 @@ def test_bad_answers_are_explained_and_nothing_is_recorded(app, people, client_f
 
 
 def test_a_named_professional_must_work_for_the_chosen_agency(app, people, client_for):
-    response = submit(client_for(people.gp), "/differences/new/details?urgent=no",
-                      details(people, named_professional=str(people.police_manager.id)))
+    response = submit(
+        client_for(people.gp),
+        "/differences/new/details?urgent=no",
+        details(people, named_professional=str(people.police_manager.id)),
+    )
     assert "Select a professional who works for Children&#39;s Social Care" in (
-        response.get_data(as_text=True))
+        response.get_data(as_text=True)
+    )
     assert count(app) == 0
 
 
@@ -201,16 +220,15 @@ def test_confirming_applies_the_rules_again(app, people, client_for):
 def test_only_agency_professionals_raise_differences(people, client_for, role):
     browser = client_for(getattr(people, role))
     assert browser.get("/differences/new").status_code == 403
-    assert submit(browser, "/differences/new/details?urgent=no", {},
-                  form_page="/account").status_code == 403
+    assert (
+        submit(browser, "/differences/new/details?urgent=no", {}, form_page="/account").status_code
+        == 403
+    )
 
 
 def test_the_raiser_is_told_it_was_raised_and_the_responder_is_asked(app, people, client_for):
     raise_through_pages(client_for(people.gp), people)
     with app.app_context():
-        rows = db.session.execute(
-            sa.select(Notification.recipient_id, Notification.subject)
-        ).all()
+        rows = db.session.execute(sa.select(Notification.recipient_id, Notification.subject)).all()
     assert {r.recipient_id for r in rows} == {people.gp.id, people.sw.id}
-    assert any("needs your response by 5pm on Friday 27 November 2026" in r.subject
-               for r in rows)
+    assert any("needs your response by 5pm on Friday 27 November 2026" in r.subject for r in rows)

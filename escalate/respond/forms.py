@@ -10,7 +10,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     HiddenField,
-    IntegerField,
     RadioField,
     SelectField,
     SubmitField,
@@ -18,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from escalate.fields import DayMonthYearField
+from escalate.fields import DayMonthYearField, WholeNumberField
 from escalate.models import Outcome
 
 LONG_TEXT = 10_000
@@ -135,7 +134,7 @@ class WithdrawForm(ActionForm):
 
 
 class ExtendForm(ActionForm):
-    days = IntegerField(
+    days = WholeNumberField(
         "By how many working days?",
         widget=GovTextInput(),
         validators=[
