@@ -9,14 +9,14 @@ ASSETS := static/govuk
 export FLASK_APP := wsgi
 export ESCALATE_ENV ?= development
 
-.PHONY: run test lint bench worker clean
+.PHONY: run test lint clean chromium
 
 run: $(STAMPS)/runtime $(ASSETS)/.copied
 	$(BIN)/flask db upgrade
 	$(BIN)/flask escalate seed-demo
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMPS)/dev $(ASSETS)/.copied
+test: $(STAMPS)/dev $(ASSETS)/.copied chromium
 	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
 
 lint: $(STAMPS)/dev
@@ -49,6 +49,17 @@ $(ASSETS)/.copied: node_modules/.package-lock.json
 	cp -R node_modules/govuk-frontend/dist/govuk/assets/. $(ASSETS)/assets/
 	cp -R node_modules/@ministryofjustice/frontend/moj/assets/. $(ASSETS)/assets/
 	@touch $@
+
+# The browser tests drive Debian's Chromium through chromedriver; install them when missing.
+chromium:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else \
+	    echo "The browser tests need Chromium and chromedriver (Debian: sudo apt-get install chromium chromium-driver)." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) $(STAMPS) node_modules $(ASSETS)
