@@ -302,6 +302,9 @@ class EventKind(enum.StrEnum):
     EXTENDED = "extended"
     REASSIGNED = "reassigned"
     CONVERSATION = "conversation"
+    OVERDUE = "overdue"  # the sweep found the stage's deadline missed
+    LEARNING_NOTE = "learning_note"  # the partnership's learning, on a closed difference
+    DEADLINE_RECOMPUTED = "deadline_recomputed"  # an admin applied a changed policy
 
 
 class Nation(enum.StrEnum):
@@ -391,8 +394,10 @@ class Difference(Base):
     state: Mapped[State] = mapped_column(_enum(State, "state"), index=True)
     stage_level: Mapped[int]
     outcome: Mapped[str | None] = mapped_column(sa.String(20))  # agreed, upheld or withdrawn
-    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Working days from raising to closing, fixed when it closes so reports can aggregate in SQL.
+    resolution_working_days: Mapped[int | None]
 
     raiser: Mapped[User] = relationship(foreign_keys=[raiser_id])
     named_professional: Mapped[User | None] = relationship(foreign_keys=[named_professional_id])
@@ -433,6 +438,9 @@ class Stage(Base):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the sweep should remind the responder, and (after a response) the raising side.
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    raiser_remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     difference: Mapped[Difference] = relationship(back_populates="stages")
     assignments: Mapped[list["Assignment"]] = relationship(
@@ -482,11 +490,38 @@ class Event(Base):
     actor: Mapped[User | None] = relationship()
 
 
+class StageAlert(Base):
+    """Something the sweep did once for a stage (a reminder, an overdue notice, an automatic
+    escalation). The unique constraint is what makes the sweep safe to run twice, or on two
+    machines at once: the second insert fails and its work is rolled back."""
+
+    __tablename__ = "stage_alert"
+    __table_args__ = (sa.UniqueConstraint("stage_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_id: Mapped[int] = mapped_column(sa.ForeignKey("stage.id"))
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EmailStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    NOT_EMAILED = "not_emailed"  # in-app only
+
+
 class Notification(Base):
     """The outbox: written with the action that causes it, delivered later (in-app and email)."""
 
     __tablename__ = "notification"
-    __table_args__ = (sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at"),)
+    __table_args__ = (
+        sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at"),
+        # What the deliverer asks for: due emails, oldest first.
+        sa.Index("ix_notification_email_due", "email_status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
@@ -496,11 +531,68 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    email_status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    email_status: Mapped[EmailStatus] = mapped_column(
+        _enum(EmailStatus, "email_status"), default=EmailStatus.QUEUED
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
 
     recipient: Mapped[User] = relationship()
     difference: Mapped[Difference] = relationship()
     event: Mapped[Event | None] = relationship()
+
+
+class LearningNote(Base):
+    """What the partnership learned from a closed difference."""
+
+    __tablename__ = "learning_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"), index=True)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    difference: Mapped[Difference] = relationship()
+    author: Mapped[User] = relationship()
+
+
+class AdminChange(Base):
+    """One administrative change: who, when, what, and the record before and after."""
+
+    __tablename__ = "admin_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    entity: Mapped[str] = mapped_column(sa.String(40))  # agency, user, stage policy, calendar…
+    entity_id: Mapped[int | None]
+    action: Mapped[str] = mapped_column(sa.String(40))  # created, changed, deactivated…
+    summary: Mapped[str] = mapped_column(sa.String(300))
+    before: Mapped[dict | None] = mapped_column(sa.JSON)
+    after: Mapped[dict | None] = mapped_column(sa.JSON)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class Invitation(Base):
+    """A one-time link to set a password. Only a hash of the token is kept."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 @sa.event.listens_for(Event, "before_update")

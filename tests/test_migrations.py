@@ -25,3 +25,49 @@ def test_migrations_from_empty_match_the_models_and_downgrade_cleanly(bare_app):
         assert _differences(db.engine) == []
         with db.engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def test_every_enum_constraint_allows_every_value_after_migrating(bare_app):
+    # Alembic does not compare CHECK constraints, so a new enum value without a migration would
+    # pass the comparison above and then fail on the first insert.
+    with bare_app.app_context():
+        upgrade()
+        inspector = sa.inspect(db.engine)
+        checked = 0
+        for table in Base.metadata.sorted_tables:
+            constraints = {
+                c["name"]: c["sqltext"] for c in inspector.get_check_constraints(table.name)
+            }
+            for column in table.columns:
+                if isinstance(column.type, sa.Enum):
+                    name = f"ck_{table.name}_{column.type.name}"
+                    assert name in constraints, f"{name} missing"
+                    for value in column.type.enums:
+                        assert f"'{value}'" in constraints[name], f"{name} lacks {value}"
+                    checked += 1
+        assert checked >= 10
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def test_migrations_install_the_default_policy_and_settings(bare_app):
+    from escalate import services, workflow
+    from escalate.models import PolicyStage
+
+    with bare_app.app_context():
+        upgrade()
+        stages = db.session.scalars(sa.select(PolicyStage).order_by(PolicyStage.level)).all()
+        assert [
+            workflow.StagePolicy(
+                **{f: getattr(s, f) for f in workflow.StagePolicy.__dataclass_fields__}
+            )
+            for s in stages
+        ] == list(workflow.DEFAULT_POLICY)
+        settings = services.partnership_settings()
+        assert (str(settings.nation), settings.act_now_text) == (
+            "england-and-wales",
+            workflow.DEFAULT_ACT_NOW_TEXT,
+        )
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))
