@@ -95,8 +95,29 @@ def load_config(instance_path: str, environ=None) -> dict:
             "SECRET_KEY is too short: use at least 32 random characters in production."
         )
 
+    mail_server = environ.get("MAIL_SERVER", "").strip() or None
+    use_tls = _flag(environ, "MAIL_USE_TLS", False)
+    use_ssl = _flag(environ, "MAIL_USE_SSL", False)
+    if use_tls and use_ssl:
+        raise ConfigError("Set MAIL_USE_TLS or MAIL_USE_SSL, not both.")
+    port_text = environ.get("MAIL_PORT", "").strip() or ("465" if use_ssl else "25")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"MAIL_PORT must be a port number from 1 to 65535 (got {port_text!r}).")
+
     return {
         "ESCALATE_ENV": env,
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": int(port_text),
+        "MAIL_USE_TLS": use_tls,
+        "MAIL_USE_SSL": use_ssl,
+        "MAIL_USERNAME": environ.get("MAIL_USERNAME", "").strip() or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": environ.get("MAIL_DEFAULT_SENDER", "").strip()
+        or "escalate@localhost",
+        # Links in emails point here (the address people use to reach the service).
+        "ESCALATE_BASE_URL": (
+            environ.get("ESCALATE_BASE_URL", "").strip() or "http://127.0.0.1:5000"
+        ).rstrip("/"),
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
