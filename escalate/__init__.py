@@ -73,13 +73,17 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from escalate import presentation
+    from escalate.admin.views import bp as admin_bp
     from escalate.assets import bp as assets_bp
     from escalate.auth.views import bp as auth_bp
     from escalate.inbox.views import bp as inbox_bp
+    from escalate.oversight.views import bp as oversight_bp
     from escalate.raising.views import bp as raising_bp
     from escalate.respond.views import bp as respond_bp
 
-    for blueprint in (assets_bp, auth_bp, raising_bp, respond_bp, inbox_bp):
+    for blueprint in (
+        assets_bp, auth_bp, raising_bp, respond_bp, inbox_bp, oversight_bp, admin_bp
+    ):
         app.register_blueprint(blueprint)
     presentation.init_app(app)
 
@@ -114,6 +118,16 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(workflow.WrongState)
     def wrong_state(error):
         return render_template("errors/409.html", description=str(error), state=True), 409
+
+    @app.errorhandler(workflow.StaleDifference)
+    def stale(error):
+        return render_template("errors/409.html"), 409
+
+    @app.errorhandler(workflow.DomainError)
+    def refused(error):
+        # Any other refusal a view did not turn into a form error: say why, change nothing.
+        db.session.rollback()
+        return render_template("errors/400.html", description=str(error)), 400
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -1,13 +1,19 @@
 """`flask escalate …`: thin wrappers over services for the jobs a deployment scripts."""
 
 import os
+import secrets
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from escalate import demo, services
+from escalate import demo, notify, services
 from escalate.models import Role
 from escalate.workflow import DomainError
 
@@ -43,8 +49,11 @@ def escalate_group():
     default=Role.ADMIN.value,
     show_default=True,
 )
-@click.option("--agency", "agency_name", help="Name of an existing agency (required for "
-              "practitioners, managers and senior managers).")
+@click.option(
+    "--agency",
+    "agency_name",
+    help="Name of an existing agency (required for practitioners, managers and senior managers).",
+)
 @click.option("--job-title", default="", help="Job title shown beside the name.")
 @with_appcontext
 def create_user(email, name, role, agency_name, job_title):
@@ -70,12 +79,267 @@ def create_user(email, name, role, agency_name, job_title):
 @escalate_group.command("seed-demo")
 @with_appcontext
 def seed_demo():
-    """Load the fictional Northshire partnership (development only; safe to run again)."""
+    """Load the Northshire demo partnership and differences (development only; safe to rerun)."""
     if current_app.config["ESCALATE_ENV"] == "production":
         raise click.ClickException(
             "seed-demo creates accounts that share a published password, so it does not run in "
             "production. Set ESCALATE_ENV=development for a demonstration database."
         )
-    created = services.seed_demo(demo.DEMO_PASSWORD)
+    created = services.seed_demo(demo.DEMO_PASSWORD, datetime.now(UTC))
     summary = ", ".join(f"{count} {what}" for what, count in created.items())
     click.echo(f"Northshire demo partnership ready (added {summary}).")
+
+
+@escalate_group.command("sweep")
+@click.option(
+    "--dry-run", is_flag=True, help="List what the sweep would do, one line each; change nothing."
+)
+@with_appcontext
+def sweep(dry_run):
+    """Send due reminders, record missed deadlines and escalate where the policy says so."""
+    report = services.sweep(current_app.config["CLOCK"](), dry_run=dry_run)
+    for item in report.items if dry_run else ():
+        click.echo(item.summary)
+    for problem in report.problems:
+        click.echo(f"Not done: {problem}", err=True)
+    counts = str(report)
+    if dry_run:
+        click.echo(f"Dry run, nothing changed. The sweep would do: {counts}.")
+    else:
+        taken = f" ({report.skipped} skipped: someone got there first)" if report.skipped else ""
+        click.echo(f"Sweep done: {counts}{taken}.")
+
+
+# --- Oversight: verifying histories and the periodic report (issue 6) --------------------------
+
+
+@escalate_group.command("verify-audit")
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000))
+@with_appcontext
+def verify_audit(batch_size):
+    """Check every difference's history against its hash chain; exit 1 naming any altered."""
+    from escalate import audit
+
+    differences = events = 0
+    altered = []
+    for check in audit.verify_every_history(batch_size):
+        differences += 1
+        events += check.events
+        if not check.verification.ok:
+            altered.append(check)
+            v = check.verification
+            click.echo(f"{check.reference}: event {v.broken_at}: {v.reason}", err=True)
+    if altered:
+        raise click.ClickException(
+            f"{len(altered)} of {differences} difference histories were altered: "
+            + ", ".join(c.reference for c in altered)
+            + "."
+        )
+    click.echo(
+        f"Verified the history of {differences} difference{'s' if differences != 1 else ''} "
+        f"({events} event{'s' if events != 1 else ''}): nothing was altered."
+    )
+
+
+def _iso_date(ctx, param, value):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date: use the form YYYY-MM-DD, like 2026-07-01."
+        ) from None
+
+
+@escalate_group.command("report")
+@click.option("--from", "first", callback=_iso_date, help="First day (YYYY-MM-DD).")
+@click.option("--to", "last", callback=_iso_date, help="Last day (YYYY-MM-DD).")
+@with_appcontext
+def report(first, last):
+    """Write the partnership's report for a period as CSV to standard output.
+
+    Without dates, the current quarter.
+    """
+    from escalate import audit
+    from escalate.calendar import to_local
+    from escalate.oversight.forms import period_problem
+
+    quarter = audit.quarter_of(to_local(current_app.config["CLOCK"]()).date())
+    first = first or quarter.first
+    last = last or quarter.last
+    problem = period_problem(first, last)
+    if problem is not None:
+        raise click.UsageError(f"{problem[1]}.")
+    for line in audit.report_csv(audit.report(audit.Period(first, last))):
+        click.echo(line, nl=False)
+
+
+# --- Administration: importing agencies and accounts from CSV (issue 7) ---
+
+
+def _import_report(result, what: str) -> None:
+    """Print the rejected rows and stop with a non-zero exit: nothing was imported."""
+    if result.rejections:
+        for rejection in result.rejections:
+            click.echo(f"Line {rejection.line}: {rejection.reason}", err=True)
+        count = len(result.rejections)
+        raise click.ClickException(
+            f"Nothing was imported: {count} row{'s were' if count != 1 else ' was'} rejected. "
+            f"Correct the file and import all the {what} again."
+        )
+
+
+@escalate_group.command("import-agencies")
+@click.argument("file")
+@with_appcontext
+def import_agencies(file):
+    """Add the agencies listed in a CSV FILE with the columns name and kind (see README).
+
+    Every row is checked first: if any is rejected, nothing is imported.
+    """
+    from pathlib import Path
+
+    from escalate.admin import importing
+    from escalate.administration import AGENCY_COLUMNS
+
+    rows = importing.read_rows(file, AGENCY_COLUMNS)
+    result = services.import_agencies(rows, datetime.now(UTC), source=Path(file).name)
+    _import_report(result, "agencies")
+    click.echo(f"Imported {len(result.created)} agenc{'y' if len(result.created) == 1 else 'ies'}.")
+
+
+@escalate_group.command("import-users")
+@click.argument("file")
+@click.option(
+    "--send-invitations",
+    is_flag=True,
+    help="Email each new account a one-time link to set its password.",
+)
+@with_appcontext
+def import_users(file, send_invitations):
+    """Create the accounts listed in a CSV FILE with the columns email, name, job_title, role,
+    agency and line_manager_email (see README). Accounts have no password until their owner
+    sets one with a one-time link.
+
+    Every row is checked first: if any is rejected, nothing is imported.
+    """
+    from pathlib import Path
+
+    from escalate.admin import importing, invitations
+    from escalate.administration import USER_COLUMNS
+
+    rows = importing.read_rows(file, USER_COLUMNS)
+    result = services.import_users(
+        rows, datetime.now(UTC), source=Path(file).name, invite=send_invitations
+    )
+    _import_report(result, "accounts")
+    count = len(result.created)
+    click.echo(f"Imported {count} account{'s' if count != 1 else ''}.")
+    if not send_invitations:
+        click.echo(
+            f"{count} account{'s need' if count != 1 else ' needs'} a password. Send each a link "
+            "from their page under Administration > People, or import with --send-invitations."
+        )
+        return
+    failed = [invited for invited in result.invited if not invitations.send(invited)]
+    sent = len(result.invited) - len(failed)
+    click.echo(f"Emailed {sent} link{'s' if sent != 1 else ''} to set a password.")
+    for invited in failed:
+        click.echo(
+            f"Could not email {invited.user.email}: pass this link on securely (it works once, "
+            f"for 7 days): {invitations.link_for(invited.token)}",
+            err=True,
+        )
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} email{'s' if len(failed) != 1 else ''} could not be sent; the "
+            "accounts were imported."
+        )
+
+
+# --- Delivering email, and the worker (issue 4) ------------------------------------------------
+
+
+def _worker_id() -> str:
+    """Who holds a claim: host, process and a random tag (a restarted process may reuse a pid)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def worker_jobs(app, clock, worker_id: str, stopping) -> list[tuple[str, Callable[[], object]]]:
+    """What `flask escalate worker` does each round, in this order; add a job with one line.
+
+    A job returns what it did; the worker prints it when it is truthy. ``stopping()`` turns
+    True on SIGTERM or Ctrl-C: a long job should finish what it has in hand and return.
+    """
+    mailer = notify.mailer_from_app(app)
+    return [
+        # The sweep first, so that the reminders and notices it writes go out this round.
+        ("sweep", lambda: services.sweep(clock())),
+        (
+            "email",
+            lambda: services.deliver_due(mailer, clock, worker_id=worker_id, stopping=stopping),
+        ),
+    ]
+
+
+@escalate_group.command("deliver")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Send at most this many emails (default: all due)."
+)
+@with_appcontext
+def deliver(limit):
+    """Email the notifications that are due (tries included), then exit."""
+    app = current_app._get_current_object()
+    counts = services.deliver_due(
+        notify.mailer_from_app(app), app.config["CLOCK"], worker_id=_worker_id(), limit=limit
+    )
+    click.echo(f"Email: {counts}.")
+
+
+@escalate_group.command("worker")
+@click.option(
+    "--interval",
+    type=click.IntRange(min=1),
+    help="Seconds between rounds (default: the WORKER_INTERVAL setting, 15).",
+)
+@click.option("--once", is_flag=True, help="Do one round, then exit.")
+@with_appcontext
+def worker(interval, once):
+    """Run the deadline sweep and deliver email, round after round, until SIGTERM or Ctrl-C.
+
+    On a signal it finishes the message in hand, then exits with status 0.
+    """
+    app = current_app._get_current_object()
+    interval = interval or app.config["WORKER_INTERVAL"]
+    stopping = threading.Event()
+    worker_id = _worker_id()
+    jobs = worker_jobs(app, app.config["CLOCK"], worker_id, stopping.is_set)
+    previous = {
+        signum: signal.signal(signum, lambda *_: stopping.set())
+        for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    click.echo(f"Worker {worker_id} started: a round every {interval} seconds.")
+    try:
+        while not stopping.is_set():
+            for name, job in jobs:
+                if stopping.is_set():
+                    break
+                try:
+                    done = job()
+                except Exception:
+                    # A database or mail outage must not end the worker: next round tries again.
+                    services.forget_changes()
+                    app.logger.exception("The worker's %s job failed; it runs next round", name)
+                    continue
+                if done:
+                    click.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {name}: {done}.")
+            if once:
+                break
+            stopping.wait(interval)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo("Worker stopped.")

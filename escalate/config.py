@@ -7,7 +7,9 @@ Problems are reported as :class:`ConfigError` with a sentence a person can act o
 import os
 import secrets
 from datetime import UTC, datetime
+from email.policy import default as email_policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -29,6 +31,39 @@ def _flag(environ, name: str, default: bool) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false (got {raw!r}).")
+
+
+def _whole_number(environ, name: str, default: int, *, minimum: int, unit: str) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
+        raise ConfigError(
+            f"{name} must be a whole number of {unit}, {minimum} or more (got {raw!r})."
+        )
+    return int(raw)
+
+
+def _mail_sender(environ) -> str:
+    raw = environ.get("MAIL_DEFAULT_SENDER", "").strip() or "escalate@localhost"
+    header = email_policy.header_factory("From", raw)
+    if header.defects or len(header.addresses) != 1 or not header.addresses[0].domain:
+        raise ConfigError(
+            "MAIL_DEFAULT_SENDER must be one email address, like rpd@northshire.example or "
+            f"Northshire partnership <rpd@northshire.example> (got {raw!r})."
+        )
+    return raw
+
+
+def _base_url(environ) -> str:
+    raw = environ.get("ESCALATE_BASE_URL", "").strip() or "http://127.0.0.1:5000"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            "ESCALATE_BASE_URL must be the address people use to reach escalate, starting with "
+            f"https:// (for example https://escalate.example.org); got {raw!r}."
+        )
+    return raw.rstrip("/")
 
 
 def _development_secret_key(instance_path: str) -> str:
@@ -112,12 +147,22 @@ def load_config(instance_path: str, environ=None) -> dict:
         "MAIL_USE_SSL": use_ssl,
         "MAIL_USERNAME": environ.get("MAIL_USERNAME", "").strip() or None,
         "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": environ.get("MAIL_DEFAULT_SENDER", "").strip()
-        or "escalate@localhost",
+        "MAIL_DEFAULT_SENDER": _mail_sender(environ),
         # Links in emails point here (the address people use to reach the service).
-        "ESCALATE_BASE_URL": (
-            environ.get("ESCALATE_BASE_URL", "").strip() or "http://127.0.0.1:5000"
-        ).rstrip("/"),
+        "ESCALATE_BASE_URL": _base_url(environ),
+        # "There is an update on RPD-…, sign in to read it": for partnerships without secure email.
+        "EMAIL_LINK_ONLY": _flag(environ, "EMAIL_LINK_ONLY", False),
+        # Tries before an email is marked failed and the partnership told (back-off 1, 2, 4… min).
+        "EMAIL_MAX_ATTEMPTS": _whole_number(
+            environ, "EMAIL_MAX_ATTEMPTS", 8, minimum=1, unit="attempts"
+        ),
+        # How long a worker holds an email it is sending before another may take it over (a
+        # worker that died mid-send): longer than the SMTP timeout of 30 seconds.
+        "EMAIL_CLAIM_SECONDS": _whole_number(
+            environ, "EMAIL_CLAIM_SECONDS", 300, minimum=1, unit="seconds"
+        ),
+        # Pause between rounds of `flask escalate worker`.
+        "WORKER_INTERVAL": _whole_number(environ, "WORKER_INTERVAL", 15, minimum=1, unit="seconds"),
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -16,6 +16,10 @@ class DayMonthYearField(DateField):
         self.error_name = error_name
 
     def process_formdata(self, valuelist):
+        if len(valuelist) != 3:
+            # The widget redraws its three boxes from raw_data: a request that sent no date, or
+            # the wrong number of parts (never a browser), must not break the page.
+            self.raw_data = [*valuelist, "", "", ""][:3]
         if not valuelist or not any(part.strip() for part in valuelist):
             self.data = None
             return

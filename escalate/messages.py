@@ -88,9 +88,14 @@ def _responded(
     ]
 
 
-def _accepted(*, reference, stage, actor, comment, **_):
+def _accepted(*, reference, stage, actor, comment, outcome=None, rationale="", **_):
     return "the difference has been resolved", [
         f"{actor} accepted the response at stage: {stage}. The difference is resolved.",
+        {
+            "agreed": "Outcome: agreed – the decision changes.",
+            "upheld": "Outcome: upheld – the decision stands.",
+        }.get(outcome, ""),
+        f"Rationale given in the response: {rationale}" if rationale else "",
         f"Comment: {comment}" if comment else "",
     ]
 
@@ -168,7 +173,102 @@ def _conversation(*, reference, stage, actor, held_on, participants, agreed, **_
     ]
 
 
+# --- The deadline sweep ---
+
+
+def automatic_escalation_reason(deadline) -> str:
+    """The reason the system records when a missed deadline moves a difference on."""
+    return (
+        f"The response was due by {when(deadline)} and none was recorded, so the difference "
+        "moved to the next stage automatically."
+    )
+
+
+def _days_left(days_left) -> str:
+    if days_left is None:
+        return ""
+    if days_left <= 0:
+        return "It is due today."
+    return f"That is {days_left} working day{'s' if days_left != 1 else ''} from today."
+
+
+def _reminder(*, reference, stage, raising_agency, deadline, days_left=None, **_):
+    return f"reminder: a response is due by {when(deadline)}", [
+        f"The professional difference raised by {raising_agency} is waiting for your response "
+        f"at stage: {stage}.",
+        f"Your response is due by {when(deadline)}. {_days_left(days_left)}",
+        "If you need more time, you can extend the deadline and say why. If it cannot be "
+        "resolved at your level, you can escalate it to the next stage.",
+    ]
+
+
+def _overdue(
+    *, reference, stage, to, deadline, next_stage=None, escalating=False, is_final=False, **_
+):
+    missed = f"The response at stage: {stage} was due by {when(deadline)} and none was recorded."
+    if to == "responder":
+        if escalating:
+            follow = (
+                f"The difference has moved to stage: {next_stage} automatically, and no longer "
+                "waits for your response."
+            )
+        elif is_final:
+            follow = "Please record the partnership's decision as soon as you can."
+        else:
+            follow = (
+                "Please respond as soon as you can. The raising side can now escalate it to "
+                f"stage: {next_stage}."
+            )
+        return f"the response was due by {when(deadline)} and is overdue", [missed, follow]
+    if to == "next_responder":
+        return f"a difference may be escalated to you ({next_stage})", [
+            missed,
+            f"If the raising side escalates it, it will come to you at stage: {next_stage}. "
+            "You do not need to do anything yet.",
+        ]
+    if escalating:
+        follow = f"The difference has moved to stage: {next_stage} automatically."
+    elif is_final:
+        follow = "The partnership has been told that its decision is overdue."
+    else:
+        follow = (
+            f"You can now escalate it to stage: {next_stage}, or keep waiting for the response."
+        )
+    return "the response is overdue", [missed, follow]
+
+
+def _raiser_reminder(*, reference, stage, receiving_agency, responded_at, outcome, **_):
+    local = to_local(responded_at)
+    on = f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+    decided = "agreed to change its decision" if outcome == "agreed" else "upheld its decision"
+    return "a response is waiting for your answer", [
+        f"{receiving_agency} responded on {on} at stage: {stage}, and {decided}.",
+        "The difference is waiting for you: accept the response, or escalate the difference to "
+        "the next stage if you still disagree.",
+    ]
+
+
+# --- Administration: a recomputed deadline ---
+
+
+def _deadline_recomputed(*, reference, stage, to, previous_deadline, deadline, overdue, **_):
+    lines = [
+        f"The partnership's administrator applied the current stage policy and working calendar "
+        f"to this difference, so the deadline at stage: {stage} has been recomputed.",
+        f"The response was due by {when(previous_deadline)}. It is now due by {when(deadline)}.",
+    ]
+    if overdue:
+        lines.append("That deadline has already passed, so the response is now overdue.")
+    if to == "responder":
+        lines.append("It is still assigned to you.")
+    return f"the deadline is now {when(deadline)}", lines
+
+
 _WRITERS = {
+    "deadline_recomputed": _deadline_recomputed,
+    "reminder": _reminder,
+    "overdue": _overdue,
+    "raiser_reminder": _raiser_reminder,
     "raised": _raised,
     "responded": _responded,
     "accepted": _accepted,

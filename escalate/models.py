@@ -424,7 +424,17 @@ class Stage(Base):
     """One stage of one difference, with the deadline fixed when it opened."""
 
     __tablename__ = "stage"
-    __table_args__ = (sa.UniqueConstraint("difference_id", "level"),)
+    __table_args__ = (
+        sa.UniqueConstraint("difference_id", "level"),
+        # The sweep's "what is overdue" query reads only stages still waiting for a response, so
+        # its cost follows what is due, not the length of the partnership's history.
+        sa.Index(
+            "ix_stage_awaiting_deadline",
+            "deadline",
+            sqlite_where=sa.text("closed_at IS NULL AND responded_at IS NULL"),
+            postgresql_where=sa.text("closed_at IS NULL AND responded_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"))

@@ -1,19 +1,42 @@
-"""Email delivery: the senders the outbox deliverer (and invitations) hand messages to.
+"""Email delivery of the outbox: the message each notification becomes, and the senders.
 
 Configured as Flask users expect: MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS, MAIL_USE_SSL,
 MAIL_USERNAME, MAIL_PASSWORD, MAIL_DEFAULT_SENDER. With no MAIL_SERVER, messages are written as
-.eml files to the instance folder's mail/ directory instead (development).
+.eml files to the instance folder's mail/ directory instead (development). Which notifications
+are due, and what happens after a failure, is decided by ``services.deliver_due``.
 """
 
+import re
 import smtplib
 import ssl
+from calendar import month_name
+from dataclasses import dataclass
+from datetime import timedelta
+from email.errors import MessageError
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote, urlsplit
+
+import jinja2
+
+SMTP_TIMEOUT_SECONDS = 30
+FIRST_RETRY_MINUTES = 1
+LONGEST_RETRY_MINUTES = 60
 
 
 class DeliveryError(Exception):
-    """The message could not be handed over; it may be tried again later."""
+    """The message could not be handed over.
+
+    ``permanent``: the mail server refused it for good (an unknown address, say), so trying
+    again would not help.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False):
+        super().__init__(reason)
+        self.permanent = permanent
 
 
 class Sender(Protocol):
@@ -25,7 +48,15 @@ class SmtpSender:
     """Sends through an SMTP server, one connection per message."""
 
     def __init__(
-        self, *, host, port, use_tls=False, use_ssl=False, username=None, password=None, timeout=30
+        self,
+        *,
+        host,
+        port,
+        use_tls=False,
+        use_ssl=False,
+        username=None,
+        password=None,
+        timeout=SMTP_TIMEOUT_SECONDS,
     ):
         self.host, self.port = host, port
         self.use_tls, self.use_ssl = use_tls, use_ssl
@@ -49,20 +80,59 @@ class SmtpSender:
                 if self.username:
                     connection.login(self.username, self.password or "")
                 connection.send_message(message)
-        except (OSError, smtplib.SMTPException) as error:
-            raise DeliveryError(f"{error.__class__.__name__}: {error}") from error
+        except smtplib.SMTPRecipientsRefused as error:
+            code, text = next(iter(error.recipients.values()))
+            raise DeliveryError(
+                f"The mail server refused the address: {code} {_text(text)}",
+                permanent=all(c >= 500 for c, _ in error.recipients.values()),
+            ) from error
+        except smtplib.SMTPAuthenticationError as error:
+            raise DeliveryError(
+                "The mail server did not accept MAIL_USERNAME and MAIL_PASSWORD: "
+                f"{error.smtp_code} {_text(error.smtp_error)}"
+            ) from error
+        except smtplib.SMTPResponseException as error:
+            raise DeliveryError(
+                f"The mail server answered {error.smtp_code} {_text(error.smtp_error)}",
+                permanent=error.smtp_code >= 500,
+            ) from error
+        except TimeoutError as error:
+            raise DeliveryError(
+                f"The mail server {self.host}:{self.port} did not answer within "
+                f"{self.timeout} seconds"
+            ) from error
+        except smtplib.SMTPException as error:
+            raise DeliveryError(
+                f"The mail server {self.host}:{self.port} did not take the message: "
+                f"{error or error.__class__.__name__}"
+            ) from error
+        except OSError as error:
+            detail = error.strerror or str(error) or error.__class__.__name__
+            raise DeliveryError(
+                f"Could not reach the mail server {self.host}:{self.port}: {detail}"
+            ) from error
+
+
+def _text(reply) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
 class FileSender:
-    """Writes each message to a file: for development, where no mail server is configured."""
+    """Writes each message to a file: for development, where no mail server is configured.
+
+    The file is named after the Message-ID, so a message sent again replaces itself.
+    """
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
 
     def send(self, message: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         name = (message["Message-ID"] or "message").strip("<>").replace("/", "_")
-        (self.directory / f"{name}.eml").write_bytes(bytes(message))
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            (self.directory / f"{name}.eml").write_bytes(bytes(message))
+        except OSError as error:
+            raise DeliveryError(f"Could not write {self.directory / name}.eml: {error}") from error
 
 
 def sender_from_config(config, instance_path: str) -> Sender:
@@ -77,3 +147,147 @@ def sender_from_config(config, instance_path: str) -> Sender:
             password=config.get("MAIL_PASSWORD"),
         )
     return FileSender(Path(instance_path) / "mail")
+
+
+# --- The message -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mailer:
+    """Everything the deliverer needs to turn notifications into email and send it."""
+
+    sender: Sender
+    templates: jinja2.Environment
+    base_url: str  # ESCALATE_BASE_URL: links in emails start with it
+    from_address: str  # MAIL_DEFAULT_SENDER
+    service_name: str
+    link_only: bool = False  # EMAIL_LINK_ONLY: no case content in the email at all
+    max_attempts: int = 8  # EMAIL_MAX_ATTEMPTS
+    claim_seconds: int = 300  # EMAIL_CLAIM_SECONDS
+
+
+def email_templates(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    """The environment for templates/email/: the HTML part escapes everything it is given."""
+    return jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def mailer_from_app(app) -> Mailer:
+    """The mailer the application's configuration describes."""
+    config = app.config
+    return Mailer(
+        sender=sender_from_config(config, app.instance_path),
+        templates=email_templates(app.jinja_loader),
+        base_url=config["ESCALATE_BASE_URL"],
+        from_address=config["MAIL_DEFAULT_SENDER"],
+        service_name=config["SERVICE_NAME"],
+        link_only=config["EMAIL_LINK_ONLY"],
+        max_attempts=config["EMAIL_MAX_ATTEMPTS"],
+        claim_seconds=config["EMAIL_CLAIM_SECONDS"],
+    )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed try: 1, 2, 4, 8… minutes, at most 60."""
+    minutes = FIRST_RETRY_MINUTES * 2 ** min(max(attempts - 1, 0), 16)
+    return timedelta(minutes=min(minutes, LONGEST_RETRY_MINUTES))
+
+
+def message_id(notification_id: int, base_url: str) -> str:
+    """The same Message-ID every time the notification is sent, so a resend after a crash is
+    recognisably the same message."""
+    host = urlsplit(base_url).hostname or "escalate.invalid"
+    return f"<notification-{notification_id}@{host}>"
+
+
+def difference_url(base_url: str, reference: str) -> str:
+    return f"{base_url}/differences/{quote(reference, safe='')}"
+
+
+def recipient_address(name: str, email: str) -> Address:
+    """The To address, or a permanent DeliveryError when the stored address cannot be used."""
+    try:
+        return Address(display_name=" ".join(name.split()), addr_spec=email)
+    except (ValueError, IndexError, MessageError):
+        raise DeliveryError(
+            f"{email!r} is not an email address that can be sent to", permanent=True
+        ) from None
+
+
+def without_child_details(text: str, difference) -> str:
+    """``text`` with the child's initials, case reference and date of birth taken out.
+
+    The words of a notification name the child by the difference's reference only, but people
+    write initials into their rationales. An email can travel beyond the partnership's secure
+    systems, so there these give way to "the child"; the app shows the text as written.
+    Single-letter initials are left alone: taking out every "A" would garble the text.
+    """
+    letters = [c for c in difference.child_initials or "" if c.isalpha()]
+    if len(letters) >= 2:
+        spaced = r"\.?\s?".join(re.escape(c) for c in letters)
+        text = re.sub(rf"\b{spaced}\b", "the child", text)
+    reference = (difference.child_reference or "").strip()
+    if reference:
+        text = re.sub(rf"(?<!\w){re.escape(reference)}(?!\w)", "[case reference]", text, flags=re.I)
+    born = difference.child_date_of_birth
+    if born is not None:
+        day, month = rf"0?{born.day}(?:st|nd|rd|th)?", month_name[born.month]
+        year = rf"(?:{born.year}|{born.year % 100:02d})"
+        for pattern in (
+            rf"\b0?{born.day}\s*[/.-]\s*0?{born.month}\s*[/.-]\s*{year}\b",
+            rf"\b{born.year}-{born.month:02d}-{born.day:02d}\b",
+            rf"\b{day}\s+(?:{month}|{month[:3]})\.?,?\s+{year}\b",
+            rf"\b(?:{month}|{month[:3]})\.?\s+{day},?\s+{year}\b",
+        ):
+            text = re.sub(pattern, "[date of birth]", text, flags=re.I)
+    return text
+
+
+def compose(notification, mailer: Mailer) -> EmailMessage:
+    """The email for one notification: plain text with an HTML alternative.
+
+    The text is the notification's own (what happened, the stage, the outcome and its rationale,
+    the deadline), without the child's details (``without_child_details``). In link-only mode
+    nothing but the reference and the link leaves the service.
+    """
+    recipient = notification.recipient
+    reference = notification.difference.reference
+    context = {
+        "name": recipient.name,
+        "reference": reference,
+        "url": difference_url(mailer.base_url, reference),
+        "service_name": mailer.service_name,
+        "link_only": mailer.link_only,
+        # Paragraphs, each a list of lines: the HTML template escapes every line itself.
+        "paragraphs": [
+            part.split("\n")
+            for part in without_child_details(notification.body, notification.difference).split(
+                "\n\n"
+            )
+        ],
+    }
+    subject = (
+        f"{reference}: there is an update, sign in to read it"
+        if mailer.link_only
+        else notification.subject
+    )
+    message = EmailMessage()
+    message["Subject"] = " ".join(subject.split())
+    message["From"] = mailer.from_address
+    message["To"] = recipient_address(recipient.name, recipient.email)
+    message["Date"] = format_datetime(notification.created_at)
+    message["Message-ID"] = message_id(notification.id, mailer.base_url)
+    # Out-of-office replies should not come back to an unattended address.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(mailer.templates.get_template("email/notification.txt").render(context))
+    message.add_alternative(
+        mailer.templates.get_template("email/notification.html").render(context), subtype="html"
+    )
+    return message

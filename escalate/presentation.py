@@ -22,6 +22,14 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
     if user.role in (*AGENCY_ROLES, Role.PARTNERSHIP):
         items.append(("respond.waiting", "Waiting for you"))
         items.append(("raising.mine", "Your differences"))
+    if user.role in (Role.PARTNERSHIP, Role.AUDITOR):
+        items.append(("oversight.dashboard", "Dashboard"))
+        items.append(("oversight.unresolved", "Unresolved differences"))
+        items.append(("oversight.report", "Report"))
+    if user.role == Role.ADMIN:
+        items.append(("admin.index", "Administration"))
+    if user.role in (Role.ADMIN, Role.PARTNERSHIP, Role.AUDITOR):
+        items.append(("admin.changes", "Changes"))
     unread = services.unread_count(user)
     items.append(("inbox.index", f"Inbox ({unread} unread)" if unread else "Inbox"))
     items.append(("auth.account", "Your account"))
@@ -35,6 +43,10 @@ def home_for(user) -> str:
     """Where the service's start page sends a signed-in user."""
     if user.role in (*AGENCY_ROLES, Role.PARTNERSHIP):
         return url_for("respond.waiting")
+    if user.role == Role.AUDITOR:
+        return url_for("oversight.dashboard")
+    if user.role == Role.ADMIN:
+        return url_for("admin.index")
     return url_for("inbox.index")
 
 
@@ -89,6 +101,9 @@ EVENT_TITLES = {
     "extended": "Deadline extended",
     "reassigned": "Reassigned",
     "conversation": "Conversation recorded",
+    "learning_note": "Learning note",
+    "deadline_recomputed": "Deadline recomputed",
+    "overdue": "Deadline missed",
 }
 
 OUTCOME_WORDS = {
@@ -139,6 +154,18 @@ def timeline(events) -> list[dict]:
             lines.append(("Held on", long_date(date.fromisoformat(data["held_on"]))))
             lines.append(("Who took part", data.get("participants", "")))
             lines.append(("What was agreed", data.get("agreed", "")))
+        elif kind == "learning_note":
+            lines.append(("What the partnership learned", data.get("text", "")))
+        elif kind == "deadline_recomputed":
+            if data.get("previous_deadline"):
+                previous = datetime.fromisoformat(data["previous_deadline"])
+                lines.append(("Was due", london_datetime(previous)))
+            lines.append(("Response now due", london_datetime(event.deadline)))
+            lines.append(("Why", "The partnership's stage policy or calendar changed"))
+        elif kind == "overdue":  # recorded by the deadline sweep
+            lines.append(("Response was due", london_datetime(event.deadline)))
+            lines.append(("Waiting for", ", ".join(data.get("responders", [])) or "Nobody found"))
+            lines.append(("What happens next", _after_overdue(data)))
         if data.get("automatic"):
             by = "escalate, automatically"
         else:
@@ -153,3 +180,15 @@ def timeline(events) -> list[dict]:
             }
         )
     return list(reversed(items))
+
+
+def _after_overdue(data: dict) -> str:
+    """What a missed deadline leads to, in the words of the timeline."""
+    if data.get("escalated_automatically"):
+        return f"It moved to the next stage ({data.get('next_stage')}) automatically."
+    if data.get("next_stage"):
+        who = ", ".join(data.get("next_responders", []))
+        return f"The raising side can escalate it to {data['next_stage']}" + (
+            f", where {who} would respond." if who else "."
+        )
+    return "The partnership was told that its decision is overdue."

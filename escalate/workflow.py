@@ -498,3 +498,23 @@ def pick_people(
         # The raising side can always act through the raiser, so an empty lead is no dead end.
         return [], True
     return list(partnership), True
+
+
+# --- Oversight and learning --------------------------------------------------------------------
+
+
+def may_add_learning_note(actor: Actor, situation: Situation) -> bool:
+    """product.md §4: on a final difference the partnership may still add what it learned."""
+    return actor.role == Role.PARTNERSHIP and situation.state.is_final
+
+
+def check_learning_note(actor: Actor, situation: Situation) -> None:
+    """Raise the domain error explaining why ``actor`` may not add a learning note now."""
+    if not actor.is_system and not can_see(actor, situation):
+        raise NotFound("Difference not found.")
+    if actor.role != Role.PARTNERSHIP:
+        raise NotAllowed("Only the safeguarding partnership can add a learning note.")
+    if not situation.state.is_final:
+        raise WrongState(
+            "A learning note is added once the difference is resolved or withdrawn."
+        )

@@ -1,10 +1,25 @@
 """`flask escalate create-user` and `seed-demo`."""
 
+from datetime import UTC, datetime
+
+import pytest
 import sqlalchemy as sa
 
-from escalate import demo, services
+from escalate import audit, demo, services
 from escalate.extensions import db
-from escalate.models import Agency, AgencyStageContact, Role, User
+from escalate.models import (
+    Agency,
+    AgencyStageContact,
+    Assignment,
+    Difference,
+    Event,
+    EventKind,
+    Notification,
+    Role,
+    Stage,
+    State,
+    User,
+)
 from tests import factories
 from tests.conftest import make_app, sign_in
 
@@ -105,7 +120,7 @@ def test_seed_demo_loads_northshire_and_a_second_run_changes_nothing(app, runner
                       AgencyStageContact: len(demo.STAGE_CONTACTS)}
     second = runner.invoke(args=["escalate", "seed-demo"])
     assert second.exit_code == 0, second.output
-    assert "added 0 agencies, 0 users, 0 stage contacts" in second.output
+    assert "added 0 agencies, 0 users, 0 stage contacts, 0 differences" in second.output
     assert {m: _count(app, m) for m in counts} == counts
 
 
@@ -134,3 +149,97 @@ def test_commands_on_a_database_without_tables_explain_what_to_do(bare_app):
     assert result.exit_code == 1
     assert "run `flask db upgrade` first" in result.output
     assert "Traceback" not in result.output
+
+
+# --- The demo differences ----------------------------------------------------------------------
+
+# The scenarios written to be past their deadline whenever the demo is loaded (by child reference).
+DEMO_OVERDUE = {"NA-4471", "NHS-55802", "EH-1187"}
+
+
+def _assert_demo_differences(now: datetime) -> None:
+    """The demo's differences, as they stand at ``now``, show the partnership every situation."""
+    differences = db.session.scalars(sa.select(Difference).order_by(Difference.id)).all()
+    assert [d.child_reference for d in differences] == [s.child_reference for s in demo.SCENARIOS]
+    assert {d.state for d in differences} == set(State)
+    still_open = [d for d in differences if not d.state.is_final]
+    assert {d.stage_level for d in still_open} == {1, 2, 3, 4}
+    assert any(d.urgent for d in still_open)
+    auditor = services.find_user_by_email("inspector@scrutiny.example")
+    overdue = {d.child_reference for d in still_open if services.facts(auditor, d, now).is_overdue}
+    assert overdue == DEMO_OVERDUE
+    past_deadline = {
+        d.child_reference
+        for d in still_open
+        if d.state == State.AWAITING_RESPONSE and now > d.open_stage.deadline
+    }
+    assert past_deadline == DEMO_OVERDUE
+    for difference in differences:
+        assert audit.verify(difference.events).ok, difference.reference
+        assert all(event.at < now for event in difference.events), difference.reference
+    every_action = {
+        EventKind.RAISED,
+        EventKind.RESPONDED,
+        EventKind.ACCEPTED,
+        EventKind.ESCALATED,
+        EventKind.DECIDED,
+        EventKind.WITHDRAWN,
+        EventKind.EXTENDED,
+        EventKind.REASSIGNED,
+        EventKind.CONVERSATION,
+    }
+    assert every_action <= {e.kind for d in differences for e in d.events}
+    accepted = {
+        d.outcome for d in differences if any(e.kind == EventKind.ACCEPTED for e in d.events)
+    }
+    assert accepted == {"agreed", "upheld"}
+    assert any(e.kind == EventKind.DECIDED for d in differences for e in d.events)
+    assert len({d.raising_agency_id for d in differences}) >= 5
+
+
+def test_demo_scenarios_name_demo_people_and_happen_in_time_order():
+    emails = {person.email for person in demo.USERS}
+    agencies = {name for name, _ in demo.AGENCIES}
+    keys = [(s.raiser, s.child_reference) for s in demo.SCENARIOS]
+    assert len(set(keys)) == len(keys)
+    for scenario in demo.SCENARIOS:
+        assert scenario.raiser in emails and scenario.receiving in agencies, scenario
+        assert scenario.named is None or scenario.named in emails, scenario
+        assert all(step.by in emails for step in scenario.steps), scenario
+        days_ago = [scenario.raised_days_ago, *(step.days_ago for step in scenario.steps)]
+        assert days_ago == sorted(days_ago, reverse=True), scenario.child_reference
+
+
+def test_seed_demo_loads_differences_at_every_stage_and_state(app, runner):
+    result = runner.invoke(args=["escalate", "seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(demo.SCENARIOS)} differences)" in result.output
+    with app.app_context():
+        _assert_demo_differences(datetime.now(UTC))
+
+
+def test_a_second_seed_demo_adds_no_differences_events_or_notifications(app, runner):
+    assert runner.invoke(args=["escalate", "seed-demo"]).exit_code == 0
+    models = (Difference, Stage, Assignment, Event, Notification)
+    counts = {model: _count(app, model) for model in models}
+    assert counts[Difference] == len(demo.SCENARIOS)
+    second = runner.invoke(args=["escalate", "seed-demo"])
+    assert second.exit_code == 0, second.output
+    assert "0 differences)" in second.output
+    assert {model: _count(app, model) for model in models} == counts
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 4, 7, 7, 30, tzinfo=UTC),  # early on the Tuesday after Easter Monday
+        datetime(2026, 12, 26, 12, 0, tzinfo=UTC),  # Boxing Day, a Saturday, before a bank holiday
+        datetime(2027, 3, 29, 0, 5, tzinfo=UTC),  # just after midnight on Easter Monday
+        datetime(2026, 11, 27, 17, 30, tzinfo=UTC),  # a Friday, after the end of the working day
+    ],
+)
+def test_the_demo_is_overdue_only_where_intended_whenever_it_is_loaded(ctx, now):
+    created = services.seed_demo(demo.DEMO_PASSWORD, now)
+    assert created["differences"] == len(demo.SCENARIOS)
+    db.session.expire_all()
+    _assert_demo_differences(now)

@@ -98,3 +98,52 @@ def test_the_server_will_not_start_with_a_bad_database_url_and_says_why():
     assert result.returncode == 1
     assert "escalate supports PostgreSQL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_email_settings_have_working_defaults(tmp_path):
+    config = load_config(str(tmp_path), {"ESCALATE_ENV": "development"})
+    assert config["MAIL_SERVER"] is None  # email is written to instance/mail
+    assert config["EMAIL_LINK_ONLY"] is False
+    assert config["EMAIL_MAX_ATTEMPTS"] == 8
+    assert config["EMAIL_CLAIM_SECONDS"] == 300
+    assert config["WORKER_INTERVAL"] == 15
+    assert config["ESCALATE_BASE_URL"] == "http://127.0.0.1:5000"
+
+
+def test_email_settings_are_read_from_the_environment(tmp_path):
+    config = load_config(
+        str(tmp_path),
+        {
+            "ESCALATE_ENV": "development",
+            "EMAIL_LINK_ONLY": "yes",
+            "EMAIL_MAX_ATTEMPTS": "3",
+            "WORKER_INTERVAL": "60",
+            "ESCALATE_BASE_URL": "https://rpd.northshire.example/",
+            "MAIL_DEFAULT_SENDER": "Northshire partnership <rpd@northshire.example>",
+        },
+    )
+    assert config["MAIL_DEFAULT_SENDER"] == "Northshire partnership <rpd@northshire.example>"
+    assert config["EMAIL_LINK_ONLY"] is True
+    assert (config["EMAIL_MAX_ATTEMPTS"], config["WORKER_INTERVAL"]) == (3, 60)
+    assert config["ESCALATE_BASE_URL"] == "https://rpd.northshire.example"
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"EMAIL_LINK_ONLY": "sometimes"}, "EMAIL_LINK_ONLY must be true or false"),
+        ({"EMAIL_MAX_ATTEMPTS": "0"}, "EMAIL_MAX_ATTEMPTS must be a whole number of attempts"),
+        ({"EMAIL_MAX_ATTEMPTS": "eight"}, "EMAIL_MAX_ATTEMPTS must be a whole number"),
+        ({"EMAIL_CLAIM_SECONDS": "-5"}, "EMAIL_CLAIM_SECONDS must be a whole number of seconds"),
+        ({"WORKER_INTERVAL": "1.5"}, "WORKER_INTERVAL must be a whole number of seconds"),
+        ({"ESCALATE_BASE_URL": "rpd.northshire.example"}, "ESCALATE_BASE_URL must be the address"),
+        ({"MAIL_PORT": "smtp"}, "MAIL_PORT must be a port number"),
+        ({"MAIL_DEFAULT_SENDER": "escalate"}, "MAIL_DEFAULT_SENDER must be one email address"),
+        ({"MAIL_DEFAULT_SENDER": "a@x.org, b@x.org"}, "MAIL_DEFAULT_SENDER must be one"),
+        ({"MAIL_DEFAULT_SENDER": "RPD <rpd@x.org"}, "MAIL_DEFAULT_SENDER must be one"),
+        ({"MAIL_USE_TLS": "true", "MAIL_USE_SSL": "true"}, "Set MAIL_USE_TLS or MAIL_USE_SSL"),
+    ],
+)
+def test_bad_email_settings_get_a_clear_message(tmp_path, environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(str(tmp_path), {"ESCALATE_ENV": "development", **environ})

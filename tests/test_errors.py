@@ -59,3 +59,15 @@ def test_error_pages_know_who_is_signed_in(signed_in_as, client):
     signed_in_as(Role.MANAGER, name="Maria Manager")
     page = client.get("/no/such/page").get_data(as_text=True)
     assert "Maria Manager" in page
+
+
+def test_a_refusal_no_view_handled_is_explained_not_a_crash(app):
+    from escalate.workflow import InvalidRequest
+
+    @app.route("/test-refusal")
+    def refusal():
+        raise InvalidRequest("There is no agency called 'Nowhere'.")
+
+    response = app.test_client().get("/test-refusal")
+    assert response.status_code == 400
+    assert "There is no agency called &#39;Nowhere&#39;." in response.get_data(as_text=True)

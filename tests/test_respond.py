@@ -397,3 +397,12 @@ def test_inbox_counts_unread_and_keeps_messages_private(app, people, client_for,
     )
     assert "1 message marked as read." in response.get_data(as_text=True)
     assert "Inbox (1 unread)" not in gp.get("/inbox").get_data(as_text=True)
+
+
+def test_extending_an_overdue_stage_counts_from_today(app, people, client_for, raised):
+    app.config["CLOCK"] = lambda: datetime(2026, 12, 2, 11, 0, tzinfo=UTC)  # Wednesday, overdue
+    sw = client_for(people.sw)
+    assert act(sw, raised, "extend", {"days": "1", "rationale": GOOD}).status_code == 302
+    page = sw.get(f"/differences/{raised}").get_data(as_text=True)
+    assert "5:00pm on Thursday 3 December 2026" in page
+    assert "Overdue" not in page

@@ -85,10 +85,13 @@ def waiting():
 @login_required
 def show(reference):
     difference = services.find_difference(current_user, reference)
+    now = presentation.now()
     return render_template(
         "respond/show.html",
-        facts=services.facts(current_user, difference, presentation.now()),
+        facts=services.facts(current_user, difference, now),
         timeline=presentation.timeline(difference.events),
+        oversight=services.oversight_facts(current_user, difference, now),
+        notifications=services.notifications_about(difference),
     )
 
 

@@ -119,7 +119,8 @@ class Person:
             By.XPATH,
             f"//main//button[normalize-space()='{label}'] | "
             f"//main//input[@type='submit' and @value='{label}']",
-        ).click()
+        )
+        self._then_wait_for_the_next_page(button.click)
 
     def follow(self, link_text):
         self._then_wait_for_the_next_page(self.driver.find_element(By.LINK_TEXT, link_text).click)
@@ -174,7 +175,7 @@ def test_a_difference_from_raising_to_the_partnerships_decision(live_server, bro
         "Respond",
         {
             "outcome": "upheld",
-            "rationale": "The explanation from the parent fits the marks and the nursery saw the fall.",
+            "rationale": "The parent's explanation fits the marks, and the nursery saw the fall.",
             "child_impact": "No medical; the family keeps its early help support.",
         },
         "Send response",
@@ -221,7 +222,7 @@ def test_a_difference_from_raising_to_the_partnerships_decision(live_server, bro
         reference,
         "Escalate to the next stage",
         {
-            "rationale": "The designated doctor and I cannot agree, so the partnership should decide.",
+            "rationale": "The designated doctor and I cannot agree: the partnership should decide.",
         },
         "Escalate",
     )
@@ -233,7 +234,7 @@ def test_a_difference_from_raising_to_the_partnerships_decision(live_server, bro
         "Record the partnership's decision",
         {
             "outcome": "agreed",
-            "decision": "Children's social care arranges a child protection medical within two days.",
+            "decision": "Social care arranges a child protection medical within two days.",
             "rationale": "Unexplained bruising in a pre-verbal child needs a paediatric opinion.",
             "child_impact": "The child is seen by a paediatrician and the plan is reviewed after.",
         },
@@ -263,7 +264,7 @@ def test_a_difference_from_raising_to_the_partnerships_decision(live_server, bro
         everything_said.append(person.text())
     said = "\n".join(everything_said)
     for rationale in (
-        "The explanation from the parent fits the marks",
+        "The parent's explanation fits the marks",
         "Two separate bruises on both arms",
         "Managers reviewed the nursery's incident log",
         "a second fall is not in the parent's account",

@@ -1,0 +1,304 @@
+"""Forms of the administration pages. Choices that come from the database are set by the view."""
+
+from datetime import datetime
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovPasswordInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextInput,
+)
+from wtforms import (
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, Optional
+
+from escalate.administration import (
+    LEAD_RULE_LABELS,
+    MAX_ACT_NOW_CHARACTERS,
+    NATION_LABELS,
+    RESPONDER_RULE_LABELS,
+)
+from escalate.fields import DayMonthYearField, WholeNumberField
+from escalate.models import AgencyKind, Role
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token travels with it."""
+
+    submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class AgencyForm(FlaskForm):
+    name = StringField(
+        "Agency name",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter the agency's name"),
+            Length(max=200, message="The agency's name must be 200 characters or fewer"),
+        ],
+    )
+    kind = RadioField(
+        "What kind of agency is it?",
+        widget=GovRadioInput(),
+        choices=[(kind.value, kind.label) for kind in AgencyKind],
+        validators=[InputRequired(message="Select the kind of agency")],
+    )
+    submit = SubmitField("Save agency", widget=GovSubmitInput())
+
+
+class AccountForm(FlaskForm):
+    email = EmailField(
+        "Email address",
+        description="They sign in with it, and the link to set a password is sent to it.",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter an email address"),
+            Length(max=254, message="The email address must be 254 characters or fewer"),
+        ],
+    )
+    name = StringField(
+        "Full name",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter the person's full name"),
+            Length(max=200, message="The name must be 200 characters or fewer"),
+        ],
+    )
+    job_title = StringField(
+        "Job title (optional)",
+        widget=GovTextInput(),
+        validators=[
+            Optional(),
+            Length(max=200, message="The job title must be 200 characters or fewer"),
+        ],
+    )
+    role = RadioField(
+        "Role",
+        widget=GovRadioInput(),
+        choices=[(role.value, role.label) for role in Role],
+        validators=[InputRequired(message="Select a role")],
+    )
+    agency = SelectField(
+        "Agency",
+        description="Practitioners, managers and senior managers act for an agency.",
+        widget=GovSelect(),
+        coerce=int,
+        validators=[Optional()],
+    )
+    line_manager = SelectField(
+        "Line manager (optional)",
+        description="At stage 2 a difference goes to the line manager of the person named.",
+        widget=GovSelect(),
+        coerce=int,
+        validators=[Optional()],
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())
+
+    def values(self) -> dict:
+        return {
+            "email": self.email.data,
+            "name": self.name.data,
+            "job_title": self.job_title.data or "",
+            "role": self.role.data,
+            "agency_id": self.agency.data or None,
+            "line_manager_id": self.line_manager.data or None,
+        }
+
+
+class StageContactForm(FlaskForm):
+    level = SelectField(
+        "Stage",
+        widget=GovSelect(),
+        coerce=int,
+        validators=[InputRequired(message="Select a stage")],
+    )
+    user = SelectField(
+        "Person",
+        widget=GovSelect(),
+        coerce=int,
+        validators=[InputRequired(message="Select a person")],
+    )
+    submit = SubmitField("Add stage contact", widget=GovSubmitInput())
+
+
+def _days(label, description, message, example="5"):
+    return WholeNumberField(
+        label,
+        description=description,
+        example=example,
+        widget=GovTextInput(),
+        validators=[InputRequired(message=message)],
+    )
+
+
+class StageForm(FlaskForm):
+    name = StringField(
+        "Name of the stage",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter the stage's name"),
+            Length(max=120, message="The stage's name must be 120 characters or fewer"),
+        ],
+    )
+    responder_rule = RadioField(
+        "Who responds for the receiving agency?",
+        widget=GovRadioInput(),
+        choices=[(rule.value, label) for rule, label in RESPONDER_RULE_LABELS.items()],
+        validators=[InputRequired(message="Select who responds at this stage")],
+    )
+    lead_rule = RadioField(
+        "Who leads for the raising agency?",
+        widget=GovRadioInput(),
+        choices=[(rule.value, label) for rule, label in LEAD_RULE_LABELS.items()],
+        validators=[InputRequired(message="Select who leads for the raising side")],
+    )
+    working_days = _days(
+        "Working days to respond",
+        "Counted from the day the stage opens; the deadline is the end of the working day.",
+        "Enter the working days to respond",
+    )
+    urgent_working_days = _days(
+        "Working days to respond when the child may be at immediate risk",
+        "Urgent differences use this instead.",
+        "Enter the working days for an urgent difference",
+        example="1",
+    )
+    reminder_days_before = _days(
+        "Remind the responder this many working days before the deadline",
+        "0 means no early reminder.",
+        "Enter when to remind the responder",
+        example="1",
+    )
+    auto_escalate = RadioField(
+        "Escalate automatically when the deadline is missed?",
+        widget=GovRadioInput(),
+        choices=[("yes", "Yes"), ("no", "No")],
+        validators=[InputRequired(message="Select yes if a missed deadline escalates")],
+    )
+    raiser_reply_days = _days(
+        "Working days the raising side has to accept or escalate a response",
+        "",
+        "Enter the working days the raising side has to reply",
+    )
+    max_extension_days = _days(
+        "Longest extension the responder may give themselves, in working days",
+        "0 means the deadline cannot be extended.",
+        "Enter the longest extension",
+    )
+    submit = SubmitField("Save stage", widget=GovSubmitInput())
+
+    def values(self) -> dict:
+        return {
+            "name": self.name.data,
+            "responder_rule": self.responder_rule.data,
+            "lead_rule": self.lead_rule.data,
+            "working_days": self.working_days.data,
+            "urgent_working_days": self.urgent_working_days.data,
+            "reminder_days_before": self.reminder_days_before.data,
+            "auto_escalate": self.auto_escalate.data == "yes",
+            "raiser_reply_days": self.raiser_reply_days.data,
+            "max_extension_days": self.max_extension_days.data,
+        }
+
+
+class TimeField(StringField):
+    """A time of day typed as 17:00 (or 17.00, 5pm)."""
+
+    def process_formdata(self, valuelist):
+        text = (valuelist[0] if valuelist else "").strip().lower().replace(".", ":")
+        self.raw = text
+        self.data = None
+        if not text:
+            return
+        for pattern in ("%H:%M", "%I:%M%p", "%I%p", "%H"):
+            try:
+                self.data = datetime.strptime(text.replace(" ", ""), pattern).time()
+                return
+            except ValueError:
+                continue
+        raise ValueError("Enter a time like 17:00")
+
+    def _value(self):
+        if self.data is not None:
+            return self.data.strftime("%H:%M")
+        return getattr(self, "raw", "") or ""
+
+
+class CalendarForm(FlaskForm):
+    nation = RadioField(
+        "Whose bank holidays apply?",
+        widget=GovRadioInput(),
+        choices=list(NATION_LABELS.items()),
+        validators=[InputRequired(message="Select the nation whose bank holidays apply")],
+    )
+    end_of_working_day = TimeField(
+        "End of the working day",
+        description="Deadlines fall due at this time (UK time), for example 17:00.",
+        widget=GovTextInput(),
+        validators=[InputRequired(message="Enter the end of the working day, like 17:00")],
+    )
+    submit = SubmitField("Save calendar", widget=GovSubmitInput())
+
+
+class ClosureDayForm(FlaskForm):
+    day = DayMonthYearField(
+        "Date",
+        error_name="The date",
+        description="For example, 24 12 2026",
+        validators=[InputRequired(message="Enter the date of the closure day")],
+    )
+    description = StringField(
+        "Description",
+        description="For example, Council closure day.",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter a description"),
+            Length(max=200, message="The description must be 200 characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Add closure day", widget=GovSubmitInput())
+
+
+class ActNowForm(FlaskForm):
+    text = TextAreaField(
+        "What must someone do if a child is in immediate danger?",
+        description="Shown, before anything else, to anyone who says a child is at immediate "
+        "risk of significant harm. Give the partnership's own telephone numbers.",
+        widget=GovCharacterCount(),
+        validators=[
+            InputRequired(message="Enter what people must do when a child is in danger"),
+            Length(
+                max=MAX_ACT_NOW_CHARACTERS,
+                message=f"Keep it to {MAX_ACT_NOW_CHARACTERS:,} characters or fewer",
+            ),
+        ],
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "Choose a password",
+        description="At least 12 characters. A few unrelated words make a strong password.",
+        widget=GovPasswordInput(),
+        validators=[
+            InputRequired(message="Enter a password"),
+            Length(max=200, message="The password must be 200 characters or fewer"),
+        ],
+    )
+    confirmation = PasswordField(
+        "Type the password again",
+        widget=GovPasswordInput(),
+        validators=[InputRequired(message="Type the password again")],
+    )
+    submit = SubmitField("Set password", widget=GovSubmitInput())

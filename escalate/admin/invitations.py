@@ -1,0 +1,30 @@
+"""Sending a one-time set-password link by email (from the pages and from the command line)."""
+
+from flask import current_app
+
+from escalate import administration, notify
+
+
+def link_for(token: str) -> str:
+    """The absolute address of a set-password link (ESCALATE_BASE_URL, not the request's host)."""
+    return f"{current_app.config['ESCALATE_BASE_URL']}/set-password/{token}"
+
+
+def send(invited) -> bool:
+    """Email the link to its owner. False when it could not be handed over for delivery."""
+    config = current_app.config
+    message = administration.invitation_email(
+        to=invited.user.email,
+        name=invited.user.name,
+        link=link_for(invited.token),
+        expires_at=invited.expires_at,
+        sender=config["MAIL_DEFAULT_SENDER"],
+        service_name=config["SERVICE_NAME"],
+        partnership=config.get("PARTNERSHIP_NAME"),
+    )
+    try:
+        notify.sender_from_config(config, current_app.instance_path).send(message)
+    except (notify.DeliveryError, OSError):
+        current_app.logger.warning("The invitation to %s could not be sent", invited.user.email)
+        return False
+    return True

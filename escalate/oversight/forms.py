@@ -1,0 +1,143 @@
+"""Forms of the oversight pages: the list's filters, the report's dates, a learning note."""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovCharacterCount, GovSubmitInput
+from wtforms import SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from escalate.audit import SIDES, SORTS, Period, UnresolvedFilters
+from escalate.fields import DayMonthYearField
+from escalate.models import Category
+
+MAX_AGE_DAYS = 36_500
+
+
+@dataclass
+class ParsedFilters:
+    """The filters as understood, what was typed (to fill the form back in), and what was
+    ignored with the reason why."""
+
+    filters: UnresolvedFilters
+    page: int
+    typed: dict[str, str]
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (field, message)
+
+
+def _whole_number(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+def parse_filters(args, agency_ids: set[int], stage_levels: set[int]) -> ParsedFilters:
+    """Read the unresolved list's query string. A value that makes no sense is ignored, and
+    the page says so; it never stops the list from showing."""
+    typed = {
+        key: (args.get(key) or "").strip()
+        for key in ("agency", "side", "stage", "theme", "waiting", "min_age", "sort")
+    }
+    problems: list[tuple[str, str]] = []
+    values: dict = {}
+
+    if typed["agency"]:
+        agency_id = _whole_number(typed["agency"])
+        if agency_id in agency_ids:
+            values["agency_id"] = agency_id
+        else:
+            problems.append(("agency", "Select an agency from the list"))
+    if typed["side"]:
+        if typed["side"] in SIDES:
+            values["side"] = typed["side"]
+        else:
+            problems.append(("side", "Select whether the agency raised or received it"))
+    if typed["stage"]:
+        level = _whole_number(typed["stage"])
+        if level in stage_levels:
+            values["stage"] = level
+        else:
+            problems.append(("stage", "Select a stage from the list"))
+    if typed["theme"]:
+        try:
+            values["theme"] = Category(typed["theme"])
+        except ValueError:
+            problems.append(("theme", "Select a theme from the list"))
+    if typed["waiting"]:
+        if typed["waiting"] in ("response", "raiser"):
+            values["waiting"] = typed["waiting"]
+        else:
+            problems.append(("waiting", "Select who it is waiting for"))
+    if typed["min_age"]:
+        days = _whole_number(typed["min_age"])
+        if days is not None and days <= MAX_AGE_DAYS:
+            values["min_age_days"] = days
+        else:
+            problems.append(("min_age", "Enter the age as a whole number of days, like 20"))
+    if typed["sort"]:
+        if typed["sort"] in SORTS:
+            values["sort"] = typed["sort"]
+        else:
+            problems.append(("sort", "Select how to sort the list"))
+    flags = set(args.getlist("only"))
+    values["urgent"] = "urgent" in flags
+    values["overdue"] = "overdue" in flags
+    typed["only"] = sorted(flags & {"urgent", "overdue"})
+    # A page number that makes no sense shows the first page: nothing worth a message.
+    page = _whole_number(args.get("page") or "") or 1
+    return ParsedFilters(UnresolvedFilters(**values), max(page, 1), typed, problems)
+
+
+class ReportForm(FlaskForm):
+    """The report's period. Sent with GET: it reads, it changes nothing, so it needs no CSRF."""
+
+    class Meta:
+        csrf = False
+
+    start = DayMonthYearField(
+        "From",
+        error_name="The start date",
+        description="For example, 1 7 2026",
+        validators=[InputRequired(message="Enter the start date")],
+    )
+    end = DayMonthYearField(
+        "To",
+        error_name="The end date",
+        description="For example, 30 9 2026",
+        validators=[InputRequired(message="Enter the end date")],
+    )
+    submit = SubmitField("Show the report", widget=GovSubmitInput())
+
+    def period(self) -> Period | None:
+        """The period asked for, or None (with the errors on the form) if it makes no sense."""
+        if not self.validate():
+            return None
+        problem = period_problem(self.start.data, self.end.data)
+        if problem is not None:
+            name, message = problem
+            getattr(self, name).errors = [message]
+            return None
+        return Period(self.start.data, self.end.data)
+
+
+def period_problem(start: date, end: date) -> tuple[str, str] | None:
+    """What is wrong with a report period, as (field, message), or None."""
+    if end < start:
+        return "end", "The end date must be the same as or after the start date"
+    if start.year < 2000 or end.year > 2999:
+        return "start", "Enter dates between the years 2000 and 2999"
+    return None
+
+
+class LearningNoteForm(FlaskForm):
+    text = TextAreaField(
+        "What did the partnership learn from this difference?",
+        description="For example, what should change in practice or procedure, and for whom. "
+        "Do not include the child's name.",
+        widget=GovCharacterCount(),
+        validators=[
+            InputRequired(message="Enter what the partnership learned"),
+            Length(max=10_000, message="Keep the learning note to 10,000 characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Add the learning note", widget=GovSubmitInput())

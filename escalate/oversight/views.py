@@ -1,0 +1,262 @@
+"""Oversight and learning (product.md §7): the dashboard, the unresolved list and its CSV, the
+periodic report, and learning notes. For the partnership and auditors; auditors only read."""
+
+from datetime import date
+from math import ceil
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from escalate import audit, presentation, services
+from escalate.calendar import to_local
+from escalate.models import Category, Role
+from escalate.oversight import charts
+from escalate.oversight.forms import (
+    LearningNoteForm,
+    ReportForm,
+    parse_filters,
+    period_problem,
+)
+from escalate.workflow import OVERSIGHT_ROLES, RationaleRequired, StaleDifference
+
+bp = Blueprint("oversight", __name__, url_prefix="/oversight")
+
+PER_PAGE = 25
+
+
+@bp.before_request
+@login_required
+def _oversight_only():
+    # Learning notes are about one difference: whether it exists is decided there (404 or 403).
+    if request.endpoint == "oversight.learning_note":
+        return None
+    if current_user.role not in OVERSIGHT_ROLES:
+        abort(403, "These pages are for the safeguarding partnership and auditors.")
+    return None
+
+
+@bp.route("/")
+def dashboard():
+    now = presentation.now()
+    figures = audit.dashboard(now)
+    return render_template(
+        "oversight/dashboard.html", d=figures, charts=charts.for_dashboard(figures), now=now
+    )
+
+
+def _list_choices():
+    agencies = services.all_agencies()
+    stages = audit.stage_names()
+    return agencies, stages
+
+
+def _parsed_filters():
+    agencies, stages = _list_choices()
+    parsed = parse_filters(request.args, {a.id for a in agencies}, set(stages))
+    return parsed, agencies, stages
+
+
+def _filter_args(parsed) -> dict:
+    """The query string of the filters in force (bad values dropped), for links and the CSV."""
+    f = parsed.filters
+    args = {
+        "agency": f.agency_id,
+        "side": f.side if f.agency_id is not None and f.side != "either" else None,
+        "stage": f.stage,
+        "theme": f.theme.value if f.theme else None,
+        "waiting": f.waiting,
+        "min_age": f.min_age_days,
+        "sort": f.sort if f.sort != "deadline" else None,
+    }
+    args = {key: value for key, value in args.items() if value is not None}
+    only = [flag for flag in ("urgent", "overdue") if getattr(f, flag)]
+    if only:
+        args["only"] = only
+    return args
+
+
+@bp.route("/unresolved")
+def unresolved():
+    now = presentation.now()
+    parsed, agencies, stages = _parsed_filters()
+    total = audit.count_unresolved(parsed.filters, now)
+    pages = max(1, ceil(total / PER_PAGE))
+    page = min(parsed.page, pages)
+    rows = audit.unresolved_page(parsed.filters, now, page, PER_PAGE)
+    args = _filter_args(parsed)
+    return render_template(
+        "oversight/unresolved.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        per_page=PER_PAGE,
+        parsed=parsed,
+        args=args,
+        pagination=_pagination(page, pages, args),
+        selected=_selected(parsed.filters, args, agencies, stages),
+        error_list=[{"text": message, "href": f"#{name}"} for name, message in parsed.problems],
+        agencies=agencies,
+        stages=stages,
+        themes=list(Category),
+        sorts=audit.SORTS,
+        waiting=WAITING,
+        csv_url=url_for("oversight.unresolved_csv", **args),
+    )
+
+
+def _selected(f, args: dict, agencies, stages) -> list[tuple[str, str]]:
+    """The filters in force, each with the link that removes it (the MOJ filter's tags)."""
+    agency_names = {a.id: a.name for a in agencies}
+    shown = []
+
+    def without(key, flag=None):
+        rest = {k: v for k, v in args.items() if k != key}
+        if flag is not None:
+            rest["only"] = [o for o in args.get("only", []) if o != flag]
+        if key == "agency":
+            rest.pop("side", None)
+        return url_for("oversight.unresolved", **rest)
+
+    if f.agency_id is not None:
+        how = {"raising": "raised by ", "receiving": "raised with "}.get(f.side, "")
+        shown.append((f"Agency: {how}{agency_names[f.agency_id]}", without("agency")))
+    if f.stage is not None:
+        shown.append((f"Stage {f.stage}: {stages[f.stage]}", without("stage")))
+    if f.theme is not None:
+        shown.append((f"Theme: {f.theme.label}", without("theme")))
+    if f.waiting is not None:
+        shown.append((WAITING[f.waiting], without("waiting")))
+    if f.urgent:
+        shown.append(("Urgent only", without("only", "urgent")))
+    if f.overdue:
+        shown.append(("Overdue only", without("only", "overdue")))
+    if f.min_age_days is not None:
+        shown.append((f"Raised at least {f.min_age_days} days ago", without("min_age")))
+    return shown
+
+
+WAITING = {"response": "Waiting for a response", "raiser": "Waiting for the raising side"}
+
+
+def _pagination(page: int, pages: int, args: dict) -> dict | None:
+    """The GOV.UK pagination component's parameters: first, last, and the pages near this one."""
+    if pages <= 1:
+        return None
+
+    def href(number):
+        return url_for("oversight.unresolved", **args, page=number)
+
+    items, previous = [], 0
+    for number in range(1, pages + 1):
+        if number in (1, pages) or abs(number - page) <= 1:
+            if number - previous > 1:
+                items.append({"ellipsis": True})
+            items.append({"number": number, "href": href(number), "current": number == page})
+            previous = number
+    params = {"items": items, "landmarkLabel": "Pages of the unresolved list"}
+    if page > 1:
+        params["previous"] = {"href": href(page - 1)}
+    if page < pages:
+        params["next"] = {"href": href(page + 1)}
+    return params
+
+
+@bp.route("/unresolved.csv")
+def unresolved_csv():
+    now = presentation.now()
+    parsed, _, _ = _parsed_filters()
+    stamp = to_local(now).strftime("%Y-%m-%d")
+    return Response(
+        stream_with_context(audit.unresolved_csv(parsed.filters, now)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="unresolved-differences-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _report_period():
+    """The period asked for (the current quarter when nothing was asked), and the form."""
+    form = ReportForm(request.args)
+    if not any(key.startswith(("start", "end")) for key in request.args):
+        period = audit.quarter_of(to_local(presentation.now()).date())
+        form = ReportForm(data={"start": period.first, "end": period.last})
+        return period, form
+    return form.period(), form
+
+
+@bp.route("/report")
+def report():
+    period, form = _report_period()
+    figures = audit.report(period) if period else None
+    csv_args = {"from": period.first.isoformat(), "to": period.last.isoformat()} if period else {}
+    return render_template(
+        "oversight/report.html",
+        form=form,
+        r=figures,
+        charts=charts.for_report(figures) if figures else {},
+        csv_url=url_for("oversight.report_csv", **csv_args) if period else None,
+    )
+
+
+@bp.route("/report.csv")
+def report_csv():
+    try:
+        first = date.fromisoformat(request.args.get("from", ""))
+        last = date.fromisoformat(request.args.get("to", ""))
+    except ValueError:
+        abort(400, "Choose the report's dates on the report page, then download it again.")
+    problem = period_problem(first, last)
+    if problem is not None:
+        abort(400, problem[1])
+    period = audit.Period(first, last)
+    return Response(
+        stream_with_context(audit.report_csv(audit.report(period))),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="partnership-report-'
+            f'{first.isoformat()}-to-{last.isoformat()}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.route("/differences/<reference>/learning-note", methods=["GET", "POST"])
+@login_required
+def learning_note(reference):
+    difference = services.find_difference(current_user, reference)  # NotFound: 404
+    now = presentation.now()
+    services.ensure_may_add_learning_note(current_user, difference, now)  # 403 or 409
+    form = LearningNoteForm()
+    if form.validate_on_submit():
+        try:
+            services.add_learning_note(current_user, reference, form.text.data, now)
+        except RationaleRequired as error:
+            presentation.attach_error(form, error)
+        except StaleDifference:
+            services.forget_changes()
+            form.text.errors = [
+                "Someone else added to this difference's history at the same moment: "
+                "check the history, then add your note again"
+            ]
+        else:
+            flash("The learning note has been added.", "success")
+            return redirect(url_for("respond.show", reference=difference.reference) + "#learning")
+    return render_template(
+        "oversight/learning_note.html",
+        form=form,
+        difference=difference,
+        is_partnership=current_user.role == Role.PARTNERSHIP,
+    )

@@ -1,0 +1,935 @@
+"""The administration pages: who may use them, every guard, and the record of every change."""
+
+import re
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from escalate import notify, services
+from escalate.extensions import db
+from escalate.models import (
+    AdminChange,
+    Agency,
+    AgencyStageContact,
+    ClosureDay,
+    Difference,
+    Event,
+    EventKind,
+    Invitation,
+    Nation,
+    Notification,
+    PartnershipSettings,
+    PolicyStage,
+    Role,
+    Stage,
+    User,
+)
+from escalate.workflow import InvalidRequest, NotAllowed, RationaleRequired
+from tests import factories
+from tests.conftest import persist, submit
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday, GMT
+LINK = re.compile(r"https?://\S+/set-password/(\S+)")
+
+
+@pytest.fixture
+def app_config():
+    return {"CLOCK": lambda: NOW}
+
+
+class FakeSender:
+    """Records the emails escalate hands over, or refuses them like a mail server that is down."""
+
+    def __init__(self):
+        self.sent = []
+        self.down = False
+
+    def send(self, message):
+        if self.down:
+            raise notify.DeliveryError("SMTPConnectError: mail server unavailable")
+        self.sent.append(message)
+
+    def token_for(self, email: str) -> str:
+        message = next(m for m in reversed(self.sent) if m["To"] == email)
+        return LINK.search(message.get_content()).group(1)
+
+
+@pytest.fixture
+def mail(monkeypatch):
+    sender = FakeSender()
+    monkeypatch.setattr(notify, "sender_from_config", lambda config, instance_path: sender)
+    return sender
+
+
+@pytest.fixture
+def admin(people, client_for):
+    return client_for(people.admin)
+
+
+def changes(app, entity=None) -> list[AdminChange]:
+    with app.app_context():
+        query = sa.select(AdminChange).order_by(AdminChange.id)
+        if entity:
+            query = query.where(AdminChange.entity == entity)
+        rows = db.session.scalars(query).all()
+        db.session.expunge_all()
+        return rows
+
+
+def one(app, model, *where):
+    with app.app_context():
+        row = db.session.scalar(sa.select(model).where(*where))
+        if row is not None:
+            db.session.expunge(row)
+        return row
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# --- Who may use the pages ---------------------------------------------------------------------
+
+
+ADMIN_PAGES = [
+    "/admin",
+    "/admin/agencies",
+    "/admin/agencies/new",
+    "/admin/users",
+    "/admin/users/invite",
+    "/admin/policy",
+    "/admin/policy/stages/1",
+    "/admin/policy/stages/new",
+    "/admin/policy/stages/remove-last",
+    "/admin/policy/recompute",
+    "/admin/calendar",
+    "/admin/act-now",
+]
+
+
+def admin_posts(people):
+    return [
+        "/admin/agencies/new",
+        f"/admin/agencies/{people.csc.id}",
+        f"/admin/agencies/{people.csc.id}/change",
+        f"/admin/agencies/{people.csc.id}/contacts/1/remove",
+        "/admin/users/invite",
+        f"/admin/users/{people.gp.id}/change",
+        f"/admin/users/{people.gp.id}/deactivate",
+        f"/admin/users/{people.gp.id}/reactivate",
+        f"/admin/users/{people.gp.id}/send-link",
+        "/admin/policy/stages/1",
+        "/admin/policy/stages/new",
+        "/admin/policy/stages/remove-last",
+        "/admin/policy/recompute",
+        "/admin/calendar",
+        "/admin/calendar/closure-days",
+        "/admin/calendar/closure-days/1/remove",
+        "/admin/act-now",
+    ]
+
+
+def test_every_admin_route_is_for_administrators_only(app, people, client_for):
+    adapter = app.url_map.bind("escalate.test")
+    covered = {adapter.match(p)[0] for p in [*ADMIN_PAGES, f"/admin/users/{people.gp.id}"]}
+    covered |= {adapter.match(p, method="POST")[0] for p in admin_posts(people)}
+    every = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.")}
+    assert every - covered == {"admin.changes", "admin.set_password"}
+    for person in (people.gp, people.tm, people.hos, people.chair, people.auditor):
+        browser = client_for(person)
+        for page in ADMIN_PAGES:
+            assert browser.get(page).status_code == 403, (person.name, page)
+        assert browser.get(f"/admin/users/{people.gp.id}").status_code == 403
+        assert browser.get(f"/admin/agencies/{people.csc.id}").status_code == 403
+        for url in admin_posts(people):
+            # A valid CSRF token (from their own account page) and still refused.
+            response = submit(browser, url, {"name": "X"}, form_page="/account")
+            assert response.status_code == 403, (person.name, url)
+    assert one(app, User, User.id == people.gp.id).active
+    assert changes(app) == []
+
+
+def test_visitors_are_sent_to_sign_in(client):
+    response = client.get("/admin/users")
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+    assert client.get("/changes").status_code == 302
+
+
+NAV = 'class="govuk-service-navigation__link" href="{}"'
+
+
+def test_navigation_and_home_for_admins_partnership_and_auditors(people, client_for, admin):
+    home = admin.get("/")
+    assert home.headers["Location"].endswith("/admin")
+    page = text(admin.get("/admin"))
+    assert NAV.format("/admin") in page and NAV.format("/changes") in page
+    for person in (people.chair, people.auditor):
+        page = text(client_for(person).get("/inbox"))
+        assert NAV.format("/changes") in page and NAV.format("/admin") not in page
+    assert NAV.format("/changes") not in text(client_for(people.gp).get("/inbox"))
+
+
+def test_the_record_of_changes_is_read_only_for_partnership_and_auditors(
+    app, people, client_for, admin
+):
+    submit(admin, "/admin/agencies/new", {"name": "Northshire Fire", "kind": "other"})
+    for person in (people.chair, people.auditor):
+        page = text(client_for(person).get("/changes"))
+        assert "Agency Northshire Fire added" in page and "Sanjay Patel" in page
+        assert "<form" not in page.split("<main", 1)[1].replace('action="/sign-out"', "")
+    assert client_for(people.gp).get("/changes").status_code == 403
+    assert client_for(people.tm).get("/changes").status_code == 403
+
+
+# --- Agencies ----------------------------------------------------------------------------------
+
+
+def test_an_agency_is_added_and_renamed_and_both_recorded(app, admin, people):
+    response = submit(admin, "/admin/agencies/new", {"name": " Northshire  Fire ", "kind": "other"})
+    assert response.status_code == 302
+    agency = one(app, Agency, Agency.name == "Northshire Fire")
+    assert agency.kind.value == "other"
+    response = submit(
+        admin,
+        f"/admin/agencies/{agency.id}/change",
+        {"name": "Northshire Fire and Rescue", "kind": "other"},
+    )
+    assert response.status_code == 302
+    assert "The agency saved" in text(admin.get(response.headers["Location"]))
+    created, renamed = changes(app, "agency")
+    assert created.action == "created" and created.actor_id == people.admin.id
+    assert created.before is None and created.after == {"name": "Northshire Fire", "kind": "other"}
+    assert (renamed.before, renamed.after) == (
+        {"name": "Northshire Fire"},
+        {"name": "Northshire Fire and Rescue"},
+    )
+    assert renamed.at == NOW
+
+
+def test_agency_names_are_unique_whatever_their_case(app, admin, people):
+    response = submit(
+        admin, "/admin/agencies/new", {"name": "NORTHSHIRE police", "kind": "police"}
+    )
+    assert response.status_code == 200
+    assert "There is already an agency called Northshire Police" in text(response)
+    response = submit(
+        admin, f"/admin/agencies/{people.csc.id}/change", {"name": "northshire police",
+                                                          "kind": "police"}
+    )
+    assert "There is already an agency called Northshire Police" in text(response)
+    assert one(app, Agency, Agency.id == people.csc.id).name == "Children's Social Care"
+    assert changes(app, "agency") == []
+
+
+def test_saving_an_unchanged_agency_records_nothing(app, admin, people):
+    response = submit(
+        admin, f"/admin/agencies/{people.police.id}/change",
+        {"name": "Northshire Police", "kind": "police"},
+    )
+    assert "Nothing was changed" in text(admin.get(response.headers["Location"]))
+    assert changes(app) == []
+
+
+def test_an_unknown_agency_is_not_found(admin):
+    assert admin.get("/admin/agencies/9999").status_code == 404
+    assert admin.get("/admin/users/9999").status_code == 404
+
+
+# --- Stage contacts ----------------------------------------------------------------------------
+
+
+def test_stage_contacts_are_added_and_removed_and_recorded(app, admin, people):
+    page = f"/admin/agencies/{people.police.id}"
+    response = submit(admin, page, {"level": "1", "user": str(people.police_manager.id)})
+    assert response.status_code == 302
+    assert "DS Khan" in text(admin.get(page))
+    with app.app_context():
+        contact = db.session.scalar(
+            sa.select(AgencyStageContact).where(AgencyStageContact.agency_id == people.police.id)
+        )
+        contact_id = contact.id
+    again = submit(admin, page, {"level": "1", "user": str(people.police_manager.id)})
+    assert "DS Khan is already a stage 1 contact" in text(again)
+    submit(admin, f"{page}/contacts/{contact_id}/remove", {}, form_page=page)
+    assert one(app, AgencyStageContact, AgencyStageContact.id == contact_id) is None
+    added, removed = changes(app, "stage contact")
+    assert added.after == {"agency": "Northshire Police", "stage": 1, "user": "ds@police.example"}
+    assert removed.before == added.after and removed.after is None
+
+
+def test_a_stage_contact_must_work_for_the_agency(app, people, ctx):
+    admin = db.session.get(User, people.admin.id)
+    with pytest.raises(RationaleRequired, match="active member of Northshire Police"):
+        services.add_stage_contact(admin, people.police.id, level=1, user_id=people.sw.id, now=NOW)
+    with pytest.raises(RationaleRequired, match="stage of the policy"):
+        services.add_stage_contact(
+            admin, people.police.id, level=9, user_id=people.police_manager.id, now=NOW
+        )
+
+
+# --- Accounts ----------------------------------------------------------------------------------
+
+
+def invite_data(people, **overrides):
+    data = {
+        "email": "New.Worker@Police.Example",
+        "name": "DC New Worker",
+        "job_title": "Detective Constable",
+        "role": "practitioner",
+        "agency": str(people.police.id),
+        "line_manager": str(people.police_manager.id),
+    }
+    return data | overrides
+
+
+def test_an_invited_person_sets_a_password_with_the_link_and_signs_in(app, admin, people, mail):
+    response = submit(admin, "/admin/users/invite", invite_data(people))
+    assert response.status_code == 302
+    assert "emailed to new.worker@police.example" in text(admin.get(response.headers["Location"]))
+    user = one(app, User, User.email == "new.worker@police.example")
+    assert user.password_hash is None and user.line_manager_id == people.police_manager.id
+
+    (message,) = mail.sent
+    assert message["To"] == "new.worker@police.example"
+    assert "set your password" in message["Subject"]
+    token = mail.token_for(user.email)
+    assert message.get_content().count("http://127.0.0.1:5000/set-password/") == 1
+    with app.app_context():
+        stored = db.session.scalar(sa.select(Invitation))
+        assert stored.token_hash != token and token not in stored.token_hash
+        assert stored.expires_at == NOW + timedelta(days=7)
+
+    visitor = app.test_client()
+    form = visitor.get(f"/set-password/{token}")
+    assert form.status_code == 200 and "new.worker@police.example" in text(form)
+    # Looking at the link signs nobody in.
+    assert visitor.get("/inbox").status_code == 302
+
+    done = submit(
+        visitor,
+        f"/set-password/{token}",
+        {"password": "a long new passphrase", "confirmation": "a long new passphrase"},
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/sign-in")
+    assert visitor.get("/inbox").status_code == 302, "setting a password does not sign in"
+    signed_in = submit(
+        visitor, "/sign-in", {"email": user.email, "password": "a long new passphrase"}
+    )
+    assert signed_in.status_code == 302
+
+    used = app.test_client().get(f"/set-password/{token}")
+    assert used.status_code == 410 and "already been used" in text(used)
+    invited, password_set = changes(app, "user")
+    assert invited.action == "invited" and invited.after["role"] == "practitioner"
+    assert invited.after["line_manager"] == "ds@police.example"
+    assert password_set.action == "password set" and password_set.actor_id == user.id
+
+
+def test_expired_and_unknown_links_get_a_clear_page(app, admin, people, mail):
+    submit(admin, "/admin/users/invite", invite_data(people))
+    token = mail.token_for("new.worker@police.example")
+    app.config["CLOCK"] = lambda: NOW + timedelta(days=7)
+    expired = app.test_client().get(f"/set-password/{token}")
+    assert expired.status_code == 410 and "This link has expired" in text(expired)
+    unknown = app.test_client().get("/set-password/not-a-real-token")
+    assert unknown.status_code == 404 and "This link is not valid" in text(unknown)
+    assert one(app, User, User.email == "new.worker@police.example").password_hash is None
+
+
+def test_a_new_link_replaces_the_old_one(app, admin, people, mail):
+    submit(admin, "/admin/users/invite", invite_data(people))
+    user = one(app, User, User.email == "new.worker@police.example")
+    first = mail.token_for(user.email)
+    page = f"/admin/users/{user.id}"
+    submit(admin, f"{page}/send-link", {}, form_page=page)
+    second = mail.token_for(user.email)
+    assert first != second
+    replaced = app.test_client().get(f"/set-password/{first}")
+    assert "stops working when a newer one is sent" in text(replaced)
+    assert app.test_client().get(f"/set-password/{second}").status_code == 200
+
+
+def test_a_weak_or_mistyped_password_is_refused_and_the_link_still_works(app, admin, people, mail):
+    submit(admin, "/admin/users/invite", invite_data(people))
+    token = mail.token_for("new.worker@police.example")
+    visitor = app.test_client()
+    short = submit(
+        visitor, f"/set-password/{token}", {"password": "short", "confirmation": "short"}
+    )
+    assert "at least 12 characters" in text(short)
+    mismatch = submit(
+        visitor,
+        f"/set-password/{token}",
+        {"password": "a long new passphrase", "confirmation": "a long new passphrasf"},
+    )
+    assert "The passwords do not match" in text(mismatch)
+    assert one(app, User, User.email == "new.worker@police.example").password_hash is None
+    assert visitor.get(f"/set-password/{token}").status_code == 200
+
+
+def test_when_the_email_cannot_be_sent_the_admin_is_shown_the_link(app, admin, people, mail):
+    mail.down = True
+    response = submit(admin, "/admin/users/invite", invite_data(people))
+    page = text(response)
+    assert response.status_code == 200
+    assert "The email could not be sent" in page
+    token = re.search(r"/set-password/([A-Za-z0-9_\-]+)", page).group(1)
+    assert app.test_client().get(f"/set-password/{token}").status_code == 200
+    assert one(app, User, User.email == "new.worker@police.example") is not None
+
+
+def test_duplicate_emails_are_refused_whatever_their_case(app, admin, people, mail):
+    response = submit(admin, "/admin/users/invite", invite_data(people, email="SW@csc.EXAMPLE"))
+    assert "There is already an account for sw@csc.example" in text(response)
+    response = submit(
+        admin,
+        f"/admin/users/{people.gp.id}/change",
+        invite_data(people, email="Lead@GP.example", agency=str(people.gp_practice.id),
+                    line_manager="0"),
+    )
+    assert "There is already an account for lead@gp.example" in text(response)
+    assert mail.sent == [] and changes(app, "user") == []
+
+
+def test_an_agency_role_needs_an_agency(app, admin, people, mail):
+    response = submit(admin, "/admin/users/invite", invite_data(people, agency="0"))
+    assert "a practitioner acts for an agency" in text(response)
+    response = submit(
+        admin, "/admin/users/invite", invite_data(people, agency="0", role="auditor",
+                                                 line_manager="0")
+    )
+    assert response.status_code == 302
+
+
+def test_role_agency_and_line_manager_change_and_are_recorded(app, admin, people):
+    response = submit(
+        admin,
+        f"/admin/users/{people.sw2.id}/change",
+        {
+            "email": "sw2@csc.example",
+            "name": "Leah Morgan",
+            "job_title": "Senior Social Worker",
+            "role": "manager",
+            "agency": str(people.csc.id),
+            "line_manager": str(people.hos.id),
+        },
+    )
+    # Leah is a stage 1 contact of children's social care: she stays there, so this is allowed.
+    assert response.status_code == 302
+    (change,) = changes(app, "user")
+    assert change.before == {
+        "job_title": "",
+        "role": "practitioner",
+        "line_manager": "tm@csc.example",
+    }
+    assert change.after == {
+        "job_title": "Senior Social Worker",
+        "role": "manager",
+        "line_manager": "hos@csc.example",
+    }
+
+
+def test_line_manager_cycles_are_refused(app, admin, people):
+    # Jo Evans manages Sam Okafor: Sam cannot become Jo's manager.
+    response = submit(
+        admin,
+        f"/admin/users/{people.tm.id}/change",
+        {
+            "email": "tm@csc.example",
+            "name": "Jo Evans",
+            "role": "manager",
+            "agency": str(people.csc.id),
+            "line_manager": str(people.sw.id),
+        },
+    )
+    assert "reports to this one" in text(response)
+    assert one(app, User, User.id == people.tm.id).line_manager_id == people.hos.id
+    assert changes(app) == []
+
+
+def test_a_line_manager_must_be_active(app, people, ctx):
+    admin = db.session.get(User, people.admin.id)
+    db.session.get(User, people.tm.id).active = False
+    db.session.commit()
+    with pytest.raises(RationaleRequired, match="active person"):
+        services.change_user(
+            admin, people.sw.id, email="sw@csc.example", name="Sam Okafor", role="practitioner",
+            agency_id=people.csc.id, line_manager_id=people.tm.id, now=NOW,
+        )
+
+
+def test_a_stage_contact_cannot_be_moved_to_another_agency(app, admin, people):
+    response = submit(
+        admin,
+        f"/admin/users/{people.sw2.id}/change",
+        {
+            "email": "sw2@csc.example",
+            "name": "Leah Morgan",
+            "role": "practitioner",
+            "agency": str(people.police.id),
+            "line_manager": "0",
+        },
+    )
+    assert "is a stage 1 contact for Children&#39;s Social Care" in text(response)
+    assert one(app, User, User.id == people.sw2.id).agency_id == people.csc.id
+
+
+def test_a_user_in_history_is_deactivated_never_deleted_and_can_be_reactivated(
+    app, admin, people, client_for
+):
+    with app.app_context():
+        services.raise_difference(
+            db.session.get(User, people.gp.id),
+            factories.new_difference(
+                db.session.get(Agency, people.csc.id), named_professional_id=people.sw.id
+            ),
+            NOW,
+        )
+    page = f"/admin/users/{people.sw.id}/deactivate"
+    confirm = text(admin.get(page))
+    assert "Sam Okafor is the responder on 1 open difference" in confirm
+    response = submit(admin, page, {})
+    assert response.status_code == 302
+    sam = one(app, User, User.id == people.sw.id)
+    assert sam is not None and sam.active is False
+    with pytest.raises(AssertionError, match="sign-in did not succeed"):
+        client_for(people.sw)
+    submit(admin, f"/admin/users/{people.sw.id}/reactivate", {},
+           form_page=f"/admin/users/{people.sw.id}")
+    assert one(app, User, User.id == people.sw.id).active
+    client_for(people.sw)
+    actions = [c.action for c in changes(app, "user")]
+    assert actions == ["deactivated", "reactivated"]
+    assert "delete" not in text(admin.get(f"/admin/users/{people.sw.id}")).lower()
+
+
+def test_an_admin_cannot_deactivate_themselves(app, admin, people):
+    page = f"/admin/users/{people.admin.id}"
+    assert "You cannot deactivate your own account" in text(admin.get(page))
+    confirm = text(admin.get(f"{page}/deactivate"))
+    assert "You cannot deactivate your own account" in confirm
+    assert "Deactivate account" not in confirm
+    response = submit(admin, f"{page}/deactivate", {})
+    assert "You cannot deactivate your own account" in text(admin.get(response.headers["Location"]))
+    assert one(app, User, User.id == people.admin.id).active
+    assert changes(app) == []
+
+
+def test_the_last_active_admin_cannot_be_demoted_or_deactivated(app, admin, people, ctx):
+    response = submit(
+        admin,
+        f"/admin/users/{people.admin.id}/change",
+        {"email": "admin@partnership.example", "name": "Sanjay Patel", "role": "partnership",
+         "agency": "0", "line_manager": "0"},
+    )
+    assert "only active administrator" in text(response)
+    assert db.session.get(User, people.admin.id).role == Role.ADMIN
+    # From the command line (no actor) the guard holds too.
+    with pytest.raises(InvalidRequest, match="only active administrator"):
+        services.deactivate_user(None, people.admin.id, NOW)
+    db.session.rollback()
+    assert db.session.get(User, people.admin.id).active
+    assert changes(app) == []
+
+
+def test_with_a_second_admin_one_may_step_down(app, admin, people, client_for):
+    second = persist(app, lambda: factories.user(Role.ADMIN, email="second@admin.example"))
+    response = submit(
+        admin,
+        f"/admin/users/{people.admin.id}/change",
+        {"email": "admin@partnership.example", "name": "Sanjay Patel", "role": "partnership",
+         "agency": "0", "line_manager": "0"},
+    )
+    assert response.status_code == 302
+    assert admin.get("/admin").status_code == 403
+    # The remaining admin is now the last one: they cannot be deactivated by the CLI either.
+    with app.app_context(), pytest.raises(InvalidRequest):
+        services.deactivate_user(None, second.id, NOW)
+
+
+def test_only_admins_call_the_admin_services(app, people, ctx):
+    chair = db.session.get(User, people.chair.id)
+    with pytest.raises(NotAllowed):
+        services.add_agency(chair, name="Fire", kind="other", now=NOW)
+    with pytest.raises(NotAllowed):
+        services.recompute_deadlines(chair, NOW)
+
+
+def test_the_people_list_filters_by_agency_role_and_status(app, admin, people):
+    page = text(admin.get(f"/admin/users?agency={people.csc.id}&role=practitioner"))
+    assert "Sam Okafor" in page and "Leah Morgan" in page
+    assert "Jo Evans" not in page and "Dr Emma Clarke" not in page
+    with app.app_context():
+        db.session.get(User, people.sw.id).active = False
+        db.session.commit()
+    assert "Sam Okafor" not in text(admin.get("/admin/users"))
+    assert "Sam Okafor" in text(admin.get("/admin/users?status=deactivated"))
+    assert admin.get("/admin/users?agency=abc&role=chief&status=x").status_code == 200
+
+
+# --- The stage policy --------------------------------------------------------------------------
+
+
+def stage_data(**overrides):
+    data = {
+        "name": "Practitioner to practitioner",
+        "responder_rule": "named_professional",
+        "lead_rule": "raiser",
+        "working_days": "3",
+        "urgent_working_days": "1",
+        "reminder_days_before": "1",
+        "auto_escalate": "yes",
+        "raiser_reply_days": "5",
+        "max_extension_days": "5",
+    }
+    return data | overrides
+
+
+def test_a_stage_change_is_saved_recorded_and_governs_the_next_difference(app, admin, people):
+    response = submit(admin, "/admin/policy/stages/1", stage_data())
+    assert response.status_code == 302
+    (change,) = changes(app, "stage policy")
+    assert (change.before, change.after) == ({"working_days": 5}, {"working_days": 3})
+    with app.app_context():
+        difference = services.raise_difference(
+            db.session.get(User, people.gp.id),
+            factories.new_difference(db.session.get(Agency, people.csc.id)),
+            NOW,
+        )
+        # Three working days from Friday 20 November 2026: Wednesday 25 November, 5pm.
+        assert difference.open_stage.deadline == datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"working_days": "0"}, "must be at least 1"),
+        ({"working_days": "five"}, "Enter a whole number, like 5"),
+        ({"urgent_working_days": "4"}, "cannot have longer than the usual 3"),
+        ({"reminder_days_before": "3"}, "The reminder must come before the deadline"),
+        ({"raiser_reply_days": "0"}, "must be at least 1"),
+        ({"name": ""}, "Enter the stage&#39;s name"),
+    ],
+)
+def test_bad_timescales_are_explained_and_change_nothing(app, admin, overrides, message):
+    response = submit(admin, "/admin/policy/stages/1", stage_data(**overrides))
+    assert response.status_code == 200 and message in text(response)
+    assert one(app, PolicyStage, PolicyStage.level == 1).working_days == 5
+    assert changes(app) == []
+
+
+def test_the_final_stage_asks_only_for_timescales(app, admin):
+    page = text(admin.get("/admin/policy/stages/4"))
+    assert "This is the final stage" in page and 'name="responder_rule"' not in page
+    response = submit(
+        admin,
+        "/admin/policy/stages/4",
+        {"name": "Independent chair", "working_days": "8", "urgent_working_days": "2",
+         "reminder_days_before": "2", "raiser_reply_days": "5", "max_extension_days": "0",
+         # A crafted request cannot change who acts at the final stage.
+         "responder_rule": "agency_contacts", "auto_escalate": "yes"},
+    )
+    assert response.status_code == 302
+    final = one(app, PolicyStage, PolicyStage.level == 4)
+    assert (final.name, final.working_days, final.responder_rule.value, final.auto_escalate) == (
+        "Independent chair", 8, "partnership", False
+    )
+
+
+def test_the_final_stage_guard_holds_in_the_service(app, people, ctx):
+    admin = db.session.get(User, people.admin.id)
+    with pytest.raises(RationaleRequired, match="its responder must be the partnership"):
+        services.change_stage(
+            admin, 4, {**_values(4), "responder_rule": "agency_contacts"}, NOW
+        )
+
+
+def _values(level):
+    stage = db.session.scalar(sa.select(PolicyStage).where(PolicyStage.level == level))
+    return {key: getattr(stage, key) for key in (
+        "name", "responder_rule", "lead_rule", "working_days", "urgent_working_days",
+        "reminder_days_before", "auto_escalate", "raiser_reply_days", "max_extension_days")}
+
+
+def test_a_stage_is_added_at_the_end_as_the_final_stage(app, admin):
+    response = submit(
+        admin,
+        "/admin/policy/stages/new",
+        {"name": "Independent scrutiny", "working_days": "10", "urgent_working_days": "2",
+         "reminder_days_before": "1", "raiser_reply_days": "5", "max_extension_days": "5"},
+    )
+    assert response.status_code == 302
+    assert "Stage 5 added as the final stage" in text(admin.get(response.headers["Location"]))
+    new = one(app, PolicyStage, PolicyStage.level == 5)
+    assert (new.responder_rule.value, new.lead_rule.value, new.auto_escalate) == (
+        "partnership", "none", False
+    )
+    (change,) = changes(app, "stage policy")
+    assert change.action == "created" and change.after["name"] == "Independent scrutiny"
+
+
+def test_the_last_stage_is_removed_only_when_safe(app, admin, people):
+    # Stage 3 uses agency contacts, so it cannot become the final stage yet.
+    page = text(admin.get("/admin/policy/stages/remove-last"))
+    assert "Stage 3 would become the final stage" in page
+    submit(admin, "/admin/policy/stages/3", stage_data(
+        name="Senior managers", responder_rule="partnership", lead_rule="none",
+        auto_escalate="no", working_days="5"))
+    with app.app_context():
+        services.raise_difference(
+            db.session.get(User, people.gp.id),
+            factories.new_difference(db.session.get(Agency, people.csc.id)),
+            NOW,
+        )
+        difference = db.session.scalar(sa.select(Difference))
+        difference.stage_level = 3  # as if escalated twice: it could still reach stage 4
+        db.session.commit()
+    response = submit(admin, "/admin/policy/stages/remove-last", {},
+                      form_page="/admin/policy")
+    assert "1 open difference is at stage 3 or 4" in text(admin.get(response.headers["Location"]))
+    assert one(app, PolicyStage, PolicyStage.level == 4) is not None
+
+    with app.app_context():
+        db.session.scalar(sa.select(Difference)).state = "withdrawn"
+        db.session.commit()
+    response = submit(admin, "/admin/policy/stages/remove-last", {})
+    assert "Stage 4 (Partnership resolution) removed" in text(
+        admin.get(response.headers["Location"])
+    )
+    assert one(app, PolicyStage, PolicyStage.level == 4) is None
+    assert changes(app, "stage policy")[-1].action == "removed"
+
+
+def test_the_policy_always_keeps_one_stage(app, people, ctx):
+    admin = db.session.get(User, people.admin.id)
+    for level in (4, 3, 2):
+        db.session.delete(db.session.scalar(
+            sa.select(PolicyStage).where(PolicyStage.level == level)))
+    first = db.session.scalar(sa.select(PolicyStage))
+    first.responder_rule, first.lead_rule, first.auto_escalate = "partnership", "none", False
+    db.session.commit()
+    with pytest.raises(InvalidRequest, match="at least one stage"):
+        services.remove_last_stage(admin, NOW)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(PolicyStage.id))) == 1
+
+
+# --- Recomputing open deadlines ----------------------------------------------------------------
+
+
+def test_recomputing_moves_open_deadlines_records_events_and_tells_people(
+    app, admin, people, client_for
+):
+    with app.app_context():
+        raised = services.raise_difference(
+            db.session.get(User, people.gp.id),
+            factories.new_difference(
+                db.session.get(Agency, people.csc.id), named_professional_id=people.sw.id
+            ),
+            NOW,
+        )
+        reference = raised.reference
+        # A second, already answered difference: not waiting for a response, so it keeps its date.
+        other = services.raise_difference(
+            db.session.get(User, people.gp.id),
+            factories.new_difference(db.session.get(Agency, people.csc.id),
+                                     child_reference="CSC-2"),
+            NOW,
+        )
+        services.respond(
+            db.session.get(User, people.sw2.id), other.id, other.version, outcome="upheld",
+            rationale="The threshold for a section 47 enquiry is not met on this information.",
+            child_impact="Early help continues.", now=NOW,
+        )
+        other_id = other.id
+    submit(admin, "/admin/policy/stages/1", stage_data(working_days="8"))
+    with app.app_context():
+        assert db.session.scalar(sa.select(Stage).where(Stage.level == 1)).deadline == datetime(
+            2026, 11, 27, 17, 0, tzinfo=UTC
+        ), "a policy change alone leaves open deadlines as they were"
+
+    confirm = text(admin.get("/admin/policy/recompute"))
+    assert "1 open difference would get a new deadline" in confirm
+    assert "5:00pm on Friday 27 November 2026" in confirm
+    assert "5:00pm on Wednesday 2 December 2026" in confirm
+    response = submit(admin, "/admin/policy/recompute", {})
+    assert "1 open difference has a new deadline" in text(admin.get(response.headers["Location"]))
+
+    with app.app_context():
+        difference = db.session.scalar(
+            sa.select(Difference).where(Difference.reference == reference)
+        )
+        assert difference.open_stage.deadline == datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+        event = difference.events[-1]
+        assert event.kind == EventKind.DEADLINE_RECOMPUTED and event.actor_id == people.admin.id
+        assert event.deadline == difference.open_stage.deadline
+        assert event.data["previous_deadline"] == "2026-11-27T17:00:00+00:00"
+        told = db.session.scalars(
+            sa.select(Notification.recipient_id).where(Notification.event_id == event.id)
+        ).all()
+        assert sorted(told) == sorted([people.gp.id, people.sw.id])
+        body = db.session.scalar(
+            sa.select(Notification.body).where(Notification.event_id == event.id)
+        )
+        assert "now due by 5pm on Wednesday 2 December 2026" in body
+        others = db.session.scalars(sa.select(Event.kind).where(Event.difference_id == other_id))
+        assert EventKind.DEADLINE_RECOMPUTED not in list(others)
+
+    history = text(client_for(people.gp).get(f"/differences/{reference}"))
+    assert "Deadline recomputed" in history
+    (change,) = [c for c in changes(app) if c.action == "deadlines recomputed"]
+    assert change.after == {"moved": {reference: "2026-12-02T17:00:00+00:00"}}
+    # Run again: nothing moves.
+    assert "No open deadline would move" in text(admin.get("/admin/policy/recompute"))
+
+
+def test_recomputing_keeps_extensions_and_uses_new_closure_days(app, admin, people):
+    with app.app_context():
+        difference = services.raise_difference(
+            db.session.get(User, people.gp.id),
+            factories.new_difference(
+                db.session.get(Agency, people.csc.id), named_professional_id=people.sw.id
+            ),
+            NOW,
+        )
+        services.extend(
+            db.session.get(User, people.sw.id), difference.id, difference.version, days=2,
+            rationale="The family are away and the visit cannot happen before next week.",
+            now=NOW,
+        )
+        reference = difference.reference
+    # Friday 27 November 2026 + 2 working days = Tuesday 1 December. Close Monday 23 November.
+    submit(admin, "/admin/calendar/closure-days",
+           {"day": ["23", "11", "2026"], "description": "Council closure day"},
+           form_page="/admin/calendar")
+    submit(admin, "/admin/policy/recompute", {})
+    with app.app_context():
+        stage = db.session.scalar(
+            sa.select(Difference).where(Difference.reference == reference)
+        ).open_stage
+        assert stage.deadline == datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+
+
+# --- The calendar and the "act now" text -------------------------------------------------------
+
+
+def test_the_calendar_changes_and_is_recorded(app, admin):
+    response = submit(
+        admin, "/admin/calendar", {"nation": "scotland", "end_of_working_day": "16:30"}
+    )
+    assert response.status_code == 302
+    settings = one(app, PartnershipSettings, PartnershipSettings.id == 1)
+    assert (settings.nation, settings.end_of_working_day) == (Nation.SCOTLAND, time(16, 30))
+    (change,) = changes(app, "calendar")
+    assert change.before == {"nation": "england-and-wales", "end_of_working_day": "17:00"}
+    assert change.after == {"nation": "scotland", "end_of_working_day": "16:30"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"nation": "wales", "end_of_working_day": "17:00"}, "Not a valid choice"),
+        ({"nation": "scotland", "end_of_working_day": "teatime"}, "Enter a time like 17:00"),
+        ({"nation": "scotland", "end_of_working_day": "03:00"}, "between 12:00 and 23:59"),
+    ],
+)
+def test_a_bad_calendar_is_refused(app, admin, data, message):
+    response = submit(admin, "/admin/calendar", data)
+    assert response.status_code == 200 and message in text(response)
+    assert one(app, PartnershipSettings, PartnershipSettings.id == 1).nation == (
+        Nation.ENGLAND_AND_WALES
+    )
+    assert changes(app) == []
+
+
+def test_closure_days_are_added_and_removed(app, admin):
+    data = {"day": ["24", "12", "2026"], "description": "Council closure day"}
+    response = submit(admin, "/admin/calendar/closure-days", data, form_page="/admin/calendar")
+    assert response.status_code == 302
+    assert "24 December 2026" in text(admin.get("/admin/calendar"))
+    again = submit(admin, "/admin/calendar/closure-days", data, form_page="/admin/calendar")
+    assert again.status_code == 400 and "already a closure day" in text(again)
+    bad = submit(admin, "/admin/calendar/closure-days",
+                 {"day": ["31", "2", "2026"], "description": "x"}, form_page="/admin/calendar")
+    assert "must be a real date" in text(bad)
+    closure = one(app, ClosureDay, ClosureDay.description == "Council closure day")
+    submit(admin, f"/admin/calendar/closure-days/{closure.id}/remove", {},
+           form_page="/admin/calendar")
+    assert one(app, ClosureDay, ClosureDay.id == closure.id) is None
+    added, removed = changes(app, "closure day")
+    assert added.after == {"day": "2026-12-24", "description": "Council closure day"}
+    assert removed.before == added.after
+
+
+def test_the_act_now_text_is_what_a_raiser_at_immediate_risk_sees(app, admin, people, client_for):
+    text_ = "Call 999. Northshire MASH: 01234 567890 (out of hours 01234 000111)."
+    response = submit(admin, "/admin/act-now", {"text": text_})
+    assert response.status_code == 302
+    page = text(submit(client_for(people.gp), "/differences/new", {"immediate_risk": "yes"},
+                       follow_redirects=True))
+    assert "Northshire MASH: 01234 567890" in page
+    (change,) = changes(app, "act now text")
+    assert change.after == {"act_now_text": text_}
+    empty = submit(admin, "/admin/act-now", {"text": "   "})
+    assert "Enter what people must do" in text(empty)
+
+
+# --- The record of changes ---------------------------------------------------------------------
+
+
+def test_changes_are_listed_newest_first_fifty_to_a_page(app, admin, people):
+    with app.app_context():
+        actor = db.session.get(User, people.admin.id)
+        for number in range(51):
+            services.add_agency(
+                actor, name=f"Agency {number:02d}", kind="other",
+                now=NOW + timedelta(minutes=number),
+            )
+    first = text(admin.get("/changes"))
+    assert "Agency Agency 50 added" in first and "Agency Agency 00 added" not in first
+    assert first.index("Agency 50") < first.index("Agency 49")
+    assert "page=2" in first
+    second = text(admin.get("/changes?page=2"))
+    assert "Agency Agency 00 added" in second
+    assert admin.get("/changes?page=3").status_code == 404
+    assert admin.get("/changes?page=abc").status_code == 200
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(app, admin, people):
+    response = admin.post("/admin/agencies/new", data={"name": "Fire", "kind": "other"})
+    assert response.status_code == 400
+    assert one(app, Agency, Agency.name == "Fire") is None
+
+
+def test_the_set_password_page_is_rate_limited(database_url, app):
+    from tests.conftest import make_app
+
+    limited = make_app(database_url, RATELIMIT_ENABLED=True, CLOCK=lambda: NOW)
+    visitor = limited.test_client()
+    statuses = [visitor.get(f"/set-password/guess-{n}").status_code for n in range(11)]
+    assert statuses[:10] == [404] * 10 and statuses[10] == 429
+    with limited.app_context():
+        db.engine.dispose()
+
+
+def test_someone_signed_in_cannot_use_a_link(app, admin, people, mail):
+    submit(admin, "/admin/users/invite", invite_data(people))
+    token = mail.token_for("new.worker@police.example")
+    response = admin.get(f"/set-password/{token}")
+    assert response.status_code == 409 and "Sign out to use this link" in text(response)
+
+
+def test_every_admin_page_opens_for_an_administrator(app, admin, people):
+    with app.app_context():
+        factories.stage_contact(db.session.get(Agency, people.police.id), 1,
+                                db.session.get(User, people.police_manager.id))
+        db.session.add(ClosureDay(day=NOW.date(), description="Council closure day"))
+        db.session.commit()
+    submit(admin, "/admin/agencies/new", {"name": "Fire", "kind": "other"})
+    for page in [*ADMIN_PAGES, "/changes", f"/admin/users/{people.gp.id}",
+                 f"/admin/users/{people.gp.id}/change", f"/admin/users/{people.gp.id}/deactivate",
+                 f"/admin/agencies/{people.police.id}", f"/admin/agencies/{people.csc.id}/change"]:
+        response = admin.get(page)
+        assert response.status_code == 200, page
+        assert "govuk-error-summary" not in text(response), page
