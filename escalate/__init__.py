@@ -8,7 +8,9 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from escalate import workflow
 from escalate.config import load_config
@@ -71,7 +73,17 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """<int:…> in URLs, no larger than a database id can be: a bigger number names nothing,
+    so it is "not found" rather than a database error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseIdConverter
     from escalate import presentation
     from escalate.admin.views import bp as admin_bp
     from escalate.assets import bp as assets_bp
@@ -122,6 +134,13 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(workflow.StaleDifference)
     def stale(error):
         return render_template("errors/409.html"), 409
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def value_out_of_range(error):
+        # A number in a query string bigger than any the database holds: nothing can match it.
+        db.session.rollback()
+        return render_template("errors/400.html"), 400
 
     @app.errorhandler(workflow.DomainError)
     def refused(error):

@@ -536,7 +536,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
     difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"), index=True)
-    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id"))
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id"), index=True)
     subject: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -299,6 +299,7 @@ def stage_contacts_for(agency: Agency, level: int) -> Iterable[User]:
             AgencyStageContact.agency_id == agency.id,
             AgencyStageContact.stage_level == level,
             User.active.is_(True),
+            User.role.in_(AGENCY_ROLES),
         )
         .order_by(User.name)
     ).all()
@@ -591,7 +592,7 @@ def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Differ
     if not workflow.may_raise(actor_for(raiser)):
         raise NotAllowed("Only a professional in a member agency can raise a difference.")
     receiving = db.session.get(Agency, new.receiving_agency_id)
-    if receiving is None:
+    if receiving is None or not db.session.scalar(sa.select(_has_professionals(receiving.id))):
         raise RationaleRequired("receiving_agency", "Select the agency you disagree with")
     if receiving.id == raiser.agency_id:
         raise RationaleRequired(
@@ -602,7 +603,12 @@ def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Differ
     named = None
     if new.named_professional_id is not None:
         named = db.session.get(User, new.named_professional_id)
-        if named is None or named.agency_id != receiving.id or not named.active:
+        if (
+            named is None
+            or named.agency_id != receiving.id
+            or not named.active
+            or named.role not in AGENCY_ROLES
+        ):
             raise RationaleRequired(
                 "named_professional", f"Select a professional who works for {receiving.name}"
             )
@@ -818,7 +824,13 @@ def reassign(user, difference_id, version, *, new_responder_id, rationale, now) 
         new_responder is None
         or not new_responder.active
         or (stage.is_final and new_responder.role != Role.PARTNERSHIP)
-        or (expected_agency is not None and new_responder.agency_id != expected_agency)
+        or (
+            expected_agency is not None
+            and (
+                new_responder.agency_id != expected_agency
+                or new_responder.role not in AGENCY_ROLES
+            )
+        )
     ):
         raise RationaleRequired(
             "new_responder",
@@ -1012,7 +1024,11 @@ def _begin(user, difference_id, version, action, now) -> tuple[Difference, Stage
     )
     if difference is None:
         raise NotFound("Difference not found.")
-    if version is not None and int(version) != difference.version:
+    try:
+        shown = int(version) if version is not None else None
+    except (TypeError, ValueError):
+        raise StaleDifference() from None
+    if shown is not None and shown != difference.version:
         raise StaleDifference()
     workflow.check(actor_for(user), situation(difference, now), action)
     return difference, difference.open_stage
@@ -1131,11 +1147,24 @@ def _notify_everyone(difference, event, now, kind: str, facts_: dict) -> None:
 
 
 def other_agencies(user: User) -> list[Agency]:
-    """The agencies a user may raise a difference with: every agency but their own."""
+    """The agencies a user may raise a difference with: every other agency that has
+    professionals to answer it (not, say, the partnership's own business unit)."""
     return list(
         db.session.scalars(
-            sa.select(Agency).where(Agency.id != user.agency_id).order_by(Agency.name)
+            sa.select(Agency)
+            .where(Agency.id != user.agency_id, _has_professionals(Agency.id))
+            .order_by(Agency.name)
         )
+    )
+
+
+def _has_professionals(agency_id):
+    return (
+        sa.select(User.id)
+        .where(
+            User.agency_id == agency_id, User.active.is_(True), User.role.in_(AGENCY_ROLES)
+        )
+        .exists()
     )
 
 
@@ -1417,8 +1446,16 @@ def add_stage_contact(actor: User | None, agency_id: int, *, level, user_id, now
     if level not in levels:
         raise RationaleRequired("level", "Select a stage of the policy")
     user = db.session.get(User, user_id) if user_id else None
-    if user is None or user.agency_id != agency.id or not user.active:
-        raise RationaleRequired("user", f"Select an active member of {agency.name}")
+    if (
+        user is None
+        or user.agency_id != agency.id
+        or not user.active
+        or user.role not in AGENCY_ROLES
+    ):
+        raise RationaleRequired(
+            "user",
+            f"Select an active practitioner, manager or senior manager of {agency.name}",
+        )
     exists = db.session.scalar(
         sa.select(AgencyStageContact.id).where(
             AgencyStageContact.agency_id == agency.id,
@@ -1478,8 +1515,13 @@ def find_users(*, agency_id: int | None = None, role: str | None = None, active=
 
 
 def possible_line_managers(user: User | None = None) -> list[User]:
-    """Active accounts that could manage ``user`` (not themselves)."""
-    query = sa.select(User).where(User.active.is_(True)).order_by(User.name)
+    """Active professionals who could manage ``user`` (not themselves): a line manager may be
+    asked to respond or lead at stage 2, so administrators and auditors cannot be one."""
+    query = (
+        sa.select(User)
+        .where(User.active.is_(True), User.role.in_(AGENCY_ROLES))
+        .order_by(User.name)
+    )
     if user is not None:
         query = query.where(User.id != user.id)
     return list(db.session.scalars(query))
@@ -1511,8 +1553,13 @@ def _account_fields(user_id, *, email, name, job_title, role, agency_id, line_ma
         raise RationaleRequired("agency", "Select an agency from the list")
     role = administration.check_role_and_agency(role, agency is not None)
     manager = db.session.get(User, line_manager_id) if line_manager_id else None
-    if line_manager_id and (manager is None or not manager.active):
-        raise RationaleRequired("line_manager", "Select an active person as the line manager")
+    if line_manager_id and (
+        manager is None or not manager.active or manager.role not in AGENCY_ROLES
+    ):
+        raise RationaleRequired(
+            "line_manager",
+            "Select an active practitioner, manager or senior manager as the line manager",
+        )
     administration.check_line_manager(user_id, line_manager_id or None, _manager_map())
     return {
         "email": email,
@@ -2396,27 +2443,27 @@ def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
 
 
 def _due_stages(now: datetime) -> list[tuple[int, int]]:
-    """(stage id, difference id) of every open stage with something due, soonest first."""
-    open_stage = sa.and_(
-        Stage.difference_id == Difference.id, Stage.level == Difference.stage_level
-    )
+    """(stage id, difference id) of every open stage with something due, soonest first.
+
+    Each query is a range on one indexed column of `stage` alone, never a walk over the open
+    differences: remind_at and raiser_remind_at are set only while there is something to remind
+    of (cleared on a response, a reminder, an escalation or a close), and the overdue query
+    matches the partial index ix_stage_awaiting_deadline (stages with no response, not closed).
+    _sweep_stage checks the difference's state again once it holds the row.
+    """
 
     def not_done(duty: deadlines.Duty):
         return ~sa.exists().where(StageAlert.stage_id == Stage.id, StageAlert.kind == duty.value)
 
-    def due(moment, state: State, duty: deadlines.Duty, *conditions):
+    def due(moment, duty: deadlines.Duty, *conditions):
         return db.session.execute(
             sa.select(Stage.id, Stage.difference_id)
-            .join(Difference, open_stage)
-            .where(Difference.state == state, *conditions, not_done(duty))
+            .where(*conditions, not_done(duty))
             .order_by(moment, Stage.id)
         ).all()
 
-    # Open stages only, matching the partial index ix_stage_awaiting_deadline, so closed
-    # history is never scanned.
     overdue = due(
         Stage.deadline,
-        State.AWAITING_RESPONSE,
         deadlines.Duty.OVERDUE,
         Stage.deadline < now,
         Stage.closed_at.is_(None),
@@ -2424,14 +2471,12 @@ def _due_stages(now: datetime) -> list[tuple[int, int]]:
     )
     reminders = due(
         Stage.remind_at,
-        State.AWAITING_RESPONSE,
         deadlines.Duty.REMINDER,
         Stage.remind_at <= now,
         Stage.deadline >= now,
     )
     raisers = due(
         Stage.raiser_remind_at,
-        State.AWAITING_RAISER,
         deadlines.Duty.RAISER_REMINDER,
         Stage.raiser_remind_at <= now,
     )

@@ -147,14 +147,25 @@ def may_raise(actor: Actor) -> bool:
     )
 
 
+# Who can take part in a difference at all: administrators and auditors never act on one, even
+# if a misconfiguration (a stage contact, a line manager) puts them in its path.
+PARTICIPATING_ROLES = frozenset({Role.PRACTITIONER, Role.MANAGER, Role.SENIOR, Role.PARTNERSHIP})
+
+
 def _is_raising_side(actor: Actor, situation: Situation) -> bool:
-    return actor.id is not None and (
-        actor.id == situation.raiser_id or actor.id in situation.lead_ids
+    return (
+        actor.id is not None
+        and actor.role in PARTICIPATING_ROLES
+        and (actor.id == situation.raiser_id or actor.id in situation.lead_ids)
     )
 
 
 def _is_responder(actor: Actor, situation: Situation) -> bool:
-    return actor.id is not None and actor.id in situation.responder_ids
+    return (
+        actor.id is not None
+        and actor.role in PARTICIPATING_ROLES
+        and actor.id in situation.responder_ids
+    )
 
 
 def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:

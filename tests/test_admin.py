@@ -260,7 +260,7 @@ def test_stage_contacts_are_added_and_removed_and_recorded(app, admin, people):
 
 def test_a_stage_contact_must_work_for_the_agency(app, people, ctx):
     admin = db.session.get(User, people.admin.id)
-    with pytest.raises(RationaleRequired, match="active member of Northshire Police"):
+    with pytest.raises(RationaleRequired, match="senior manager of Northshire Police"):
         services.add_stage_contact(admin, people.police.id, level=1, user_id=people.sw.id, now=NOW)
     with pytest.raises(RationaleRequired, match="stage of the policy"):
         services.add_stage_contact(
@@ -452,7 +452,7 @@ def test_a_line_manager_must_be_active(app, people, ctx):
     admin = db.session.get(User, people.admin.id)
     db.session.get(User, people.tm.id).active = False
     db.session.commit()
-    with pytest.raises(RationaleRequired, match="active person"):
+    with pytest.raises(RationaleRequired, match="active practitioner, manager or senior manager"):
         services.change_user(
             admin, people.sw.id, email="sw@csc.example", name="Sam Okafor", role="practitioner",
             agency_id=people.csc.id, line_manager_id=people.tm.id, now=NOW,

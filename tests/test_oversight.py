@@ -10,6 +10,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.routing import IntegerConverter
 
 from escalate import audit
 from escalate.extensions import db
@@ -468,7 +469,7 @@ def test_an_auditor_reads_every_route_and_changes_nothing(app, people, client_fo
     def url_for_rule(rule, reference, slug):
         values = {}
         for argument in rule.arguments:
-            converter = rule._converters[argument].__class__.__name__
+            converter = rule._converters[argument]
             if argument == "reference":
                 values[argument] = reference
             elif argument == "slug":
@@ -477,7 +478,7 @@ def test_an_auditor_reads_every_route_and_changes_nothing(app, people, client_fo
                 values[argument] = notification_id
             elif argument == "filename":
                 values[argument] = "app.css"
-            elif converter == "IntegerConverter":
+            elif isinstance(converter, IntegerConverter):
                 values[argument] = 1
             else:
                 values[argument] = "x"

@@ -28,7 +28,8 @@ class ParsedFilters:
 
 def _whole_number(text: str) -> int | None:
     text = text.strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    # isascii: "²" is a digit to str.isdigit but not to int().
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 def parse_filters(args, agency_ids: set[int], stage_levels: set[int]) -> ParsedFilters:
