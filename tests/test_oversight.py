@@ -7,17 +7,19 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 from werkzeug.routing import IntegerConverter
 
-from escalate import audit
+from escalate import audit, services
 from escalate.extensions import db
 from escalate.models import Base, Difference, Event, EventKind, LearningNote, Notification
 from escalate.oversight import views as oversight_views
 from tests import oversight_fixture as story_module
-from tests.conftest import submit
+from tests.conftest import sign_in, submit
 from tests.oversight_fixture import NOTE_A, NOTE_C, NOW, tables
 
 
@@ -512,3 +514,46 @@ def test_an_auditor_reads_every_route_and_changes_nothing(app, people, client_fo
     assert refused[f"/differences/{story['D']}/respond"] == 403
     assert refused[f"/oversight/differences/{story['A']}/learning-note"] == 403
     assert refused["/oversight/"] == 405
+
+
+# --- The demo partnership, counted by hand ------------------------------------------------------
+
+DEMO_MOMENT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
+
+
+def test_the_dashboard_shows_the_demo_partnership_as_counted_by_hand(app, runner):
+    """escalate/demo.py's 13 scenarios: open at stage 1 (the school's, overdue; the police's,
+    urgent; early help's, waiting for the raiser; the GP practice's, extended; the academy's,
+    reassigned), stage 2 (the health visitor's, overdue), stage 3 (the GP's), stage 4 (early
+    help's, overdue); resolved by acceptance agreed twice (the social worker's, the MASH's),
+    upheld once (the police's), by the partnership agreed once; withdrawn once."""
+    from escalate import demo
+
+    with app.app_context():
+        services.seed_demo(demo.DEMO_PASSWORD, DEMO_MOMENT)
+        db.session.remove()
+    app.config["CLOCK"] = lambda: DEMO_MOMENT
+    chair = app.test_client()
+    sign_in(
+        chair,
+        SimpleNamespace(email="ruth.adeyemi@partnership.northshire.example"),
+        demo.DEMO_PASSWORD,
+    )
+    page = chair.get("/oversight/").get_data(as_text=True)
+    figures = dict(re.findall(r'id="figure-([a-z-]+)">(\d+)<', page))
+    assert figures == {
+        "open": "8",
+        "overdue": "3",
+        "urgent": "1",
+        "awaiting-raiser": "1",
+        "failures": "0",
+    }
+    found = tables(page)
+    outcomes = next(rows for caption, rows in found.items() if "outcome" in caption.lower())
+    assert [row for row in outcomes if row and row[0] != "Outcome"] == [
+        ["Agreed: the decision changed", "3"],
+        ["Upheld: the decision stood", "1"],
+        ["Withdrawn", "1"],
+    ]
+    listed = chair.get("/oversight/unresolved").get_data(as_text=True)
+    assert len(set(re.findall(r"RPD-2026-\d{5}", listed))) == 8
