@@ -153,27 +153,13 @@ def deadline_at(
 
     Counting starts from the local (``tz``) date of ``opened``; the deadline is ``end_of_day``
     local wall-clock time on the ``days``-th working day after it. ``opened`` must be aware.
+    Extending a deadline is the same sum, counted from the deadline being moved.
     """
     _check_aware(opened, "opened")
     if end_of_day.tzinfo is not None:
         raise ValueError("end_of_day must be a naive local time; the zone comes from tz")
     zone = _zone(tz)
     due = add_working_days(opened.astimezone(zone).date(), days, nation, closures)
-    return datetime.combine(due, end_of_day, tzinfo=zone).astimezone(UTC)
-
-
-def extend_deadline(
-    deadline: datetime,
-    days: int,
-    nation: str = DEFAULT_NATION,
-    closures: Iterable[date] = (),
-    end_of_day: time = END_OF_WORKING_DAY,
-    tz: str = DEFAULT_TZ,
-) -> datetime:
-    """Return the deadline moved ``days`` working days later, at ``end_of_day`` local time."""
-    _check_aware(deadline, "deadline")
-    zone = _zone(tz)
-    due = add_working_days(deadline.astimezone(zone).date(), days, nation, closures)
     return datetime.combine(due, end_of_day, tzinfo=zone).astimezone(UTC)
 
 

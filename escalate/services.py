@@ -352,11 +352,6 @@ class WorkingCalendar:
     def days_left(self, deadline: datetime, now: datetime) -> int:
         return calendar.working_days_left(deadline, now, self.nation, self.closures)
 
-    def extend(self, deadline: datetime, days: int) -> datetime:
-        return calendar.extend_deadline(
-            deadline, days, self.nation, self.closures, end_of_day=self.end_of_day
-        )
-
 
 def working_calendar() -> WorkingCalendar:
     settings = partnership_settings()
@@ -803,7 +798,7 @@ def extend(user, difference_id, version, *, days, rationale, now) -> Difference:
     rationale = workflow.require_rationale(rationale, what="why more time is needed")
     # Counted from the deadline, or from now if it has already passed, so that an extension
     # always gives time that is still to come.
-    stage.deadline = working_calendar().extend(max(stage.deadline, now), days)
+    stage.deadline = working_calendar().deadline(max(stage.deadline, now), days)
     stage.extended_days += days
     _rearm_deadline_alerts(stage, now)
     data = {"days": days, "rationale": rationale}
@@ -1976,7 +1971,7 @@ def deadline_moves(now: datetime, *, lock: bool = False) -> list[DeadlineMove]:
         days = rule.urgent_working_days if difference.urgent else rule.working_days
         new = cal.deadline(stage.opened_at, days)
         if stage.extended_days:
-            new = cal.extend(new, stage.extended_days)
+            new = cal.deadline(new, stage.extended_days)
         if new != stage.deadline:
             moves.append(DeadlineMove(difference, stage, stage.deadline, new, days))
     return moves

@@ -232,3 +232,11 @@ def test_the_raiser_is_told_it_was_raised_and_the_responder_is_asked(app, people
         rows = db.session.execute(sa.select(Notification.recipient_id, Notification.subject)).all()
     assert {r.recipient_id for r in rows} == {people.gp.id, people.sw.id}
     assert any("needs your response by 5pm on Friday 27 November 2026" in r.subject for r in rows)
+
+
+def test_the_details_cannot_be_reached_without_answering_the_risk_question(people, client_for):
+    browser = client_for(people.gp)
+    for url in ("/differences/new/details", "/differences/new/details?urgent=maybe"):
+        response = browser.get(url)
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith("/differences/new")

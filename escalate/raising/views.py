@@ -82,7 +82,11 @@ def _chosen_labels(form: DifferenceForm) -> dict[str, str]:
 @login_required
 def details():
     _require_raiser()
-    urgent = request.args.get("urgent") == "yes"
+    answer = request.args.get("urgent")
+    if answer not in ("yes", "no"):
+        # The immediate-risk question comes before anything else: nobody skips it.
+        return redirect(url_for("raising.start"))
+    urgent = answer == "yes"
     form = _difference_form()
     if request.method == "POST" and request.form.get("change"):
         form.validate()  # fill the form again from what was sent, errors hidden

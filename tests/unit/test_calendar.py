@@ -444,9 +444,9 @@ def test_bank_holidays_are_cached_per_nation():
     assert calendar._bank_holidays(SCT) is not calendar._bank_holidays(NIR)
 
 
-def test_extend_deadline_moves_by_working_days_and_keeps_the_end_of_day():
+def test_a_deadline_counted_from_a_deadline_moves_it_by_working_days():
     # Friday 18 Dec 2026 17:00 GMT + 3 working days: Mon 21, Tue 22, Wed 23 December.
     deadline = datetime(2026, 12, 18, 17, 0, tzinfo=UTC)
-    assert calendar.extend_deadline(deadline, 3) == datetime(2026, 12, 23, 17, 0, tzinfo=UTC)
+    assert calendar.deadline_at(deadline, 3) == datetime(2026, 12, 23, 17, 0, tzinfo=UTC)
     # + 5 skips Christmas Day and Boxing Day's substitute (Mon 28 Dec 2026): Tue 29 December.
-    assert calendar.extend_deadline(deadline, 5) == datetime(2026, 12, 29, 17, 0, tzinfo=UTC)
+    assert calendar.deadline_at(deadline, 5) == datetime(2026, 12, 29, 17, 0, tzinfo=UTC)
