@@ -22,7 +22,7 @@ os.environ["ESCALATE_ENV"] = "development"
 os.environ["SECRET_KEY"] = secrets.token_hex(32)
 os.environ.pop("DATABASE_URL", None)
 
-from escalate import audit, create_app, services  # noqa: E402
+from escalate import create_app, queries, services  # noqa: E402
 from escalate.extensions import db  # noqa: E402
 from escalate.models import (  # noqa: E402
     Agency,
@@ -105,15 +105,15 @@ def measure(count: int, directory: Path) -> tuple[int, int, float]:
     )
     with app.app_context():
         Base.metadata.create_all(db.engine)
-        services.install_defaults()
+        services.setup.install_defaults()
         started = time.perf_counter()
         build(count)
         built = time.perf_counter() - started
         db.session.remove()
-        filters = audit.UnresolvedFilters(sort="oldest")
+        filters = queries.unresolved.UnresolvedFilters(sort="oldest")
         tracemalloc.start()
         rows = size = 0
-        for text in audit.unresolved_csv(filters, NOW):
+        for text in queries.unresolved.unresolved_csv(filters, NOW):
             size += len(text)
             rows += text.count("\r\n")
         _, peak = tracemalloc.get_traced_memory()

@@ -4,7 +4,7 @@ Issue 5 asks that the sweep's work grow with the number of differences that are 
 the number open or the length of the partnership's history. This builds scratch SQLite
 databases with bulk inserts (not through the services: this measures the sweep, not the
 workflow), each with the same 50 due differences among more and more open ones and closed
-history, then times `services.sweep(now, dry_run=True)`, shows SQLite's query plans for the
+history, then times `services.sweep.sweep(now, dry_run=True)`, shows SQLite's query plans for the
 sweep's "what is due" queries and counts the virtual-machine steps the sweep takes (exact, where
 times are noisy). It then runs the sweep for real, and again, which finds nothing left to do.
 
@@ -34,7 +34,7 @@ os.environ["ESCALATE_ENV"] = "development"
 os.environ["SECRET_KEY"] = secrets.token_hex(32)
 os.environ.pop("DATABASE_URL", None)
 
-from escalate import audit, create_app, services  # noqa: E402
+from escalate import create_app, history, services  # noqa: E402
 from escalate.extensions import db  # noqa: E402
 from escalate.models import (  # noqa: E402
     Agency,
@@ -253,7 +253,7 @@ def rows_for(i: int, kind: str, people: People) -> dict[str, list[dict]]:
             "responders_fell_back": False,
         },
     )
-    audit.seal(event, audit.GENESIS)
+    history.seal(event, history.GENESIS)
     notification = {
         "recipient_id": responder,
         "difference_id": i,
@@ -384,10 +384,10 @@ def explain(statement: str, parameters) -> tuple[list[str], int, int]:
     return plan, rows, steps[0]
 
 
-def timed_sweep(*, dry_run: bool) -> tuple[float, services.SweepReport]:
+def timed_sweep(*, dry_run: bool) -> tuple[float, services.sweep.SweepReport]:
     db.session.remove()
     started = time.perf_counter()
-    report = services.sweep(NOW, dry_run=dry_run)
+    report = services.sweep.sweep(NOW, dry_run=dry_run)
     elapsed = time.perf_counter() - started
     db.session.remove()
     return elapsed, report
@@ -404,11 +404,11 @@ class Result:
     dry_steps: int
     plans: list[tuple[list[str], int, int]]
     real_ms: float
-    real: services.SweepReport
+    real: services.sweep.SweepReport
     real_slowest: list[tuple[str, int, float]]
     notifications: int
     again_ms: float
-    again: services.SweepReport
+    again: services.sweep.SweepReport
     chains_ok: int
 
 
@@ -417,7 +417,7 @@ def measure(scenario: Scenario, directory: Path) -> Result:
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
     with app.app_context():
         Base.metadata.create_all(db.engine)
-        services.install_defaults()
+        services.setup.install_defaults()
         started = time.perf_counter()
         due = build(scenario)
         built = time.perf_counter() - started
@@ -436,7 +436,7 @@ def measure(scenario: Scenario, directory: Path) -> Result:
             items.add(len(report.items))
         assert len(items) == 1, items
         with watching(db.engine, count_steps=True) as seen:
-            services.sweep(NOW, dry_run=True)
+            services.sweep.sweep(NOW, dry_run=True)
         db.session.remove()
         plans = [explain(*query) for query in due_queries(seen.statements)]
         assert len(plans) == 3, len(plans)
@@ -454,7 +454,7 @@ def measure(scenario: Scenario, directory: Path) -> Result:
                 .where(Event.difference_id == difference_id)
                 .order_by(Event.sequence)
             ).all()
-            chains_ok += audit.verify(events).ok
+            chains_ok += history.verify(events).ok
         db.session.remove()
         db.engine.dispose()
     return Result(

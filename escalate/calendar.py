@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -184,3 +185,56 @@ def working_days_left(
     return working_days_between(
         now.astimezone(zone).date(), deadline.astimezone(zone).date(), nation, closures
     )
+
+
+# --- Reporting periods ----------------------------------------------------------------------
+
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days, first and last included, in the partnership's local time."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return local_midnight(self.first)
+
+    @property
+    def end(self) -> datetime:
+        """The instant just after the period: midnight at the start of the day after ``last``."""
+        return local_midnight(self.last + timedelta(days=1))
+
+    @property
+    def label(self) -> str:
+        return f"{_day(self.first)} to {_day(self.last)}"
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value.strftime('%B %Y')}"
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(DEFAULT_TZ)).astimezone(UTC)
+
+
+def quarter_of(day: date) -> Period:
+    """The calendar quarter (January–March, April–June…) containing ``day``."""
+    first_month = 3 * ((day.month - 1) // 3) + 1
+    first = date(day.year, first_month, 1)
+    after = date(day.year + 1, 1, 1) if first_month == 10 else date(day.year, first_month + 3, 1)
+    return Period(first, after - timedelta(days=1))
+
+
+def quarter_label(period: Period) -> str:
+    return f"{period.first.strftime('%b')} to {period.last.strftime('%b %Y')}"
+
+
+def quarters_up_to(day: date, count: int) -> list[Period]:
+    """The ``count`` quarters ending with the one containing ``day``, oldest first."""
+    quarters = [quarter_of(day)]
+    while len(quarters) < count:
+        quarters.insert(0, quarter_of(quarters[0].first - timedelta(days=1)))
+    return quarters

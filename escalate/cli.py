@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from escalate import demo, notify, services
+from escalate import calendar, demo, notify, queries, services
 from escalate.models import Role
 from escalate.workflow import DomainError
 
@@ -65,7 +65,7 @@ def create_user(email, name, role, agency_name, job_title):
     password = os.environ.get(PASSWORD_VARIABLE)
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = services.create_user(
+    user = services.accounts.create_user(
         email=email,
         name=name,
         role=role,
@@ -85,7 +85,7 @@ def seed_demo():
             "seed-demo creates accounts that share a published password, so it does not run in "
             "production. Set ESCALATE_ENV=development for a demonstration database."
         )
-    created = services.seed_demo(demo.DEMO_PASSWORD, datetime.now(UTC))
+    created = services.demo.seed_demo(demo.DEMO_PASSWORD, datetime.now(UTC))
     summary = ", ".join(f"{count} {what}" for what, count in created.items())
     click.echo(f"Northshire demo partnership ready (added {summary}).")
 
@@ -97,7 +97,7 @@ def seed_demo():
 @with_appcontext
 def sweep(dry_run):
     """Send due reminders, record missed deadlines and escalate where the policy says so."""
-    report = services.sweep(current_app.config["CLOCK"](), dry_run=dry_run)
+    report = services.sweep.sweep(current_app.config["CLOCK"](), dry_run=dry_run)
     for item in report.items if dry_run else ():
         click.echo(item.summary)
     for problem in report.problems:
@@ -118,11 +118,10 @@ def sweep(dry_run):
 @with_appcontext
 def verify_audit(batch_size):
     """Check every difference's history against its hash chain; exit 1 naming any altered."""
-    from escalate import audit
 
     differences = events = 0
     altered = []
-    for check in audit.verify_every_history(batch_size):
+    for check in queries.histories.verify_every_history(batch_size):
         differences += 1
         events += check.events
         if not check.verification.ok:
@@ -163,17 +162,16 @@ def report(first, last):
 
     Without dates, the current quarter.
     """
-    from escalate import audit
     from escalate.calendar import to_local
     from escalate.oversight.forms import period_problem
 
-    quarter = audit.quarter_of(to_local(current_app.config["CLOCK"]()).date())
+    quarter = calendar.quarter_of(to_local(current_app.config["CLOCK"]()).date())
     first = first or quarter.first
     last = last or quarter.last
     problem = period_problem(first, last)
     if problem is not None:
         raise click.UsageError(f"{problem[1]}.")
-    for line in audit.report_csv(audit.report(audit.Period(first, last))):
+    for line in queries.figures.report_csv(queries.figures.report(calendar.Period(first, last))):
         click.echo(line, nl=False)
 
 
@@ -206,7 +204,7 @@ def import_agencies(file):
     from escalate.administration import AGENCY_COLUMNS
 
     rows = importing.read_rows(file, AGENCY_COLUMNS)
-    result = services.import_agencies(rows, datetime.now(UTC), source=Path(file).name)
+    result = services.importing.import_agencies(rows, datetime.now(UTC), source=Path(file).name)
     _import_report(result, "agencies")
     click.echo(f"Imported {len(result.created)} agenc{'y' if len(result.created) == 1 else 'ies'}.")
 
@@ -232,7 +230,7 @@ def import_users(file, send_invitations):
     from escalate.administration import USER_COLUMNS
 
     rows = importing.read_rows(file, USER_COLUMNS)
-    result = services.import_users(
+    result = services.importing.import_users(
         rows, datetime.now(UTC), source=Path(file).name, invite=send_invitations
     )
     _import_report(result, "accounts")
@@ -277,10 +275,12 @@ def worker_jobs(app, clock, worker_id: str, stopping) -> list[tuple[str, Callabl
     mailer = notify.mailer_from_app(app)
     return [
         # The sweep first, so that the reminders and notices it writes go out this round.
-        ("sweep", lambda: services.sweep(clock())),
+        ("sweep", lambda: services.sweep.sweep(clock())),
         (
             "email",
-            lambda: services.deliver_due(mailer, clock, worker_id=worker_id, stopping=stopping),
+            lambda: services.delivery.deliver_due(
+                mailer, clock, worker_id=worker_id, stopping=stopping
+            ),
         ),
     ]
 
@@ -293,7 +293,7 @@ def worker_jobs(app, clock, worker_id: str, stopping) -> list[tuple[str, Callabl
 def deliver(limit):
     """Email the notifications that are due (tries included), then exit."""
     app = current_app._get_current_object()
-    counts = services.deliver_due(
+    counts = services.delivery.deliver_due(
         notify.mailer_from_app(app), app.config["CLOCK"], worker_id=_worker_id(), limit=limit
     )
     click.echo(f"Email: {counts}.")
@@ -331,7 +331,7 @@ def worker(interval, once):
                     done = job()
                 except Exception:
                     # A database or mail outage must not end the worker: next round tries again.
-                    services.forget_changes()
+                    services.differences.forget_changes()
                     app.logger.exception("The worker's %s job failed; it runs next round", name)
                     continue
                 if done:

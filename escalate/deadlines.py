@@ -105,9 +105,15 @@ class StageClock:
     done: frozenset[str] = field(default_factory=frozenset)  # stage_alert kinds recorded
 
 
-def is_overdue(deadline: datetime, now: datetime) -> bool:
-    """A deadline is missed once its instant has passed (the app derives overdue the same way)."""
+def is_past(deadline: datetime, now: datetime) -> bool:
+    """A deadline is missed once its instant has passed."""
     return now > deadline
+
+
+def is_overdue(state: State, deadline: datetime | None, now: datetime) -> bool:
+    """Overdue: waiting for a response and past the open stage's deadline (product.md §4: not a
+    state, derived from the clock). ``escalate.queries.conditions.overdue`` is its SQL twin."""
+    return state == State.AWAITING_RESPONSE and deadline is not None and is_past(deadline, now)
 
 
 def duties(stage: StageClock, now: datetime) -> list[Duty]:
@@ -122,7 +128,7 @@ def duties(stage: StageClock, now: datetime) -> list[Duty]:
     if not stage.is_open_stage or stage.state.is_final:
         return []
     if stage.state == State.AWAITING_RESPONSE:
-        if is_overdue(stage.deadline, now):
+        if is_past(stage.deadline, now):
             if Duty.OVERDUE in stage.done:
                 return []
             found = [Duty.OVERDUE]

@@ -3,7 +3,7 @@
 Configured as Flask users expect: MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS, MAIL_USE_SSL,
 MAIL_USERNAME, MAIL_PASSWORD, MAIL_DEFAULT_SENDER. With no MAIL_SERVER, messages are written as
 .eml files to the instance folder's mail/ directory instead (development). Which notifications
-are due, and what happens after a failure, is decided by ``services.deliver_due``.
+are due, and what happens after a failure, is decided by ``services.delivery.deliver_due``.
 """
 
 import re

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
-from escalate import services
+from escalate import queries
 from escalate.calendar import to_local
 from escalate.models import Role
 
@@ -30,7 +30,7 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
         items.append(("admin.index", "Administration"))
     if user.role in (Role.ADMIN, Role.PARTNERSHIP, Role.AUDITOR):
         items.append(("admin.changes", "Changes"))
-    unread = services.unread_count(user)
+    unread = queries.inbox.unread_count(user)
     items.append(("inbox.index", f"Inbox ({unread} unread)" if unread else "Inbox"))
     items.append(("auth.account", "Your account"))
     return [

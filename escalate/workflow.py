@@ -131,7 +131,7 @@ def manages_either_agency(actor: Actor, situation: Situation) -> bool:
 def can_see(actor: Actor, situation: Situation) -> bool:
     """product.md §1: parties, managers and seniors of either agency, partnership and auditors.
 
-    `escalate.visibility` expresses the same rule as SQL for lists; tests hold the two together.
+    `escalate.queries.conditions.visible_to` is the same rule as SQL; tests hold the two together.
     """
     return (
         actor.role in OVERSIGHT_ROLES
@@ -526,6 +526,4 @@ def check_learning_note(actor: Actor, situation: Situation) -> None:
     if actor.role != Role.PARTNERSHIP:
         raise NotAllowed("Only the safeguarding partnership can add a learning note.")
     if not situation.state.is_final:
-        raise WrongState(
-            "A learning note is added once the difference is resolved or withdrawn."
-        )
+        raise WrongState("A learning note is added once the difference is resolved or withdrawn.")

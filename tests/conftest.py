@@ -90,7 +90,7 @@ def app(database_url, app_config):
             _reset_postgres(db.engine)
         else:
             Base.metadata.create_all(db.engine)
-        services.install_defaults()
+        services.setup.install_defaults()
         db.session.remove()
     yield app
     with app.app_context():

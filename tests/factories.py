@@ -72,7 +72,7 @@ def new_difference(receiving: Agency, **overrides):
     from datetime import date
 
     from escalate.models import Category
-    from escalate.services import NewDifference
+    from escalate.services.differences import NewDifference
 
     fields = {
         "receiving_agency_id": receiving.id,

@@ -57,7 +57,7 @@ def _user(person) -> User:
 
 
 def _raise(raiser, receiving_id, category, when, named=None, urgent=False) -> Difference:
-    return services.raise_difference(
+    return services.differences.raise_difference(
         _user(raiser),
         factories.new_difference(
             _agency(receiving_id),
@@ -98,20 +98,20 @@ def build(people) -> dict[str, str]:
     g = _raise(p.gp, p.csc.id, Category.DRIFT, at(7, month=9), named=p.sw)
     h = _raise(p.sw, p.gp_practice.id, Category.ROLES, at(3), named=p.gp)
 
-    _do(services.respond, p.sw, a, at(4), **agreed)
-    _do(services.accept, p.gp, a, at(5))
+    _do(services.differences.respond, p.sw, a, at(4), **agreed)
+    _do(services.differences.accept, p.gp, a, at(5))
 
-    _do(services.respond, p.sw, b, at(10), **upheld)
-    _do(services.escalate, p.gp, b, at(10, 11), **why)
+    _do(services.differences.respond, p.sw, b, at(10), **upheld)
+    _do(services.differences.escalate, p.gp, b, at(10, 11), **why)
 
-    _do(services.respond, p.sw2, c, at(3), **upheld)
-    _do(services.escalate, p.police_manager, c, at(3, 11), **why)
-    _do(services.respond, p.tm, c, at(4), **upheld)
-    _do(services.escalate, p.police_manager, c, at(4, 11), **why)
-    _do(services.respond, p.hos, c, at(5), **upheld)
-    _do(services.escalate, p.police_manager, c, at(5, 11), **why)
+    _do(services.differences.respond, p.sw2, c, at(3), **upheld)
+    _do(services.differences.escalate, p.police_manager, c, at(3, 11), **why)
+    _do(services.differences.respond, p.tm, c, at(4), **upheld)
+    _do(services.differences.escalate, p.police_manager, c, at(4, 11), **why)
+    _do(services.differences.respond, p.hos, c, at(5), **upheld)
+    _do(services.differences.escalate, p.police_manager, c, at(5, 11), **why)
     _do(
-        services.decide,
+        services.differences.decide,
         p.chair,
         c,
         at(16),
@@ -120,9 +120,9 @@ def build(people) -> dict[str, str]:
         **response,
     )
 
-    _do(services.respond, p.sw2, f, at(17), **agreed)
+    _do(services.differences.respond, p.sw2, f, at(17), **agreed)
 
-    _do(services.withdraw, p.sw, h, at(6), **why)
+    _do(services.differences.withdraw, p.sw, h, at(6), **why)
 
     academy = factories.agency("Northshire Academy", AgencyKind.EDUCATION)
     factories.user(Role.PRACTITIONER, agency=academy, email="dsl@academy.example")
@@ -139,8 +139,8 @@ def build(people) -> dict[str, str]:
 def add_notes(people, refs) -> None:
     """The partnership's learning on A and C (run inside an application context)."""
     chair = _user(people.chair)
-    services.add_learning_note(chair, refs["A"], NOTE_A, NOW)
-    services.add_learning_note(chair, refs["C"], NOTE_C, NOW)
+    services.differences.add_learning_note(chair, refs["A"], NOTE_A, NOW)
+    services.differences.add_learning_note(chair, refs["C"], NOTE_C, NOW)
 
 
 def tables(html: str) -> dict[str, list[list[str]]]:

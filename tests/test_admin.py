@@ -208,14 +208,13 @@ def test_an_agency_is_added_and_renamed_and_both_recorded(app, admin, people):
 
 
 def test_agency_names_are_unique_whatever_their_case(app, admin, people):
-    response = submit(
-        admin, "/admin/agencies/new", {"name": "NORTHSHIRE police", "kind": "police"}
-    )
+    response = submit(admin, "/admin/agencies/new", {"name": "NORTHSHIRE police", "kind": "police"})
     assert response.status_code == 200
     assert "There is already an agency called Northshire Police" in text(response)
     response = submit(
-        admin, f"/admin/agencies/{people.csc.id}/change", {"name": "northshire police",
-                                                          "kind": "police"}
+        admin,
+        f"/admin/agencies/{people.csc.id}/change",
+        {"name": "northshire police", "kind": "police"},
     )
     assert "There is already an agency called Northshire Police" in text(response)
     assert one(app, Agency, Agency.id == people.csc.id).name == "Children's Social Care"
@@ -224,7 +223,8 @@ def test_agency_names_are_unique_whatever_their_case(app, admin, people):
 
 def test_saving_an_unchanged_agency_records_nothing(app, admin, people):
     response = submit(
-        admin, f"/admin/agencies/{people.police.id}/change",
+        admin,
+        f"/admin/agencies/{people.police.id}/change",
         {"name": "Northshire Police", "kind": "police"},
     )
     assert "Nothing was changed" in text(admin.get(response.headers["Location"]))
@@ -261,9 +261,11 @@ def test_stage_contacts_are_added_and_removed_and_recorded(app, admin, people):
 def test_a_stage_contact_must_work_for_the_agency(app, people, ctx):
     admin = db.session.get(User, people.admin.id)
     with pytest.raises(RationaleRequired, match="senior manager of Northshire Police"):
-        services.add_stage_contact(admin, people.police.id, level=1, user_id=people.sw.id, now=NOW)
+        services.setup.add_stage_contact(
+            admin, people.police.id, level=1, user_id=people.sw.id, now=NOW
+        )
     with pytest.raises(RationaleRequired, match="stage of the policy"):
-        services.add_stage_contact(
+        services.setup.add_stage_contact(
             admin, people.police.id, level=9, user_id=people.police_manager.id, now=NOW
         )
 
@@ -385,8 +387,9 @@ def test_duplicate_emails_are_refused_whatever_their_case(app, admin, people, ma
     response = submit(
         admin,
         f"/admin/users/{people.gp.id}/change",
-        invite_data(people, email="Lead@GP.example", agency=str(people.gp_practice.id),
-                    line_manager="0"),
+        invite_data(
+            people, email="Lead@GP.example", agency=str(people.gp_practice.id), line_manager="0"
+        ),
     )
     assert "There is already an account for lead@gp.example" in text(response)
     assert mail.sent == [] and changes(app, "user") == []
@@ -396,8 +399,9 @@ def test_an_agency_role_needs_an_agency(app, admin, people, mail):
     response = submit(admin, "/admin/users/invite", invite_data(people, agency="0"))
     assert "a practitioner acts for an agency" in text(response)
     response = submit(
-        admin, "/admin/users/invite", invite_data(people, agency="0", role="auditor",
-                                                 line_manager="0")
+        admin,
+        "/admin/users/invite",
+        invite_data(people, agency="0", role="auditor", line_manager="0"),
     )
     assert response.status_code == 302
 
@@ -453,9 +457,15 @@ def test_a_line_manager_must_be_active(app, people, ctx):
     db.session.get(User, people.tm.id).active = False
     db.session.commit()
     with pytest.raises(RationaleRequired, match="active practitioner, manager or senior manager"):
-        services.change_user(
-            admin, people.sw.id, email="sw@csc.example", name="Sam Okafor", role="practitioner",
-            agency_id=people.csc.id, line_manager_id=people.tm.id, now=NOW,
+        services.accounts.change_user(
+            admin,
+            people.sw.id,
+            email="sw@csc.example",
+            name="Sam Okafor",
+            role="practitioner",
+            agency_id=people.csc.id,
+            line_manager_id=people.tm.id,
+            now=NOW,
         )
 
 
@@ -479,7 +489,7 @@ def test_a_user_in_history_is_deactivated_never_deleted_and_can_be_reactivated(
     app, admin, people, client_for
 ):
     with app.app_context():
-        services.raise_difference(
+        services.differences.raise_difference(
             db.session.get(User, people.gp.id),
             factories.new_difference(
                 db.session.get(Agency, people.csc.id), named_professional_id=people.sw.id
@@ -495,8 +505,12 @@ def test_a_user_in_history_is_deactivated_never_deleted_and_can_be_reactivated(
     assert sam is not None and sam.active is False
     with pytest.raises(AssertionError, match="sign-in did not succeed"):
         client_for(people.sw)
-    submit(admin, f"/admin/users/{people.sw.id}/reactivate", {},
-           form_page=f"/admin/users/{people.sw.id}")
+    submit(
+        admin,
+        f"/admin/users/{people.sw.id}/reactivate",
+        {},
+        form_page=f"/admin/users/{people.sw.id}",
+    )
     assert one(app, User, User.id == people.sw.id).active
     client_for(people.sw)
     actions = [c.action for c in changes(app, "user")]
@@ -520,14 +534,19 @@ def test_the_last_active_admin_cannot_be_demoted_or_deactivated(app, admin, peop
     response = submit(
         admin,
         f"/admin/users/{people.admin.id}/change",
-        {"email": "admin@partnership.example", "name": "Sanjay Patel", "role": "partnership",
-         "agency": "0", "line_manager": "0"},
+        {
+            "email": "admin@partnership.example",
+            "name": "Sanjay Patel",
+            "role": "partnership",
+            "agency": "0",
+            "line_manager": "0",
+        },
     )
     assert "only active administrator" in text(response)
     assert db.session.get(User, people.admin.id).role == Role.ADMIN
     # From the command line (no actor) the guard holds too.
     with pytest.raises(InvalidRequest, match="only active administrator"):
-        services.deactivate_user(None, people.admin.id, NOW)
+        services.accounts.deactivate_user(None, people.admin.id, NOW)
     db.session.rollback()
     assert db.session.get(User, people.admin.id).active
     assert changes(app) == []
@@ -538,22 +557,27 @@ def test_with_a_second_admin_one_may_step_down(app, admin, people, client_for):
     response = submit(
         admin,
         f"/admin/users/{people.admin.id}/change",
-        {"email": "admin@partnership.example", "name": "Sanjay Patel", "role": "partnership",
-         "agency": "0", "line_manager": "0"},
+        {
+            "email": "admin@partnership.example",
+            "name": "Sanjay Patel",
+            "role": "partnership",
+            "agency": "0",
+            "line_manager": "0",
+        },
     )
     assert response.status_code == 302
     assert admin.get("/admin").status_code == 403
     # The remaining admin is now the last one: they cannot be deactivated by the CLI either.
     with app.app_context(), pytest.raises(InvalidRequest):
-        services.deactivate_user(None, second.id, NOW)
+        services.accounts.deactivate_user(None, second.id, NOW)
 
 
 def test_only_admins_call_the_admin_services(app, people, ctx):
     chair = db.session.get(User, people.chair.id)
     with pytest.raises(NotAllowed):
-        services.add_agency(chair, name="Fire", kind="other", now=NOW)
+        services.setup.add_agency(chair, name="Fire", kind="other", now=NOW)
     with pytest.raises(NotAllowed):
-        services.recompute_deadlines(chair, NOW)
+        services.setup.recompute_deadlines(chair, NOW)
 
 
 def test_the_people_list_filters_by_agency_role_and_status(app, admin, people):
@@ -592,7 +616,7 @@ def test_a_stage_change_is_saved_recorded_and_governs_the_next_difference(app, a
     (change,) = changes(app, "stage policy")
     assert (change.before, change.after) == ({"working_days": 5}, {"working_days": 3})
     with app.app_context():
-        difference = services.raise_difference(
+        difference = services.differences.raise_difference(
             db.session.get(User, people.gp.id),
             factories.new_difference(db.session.get(Agency, people.csc.id)),
             NOW,
@@ -625,45 +649,74 @@ def test_the_final_stage_asks_only_for_timescales(app, admin):
     response = submit(
         admin,
         "/admin/policy/stages/4",
-        {"name": "Independent chair", "working_days": "8", "urgent_working_days": "2",
-         "reminder_days_before": "2", "raiser_reply_days": "5", "max_extension_days": "0",
-         # A crafted request cannot change who acts at the final stage.
-         "responder_rule": "agency_contacts", "auto_escalate": "yes"},
+        {
+            "name": "Independent chair",
+            "working_days": "8",
+            "urgent_working_days": "2",
+            "reminder_days_before": "2",
+            "raiser_reply_days": "5",
+            "max_extension_days": "0",
+            # A crafted request cannot change who acts at the final stage.
+            "responder_rule": "agency_contacts",
+            "auto_escalate": "yes",
+        },
     )
     assert response.status_code == 302
     final = one(app, PolicyStage, PolicyStage.level == 4)
     assert (final.name, final.working_days, final.responder_rule.value, final.auto_escalate) == (
-        "Independent chair", 8, "partnership", False
+        "Independent chair",
+        8,
+        "partnership",
+        False,
     )
 
 
 def test_the_final_stage_guard_holds_in_the_service(app, people, ctx):
     admin = db.session.get(User, people.admin.id)
     with pytest.raises(RationaleRequired, match="its responder must be the partnership"):
-        services.change_stage(
+        services.setup.change_stage(
             admin, 4, {**_values(4), "responder_rule": "agency_contacts"}, NOW
         )
 
 
 def _values(level):
     stage = db.session.scalar(sa.select(PolicyStage).where(PolicyStage.level == level))
-    return {key: getattr(stage, key) for key in (
-        "name", "responder_rule", "lead_rule", "working_days", "urgent_working_days",
-        "reminder_days_before", "auto_escalate", "raiser_reply_days", "max_extension_days")}
+    return {
+        key: getattr(stage, key)
+        for key in (
+            "name",
+            "responder_rule",
+            "lead_rule",
+            "working_days",
+            "urgent_working_days",
+            "reminder_days_before",
+            "auto_escalate",
+            "raiser_reply_days",
+            "max_extension_days",
+        )
+    }
 
 
 def test_a_stage_is_added_at_the_end_as_the_final_stage(app, admin):
     response = submit(
         admin,
         "/admin/policy/stages/new",
-        {"name": "Independent scrutiny", "working_days": "10", "urgent_working_days": "2",
-         "reminder_days_before": "1", "raiser_reply_days": "5", "max_extension_days": "5"},
+        {
+            "name": "Independent scrutiny",
+            "working_days": "10",
+            "urgent_working_days": "2",
+            "reminder_days_before": "1",
+            "raiser_reply_days": "5",
+            "max_extension_days": "5",
+        },
     )
     assert response.status_code == 302
     assert "Stage 5 added as the final stage" in text(admin.get(response.headers["Location"]))
     new = one(app, PolicyStage, PolicyStage.level == 5)
     assert (new.responder_rule.value, new.lead_rule.value, new.auto_escalate) == (
-        "partnership", "none", False
+        "partnership",
+        "none",
+        False,
     )
     (change,) = changes(app, "stage policy")
     assert change.action == "created" and change.after["name"] == "Independent scrutiny"
@@ -673,11 +726,19 @@ def test_the_last_stage_is_removed_only_when_safe(app, admin, people):
     # Stage 3 uses agency contacts, so it cannot become the final stage yet.
     page = text(admin.get("/admin/policy/stages/remove-last"))
     assert "Stage 3 would become the final stage" in page
-    submit(admin, "/admin/policy/stages/3", stage_data(
-        name="Senior managers", responder_rule="partnership", lead_rule="none",
-        auto_escalate="no", working_days="5"))
+    submit(
+        admin,
+        "/admin/policy/stages/3",
+        stage_data(
+            name="Senior managers",
+            responder_rule="partnership",
+            lead_rule="none",
+            auto_escalate="no",
+            working_days="5",
+        ),
+    )
     with app.app_context():
-        services.raise_difference(
+        services.differences.raise_difference(
             db.session.get(User, people.gp.id),
             factories.new_difference(db.session.get(Agency, people.csc.id)),
             NOW,
@@ -685,8 +746,7 @@ def test_the_last_stage_is_removed_only_when_safe(app, admin, people):
         difference = db.session.scalar(sa.select(Difference))
         difference.stage_level = 3  # as if escalated twice: it could still reach stage 4
         db.session.commit()
-    response = submit(admin, "/admin/policy/stages/remove-last", {},
-                      form_page="/admin/policy")
+    response = submit(admin, "/admin/policy/stages/remove-last", {}, form_page="/admin/policy")
     assert "1 open difference is at stage 3 or 4" in text(admin.get(response.headers["Location"]))
     assert one(app, PolicyStage, PolicyStage.level == 4) is not None
 
@@ -704,13 +764,14 @@ def test_the_last_stage_is_removed_only_when_safe(app, admin, people):
 def test_the_policy_always_keeps_one_stage(app, people, ctx):
     admin = db.session.get(User, people.admin.id)
     for level in (4, 3, 2):
-        db.session.delete(db.session.scalar(
-            sa.select(PolicyStage).where(PolicyStage.level == level)))
+        db.session.delete(
+            db.session.scalar(sa.select(PolicyStage).where(PolicyStage.level == level))
+        )
     first = db.session.scalar(sa.select(PolicyStage))
     first.responder_rule, first.lead_rule, first.auto_escalate = "partnership", "none", False
     db.session.commit()
     with pytest.raises(InvalidRequest, match="at least one stage"):
-        services.remove_last_stage(admin, NOW)
+        services.setup.remove_last_stage(admin, NOW)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(PolicyStage.id))) == 1
 
@@ -722,7 +783,7 @@ def test_recomputing_moves_open_deadlines_records_events_and_tells_people(
     app, admin, people, client_for
 ):
     with app.app_context():
-        raised = services.raise_difference(
+        raised = services.differences.raise_difference(
             db.session.get(User, people.gp.id),
             factories.new_difference(
                 db.session.get(Agency, people.csc.id), named_professional_id=people.sw.id
@@ -731,16 +792,21 @@ def test_recomputing_moves_open_deadlines_records_events_and_tells_people(
         )
         reference = raised.reference
         # A second, already answered difference: not waiting for a response, so it keeps its date.
-        other = services.raise_difference(
+        other = services.differences.raise_difference(
             db.session.get(User, people.gp.id),
-            factories.new_difference(db.session.get(Agency, people.csc.id),
-                                     child_reference="CSC-2"),
+            factories.new_difference(
+                db.session.get(Agency, people.csc.id), child_reference="CSC-2"
+            ),
             NOW,
         )
-        services.respond(
-            db.session.get(User, people.sw2.id), other.id, other.version, outcome="upheld",
+        services.differences.respond(
+            db.session.get(User, people.sw2.id),
+            other.id,
+            other.version,
+            outcome="upheld",
             rationale="The threshold for a section 47 enquiry is not met on this information.",
-            child_impact="Early help continues.", now=NOW,
+            child_impact="Early help continues.",
+            now=NOW,
         )
         other_id = other.id
     submit(admin, "/admin/policy/stages/1", stage_data(working_days="8"))
@@ -786,23 +852,29 @@ def test_recomputing_moves_open_deadlines_records_events_and_tells_people(
 
 def test_recomputing_keeps_extensions_and_uses_new_closure_days(app, admin, people):
     with app.app_context():
-        difference = services.raise_difference(
+        difference = services.differences.raise_difference(
             db.session.get(User, people.gp.id),
             factories.new_difference(
                 db.session.get(Agency, people.csc.id), named_professional_id=people.sw.id
             ),
             NOW,
         )
-        services.extend(
-            db.session.get(User, people.sw.id), difference.id, difference.version, days=2,
+        services.differences.extend(
+            db.session.get(User, people.sw.id),
+            difference.id,
+            difference.version,
+            days=2,
             rationale="The family are away and the visit cannot happen before next week.",
             now=NOW,
         )
         reference = difference.reference
     # Friday 27 November 2026 + 2 working days = Tuesday 1 December. Close Monday 23 November.
-    submit(admin, "/admin/calendar/closure-days",
-           {"day": ["23", "11", "2026"], "description": "Council closure day"},
-           form_page="/admin/calendar")
+    submit(
+        admin,
+        "/admin/calendar/closure-days",
+        {"day": ["23", "11", "2026"], "description": "Council closure day"},
+        form_page="/admin/calendar",
+    )
     submit(admin, "/admin/policy/recompute", {})
     with app.app_context():
         stage = db.session.scalar(
@@ -850,12 +922,17 @@ def test_closure_days_are_added_and_removed(app, admin):
     assert "24 December 2026" in text(admin.get("/admin/calendar"))
     again = submit(admin, "/admin/calendar/closure-days", data, form_page="/admin/calendar")
     assert again.status_code == 400 and "already a closure day" in text(again)
-    bad = submit(admin, "/admin/calendar/closure-days",
-                 {"day": ["31", "2", "2026"], "description": "x"}, form_page="/admin/calendar")
+    bad = submit(
+        admin,
+        "/admin/calendar/closure-days",
+        {"day": ["31", "2", "2026"], "description": "x"},
+        form_page="/admin/calendar",
+    )
     assert "must be a real date" in text(bad)
     closure = one(app, ClosureDay, ClosureDay.description == "Council closure day")
-    submit(admin, f"/admin/calendar/closure-days/{closure.id}/remove", {},
-           form_page="/admin/calendar")
+    submit(
+        admin, f"/admin/calendar/closure-days/{closure.id}/remove", {}, form_page="/admin/calendar"
+    )
     assert one(app, ClosureDay, ClosureDay.id == closure.id) is None
     added, removed = changes(app, "closure day")
     assert added.after == {"day": "2026-12-24", "description": "Council closure day"}
@@ -866,8 +943,14 @@ def test_the_act_now_text_is_what_a_raiser_at_immediate_risk_sees(app, admin, pe
     text_ = "Call 999. Northshire MASH: 01234 567890 (out of hours 01234 000111)."
     response = submit(admin, "/admin/act-now", {"text": text_})
     assert response.status_code == 302
-    page = text(submit(client_for(people.gp), "/differences/new", {"immediate_risk": "yes"},
-                       follow_redirects=True))
+    page = text(
+        submit(
+            client_for(people.gp),
+            "/differences/new",
+            {"immediate_risk": "yes"},
+            follow_redirects=True,
+        )
+    )
     assert "Northshire MASH: 01234 567890" in page
     (change,) = changes(app, "act now text")
     assert change.after == {"act_now_text": text_}
@@ -882,8 +965,10 @@ def test_changes_are_listed_newest_first_fifty_to_a_page(app, admin, people):
     with app.app_context():
         actor = db.session.get(User, people.admin.id)
         for number in range(51):
-            services.add_agency(
-                actor, name=f"Agency {number:02d}", kind="other",
+            services.setup.add_agency(
+                actor,
+                name=f"Agency {number:02d}",
+                kind="other",
                 now=NOW + timedelta(minutes=number),
             )
     first = text(admin.get("/changes"))
@@ -922,14 +1007,23 @@ def test_someone_signed_in_cannot_use_a_link(app, admin, people, mail):
 
 def test_every_admin_page_opens_for_an_administrator(app, admin, people):
     with app.app_context():
-        factories.stage_contact(db.session.get(Agency, people.police.id), 1,
-                                db.session.get(User, people.police_manager.id))
+        factories.stage_contact(
+            db.session.get(Agency, people.police.id),
+            1,
+            db.session.get(User, people.police_manager.id),
+        )
         db.session.add(ClosureDay(day=NOW.date(), description="Council closure day"))
         db.session.commit()
     submit(admin, "/admin/agencies/new", {"name": "Fire", "kind": "other"})
-    for page in [*ADMIN_PAGES, "/changes", f"/admin/users/{people.gp.id}",
-                 f"/admin/users/{people.gp.id}/change", f"/admin/users/{people.gp.id}/deactivate",
-                 f"/admin/agencies/{people.police.id}", f"/admin/agencies/{people.csc.id}/change"]:
+    for page in [
+        *ADMIN_PAGES,
+        "/changes",
+        f"/admin/users/{people.gp.id}",
+        f"/admin/users/{people.gp.id}/change",
+        f"/admin/users/{people.gp.id}/deactivate",
+        f"/admin/agencies/{people.police.id}",
+        f"/admin/agencies/{people.csc.id}/change",
+    ]:
         response = admin.get(page)
         assert response.status_code == 200, page
         assert "govuk-error-summary" not in text(response), page

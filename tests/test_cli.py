@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from escalate import audit, demo, services
+from escalate import demo, history, queries, services
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -48,8 +48,15 @@ def test_create_user_bootstraps_an_admin_who_can_sign_in(app, runner):
 
 
 def test_create_user_asks_for_the_password_when_no_variable_is_set(app, runner):
-    result = _create(runner, "--email", "a@example.org", "--name", "Ada", password=None,
-                     input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = _create(
+        runner,
+        "--email",
+        "a@example.org",
+        "--name",
+        "Ada",
+        password=None,
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
     assert _count(app, User) == 1
@@ -59,8 +66,17 @@ def test_create_user_in_an_agency(app, runner):
     with app.app_context():
         factories.agency("Northshire Police")
         db.session.commit()
-    result = _create(runner, "--email", "dc@example.org", "--name", "DC Price", "--role",
-                     "practitioner", "--agency", "northshire police")
+    result = _create(
+        runner,
+        "--email",
+        "dc@example.org",
+        "--name",
+        "DC Price",
+        "--role",
+        "practitioner",
+        "--agency",
+        "northshire police",
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalar(sa.select(User)).agency.name == "Northshire Police"
@@ -73,7 +89,8 @@ def test_unknown_agency_is_named_with_the_known_ones(app, runner):
     result = _create(runner, "--email", "a@example.org", "--name", "Ada", "--agency", "Police HQ")
     assert result.exit_code == 1
     assert "There is no agency called 'Police HQ'. Known agencies: Northshire Police." in (
-        result.output)
+        result.output
+    )
     assert "Traceback" not in result.output
     assert _count(app, User) == 0
 
@@ -116,8 +133,11 @@ def test_seed_demo_loads_northshire_and_a_second_run_changes_nothing(app, runner
     first = runner.invoke(args=["escalate", "seed-demo"])
     assert first.exit_code == 0, first.output
     counts = {m: _count(app, m) for m in (Agency, User, AgencyStageContact)}
-    assert counts == {Agency: len(demo.AGENCIES), User: len(demo.USERS),
-                      AgencyStageContact: len(demo.STAGE_CONTACTS)}
+    assert counts == {
+        Agency: len(demo.AGENCIES),
+        User: len(demo.USERS),
+        AgencyStageContact: len(demo.STAGE_CONTACTS),
+    }
     second = runner.invoke(args=["escalate", "seed-demo"])
     assert second.exit_code == 0, second.output
     assert "added 0 agencies, 0 users, 0 stage contacts, 0 differences" in second.output
@@ -129,10 +149,12 @@ def test_seed_demo_has_every_role_line_managers_and_every_login_works(app, runne
     with app.app_context():
         users = db.session.scalars(sa.select(User)).all()
         assert {u.role for u in users} == set(Role)
-        gp = services.find_user_by_email("emma.clarke@riverside.northshire.example")
+        gp = queries.setup.find_user_by_email("emma.clarke@riverside.northshire.example")
         assert gp.line_manager.name == "Dr David Chen"
         for person in demo.USERS:
-            assert services.authenticate(person.email, demo.DEMO_PASSWORD) is not None, person
+            assert services.accounts.authenticate(person.email, demo.DEMO_PASSWORD) is not None, (
+                person
+            )
 
 
 def test_seed_demo_refuses_to_run_in_production(database_url):
@@ -165,8 +187,12 @@ def _assert_demo_differences(now: datetime) -> None:
     still_open = [d for d in differences if not d.state.is_final]
     assert {d.stage_level for d in still_open} == {1, 2, 3, 4}
     assert any(d.urgent for d in still_open)
-    auditor = services.find_user_by_email("inspector@scrutiny.example")
-    overdue = {d.child_reference for d in still_open if services.facts(auditor, d, now).is_overdue}
+    auditor = queries.setup.find_user_by_email("inspector@scrutiny.example")
+    overdue = {
+        d.child_reference
+        for d in still_open
+        if queries.differences.facts(auditor, d, now).is_overdue
+    }
     assert overdue == DEMO_OVERDUE
     past_deadline = {
         d.child_reference
@@ -175,7 +201,7 @@ def _assert_demo_differences(now: datetime) -> None:
     }
     assert past_deadline == DEMO_OVERDUE
     for difference in differences:
-        assert audit.verify(difference.events).ok, difference.reference
+        assert history.verify(difference.events).ok, difference.reference
         assert all(event.at < now for event in difference.events), difference.reference
     every_action = {
         EventKind.RAISED,
@@ -239,7 +265,7 @@ def test_a_second_seed_demo_adds_no_differences_events_or_notifications(app, run
     ],
 )
 def test_the_demo_is_overdue_only_where_intended_whenever_it_is_loaded(ctx, now):
-    created = services.seed_demo(demo.DEMO_PASSWORD, now)
+    created = services.demo.seed_demo(demo.DEMO_PASSWORD, now)
     assert created["differences"] == len(demo.SCENARIOS)
     db.session.expire_all()
     _assert_demo_differences(now)

@@ -9,7 +9,7 @@ from html import unescape
 import pytest
 import sqlalchemy as sa
 
-from escalate import notify, services
+from escalate import notify, queries, services
 from escalate.extensions import db
 from escalate.models import Difference, EmailStatus, Notification, User
 from tests import factories
@@ -68,7 +68,7 @@ def raise_difference(app, people, now=NOW, **overrides) -> str:
             named_professional_id=people.sw.id,
             **overrides,
         )
-        reference = services.raise_difference(gp, new, now).reference
+        reference = services.differences.raise_difference(gp, new, now).reference
         db.session.remove()
     return reference
 
@@ -86,7 +86,7 @@ def act(app, action, person, reference, now=NOW, **fields):
 def respond(app, people, reference, rationale=RATIONALE, now=NOW):
     act(
         app,
-        services.respond,
+        services.differences.respond,
         people.sw,
         reference,
         now,
@@ -99,7 +99,7 @@ def respond(app, people, reference, rationale=RATIONALE, now=NOW):
 def deliver(app, clock, *, worker="worker-1", mailer=None, **options):
     with app.app_context():
         mailer = mailer or notify.mailer_from_app(app)
-        counts = services.deliver_due(mailer, clock, worker_id=worker, **options)
+        counts = services.delivery.deliver_due(mailer, clock, worker_id=worker, **options)
         db.session.remove()
     return counts
 
@@ -305,9 +305,9 @@ def test_retries_back_off_then_fail_and_the_partnership_is_told_in_the_app(
     assert "after 8 tries" in notice.body and "Could not reach the mail server" in notice.body
     with app.app_context():
         chair = db.session.get(User, people.chair.id)
-        assert services.unread_count(chair) == 2
+        assert queries.inbox.unread_count(chair) == 2
         # The failed messages stay in their recipients' inboxes.
-        assert len(services.inbox(db.session.get(User, people.gp.id))) == 1
+        assert len(queries.inbox.inbox(db.session.get(User, people.gp.id))) == 1
 
     # In-app notices are never emailed, however long the worker runs.
     mail_server.start()
@@ -356,7 +356,7 @@ def test_deactivated_people_are_not_emailed(app, people, clock, mail_server):
     assert (counts.sent, counts.not_emailed) == (1, 1)
     responder_row = outbox(app)[1]
     assert responder_row.email_status == EmailStatus.NOT_EMAILED
-    assert responder_row.last_error == services.NOT_EMAILED_INACTIVE
+    assert responder_row.last_error == services.delivery.NOT_EMAILED_INACTIVE
     assert [r.recipients for r in mail_server.received()] == [("gp@gp.example",)]
 
 
@@ -410,7 +410,7 @@ def test_a_message_whose_every_try_was_cut_short_is_given_up(app, people, clock,
     assert counts.failed == 1
     raiser_row = outbox(app)[0]
     assert raiser_row.email_status == EmailStatus.FAILED
-    assert raiser_row.last_error == services.NOBODY_FINISHED
+    assert raiser_row.last_error == services.delivery.NOBODY_FINISHED
 
 
 def test_two_deliverers_at_once_never_send_one_notification_twice(app, people, clock, mail_server):
@@ -448,7 +448,7 @@ def test_every_step_of_the_journey_emails_the_raiser_its_outcome_and_rationale(
     reference = raise_difference(app, people)
     steps = [
         (
-            services.respond,
+            services.differences.respond,
             people.sw,
             {
                 "outcome": "upheld",
@@ -457,7 +457,7 @@ def test_every_step_of_the_journey_emails_the_raiser_its_outcome_and_rationale(
             },
         ),
         (
-            services.escalate,
+            services.differences.escalate,
             people.gp,
             {
                 "rationale": "The GP still thinks a medical is needed "
@@ -465,7 +465,7 @@ def test_every_step_of_the_journey_emails_the_raiser_its_outcome_and_rationale(
             },
         ),
         (
-            services.respond,
+            services.differences.respond,
             people.tm,
             {
                 "outcome": "agreed",
@@ -475,7 +475,7 @@ def test_every_step_of_the_journey_emails_the_raiser_its_outcome_and_rationale(
                 "agreed_actions": "Book the medical by Tuesday.",
             },
         ),
-        (services.accept, people.gp, {"comment": "Thank you for looking again."}),
+        (services.differences.accept, people.gp, {"comment": "Thank you for looking again."}),
     ]
     for action, person, fields in steps:
         clock.advance(hours=1)
@@ -522,7 +522,7 @@ def test_the_difference_page_shows_each_notifications_delivery(app, people, cloc
     clock.advance(minutes=5)
     act(
         app,
-        services.escalate,
+        services.differences.escalate,
         people.gp,
         reference,
         clock(),
@@ -544,7 +544,8 @@ def test_the_difference_page_shows_each_notifications_delivery(app, people, cloc
         assert rows == [
             # Newest first; the escalation's three notifications were written together.
             f"a professional difference has reached Manager to manager 10:10am {at} "
-            "Dr David Chen In the inbox, not read Not emailed " + services.NOT_EMAILED_INACTIVE,
+            "Dr David Chen In the inbox, not read Not emailed "
+            + services.delivery.NOT_EMAILED_INACTIVE,
             "a professional difference has been escalated to you (Manager to manager) "
             f"10:10am {at} Jo Evans In the inbox, not read Queued Waiting to be sent",
             f"escalated to Manager to manager 10:10am {at} Dr Emma Clarke In the inbox, not read "
@@ -553,7 +554,8 @@ def test_the_difference_page_shows_each_notifications_delivery(app, people, cloc
             "In the inbox, not read Retrying Try 1 failed: Could not reach the mail server "
             f"127.0.0.1:{mail_server.port}: Connection refused. Next try at 10:06am {at}.",
             f"an email to Sam Okafor could not be delivered 10:00am {at} Ruth Adeyemi "
-            "In the inbox, not read Not emailed " + services.NOT_EMAILED_PARTNERSHIP_NOTICE,
+            "In the inbox, not read Not emailed "
+            + services.delivery.NOT_EMAILED_PARTNERSHIP_NOTICE,
             f"a professional difference needs your response by 5pm on Friday 27 November 2026 "
             f"10:00am {at} Sam Okafor In the inbox, not read Failed After 1 try: The mail "
             "server refused the address: 550 5.1.1 No such user here. The partnership has been "

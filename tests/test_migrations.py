@@ -51,7 +51,7 @@ def test_every_enum_constraint_allows_every_value_after_migrating(bare_app):
 
 
 def test_migrations_install_the_default_policy_and_settings(bare_app):
-    from escalate import services, workflow
+    from escalate import queries, workflow
     from escalate.models import PolicyStage
 
     with bare_app.app_context():
@@ -63,7 +63,7 @@ def test_migrations_install_the_default_policy_and_settings(bare_app):
             )
             for s in stages
         ] == list(workflow.DEFAULT_POLICY)
-        settings = services.partnership_settings()
+        settings = queries.setup.partnership_settings()
         assert (str(settings.nation), settings.act_now_text) == (
             "england-and-wales",
             workflow.DEFAULT_ACT_NOW_TEXT,

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.routing import IntegerConverter
 
-from escalate import audit, services
+from escalate import queries, services
 from escalate.extensions import db
 from escalate.models import Base, Difference, Event, EventKind, LearningNote, Notification
 from escalate.oversight import views as oversight_views
@@ -293,9 +293,9 @@ def test_the_csv_export_says_what_the_list_says(people, client_for, story):
 
 
 def test_a_spreadsheet_never_runs_a_cell_as_a_formula():
-    assert audit._safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert audit._safe_cell("@SUM(1)") == "'@SUM(1)"
-    assert audit._safe_cell("Children's Social Care") == "Children's Social Care"
+    assert queries.spreadsheets.safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert queries.spreadsheets.safe_cell("@SUM(1)") == "'@SUM(1)"
+    assert queries.spreadsheets.safe_cell("Children's Social Care") == "Children's Social Care"
 
 
 # --- Learning notes -----------------------------------------------------------------------------
@@ -530,7 +530,7 @@ def test_the_dashboard_shows_the_demo_partnership_as_counted_by_hand(app, runner
     from escalate import demo
 
     with app.app_context():
-        services.seed_demo(demo.DEMO_PASSWORD, DEMO_MOMENT)
+        services.demo.seed_demo(demo.DEMO_PASSWORD, DEMO_MOMENT)
         db.session.remove()
     app.config["CLOCK"] = lambda: DEMO_MOMENT
     chair = app.test_client()

@@ -25,9 +25,9 @@ def raised(app, people):
     """RPD-2026-00001: the GP raised it with children's social care, naming the social worker."""
     with app.app_context():
         gp = db.session.get(User, people.gp.id)
-        services.raise_difference(
+        services.differences.raise_difference(
             gp,
-            services.NewDifference(
+            services.differences.NewDifference(
                 receiving_agency_id=people.csc.id,
                 named_professional_id=people.sw.id,
                 child_reference="CSC-20431",

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from escalate import services, workflow
+from escalate import queries, services, workflow
 from escalate.extensions import db
 from escalate.models import Agency, Role, User
 from tests import factories
@@ -49,7 +49,7 @@ def test_an_admin_in_an_agency_is_never_picked_as_its_stage_contact(ctx):
     admin = factories.user(Role.ADMIN, agency=agency)
     factories.stage_contact(agency, 1, admin)
     db.session.commit()
-    assert services.stage_contacts_for(agency, 1) == []
+    assert queries.choices.stage_contacts_for(agency, 1) == []
 
 
 def test_an_admin_cannot_be_made_a_stage_contact_or_a_line_manager(ctx):
@@ -58,8 +58,8 @@ def test_an_admin_cannot_be_made_a_stage_contact_or_a_line_manager(ctx):
     factories.user(Role.PRACTITIONER, agency=agency)
     db.session.commit()
     with pytest.raises(workflow.RationaleRequired, match="practitioner, manager or senior"):
-        services.add_stage_contact(admin, agency.id, level=1, user_id=admin.id, now=NOW)
-    assert admin not in services.possible_line_managers()
+        services.setup.add_stage_contact(admin, agency.id, level=1, user_id=admin.id, now=NOW)
+    assert admin not in queries.choices.possible_line_managers()
 
 
 def test_the_partnership_unit_is_not_an_agency_to_disagree_with(ctx):
@@ -69,17 +69,19 @@ def test_the_partnership_unit_is_not_an_agency_to_disagree_with(ctx):
     other = factories.agency("Police")
     factories.user(Role.MANAGER, agency=other)
     db.session.commit()
-    assert [a.name for a in services.other_agencies(raiser)] == ["Police"]
+    assert [a.name for a in queries.choices.other_agencies(raiser)] == ["Police"]
     new = factories.new_difference(unit)
     with pytest.raises(workflow.RationaleRequired, match="Select the agency you disagree with"):
-        services.raise_difference(raiser, new, NOW)
+        services.differences.raise_difference(raiser, new, NOW)
 
 
 def test_a_mangled_version_is_treated_as_a_changed_difference(app, people, client_for):
     with app.app_context():
         gp = db.session.get(User, people.gp.id)
         csc = db.session.get(Agency, people.csc.id)
-        reference = services.raise_difference(gp, factories.new_difference(csc), NOW).reference
+        reference = services.differences.raise_difference(
+            gp, factories.new_difference(csc), NOW
+        ).reference
         db.session.remove()
     gp_client = client_for(people.gp)
     page = gp_client.get(f"/differences/{reference}/withdraw").get_data(as_text=True)

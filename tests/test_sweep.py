@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from escalate import audit, services
+from escalate import history, services
 from escalate.deadlines import Duty
 from escalate.extensions import db
 from escalate.models import (
@@ -48,9 +48,9 @@ def get(person) -> User:
 
 def raise_one(people, at=MONDAY, *, urgent=False, reference="CSC-884512") -> int:
     """The GP raises a difference with children's social care, naming the social worker."""
-    difference = services.raise_difference(
+    difference = services.differences.raise_difference(
         get(people.gp),
-        services.NewDifference(
+        services.differences.NewDifference(
             receiving_agency_id=people.csc.id,
             named_professional_id=people.sw.id,
             child_reference=reference,
@@ -114,7 +114,7 @@ def row_counts() -> dict:
 
 
 def sweep(now, **kwargs):
-    report = services.sweep(now, **kwargs)
+    report = services.sweep.sweep(now, **kwargs)
     db.session.expire_all()
     return report
 
@@ -183,7 +183,7 @@ def test_a_policy_without_reminders_sends_none(ctx, people):
 
 def test_a_response_before_the_deadline_ends_the_reminders_and_the_overdue_notice(ctx, people):
     difference_id = raise_one(people)
-    services.respond(
+    services.differences.respond(
         get(people.sw),
         difference_id,
         version(difference_id),
@@ -235,7 +235,7 @@ def test_a_missed_deadline_escalates_automatically_over_the_easter_weekend(ctx, 
         "difference moved to the next stage automatically."
     )
     assert escalated.data["rationale"] == reason
-    assert audit.verify(moved.events).ok
+    assert history.verify(moved.events).ok
 
     # The raiser is told, with the system's reason; the stage-2 responder (the social worker's
     # line manager) is told it is theirs; the social worker that it no longer waits for them.
@@ -281,7 +281,7 @@ def test_where_the_policy_does_not_escalate_both_sides_and_the_next_responder_ar
     assert_nothing_more_to_do(after)
 
     # Overdue is derived from the clock: the raiser may escalate by hand now.
-    services.escalate(
+    services.differences.escalate(
         get(people.gp), difference_id, version(difference_id), rationale=GOOD, now=after
     )
     assert difference(difference_id).stage_level == 2
@@ -290,7 +290,7 @@ def test_where_the_policy_does_not_escalate_both_sides_and_the_next_responder_ar
 def test_at_the_final_stage_a_missed_deadline_is_noticed_but_never_escalated(ctx, people):
     difference_id = raise_one(people)
     for responder in (people.sw, people.tm, people.hos):  # each says it cannot resolve it
-        services.escalate(
+        services.differences.escalate(
             get(responder), difference_id, version(difference_id), rationale=GOOD, now=MONDAY
         )
     final = difference(difference_id).open_stage
@@ -324,7 +324,7 @@ def test_an_extension_moves_the_reminder_and_the_overdue_moment(ctx, people):
     assert sweep(REMINDER).reminders == 1
 
     # The social worker asks for two more working days: due by 5pm on Friday 25 April.
-    services.extend(
+    services.differences.extend(
         get(people.sw),
         difference_id,
         version(difference_id),
@@ -345,7 +345,7 @@ def test_an_extension_moves_the_reminder_and_the_overdue_moment(ctx, people):
     # Extended again at 5:30pm on Monday 28 April, after it was overdue: one working day counted
     # from then, to 5pm on Tuesday 29 April. A reminder a working day before (5pm on the Monday)
     # would come before the extension, so there is none; the new deadline, missed, is noticed.
-    services.extend(
+    services.differences.extend(
         get(people.sw),
         difference_id,
         version(difference_id),
@@ -364,7 +364,7 @@ def test_an_extension_moves_the_reminder_and_the_overdue_moment(ctx, people):
 
 def test_a_responder_reassigned_before_the_reminder_receives_it(ctx, people):
     difference_id = raise_one(people)
-    services.reassign(
+    services.differences.reassign(
         get(people.tm),
         difference_id,
         version(difference_id),
@@ -387,7 +387,7 @@ def test_a_responder_reassigned_after_the_reminder_is_not_reminded_again_but_tol
     difference_id = raise_one(people)
     assert sweep(REMINDER).reminders == 1
     mark = last_notification_id()
-    services.reassign(
+    services.differences.reassign(
         get(people.tm),
         difference_id,
         version(difference_id),
@@ -408,7 +408,7 @@ def test_a_responder_reassigned_after_the_reminder_is_not_reminded_again_but_tol
 
 
 def respond_on_thursday(people, difference_id) -> None:
-    services.respond(
+    services.differences.respond(
         get(people.sw),
         difference_id,
         version(difference_id),
@@ -439,7 +439,9 @@ def test_the_raising_side_is_reminded_once_when_it_has_not_answered_a_response(c
 def test_a_raising_side_that_answered_in_time_is_not_reminded(ctx, people):
     difference_id = raise_one(people)
     respond_on_thursday(people, difference_id)
-    services.accept(get(people.gp), difference_id, version(difference_id), now=utc(2025, 4, 22, 9))
+    services.differences.accept(
+        get(people.gp), difference_id, version(difference_id), now=utc(2025, 4, 22, 9)
+    )
     assert difference(difference_id).stages[0].raiser_remind_at is None
     assert sweep(utc(2025, 4, 29, 9)).items == []
 
@@ -452,7 +454,7 @@ def three_things_due(people) -> tuple[int, int, int]:
     reminded = raise_one(people, reference="A-1")  # its reminder is due then
     overdue = raise_one(people, utc(2025, 4, 15, 9), urgent=True, reference="A-2")
     answered = raise_one(people, utc(2025, 4, 10, 9), reference="A-3")
-    services.respond(
+    services.differences.respond(
         get(people.sw),
         answered,
         version(answered),
@@ -530,7 +532,7 @@ def test_the_history_shows_the_missed_deadline(app, people, client_for):
     with app.app_context():
         set_policy(1, auto_escalate=False)
         raise_one(people)
-        services.sweep(utc(2025, 4, 24, 8))
+        services.sweep.sweep(utc(2025, 4, 24, 8))
         db.session.remove()
     app.config["CLOCK"] = lambda: utc(2025, 4, 24, 9)
     page = client_for(people.gp).get("/differences/RPD-2025-00001").get_data(as_text=True)
@@ -558,7 +560,7 @@ def test_two_sweeps_at_once_do_everything_exactly_once(app, people):
         try:
             with app.app_context():
                 barrier.wait(timeout=30)
-                reports.append(services.sweep(now))
+                reports.append(services.sweep.sweep(now))
                 db.session.remove()
         except Exception as error:  # reported below, with the test's failure
             errors.append(error)
@@ -578,7 +580,7 @@ def test_two_sweeps_at_once_do_everything_exactly_once(app, people):
             assert moved.stage_level == 2  # escalated once, not twice
             assert len(events(difference_id, EventKind.OVERDUE)) == 1
             assert len(events(difference_id, EventKind.ESCALATED)) == 1
-            assert audit.verify(moved.events).ok
+            assert history.verify(moved.events).ok
         alerts = db.session.execute(sa.select(StageAlert.stage_id, StageAlert.kind)).all()
         assert len(alerts) == 2 * count
         duplicates = db.session.execute(
@@ -615,7 +617,7 @@ def test_a_second_copy_of_the_work_fails_on_the_unique_alert_and_is_undone(ctx, 
 
     sa.event.listen(session, "before_flush", another_machine_gets_there_first)
     try:
-        report = services.sweep(REMINDER)
+        report = services.sweep.sweep(REMINDER)
     finally:
         sa.event.remove(session, "before_flush", another_machine_gets_there_first)
     db.session.expire_all()
@@ -691,7 +693,7 @@ def test_with_the_demo_one_sweep_does_what_is_due_and_a_second_does_nothing(app,
 def test_the_demo_loaded_at_a_fixed_moment_is_swept_once(ctx, now):
     from escalate import demo
 
-    services.seed_demo(demo.DEMO_PASSWORD, now)
+    services.demo.seed_demo(demo.DEMO_PASSWORD, now)
     db.session.expire_all()
     expected = expected_work(now)
     report = sweep(now)
@@ -703,5 +705,5 @@ def test_the_demo_loaded_at_a_fixed_moment_is_swept_once(ctx, now):
     )
     assert report.overdue >= 1 and report.escalated >= 1
     for difference_ in db.session.scalars(sa.select(Difference)):
-        assert audit.verify(difference_.events).ok
+        assert history.verify(difference_.events).ok
     assert_nothing_more_to_do(now)

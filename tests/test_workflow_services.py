@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from escalate import audit, services, workflow
+from escalate import history, queries, services, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -31,7 +31,7 @@ from escalate.models import (
     State,
     User,
 )
-from escalate.visibility import visible_to
+from escalate.queries.conditions import visible_to
 from escalate.workflow import (
     Action,
     NotAllowed,
@@ -154,20 +154,20 @@ def raise_(cast: Cast, now: datetime = T0, raiser: User | None = None, **overrid
     overrides.setdefault("named_professional_id", cast.sw.id)
     receiving = overrides.pop("receiving", cast.csc)
     new = factories.new_difference(receiving, **overrides)
-    return services.raise_difference(raiser or cast.gp, new, now)
+    return services.differences.raise_difference(raiser or cast.gp, new, now)
 
 
 def respond(user, d, now=T1, outcome="upheld", rationale=RESPONSE, **kwargs) -> Difference:
     kwargs.setdefault("child_impact", IMPACT)
     if outcome == "agreed":
         kwargs.setdefault("agreed_actions", AGREED_ACTIONS)
-    return services.respond(
+    return services.differences.respond(
         user, d.id, d.version, outcome=outcome, rationale=rationale, now=now, **kwargs
     )
 
 
 def escalate(user, d, now=T1, rationale=ESCALATION) -> Difference:
-    return services.escalate(user, d.id, d.version, rationale=rationale, now=now)
+    return services.differences.escalate(user, d.id, d.version, rationale=rationale, now=now)
 
 
 def decide(user, d, now=T1, **kwargs) -> Difference:
@@ -177,26 +177,28 @@ def decide(user, d, now=T1, **kwargs) -> Difference:
         "rationale": DECISION_RATIONALE,
         "child_impact": IMPACT,
     } | kwargs
-    return services.decide(user, d.id, d.version, now=now, **fields)
+    return services.differences.decide(user, d.id, d.version, now=now, **fields)
 
 
 def withdraw(user, d, now=T1, rationale=WITHDRAWAL) -> Difference:
-    return services.withdraw(user, d.id, d.version, rationale=rationale, now=now)
+    return services.differences.withdraw(user, d.id, d.version, rationale=rationale, now=now)
 
 
 def extend(user, d, days, now=T1, rationale=EXTENSION) -> Difference:
-    return services.extend(user, d.id, d.version, days=days, rationale=rationale, now=now)
+    return services.differences.extend(
+        user, d.id, d.version, days=days, rationale=rationale, now=now
+    )
 
 
 def reassign(user, d, new_responder_id, now=T1, rationale=REASSIGNMENT) -> Difference:
-    return services.reassign(
+    return services.differences.reassign(
         user, d.id, d.version, new_responder_id=new_responder_id, rationale=rationale, now=now
     )
 
 
 def converse(user, d, now=T1, held_on=None, participants=PARTICIPANTS, agreed=CONVERSATION):
     held_on = held_on if held_on is not None else now.astimezone(LONDON).date()
-    return services.record_conversation(
+    return services.differences.record_conversation(
         user, d.id, d.version, held_on=held_on, participants=participants, agreed=agreed, now=now
     )
 
@@ -219,7 +221,7 @@ def awaiting_raiser(cast: Cast) -> Difference:
 
 def resolved(cast: Cast) -> Difference:
     d = awaiting_raiser(cast)
-    services.accept(cast.gp, d.id, d.version, comment=COMMENT, now=T1)
+    services.differences.accept(cast.gp, d.id, d.version, comment=COMMENT, now=T1)
     return d
 
 
@@ -302,7 +304,7 @@ def test_raising_opens_stage_one_for_the_named_professional(cast):
     d = raise_(cast)
 
     assert d.reference == "RPD-2026-00001"
-    assert services.find_difference(cast.gp, "rpd-2026-00001 ") == d
+    assert queries.differences.find_difference(cast.gp, "rpd-2026-00001 ") == d
     assert (d.state, d.stage_level, d.urgent) == (State.AWAITING_RESPONSE, 1, False)
     assert (d.raiser, d.raising_agency, d.receiving_agency) == (cast.gp, cast.health, cast.csc)
     stage = d.open_stage
@@ -336,7 +338,7 @@ def test_without_a_named_professional_stage_one_goes_to_the_agencys_stage_one_co
     assert d.open_stage.people(Side.RESPONDER) == [cast.duty_sw]
     assert d.events[0].data["responders_fell_back"] is True
     assert recipients(d.events[0]) == {cast.gp.id, cast.duty_sw.id}
-    assert [d] == services.waiting_for(cast.duty_sw)
+    assert [d] == queries.differences.waiting_for(cast.duty_sw)
 
 
 def test_without_stage_contacts_stage_one_goes_to_the_partnership(cast):
@@ -522,7 +524,9 @@ def test_a_stage_is_answered_once(cast):
 
 def test_the_raiser_accepts_the_response_and_the_difference_is_resolved(cast):
     d = awaiting_raiser(cast)
-    services.accept(cast.gp, d.id, d.version, comment=COMMENT, now=T1 + timedelta(hours=1))
+    services.differences.accept(
+        cast.gp, d.id, d.version, comment=COMMENT, now=T1 + timedelta(hours=1)
+    )
 
     assert (d.state, d.outcome, d.closed_at) == (
         State.RESOLVED,
@@ -544,7 +548,7 @@ def test_when_the_lead_accepts_the_raiser_is_told_the_outcome_and_its_rationale(
     d = raise_(cast)
     escalate(cast.sw, d, rationale="I cannot change a decision my manager made last week.")
     respond(cast.sw_manager, d, outcome="agreed", rationale=AGREED_RESPONSE)
-    services.accept(cast.gp_manager, d.id, d.version, comment="", now=T1)
+    services.differences.accept(cast.gp_manager, d.id, d.version, comment="", now=T1)
 
     assert (d.state, d.outcome) == (State.RESOLVED, "agreed")
     [to_gp] = notifications(cast.gp, last_event(d))
@@ -570,7 +574,9 @@ def test_accept_refusals(cast, setup, who, comment, error, field):
     d = setup(cast)
     assert_refused(
         error,
-        lambda: services.accept(getattr(cast, who), d.id, d.version, comment=comment, now=T1),
+        lambda: services.differences.accept(
+            getattr(cast, who), d.id, d.version, comment=comment, now=T1
+        ),
         d,
         field,
     )
@@ -901,8 +907,8 @@ def test_a_manager_of_the_receiving_agency_reassigns_the_response(cast):
 
     # The former responder can no longer answer; the new one can.
     assert_refused(NotAllowed, lambda: respond(cast.sw, d), d)
-    assert services.waiting_for(cast.sw) == []
-    assert services.waiting_for(cast.sw2) == [d]
+    assert queries.differences.waiting_for(cast.sw) == []
+    assert queries.differences.waiting_for(cast.sw2) == [d]
     respond(cast.sw2, d)
     assert last_event(d).actor == cast.sw2
 
@@ -917,7 +923,7 @@ def test_seniors_and_the_partnership_can_also_reassign(cast, who):
 
 def test_the_partnership_reassigns_at_the_final_stage_only_to_a_partnership_member(cast):
     d = at_final_stage(cast)
-    assert services.waiting_for(cast.chair) == [d]
+    assert queries.differences.waiting_for(cast.chair) == [d]
     # The receiving agency does not choose who decides its own difference.
     for manager in (cast.sw_manager, cast.csc_senior):
         assert_refused(NotAllowed, lambda m=manager: reassign(m, d, cast.business_manager.id), d)
@@ -1036,7 +1042,7 @@ CASES = {
     "respond": Case(
         raise_,
         "sw",
-        lambda c, u, d, v: services.respond(
+        lambda c, u, d, v: services.differences.respond(
             u, d.id, v, outcome="upheld", rationale=RESPONSE, child_impact=IMPACT, now=T1
         ),
         EventKind.RESPONDED,
@@ -1046,7 +1052,7 @@ CASES = {
     "accept": Case(
         awaiting_raiser,
         "gp",
-        lambda c, u, d, v: services.accept(u, d.id, v, comment=COMMENT, now=T1),
+        lambda c, u, d, v: services.differences.accept(u, d.id, v, comment=COMMENT, now=T1),
         EventKind.ACCEPTED,
         1,
         COMMENT,
@@ -1054,7 +1060,7 @@ CASES = {
     "escalate": Case(
         awaiting_raiser,
         "gp",
-        lambda c, u, d, v: services.escalate(u, d.id, v, rationale=ESCALATION, now=T1),
+        lambda c, u, d, v: services.differences.escalate(u, d.id, v, rationale=ESCALATION, now=T1),
         EventKind.ESCALATED,
         2,
         ESCALATION,
@@ -1062,7 +1068,7 @@ CASES = {
     "decide": Case(
         at_final_stage,
         "chair",
-        lambda c, u, d, v: services.decide(
+        lambda c, u, d, v: services.differences.decide(
             u,
             d.id,
             v,
@@ -1079,7 +1085,7 @@ CASES = {
     "withdraw": Case(
         raise_,
         "gp",
-        lambda c, u, d, v: services.withdraw(u, d.id, v, rationale=WITHDRAWAL, now=T1),
+        lambda c, u, d, v: services.differences.withdraw(u, d.id, v, rationale=WITHDRAWAL, now=T1),
         EventKind.WITHDRAWN,
         1,
         WITHDRAWAL,
@@ -1087,7 +1093,9 @@ CASES = {
     "extend": Case(
         raise_,
         "sw",
-        lambda c, u, d, v: services.extend(u, d.id, v, days=2, rationale=EXTENSION, now=T1),
+        lambda c, u, d, v: services.differences.extend(
+            u, d.id, v, days=2, rationale=EXTENSION, now=T1
+        ),
         EventKind.EXTENDED,
         1,
         EXTENSION,
@@ -1095,7 +1103,7 @@ CASES = {
     "reassign": Case(
         raise_,
         "sw_manager",
-        lambda c, u, d, v: services.reassign(
+        lambda c, u, d, v: services.differences.reassign(
             u, d.id, v, new_responder_id=c.sw2.id, rationale=REASSIGNMENT, now=T1
         ),
         EventKind.REASSIGNED,
@@ -1105,7 +1113,7 @@ CASES = {
     "record_conversation": Case(
         raise_,
         "sw",
-        lambda c, u, d, v: services.record_conversation(
+        lambda c, u, d, v: services.differences.record_conversation(
             u,
             d.id,
             v,
@@ -1146,7 +1154,7 @@ def test_each_action_appends_exactly_one_event_to_a_verifiable_history(cast, nam
         T1,
     )
     assert case.text in event.data.values()
-    assert audit.verify(d.events).ok
+    assert history.verify(d.events).ok
     # Whatever changed, a form shown before it is now out of date.
     assert d.version > version_before
     assert_refused(StaleDifference, lambda: case.act(cast, user, d, version_before), d)
@@ -1240,9 +1248,9 @@ def test_the_full_journey_is_recorded_and_the_gp_is_told_every_outcome(cast):
         (EventKind.ESCALATED, cast.csc_senior, 4),
         (EventKind.DECIDED, cast.chair, 4),
     ]
-    assert audit.verify(d.events).ok
+    assert history.verify(d.events).ok
 
-    inbox = services.inbox(cast.gp)
+    inbox = queries.inbox.inbox(cast.gp)
     assert [n.event.kind for n in inbox] == [e.kind for e in reversed(d.events)]
     bodies = [n.body for n in reversed(inbox)]
     for text, body in zip(JOURNEY_TEXTS, bodies[1:], strict=True):
@@ -1254,7 +1262,7 @@ def test_the_full_journey_is_recorded_and_the_gp_is_told_every_outcome(cast):
     assert "to stage: Partnership resolution" in bodies[5]
     assert f"Decision: {DECISION}" in bodies[6]
     assert all(n.subject.startswith("RPD-2026-00001: ") for n in inbox)
-    assert services.unread_count(cast.gp) == 7
+    assert queries.inbox.unread_count(cast.gp) == 7
 
 
 def test_responders_and_leads_are_told_when_their_stage_opens(cast):
@@ -1293,7 +1301,7 @@ def test_no_notification_identifies_the_child(cast):
     reassign(cast.sw_manager, d, cast.sw2.id)
     converse(cast.sw2, d)
     respond(cast.sw2, d, outcome="agreed")
-    services.accept(cast.gp, d.id, d.version, comment=COMMENT, now=T1)
+    services.differences.accept(cast.gp, d.id, d.version, comment=COMMENT, now=T1)
 
     sent = notifications()
     assert len(sent) > 20
@@ -1320,7 +1328,7 @@ def test_an_event_altered_in_the_database_breaks_verification_at_that_event(cast
     db.session.expire_all()
 
     assert d.events[2].data["rationale"] == "The GP agreed the decision was right."
-    verification = audit.verify(d.events)
+    verification = history.verify(d.events)
     assert (verification.ok, verification.broken_at) == (False, 3)
     assert "altered" in verification.reason
 
@@ -1333,7 +1341,7 @@ def test_an_event_removed_from_the_database_breaks_verification(cast):
     db.session.commit()
     db.session.expire_all()
 
-    verification = audit.verify(d.events)
+    verification = history.verify(d.events)
     assert (verification.ok, verification.broken_at) == (False, 4)
 
 
@@ -1354,7 +1362,7 @@ def test_the_history_cannot_be_changed_or_removed_through_the_orm(cast):
     db.session.expire_all()
     assert [e.data["rationale"] for e in d.events[1:]] == [RESPONSE]
     assert len(d.events) == 2
-    assert audit.verify(d.events).ok
+    assert history.verify(d.events).ok
 
 
 def test_the_history_verifies_whatever_time_zone_the_clock_reads_in(cast):
@@ -1364,7 +1372,7 @@ def test_the_history_verifies_whatever_time_zone_the_clock_reads_in(cast):
     db.session.expire_all()
 
     assert d.events[0].at == utc(2026, 6, 1, 9, 0)
-    assert audit.verify(d.events).ok
+    assert history.verify(d.events).ok
 
 
 # --- Who sees what -------------------------------------------------------------------------------
@@ -1401,17 +1409,19 @@ def test_a_difference_is_found_exactly_by_those_allowed_to_see_it(cast):
     now = T1 + timedelta(hours=1)
 
     for name, user in cast.everyone().items():
-        by_rule = workflow.can_see(services.actor_for(user), services.situation(d, now))
+        by_rule = workflow.can_see(
+            queries.differences.actor_for(user), queries.differences.situation(d, now)
+        )
         by_sql = db.session.scalar(
             sa.select(sa.func.count(Difference.id)).where(Difference.id == d.id, visible_to(user))
         )
         assert by_rule is (name in SEES), name
         assert by_sql == int(by_rule), name
         if name in SEES:
-            assert services.find_difference(user, d.reference) == d
+            assert queries.differences.find_difference(user, d.reference) == d
         else:
             with pytest.raises(NotFound) as refused:
-                services.find_difference(user, d.reference)
+                queries.differences.find_difference(user, d.reference)
             assert str(refused.value) == "Difference not found."
 
 
@@ -1428,13 +1438,17 @@ def test_the_sql_and_the_rule_agree_for_every_user_and_difference(cast):
         by_rule = {
             d.id
             for d in raised
-            if workflow.can_see(services.actor_for(user), services.situation(d, T1))
+            if workflow.can_see(
+                queries.differences.actor_for(user), queries.differences.situation(d, T1)
+            )
         }
         assert by_sql == by_rule, user.name
 
     # A colleague of the raiser sees nothing of theirs; the police manager sees only police's.
     assert not any(
-        workflow.can_see(services.actor_for(cast.gp_colleague), services.situation(d, T1))
+        workflow.can_see(
+            queries.differences.actor_for(cast.gp_colleague), queries.differences.situation(d, T1)
+        )
         for d in raised
     )
     police = visible_to(cast.police_manager)
@@ -1446,7 +1460,7 @@ def test_an_unknown_reference_is_not_found(cast):
     raise_(cast)
     for reference in ("RPD-2026-00002", "", "nonsense"):
         with pytest.raises(NotFound):
-            services.find_difference(cast.chair, reference)
+            queries.differences.find_difference(cast.chair, reference)
 
 
 # --- What is waiting, and when -------------------------------------------------------------------
@@ -1460,28 +1474,31 @@ def test_waiting_for_lists_what_each_person_must_act_on_soonest_deadline_first(c
         immediate_risk=True,
         protective_action="The child is staying with her grandmother.",
     )
-    assert services.waiting_for(cast.sw) == [urgent, routine]  # due Tuesday before Monday next
-    assert services.waiting_for(cast.gp) == []
+    assert queries.differences.waiting_for(cast.sw) == [
+        urgent,
+        routine,
+    ]  # due Tuesday before Monday next
+    assert queries.differences.waiting_for(cast.gp) == []
 
     respond(cast.sw, routine)
-    assert services.waiting_for(cast.sw) == [urgent]
-    assert services.waiting_for(cast.gp) == [routine]
+    assert queries.differences.waiting_for(cast.sw) == [urgent]
+    assert queries.differences.waiting_for(cast.gp) == [routine]
 
     escalate(cast.gp, routine)
-    assert services.waiting_for(cast.gp) == []
-    assert services.waiting_for(cast.sw_manager) == [routine]
-    assert services.waiting_for(cast.gp_manager) == []
+    assert queries.differences.waiting_for(cast.gp) == []
+    assert queries.differences.waiting_for(cast.sw_manager) == [routine]
+    assert queries.differences.waiting_for(cast.gp_manager) == []
 
     respond(cast.sw_manager, routine)
-    assert services.waiting_for(cast.sw_manager) == []
-    assert services.waiting_for(cast.gp_manager) == [routine]  # the lead at stage 2
-    assert services.waiting_for(cast.gp) == [routine]
+    assert queries.differences.waiting_for(cast.sw_manager) == []
+    assert queries.differences.waiting_for(cast.gp_manager) == [routine]  # the lead at stage 2
+    assert queries.differences.waiting_for(cast.gp) == [routine]
 
-    services.accept(cast.gp_manager, routine.id, routine.version, comment="", now=T1)
-    assert services.waiting_for(cast.gp_manager) == []
-    assert services.waiting_for(cast.gp) == []
+    services.differences.accept(cast.gp_manager, routine.id, routine.version, comment="", now=T1)
+    assert queries.differences.waiting_for(cast.gp_manager) == []
+    assert queries.differences.waiting_for(cast.gp) == []
     for user in (cast.auditor, cast.chair, cast.csc_senior, cast.gp_colleague):
-        assert services.waiting_for(user) == []
+        assert queries.differences.waiting_for(user) == []
 
 
 def test_waiting_for_orders_by_deadline_not_by_when_raised(cast):
@@ -1489,7 +1506,7 @@ def test_waiting_for_orders_by_deadline_not_by_when_raised(cast):
     extend(cast.sw, later_deadline, 4)  # due Friday 13 March
     sooner = raise_(cast, now=utc(2026, 3, 3, 9, 0))  # due Tuesday 10 March
 
-    assert services.waiting_for(cast.sw) == [sooner, later_deadline]
+    assert queries.differences.waiting_for(cast.sw) == [sooner, later_deadline]
 
 
 @pytest.mark.parametrize(
@@ -1506,7 +1523,7 @@ def test_waiting_for_orders_by_deadline_not_by_when_raised(cast):
 )
 def test_facts_derive_overdue_and_working_days_left_from_the_clock(cast, now, overdue, days_left):
     d = raise_(cast)
-    seen = services.facts(cast.gp, d, now)
+    seen = queries.differences.facts(cast.gp, d, now)
 
     assert (seen.deadline, seen.is_overdue, seen.working_days_left) == (
         STAGE_ONE_DEADLINE,
@@ -1522,24 +1539,24 @@ def test_facts_derive_overdue_and_working_days_left_from_the_clock(cast, now, ov
 def test_facts_offer_each_person_the_actions_they_may_take(cast):
     d = raise_(cast)
 
-    assert services.facts(cast.sw, d, T1).actions == [
+    assert queries.differences.facts(cast.sw, d, T1).actions == [
         Action.RESPOND,
         Action.ESCALATE,
         Action.EXTEND,
         Action.RECORD_CONVERSATION,
     ]
-    assert services.facts(cast.gp, d, T1).actions == [
+    assert queries.differences.facts(cast.gp, d, T1).actions == [
         Action.WITHDRAW,
         Action.RECORD_CONVERSATION,
     ]
-    assert services.facts(cast.sw_manager, d, T1).actions == [
+    assert queries.differences.facts(cast.sw_manager, d, T1).actions == [
         Action.REASSIGN,
         Action.RECORD_CONVERSATION,
     ]
-    assert services.facts(cast.auditor, d, T1).actions == []
+    assert queries.differences.facts(cast.auditor, d, T1).actions == []
 
     respond(cast.sw, d)
-    after = services.facts(cast.gp, d, utc(2026, 3, 20, 9, 0))
+    after = queries.differences.facts(cast.gp, d, utc(2026, 3, 20, 9, 0))
     assert after.actions == [
         Action.ACCEPT,
         Action.ESCALATE,

@@ -7,7 +7,7 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import administration, presentation, services
+from escalate import administration, presentation, queries, services
 from escalate.admin import forms, invitations
 from escalate.extensions import limiter
 from escalate.models import LeadRule, ResponderRule, Role
@@ -45,7 +45,7 @@ def _refused(error: InvalidRequest) -> None:
 @bp.route("/admin")
 @admin_only
 def index():
-    return render_template("admin/index.html", summary=services.setup_summary())
+    return render_template("admin/index.html", summary=queries.setup.setup_summary())
 
 
 # --- Agencies ---------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ def index():
 @bp.route("/admin/agencies")
 @admin_only
 def agencies():
-    return render_template("admin/agencies.html", rows=services.agencies_with_user_counts())
+    return render_template("admin/agencies.html", rows=queries.setup.agencies_with_user_counts())
 
 
 @bp.route("/admin/agencies/new", methods=["GET", "POST"])
@@ -63,7 +63,7 @@ def add_agency():
     form = forms.AgencyForm()
     if form.validate_on_submit():
         try:
-            agency = services.add_agency(
+            agency = services.setup.add_agency(
                 current_user, name=form.name.data, kind=form.kind.data, now=presentation.now()
             )
         except RationaleRequired as error:
@@ -77,18 +77,21 @@ def add_agency():
 @bp.route("/admin/agencies/<int:agency_id>/change", methods=["GET", "POST"])
 @admin_only
 def change_agency(agency_id):
-    agency = services.get_agency(agency_id)
+    agency = queries.setup.get_agency(agency_id)
     form = forms.AgencyForm(
         data={"name": agency.name, "kind": agency.kind.value} if request.method == "GET" else None
     )
     if form.validate_on_submit():
         try:
-            changed = services.change_agency(
-                current_user, agency.id, name=form.name.data, kind=form.kind.data,
+            changed = services.setup.change_agency(
+                current_user,
+                agency.id,
+                name=form.name.data,
+                kind=form.kind.data,
                 now=presentation.now(),
             )
         except RationaleRequired as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
             _saved(changed, "The agency")
@@ -98,10 +101,10 @@ def change_agency(agency_id):
 
 def _contact_form(agency) -> forms.StageContactForm:
     form = forms.StageContactForm()
-    form.level.choices = [(s.level, f"Stage {s.level}: {s.name}") for s in services.policy()]
+    form.level.choices = [(s.level, f"Stage {s.level}: {s.name}") for s in queries.setup.policy()]
     form.user.choices = [(0, "Select a person")] + [
         (u.id, f"{u.name}{', ' + u.job_title if u.job_title else ''} ({u.role.label})")
-        for u in services.find_users(agency_id=agency.id, active=True)
+        for u in queries.setup.find_users(agency_id=agency.id, active=True)
     ]
     return form
 
@@ -109,14 +112,17 @@ def _contact_form(agency) -> forms.StageContactForm:
 @bp.route("/admin/agencies/<int:agency_id>", methods=["GET", "POST"])
 @admin_only
 def agency(agency_id):
-    agency = services.get_agency(agency_id)
+    agency = queries.setup.get_agency(agency_id)
     form = _contact_form(agency)
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                services.add_stage_contact(
-                    current_user, agency.id, level=form.level.data, user_id=form.user.data,
+                services.setup.add_stage_contact(
+                    current_user,
+                    agency.id,
+                    level=form.level.data,
+                    user_id=form.user.data,
                     now=presentation.now(),
                 )
             except RationaleRequired as error:
@@ -129,9 +135,9 @@ def agency(agency_id):
         "admin/agency.html",
         agency=agency,
         form=form,
-        contacts=services.stage_contacts_of(agency),
-        stages={s.level: s for s in services.policy()},
-        people=services.find_users(agency_id=agency.id),
+        contacts=queries.setup.stage_contacts_of(agency),
+        stages={s.level: s for s in queries.setup.policy()},
+        people=queries.setup.find_users(agency_id=agency.id),
         remove_form=forms.ConfirmForm(),
     ), status
 
@@ -140,7 +146,7 @@ def agency(agency_id):
 @admin_only
 def remove_contact(agency_id, contact_id):
     if forms.ConfirmForm().validate_on_submit():
-        name = services.remove_stage_contact(
+        name = services.setup.remove_stage_contact(
             current_user, agency_id, contact_id, presentation.now()
         )
         flash(f"{name} is no longer a stage contact.", "success")
@@ -155,7 +161,7 @@ STATUS_FILTERS = {"active": True, "deactivated": False, "all": None}
 @bp.route("/admin/users")
 @admin_only
 def users():
-    agencies = services.all_agencies()
+    agencies = queries.choices.all_agencies()
     agency_id = request.args.get("agency", type=int) or None
     role = request.args.get("role", "")
     status = request.args.get("status", "active")
@@ -163,7 +169,7 @@ def users():
         role = ""
     if status not in STATUS_FILTERS:
         status = "active"
-    rows = services.find_users(
+    rows = queries.setup.find_users(
         agency_id=agency_id, role=role or None, active=STATUS_FILTERS[status]
     )
     return render_template(
@@ -189,10 +195,12 @@ def _account_form(user=None) -> forms.AccountForm:
         )
     else:
         form = forms.AccountForm()
-    form.agency.choices = [(0, "No agency")] + [(a.id, a.name) for a in services.all_agencies()]
+    form.agency.choices = [(0, "No agency")] + [
+        (a.id, a.name) for a in queries.choices.all_agencies()
+    ]
     form.line_manager.choices = [(0, "No line manager")] + [
         (u.id, f"{u.name}{' – ' + u.agency.name if u.agency else ''}")
-        for u in services.possible_line_managers(user)
+        for u in queries.choices.possible_line_managers(user)
     ]
     return form
 
@@ -221,7 +229,9 @@ def invite():
     form = _account_form()
     if form.validate_on_submit():
         try:
-            invited = services.invite_user(current_user, now=presentation.now(), **form.values())
+            invited = services.accounts.invite_user(
+                current_user, now=presentation.now(), **form.values()
+            )
         except RationaleRequired as error:
             presentation.attach_error(form, error)
         else:
@@ -232,7 +242,7 @@ def invite():
 @bp.route("/admin/users/<int:user_id>")
 @admin_only
 def user(user_id):
-    user = services.get_user(user_id)
+    user = queries.setup.get_user(user_id)
     return render_template(
         "admin/user.html",
         user=user,
@@ -244,49 +254,51 @@ def user(user_id):
 @bp.route("/admin/users/<int:user_id>/change", methods=["GET", "POST"])
 @admin_only
 def change_user(user_id):
-    user = services.get_user(user_id)
+    user = queries.setup.get_user(user_id)
     form = _account_form(user)
     problem = None
     if form.validate_on_submit():
         try:
-            changed = services.change_user(
+            changed = services.accounts.change_user(
                 current_user, user.id, now=presentation.now(), **form.values()
             )
         except RationaleRequired as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             presentation.attach_error(form, error)
         except InvalidRequest as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             problem = str(error)
         else:
             _saved(changed, "The account")
             if current_user.role != Role.ADMIN:  # they gave up their own administrator role
                 return redirect(url_for("auth.index"))
             return redirect(url_for("admin.user", user_id=user_id))
-    user = services.get_user(user_id)
+    user = queries.setup.get_user(user_id)
     return render_template("admin/account_form.html", form=form, user=user, problem=problem)
 
 
 @bp.route("/admin/users/<int:user_id>/deactivate", methods=["GET", "POST"])
 @admin_only
 def deactivate(user_id):
-    user = services.get_user(user_id)
+    user = queries.setup.get_user(user_id)
     form = forms.ConfirmForm()
     if form.validate_on_submit():
         try:
-            services.deactivate_user(current_user, user.id, presentation.now())
+            services.accounts.deactivate_user(current_user, user.id, presentation.now())
         except InvalidRequest as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             _refused(error)
         else:
-            flash(f"{user.name}'s account has been deactivated. They can no longer sign in.",
-                  "success")
+            flash(
+                f"{user.name}'s account has been deactivated. They can no longer sign in.",
+                "success",
+            )
         return redirect(url_for("admin.user", user_id=user_id))
     return render_template(
         "admin/deactivate.html",
         user=user,
         form=form,
-        waiting=services.open_responsibilities(user),
+        waiting=queries.setup.open_responsibilities(user),
         is_self=user.id == current_user.id,
     )
 
@@ -296,7 +308,7 @@ def deactivate(user_id):
 def reactivate(user_id):
     if forms.ConfirmForm().validate_on_submit():
         try:
-            user = services.reactivate_user(current_user, user_id, presentation.now())
+            user = services.accounts.reactivate_user(current_user, user_id, presentation.now())
         except InvalidRequest as error:
             _refused(error)
         else:
@@ -310,7 +322,7 @@ def send_link(user_id):
     if not forms.ConfirmForm().validate_on_submit():
         return redirect(url_for("admin.user", user_id=user_id))
     try:
-        invited = services.send_new_link(current_user, user_id, presentation.now())
+        invited = services.accounts.send_new_link(current_user, user_id, presentation.now())
     except InvalidRequest as error:
         _refused(error)
         return redirect(url_for("admin.user", user_id=user_id))
@@ -325,8 +337,8 @@ def send_link(user_id):
 def policy():
     return render_template(
         "admin/policy.html",
-        stages=services.policy(),
-        removal_problem=services.removal_problem(),
+        stages=queries.setup.policy(),
+        removal_problem=queries.setup.removal_problem(),
         responder_labels=administration.RESPONDER_RULE_LABELS,
         lead_labels=administration.LEAD_RULE_LABELS,
     )
@@ -379,24 +391,27 @@ def _final_values(form) -> dict:
 @bp.route("/admin/policy/stages/<int:level>", methods=["GET", "POST"])
 @admin_only
 def change_stage(level):
-    stage = services.get_policy_stage(level)
-    is_final = level == services.policy()[-1].level
+    stage = queries.setup.get_policy_stage(level)
+    is_final = level == queries.setup.policy()[-1].level
     form = _stage_form(stage)
     if is_final:
         _final_stage_form(form)
     if form.validate_on_submit():
         values = _final_values(form) if is_final else form.values()
         try:
-            changed = services.change_stage(current_user, level, values, presentation.now())
+            changed = services.setup.change_stage(current_user, level, values, presentation.now())
         except RationaleRequired as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
             _saved(changed, f"Stage {level}")
             return redirect(url_for("admin.policy"))
     return render_template(
-        "admin/stage_form.html", form=form, stage=services.get_policy_stage(level),
-        is_final=is_final, level=level,
+        "admin/stage_form.html",
+        form=form,
+        stage=queries.setup.get_policy_stage(level),
+        is_final=is_final,
+        level=level,
     )
 
 
@@ -405,12 +420,12 @@ def change_stage(level):
 def add_stage():
     form = forms.StageForm()
     _final_stage_form(form)
-    stages = services.policy()
+    stages = queries.setup.policy()
     if form.validate_on_submit():
         try:
-            stage = services.add_stage(current_user, _final_values(form), presentation.now())
+            stage = services.setup.add_stage(current_user, _final_values(form), presentation.now())
         except RationaleRequired as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
             flash(
@@ -421,7 +436,10 @@ def add_stage():
             )
             return redirect(url_for("admin.policy"))
     return render_template(
-        "admin/stage_form.html", form=form, stage=None, is_final=True,
+        "admin/stage_form.html",
+        form=form,
+        stage=None,
+        is_final=True,
         level=stages[-1].level + 1 if stages else 1,
     )
 
@@ -432,17 +450,20 @@ def remove_stage():
     form = forms.ConfirmForm()
     if form.validate_on_submit():
         try:
-            stage = services.remove_last_stage(current_user, presentation.now())
+            stage = services.setup.remove_last_stage(current_user, presentation.now())
         except InvalidRequest as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             _refused(error)
         else:
             flash(f"Stage {stage.level} ({stage.name}) removed.", "success")
         return redirect(url_for("admin.policy"))
-    stages = services.policy()
+    stages = queries.setup.policy()
     return render_template(
-        "admin/remove_stage.html", form=form, stage=stages[-1], stages=stages,
-        problem=services.removal_problem(),
+        "admin/remove_stage.html",
+        form=form,
+        stage=stages[-1],
+        stages=stages,
+        problem=queries.setup.removal_problem(),
     )
 
 
@@ -452,16 +473,18 @@ def recompute():
     form = forms.ConfirmForm()
     now = presentation.now()
     if form.validate_on_submit():
-        moved = services.recompute_deadlines(current_user, now)
+        moved = services.setup.recompute_deadlines(current_user, now)
         flash(
             f"{moved} open difference{'s have' if moved != 1 else ' has'} a new deadline. "
             "Each has it in its history, and its raiser and responders have been told.",
             "success",
         )
         return redirect(url_for("admin.policy"))
-    moves = services.deadline_moves(now)
+    moves = queries.setup.deadline_moves(now)
     return render_template(
-        "admin/recompute.html", form=form, moves=moves,
+        "admin/recompute.html",
+        form=form,
+        moves=moves,
         overdue=sum(1 for m in moves if now > m.new),
     )
 
@@ -472,7 +495,7 @@ def recompute():
 @bp.route("/admin/calendar", methods=["GET", "POST"])
 @admin_only
 def calendar():
-    settings = services.partnership_settings()
+    settings = queries.setup.partnership_settings()
     form = forms.CalendarForm(
         data={"nation": settings.nation.value, "end_of_working_day": settings.end_of_working_day}
         if request.method == "GET"
@@ -480,12 +503,14 @@ def calendar():
     )
     if form.validate_on_submit():
         try:
-            changed = services.change_calendar(
-                current_user, nation=form.nation.data,
-                end_of_working_day=form.end_of_working_day.data, now=presentation.now(),
+            changed = services.setup.change_calendar(
+                current_user,
+                nation=form.nation.data,
+                end_of_working_day=form.end_of_working_day.data,
+                now=presentation.now(),
             )
         except RationaleRequired as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
             _saved(changed, "The calendar")
@@ -498,7 +523,7 @@ def _calendar_page(form, closure_form):
         "admin/calendar.html",
         form=form,
         closure_form=closure_form,
-        closures=services.closure_days(),
+        closures=queries.setup.closure_days(),
         remove_form=forms.ConfirmForm(),
         errors_of=(form.errors or closure_form.errors),
     )
@@ -510,12 +535,14 @@ def add_closure():
     closure_form = forms.ClosureDayForm()
     if closure_form.validate_on_submit():
         try:
-            closure = services.add_closure_day(
-                current_user, day=closure_form.day.data,
-                description=closure_form.description.data, now=presentation.now(),
+            closure = services.setup.add_closure_day(
+                current_user,
+                day=closure_form.day.data,
+                description=closure_form.description.data,
+                now=presentation.now(),
             )
         except RationaleRequired as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             presentation.attach_error(closure_form, error)
         else:
             flash(
@@ -524,7 +551,7 @@ def add_closure():
                 "success",
             )
             return redirect(url_for("admin.calendar"))
-    settings = services.partnership_settings()
+    settings = queries.setup.partnership_settings()
     form = forms.CalendarForm(
         formdata=None,
         data={"nation": settings.nation.value, "end_of_working_day": settings.end_of_working_day},
@@ -536,7 +563,7 @@ def add_closure():
 @admin_only
 def remove_closure(closure_id):
     if forms.ConfirmForm().validate_on_submit():
-        closure = services.remove_closure_day(current_user, closure_id, presentation.now())
+        closure = services.setup.remove_closure_day(current_user, closure_id, presentation.now())
         flash(f"{presentation.long_date(closure.day)} is no longer a closure day.", "success")
     return redirect(url_for("admin.calendar"))
 
@@ -544,15 +571,17 @@ def remove_closure(closure_id):
 @bp.route("/admin/act-now", methods=["GET", "POST"])
 @admin_only
 def act_now():
-    settings = services.partnership_settings()
+    settings = queries.setup.partnership_settings()
     form = forms.ActNowForm(
         data={"text": settings.act_now_text} if request.method == "GET" else None
     )
     if form.validate_on_submit():
         try:
-            changed = services.change_act_now_text(current_user, form.text.data, presentation.now())
+            changed = services.setup.change_act_now_text(
+                current_user, form.text.data, presentation.now()
+            )
         except RationaleRequired as error:
-            services.forget_changes()
+            services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
             _saved(changed, "The immediate-risk text")
@@ -569,7 +598,7 @@ def changes():
     if current_user.role not in CHANGES_READERS:
         abort(403, "The record of changes is for the partnership, auditors and administrators.")
     page = request.args.get("page", 1, type=int)
-    rows, pages = services.admin_changes(page)
+    rows, pages = queries.setup.admin_changes(page)
     return render_template("admin/changes.html", rows=rows, page=page, pages=pages)
 
 
@@ -577,13 +606,21 @@ def changes():
 
 LINK_PROBLEMS = {
     "unknown": ("This link is not valid", "Check you copied the whole link from the email."),
-    "used": ("This link has already been used", "Each link works once. If you have set your "
-             "password, sign in. If you have forgotten it, ask your administrator for a new link."),
-    "expired": ("This link has expired", "A link works for 7 days, and stops working when a "
-                "newer one is sent. Ask your safeguarding partnership's administrator to send "
-                "you a new one."),
-    "inactive": ("This account is not active", "Ask your safeguarding partnership's "
-                 "administrator if you think you should have access."),
+    "used": (
+        "This link has already been used",
+        "Each link works once. If you have set your "
+        "password, sign in. If you have forgotten it, ask your administrator for a new link.",
+    ),
+    "expired": (
+        "This link has expired",
+        "A link works for 7 days, and stops working when a "
+        "newer one is sent. Ask your safeguarding partnership's administrator to send "
+        "you a new one.",
+    ),
+    "inactive": (
+        "This account is not active",
+        "Ask your safeguarding partnership's administrator if you think you should have access.",
+    ),
 }
 
 
@@ -598,7 +635,7 @@ def set_password(token):
             "the person it was sent to: sign out, then open the link again.",
         ), 409
     now = presentation.now()
-    invitation, problem = services.invitation_for_token(token, now)
+    invitation, problem = queries.setup.invitation_for_token(token, now)
     if problem is not None:
         title, advice = LINK_PROBLEMS[problem]
         status = 404 if problem == "unknown" else 410
@@ -606,7 +643,7 @@ def set_password(token):
     form = forms.SetPasswordForm()
     if form.validate_on_submit():
         try:
-            services.set_password_from_invitation(
+            services.accounts.set_password_from_invitation(
                 token, form.password.data, form.confirmation.data, now
             )
         except RationaleRequired as error:

@@ -48,7 +48,7 @@ def sign_in():
     form = SignInForm()
     failed = False
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        user = services.accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.index"))

@@ -3,7 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from escalate import presentation, services
+from escalate import presentation, queries, services
 
 bp = Blueprint("inbox", __name__)
 
@@ -11,19 +11,21 @@ bp = Blueprint("inbox", __name__)
 @bp.route("/inbox")
 @login_required
 def index():
-    return render_template("inbox/index.html", notifications=services.inbox(current_user))
+    return render_template("inbox/index.html", notifications=queries.inbox.inbox(current_user))
 
 
 @bp.route("/inbox/<int:notification_id>")
 @login_required
 def show(notification_id):
-    notification = services.open_notification(current_user, notification_id, presentation.now())
+    notification = services.inbox.open_notification(
+        current_user, notification_id, presentation.now()
+    )
     return render_template("inbox/show.html", notification=notification)
 
 
 @bp.route("/inbox/read-all", methods=["POST"])
 @login_required
 def read_all():
-    count = services.mark_all_read(current_user, presentation.now())
+    count = services.inbox.mark_all_read(current_user, presentation.now())
     flash(f"{count} message{'s' if count != 1 else ''} marked as read.", "success")
     return redirect(url_for("inbox.index"))

@@ -3,7 +3,7 @@
 The page carries this in a data attribute; the same figures follow each chart as a table.
 """
 
-from escalate import audit
+from escalate import queries
 
 
 def _bar(labels, series: dict[str, list[int]], *, horizontal=False, stacked=False) -> dict:
@@ -37,7 +37,7 @@ def _common(d) -> dict:
     }
 
 
-def for_dashboard(d: audit.Dashboard) -> dict:
+def for_dashboard(d: queries.figures.Dashboard) -> dict:
     return {
         "open_by_stage": _bar(
             [f"{s.level}. {s.name}" for s in d.open_by_stage],
@@ -58,5 +58,5 @@ def for_dashboard(d: audit.Dashboard) -> dict:
     }
 
 
-def for_report(r: audit.Report) -> dict:
+def for_report(r: queries.figures.Report) -> dict:
     return _common(r)

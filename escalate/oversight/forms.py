@@ -8,9 +8,10 @@ from govuk_frontend_wtf.wtforms_widgets import GovCharacterCount, GovSubmitInput
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from escalate.audit import SIDES, SORTS, Period, UnresolvedFilters
+from escalate.calendar import Period
 from escalate.fields import DayMonthYearField
 from escalate.models import Category
+from escalate.queries.unresolved import SIDES, SORTS, UnresolvedFilters
 
 MAX_AGE_DAYS = 36_500
 

@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from escalate import audit, presentation, services
+from escalate import calendar, presentation, queries, services
 from escalate.calendar import to_local
 from escalate.models import Category, Role
 from escalate.oversight import charts
@@ -48,15 +48,15 @@ def _oversight_only():
 @bp.route("/")
 def dashboard():
     now = presentation.now()
-    figures = audit.dashboard(now)
+    figures = queries.figures.dashboard(now)
     return render_template(
         "oversight/dashboard.html", d=figures, charts=charts.for_dashboard(figures), now=now
     )
 
 
 def _list_choices():
-    agencies = services.all_agencies()
-    stages = audit.stage_names()
+    agencies = queries.choices.all_agencies()
+    stages = queries.figures.stage_names()
     return agencies, stages
 
 
@@ -89,10 +89,10 @@ def _filter_args(parsed) -> dict:
 def unresolved():
     now = presentation.now()
     parsed, agencies, stages = _parsed_filters()
-    total = audit.count_unresolved(parsed.filters, now)
+    total = queries.unresolved.count_unresolved(parsed.filters, now)
     pages = max(1, ceil(total / PER_PAGE))
     page = min(parsed.page, pages)
-    rows = audit.unresolved_page(parsed.filters, now, page, PER_PAGE)
+    rows = queries.unresolved.unresolved_page(parsed.filters, now, page, PER_PAGE)
     args = _filter_args(parsed)
     return render_template(
         "oversight/unresolved.html",
@@ -109,7 +109,7 @@ def unresolved():
         agencies=agencies,
         stages=stages,
         themes=list(Category),
-        sorts=audit.SORTS,
+        sorts=queries.unresolved.SORTS,
         waiting=WAITING,
         csv_url=url_for("oversight.unresolved_csv", **args),
     )
@@ -178,7 +178,7 @@ def unresolved_csv():
     parsed, _, _ = _parsed_filters()
     stamp = to_local(now).strftime("%Y-%m-%d")
     return Response(
-        stream_with_context(audit.unresolved_csv(parsed.filters, now)),
+        stream_with_context(queries.unresolved.unresolved_csv(parsed.filters, now)),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="unresolved-differences-{stamp}.csv"',
@@ -191,7 +191,7 @@ def _report_period():
     """The period asked for (the current quarter when nothing was asked), and the form."""
     form = ReportForm(request.args)
     if not any(key.startswith(("start", "end")) for key in request.args):
-        period = audit.quarter_of(to_local(presentation.now()).date())
+        period = calendar.quarter_of(to_local(presentation.now()).date())
         form = ReportForm(data={"start": period.first, "end": period.last})
         return period, form
     return form.period(), form
@@ -200,7 +200,7 @@ def _report_period():
 @bp.route("/report")
 def report():
     period, form = _report_period()
-    figures = audit.report(period) if period else None
+    figures = queries.figures.report(period) if period else None
     csv_args = {"from": period.first.isoformat(), "to": period.last.isoformat()} if period else {}
     return render_template(
         "oversight/report.html",
@@ -221,9 +221,9 @@ def report_csv():
     problem = period_problem(first, last)
     if problem is not None:
         abort(400, problem[1])
-    period = audit.Period(first, last)
+    period = calendar.Period(first, last)
     return Response(
-        stream_with_context(audit.report_csv(audit.report(period))),
+        stream_with_context(queries.figures.report_csv(queries.figures.report(period))),
         mimetype="text/csv",
         headers={
             "Content-Disposition": 'attachment; filename="partnership-report-'
@@ -236,17 +236,17 @@ def report_csv():
 @bp.route("/differences/<reference>/learning-note", methods=["GET", "POST"])
 @login_required
 def learning_note(reference):
-    difference = services.find_difference(current_user, reference)  # NotFound: 404
+    difference = queries.differences.find_difference(current_user, reference)  # NotFound: 404
     now = presentation.now()
-    services.ensure_may_add_learning_note(current_user, difference, now)  # 403 or 409
+    queries.differences.ensure_may_add_learning_note(current_user, difference, now)  # 403 or 409
     form = LearningNoteForm()
     if form.validate_on_submit():
         try:
-            services.add_learning_note(current_user, reference, form.text.data, now)
+            services.differences.add_learning_note(current_user, reference, form.text.data, now)
         except RationaleRequired as error:
             presentation.attach_error(form, error)
         except StaleDifference:
-            services.forget_changes()
+            services.differences.forget_changes()
             form.text.errors = [
                 "Someone else added to this difference's history at the same moment: "
                 "check the history, then add your note again"

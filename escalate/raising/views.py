@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import presentation, services, workflow
+from escalate import presentation, queries, services, workflow
 from escalate.raising.forms import DifferenceForm, RiskForm
 from escalate.workflow import RationaleRequired
 
@@ -11,7 +11,7 @@ bp = Blueprint("raising", __name__)
 
 
 def _require_raiser() -> None:
-    if not workflow.may_raise(services.actor_for(current_user)):
+    if not workflow.may_raise(queries.differences.actor_for(current_user)):
         abort(403, "Differences are raised by professionals in member agencies.")
 
 
@@ -32,23 +32,23 @@ def start():
 def act_now():
     _require_raiser()
     return render_template(
-        "raising/act_now.html", act_now_text=services.partnership_settings().act_now_text
+        "raising/act_now.html", act_now_text=queries.setup.partnership_settings().act_now_text
     )
 
 
 def _difference_form() -> DifferenceForm:
     form = DifferenceForm()
-    agencies = services.other_agencies(current_user)
+    agencies = queries.choices.other_agencies(current_user)
     form.receiving_agency.choices = [(0, "Select an agency")] + [(a.id, a.name) for a in agencies]
     form.named_professional.choices = [(0, "I do not know")] + [
         (user.id, f"{user.name}, {user.job_title} – {user.agency.name}")
-        for user in services.professionals_outside(current_user)
+        for user in queries.choices.professionals_outside(current_user)
     ]
     return form
 
 
-def _new_difference(form: DifferenceForm, urgent: bool) -> services.NewDifference:
-    return services.NewDifference(
+def _new_difference(form: DifferenceForm, urgent: bool) -> services.differences.NewDifference:
+    return services.differences.NewDifference(
         receiving_agency_id=form.receiving_agency.data or 0,
         named_professional_id=form.named_professional.data or None,
         child_reference=form.child_reference.data,
@@ -97,9 +97,11 @@ def details():
         new = _new_difference(form, urgent)
         try:
             if request.form.get("confirm") == "yes":
-                difference = services.raise_difference(current_user, new, presentation.now())
+                difference = services.differences.raise_difference(
+                    current_user, new, presentation.now()
+                )
                 return redirect(url_for("raising.raised", reference=difference.reference))
-            services.check_new_difference(current_user, new, presentation.now())
+            services.differences.check_new_difference(current_user, new, presentation.now())
         except RationaleRequired as error:
             presentation.attach_error(form, error)
         else:
@@ -112,11 +114,11 @@ def details():
 @bp.route("/differences/<reference>/raised")
 @login_required
 def raised(reference):
-    difference = services.find_difference(current_user, reference)
+    difference = queries.differences.find_difference(current_user, reference)
     return render_template(
         "raising/raised.html",
         difference=difference,
-        facts=services.facts(current_user, difference, presentation.now()),
+        facts=queries.differences.facts(current_user, difference, presentation.now()),
     )
 
 
@@ -124,14 +126,14 @@ def raised(reference):
 @login_required
 def mine():
     now = presentation.now()
-    cal = services.working_calendar()
+    cal = queries.setup.working_calendar()
     raised_by_you = [
-        services.facts(current_user, d, now, cal)
-        for d in services.differences_raised_by(current_user)
+        queries.differences.facts(current_user, d, now, cal)
+        for d in queries.differences.differences_raised_by(current_user)
     ]
     involving_you = [
-        services.facts(current_user, d, now, cal)
-        for d in services.differences_involving(current_user)
+        queries.differences.facts(current_user, d, now, cal)
+        for d in queries.differences.differences_involving(current_user)
     ]
     return render_template(
         "raising/mine.html", raised_by_you=raised_by_you, involving_you=involving_you

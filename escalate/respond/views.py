@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import presentation, services
+from escalate import presentation, queries, services
 from escalate.respond import forms
 from escalate.workflow import Action, RationaleRequired, StaleDifference
 
@@ -24,43 +24,49 @@ ACTION_PAGES = {
     "respond": ActionPage(
         Action.RESPOND,
         forms.RespondForm,
-        services.respond,
+        services.differences.respond,
         "Your response has been sent. The person who raised it has been told.",
     ),
     "accept": ActionPage(
         Action.ACCEPT,
         forms.AcceptForm,
-        services.accept,
+        services.differences.accept,
         "You accepted the response. The difference is resolved.",
     ),
     "escalate": ActionPage(
         Action.ESCALATE,
         forms.EscalateForm,
-        services.escalate,
+        services.differences.escalate,
         "The difference has been escalated to the next stage.",
     ),
     "decide": ActionPage(
         Action.DECIDE,
         forms.DecideForm,
-        services.decide,
+        services.differences.decide,
         "The partnership's decision has been recorded and everyone told.",
     ),
     "withdraw": ActionPage(
-        Action.WITHDRAW, forms.WithdrawForm, services.withdraw, "The difference has been withdrawn."
+        Action.WITHDRAW,
+        forms.WithdrawForm,
+        services.differences.withdraw,
+        "The difference has been withdrawn.",
     ),
     "extend": ActionPage(
-        Action.EXTEND, forms.ExtendForm, services.extend, "The deadline has been extended."
+        Action.EXTEND,
+        forms.ExtendForm,
+        services.differences.extend,
+        "The deadline has been extended.",
     ),
     "reassign": ActionPage(
         Action.REASSIGN,
         forms.ReassignForm,
-        services.reassign,
+        services.differences.reassign,
         "The difference has been reassigned.",
     ),
     "conversation": ActionPage(
         Action.RECORD_CONVERSATION,
         forms.ConversationForm,
-        services.record_conversation,
+        services.differences.record_conversation,
         "The conversation has been recorded.",
     ),
 }
@@ -76,22 +82,25 @@ def action_url(difference, action: Action) -> str:
 @login_required
 def waiting():
     now = presentation.now()
-    cal = services.working_calendar()
-    rows = [services.facts(current_user, d, now, cal) for d in services.waiting_for(current_user)]
+    cal = queries.setup.working_calendar()
+    rows = [
+        queries.differences.facts(current_user, d, now, cal)
+        for d in queries.differences.waiting_for(current_user)
+    ]
     return render_template("respond/waiting.html", rows=rows)
 
 
 @bp.route("/differences/<reference>")
 @login_required
 def show(reference):
-    difference = services.find_difference(current_user, reference)
+    difference = queries.differences.find_difference(current_user, reference)
     now = presentation.now()
     return render_template(
         "respond/show.html",
-        facts=services.facts(current_user, difference, now),
+        facts=queries.differences.facts(current_user, difference, now),
         timeline=presentation.timeline(difference.events),
-        oversight=services.oversight_facts(current_user, difference, now),
-        notifications=services.notifications_about(difference),
+        oversight=queries.differences.oversight_facts(current_user, difference, now),
+        notifications=queries.differences.notifications_about(difference),
     )
 
 
@@ -101,16 +110,17 @@ def act(reference, slug):
     page = ACTION_PAGES.get(slug)
     if page is None:
         abort(404)
-    difference = services.find_difference(current_user, reference)
+    difference = queries.differences.find_difference(current_user, reference)
     now = presentation.now()
     form = page.form(data={"version": difference.version} if request.method == "GET" else None)
     if isinstance(form, forms.ReassignForm):
         form.new_responder.choices = [(0, "Select a person")] + [
-            (u.id, f"{u.name}, {u.job_title}") for u in services.possible_responders(difference)
+            (u.id, f"{u.name}, {u.job_title}")
+            for u in queries.choices.possible_responders(difference)
         ]
     status = 200
     if request.method == "GET":
-        services.ensure_may(current_user, difference, page.action, now)
+        queries.differences.ensure_may(current_user, difference, page.action, now)
     elif form.validate_on_submit():
         try:
             page.service(current_user, difference.id, form.version.data, now=now, **form.values())
@@ -118,8 +128,8 @@ def act(reference, slug):
             presentation.attach_error(form, error)
         except StaleDifference:
             # Someone acted first: show the difference as it is now, with the form as typed.
-            services.forget_changes()
-            difference = services.find_difference(current_user, reference)
+            services.differences.forget_changes()
+            difference = queries.differences.find_difference(current_user, reference)
             form.version.data = difference.version
             status = 409
         else:
@@ -129,6 +139,6 @@ def act(reference, slug):
         "respond/action.html",
         page=page,
         form=form,
-        facts=services.facts(current_user, difference, now),
+        facts=queries.differences.facts(current_user, difference, now),
         stale=status == 409,
     ), status

@@ -1,19 +1,19 @@
-"""The tamper-evident history (each event's hash covers its content and the previous hash), and
-the audit queries and figures of product.md §7."""
+"""The dashboard's and the periodic report's figures (product.md §7), every one an aggregate query.
+Never commits.
+"""
+
 
 import csv
-import hashlib
 import io
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from escalate import calendar
+from escalate.calendar import Period, quarter_label, quarters_up_to
 from escalate.extensions import db
 from escalate.models import (
     AGENCY_ROLES,
@@ -21,7 +21,6 @@ from escalate.models import (
     Category,
     Difference,
     EmailStatus,
-    Event,
     LearningNote,
     Notification,
     PolicyStage,
@@ -29,172 +28,8 @@ from escalate.models import (
     State,
     User,
 )
-
-GENESIS = "0" * 64
-
-
-def event_content(event) -> dict:
-    """The fields of an event that its hash protects, in a form that survives a database trip."""
-    return {
-        "difference_id": event.difference_id,
-        "sequence": event.sequence,
-        "kind": str(event.kind),
-        "actor_id": event.actor_id,
-        "at": event.at.isoformat(),
-        "stage_level": event.stage_level,
-        "deadline": event.deadline.isoformat() if event.deadline else None,
-        "data": event.data,
-    }
-
-
-def chain_hash(previous_hash: str, content: dict) -> str:
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{previous_hash}\n{canonical}".encode()).hexdigest()
-
-
-def seal(event, previous_hash: str) -> None:
-    """Give a new event its place in the chain."""
-    event.previous_hash = previous_hash
-    event.hash = chain_hash(previous_hash, event_content(event))
-
-
-@dataclass(frozen=True)
-class Verification:
-    ok: bool
-    broken_at: int | None = None  # the sequence number of the first event that does not verify
-    reason: str = ""
-
-
-def verify(events: Sequence) -> Verification:
-    """Check a difference's events (in sequence order) against their hash chain."""
-    previous = GENESIS
-    for expected_sequence, event in enumerate(events, start=1):
-        if event.sequence != expected_sequence:
-            return Verification(False, expected_sequence, "an event is missing")
-        if event.previous_hash != previous:
-            return Verification(False, event.sequence, "the link to the previous event is broken")
-        if chain_hash(previous, event_content(event)) != event.hash:
-            return Verification(False, event.sequence, "the event was altered after it was written")
-        previous = event.hash
-    return Verification(True)
-
-
-# --- Checking every history -------------------------------------------------------------------
-
-# The columns event_content and verify read: rows, not entities, so a batch leaves nothing behind.
-_EVENT_COLUMNS = (
-    Event.difference_id,
-    Event.sequence,
-    Event.kind,
-    Event.actor_id,
-    Event.at,
-    Event.stage_level,
-    Event.deadline,
-    Event.data,
-    Event.previous_hash,
-    Event.hash,
-)
-
-
-@dataclass(frozen=True)
-class HistoryCheck:
-    reference: str
-    events: int
-    verification: Verification
-
-
-def verify_every_history(batch_size: int = 200) -> Iterator[HistoryCheck]:
-    """Verify each difference's history in turn, a batch of differences at a time."""
-    last_id = 0
-    while True:
-        batch = db.session.execute(
-            sa.select(Difference.id, Difference.reference)
-            .where(Difference.id > last_id)
-            .order_by(Difference.id)
-            .limit(batch_size)
-        ).all()
-        if not batch:
-            return
-        events: dict[int, list] = {difference_id: [] for difference_id, _ in batch}
-        for row in db.session.execute(
-            sa.select(*_EVENT_COLUMNS)
-            .where(Event.difference_id.in_(list(events)))
-            .order_by(Event.difference_id, Event.sequence)
-        ):
-            events[row.difference_id].append(row)
-        for difference_id, reference in batch:
-            history = events[difference_id]
-            # Every difference starts with its "raised" event: an empty history lost it.
-            verification = (
-                verify(history) if history else Verification(False, 1, "an event is missing")
-            )
-            yield HistoryCheck(reference or f"#{difference_id}", len(history), verification)
-        last_id = batch[-1][0]
-
-
-# --- Periods ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole days, first and last included, in the partnership's local time."""
-
-    first: date
-    last: date
-
-    @property
-    def start(self) -> datetime:
-        return _local_midnight(self.first)
-
-    @property
-    def end(self) -> datetime:
-        """The instant just after the period: midnight at the start of the day after ``last``."""
-        return _local_midnight(self.last + timedelta(days=1))
-
-    @property
-    def label(self) -> str:
-        return f"{_day(self.first)} to {_day(self.last)}"
-
-
-def _day(value: date) -> str:
-    return f"{value.day} {value.strftime('%B %Y')}"
-
-
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(calendar.DEFAULT_TZ)).astimezone(UTC)
-
-
-def quarter_of(day: date) -> Period:
-    """The calendar quarter (January–March, April–June…) containing ``day``."""
-    first_month = 3 * ((day.month - 1) // 3) + 1
-    first = date(day.year, first_month, 1)
-    after = date(day.year + 1, 1, 1) if first_month == 10 else date(day.year, first_month + 3, 1)
-    return Period(first, after - timedelta(days=1))
-
-
-def quarter_label(period: Period) -> str:
-    return f"{period.first.strftime('%b')} to {period.last.strftime('%b %Y')}"
-
-
-def quarters_up_to(day: date, count: int) -> list[Period]:
-    """The ``count`` quarters ending with the one containing ``day``, oldest first."""
-    quarters = [quarter_of(day)]
-    while len(quarters) < count:
-        quarters.insert(0, quarter_of(quarters[0].first - timedelta(days=1)))
-    return quarters
-
-
-# --- Figures (every one an aggregate query) ------------------------------------------------------
-
-OPEN_STATES = (State.AWAITING_RESPONSE, State.AWAITING_RAISER)
-
-
-def _open_stage_on():
-    return sa.and_(Stage.difference_id == Difference.id, Stage.level == Difference.stage_level)
-
-
-def _is_overdue(now: datetime):
-    return sa.and_(Difference.state == State.AWAITING_RESPONSE, Stage.deadline < now)
+from escalate.queries.conditions import OPEN_STATES, open_stage_on, overdue
+from escalate.queries.spreadsheets import csv_line
 
 
 def _count_where(condition):
@@ -228,11 +63,11 @@ def open_by_stage(now: datetime) -> list[OpenStage]:
             Difference.stage_level,
             sa.func.count(Difference.id),
             _count_where(Difference.state == State.AWAITING_RESPONSE),
-            _count_where(_is_overdue(now)),
+            _count_where(overdue(now)),
             _count_where(Difference.state == State.AWAITING_RAISER),
             _count_where(Difference.urgent.is_(True)),
         )
-        .join(Stage, _open_stage_on())
+        .join(Stage, open_stage_on())
         .where(Difference.state.in_(OPEN_STATES))
         .group_by(Difference.stage_level)
         .order_by(Difference.stage_level)
@@ -646,27 +481,13 @@ def report(period: Period) -> Report:
     )
 
 
-def _safe_cell(value) -> str:
-    """A spreadsheet must not run a cell as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv_line(writer_buffer: io.StringIO, writer, cells) -> str:
-    writer.writerow([_safe_cell(c) for c in cells])
-    line = writer_buffer.getvalue()
-    writer_buffer.seek(0)
-    writer_buffer.truncate()
-    return line
-
-
 def report_csv(r: Report) -> Iterator[str]:
     """The report as CSV lines: section, item, value, detail."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
     def line(*cells):
-        return _csv_line(buffer, writer, cells)
+        return csv_line(buffer, writer, cells)
 
     yield line("Section", "Item", "Value", "Detail")
     yield line("Period", "From", r.period.first.isoformat(), "")
@@ -712,203 +533,3 @@ def report_csv(r: Report) -> Iterator[str]:
         )
 
 
-# --- The unresolved list ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UnresolvedFilters:
-    """What the unresolved list is narrowed to, already checked (see oversight.forms)."""
-
-    agency_id: int | None = None
-    side: str = "either"  # the agency raised it ("raising"), received it, or "either"
-    stage: int | None = None
-    theme: Category | None = None
-    waiting: str | None = None  # "response" or "raiser"
-    urgent: bool = False
-    overdue: bool = False
-    min_age_days: int | None = None  # raised at least this many (calendar) days before today
-    sort: str = "deadline"
-
-
-SIDES = ("either", "raising", "receiving")
-SORTS = {
-    "deadline": "Response due, soonest first",
-    "oldest": "Raised, oldest first",
-    "newest": "Raised, newest first",
-    "reference": "Reference",
-    "stage": "Stage, highest first",
-}
-
-
-def _order_by(sort: str):
-    awaiting_raiser_last = sa.case((Difference.state == State.AWAITING_RAISER, 1), else_=0)
-    return {
-        "deadline": (awaiting_raiser_last, Stage.deadline, Difference.id),
-        "oldest": (Difference.raised_at, Difference.id),
-        "newest": (Difference.raised_at.desc(), Difference.id.desc()),
-        "reference": (Difference.reference, Difference.id),
-        "stage": (Difference.stage_level.desc(), awaiting_raiser_last, Stage.deadline),
-    }[sort if sort in SORTS else "deadline"]
-
-
-def _unresolved_where(f: UnresolvedFilters, now: datetime) -> list:
-    where = [Difference.state.in_(OPEN_STATES)]
-    if f.agency_id is not None:
-        raising = Difference.raising_agency_id == f.agency_id
-        receiving = Difference.receiving_agency_id == f.agency_id
-        where.append(
-            {"raising": raising, "receiving": receiving}.get(f.side, sa.or_(raising, receiving))
-        )
-    if f.stage is not None:
-        where.append(Difference.stage_level == f.stage)
-    if f.theme is not None:
-        where.append(Difference.category == f.theme)
-    if f.waiting == "response":
-        where.append(Difference.state == State.AWAITING_RESPONSE)
-    elif f.waiting == "raiser":
-        where.append(Difference.state == State.AWAITING_RAISER)
-    if f.urgent:
-        where.append(Difference.urgent.is_(True))
-    if f.overdue:
-        where.append(_is_overdue(now))
-    if f.min_age_days is not None:
-        # Raised on a local date at least that many days before today, as the list shows ages.
-        today = calendar.to_local(now).date()
-        where.append(
-            Difference.raised_at < _local_midnight(today - timedelta(days=f.min_age_days - 1))
-        )
-    return where
-
-
-def unresolved_statement(f: UnresolvedFilters, now: datetime):
-    """The open differences matching ``f``, sorted: one statement for the page and the CSV."""
-    raising, receiving = aliased(Agency), aliased(Agency)
-    return (
-        sa.select(
-            Difference.reference,
-            Difference.raised_at,
-            raising.name.label("raising"),
-            receiving.name.label("receiving"),
-            Difference.category,
-            Difference.stage_level,
-            Stage.name.label("stage_name"),
-            Difference.state,
-            Difference.urgent,
-            Stage.deadline,
-        )
-        .join(Stage, _open_stage_on())
-        .join(raising, raising.id == Difference.raising_agency_id)
-        .join(receiving, receiving.id == Difference.receiving_agency_id)
-        .where(*_unresolved_where(f, now))
-        .order_by(*_order_by(f.sort))
-    )
-
-
-@dataclass(frozen=True)
-class UnresolvedRow:
-    reference: str
-    raised_at: datetime
-    raising: str
-    receiving: str
-    category: Category
-    stage_level: int
-    stage_name: str
-    state: State
-    urgent: bool
-    deadline: datetime | None  # only while a response is awaited
-    is_overdue: bool
-    days_open: int
-
-
-def _unresolved_row(row, now: datetime) -> UnresolvedRow:
-    awaiting = row.state == State.AWAITING_RESPONSE
-    return UnresolvedRow(
-        reference=row.reference,
-        raised_at=row.raised_at,
-        raising=row.raising,
-        receiving=row.receiving,
-        category=Category(row.category),
-        stage_level=row.stage_level,
-        stage_name=row.stage_name,
-        state=State(row.state),
-        urgent=bool(row.urgent),
-        deadline=row.deadline if awaiting else None,
-        is_overdue=awaiting and row.deadline < now,
-        days_open=(calendar.to_local(now).date() - calendar.to_local(row.raised_at).date()).days,
-    )
-
-
-def count_unresolved(f: UnresolvedFilters, now: datetime) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(Difference.id))
-        .join(Stage, _open_stage_on())
-        .where(*_unresolved_where(f, now))
-    )
-
-
-def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: int):
-    """One page of the list (count_unresolved says how many match in all)."""
-    rows = db.session.execute(
-        unresolved_statement(f, now).offset((page - 1) * per_page).limit(per_page)
-    )
-    return [_unresolved_row(row, now) for row in rows]
-
-
-CSV_HEADER = (
-    "Reference",
-    "Raised on",
-    "Days since raised",
-    "Raising agency",
-    "Receiving agency",
-    "Theme",
-    "Stage",
-    "Stage name",
-    "Status",
-    "Urgent",
-    "Overdue",
-    "Response due",
-)
-
-
-def _local_minute(value: datetime | None) -> str:
-    return calendar.to_local(value).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def unresolved_csv(f: UnresolvedFilters, now: datetime, batch_size: int = 100) -> Iterator[str]:
-    """The filtered, sorted list as CSV, streamed: rows are fetched ``batch_size`` at a time
-    (a server-side cursor on PostgreSQL), so memory does not grow with the number of rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    yield _csv_line(buffer, writer, CSV_HEADER)
-    result = db.session.execute(
-        unresolved_statement(f, now), execution_options={"yield_per": batch_size}
-    )
-    try:
-        for chunk in result.partitions():
-            for raw in chunk:
-                r = _unresolved_row(raw, now)
-                writer.writerow(
-                    [
-                        _safe_cell(cell)
-                        for cell in (
-                            r.reference,
-                            calendar.to_local(r.raised_at).date().isoformat(),
-                            r.days_open,
-                            r.raising,
-                            r.receiving,
-                            r.category.label,
-                            r.stage_level,
-                            r.stage_name,
-                            r.state.label,
-                            "Yes" if r.urgent else "No",
-                            "Yes" if r.is_overdue else "No",
-                            _local_minute(r.deadline),
-                        )
-                    ]
-                )
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            yield text
-    finally:
-        result.close()

@@ -1,0 +1,13 @@
+"""Reads: what pages, commands and use cases look up. Nothing here writes or commits."""
+
+from escalate.queries import (  # noqa: F401
+    choices,
+    conditions,
+    differences,
+    figures,
+    histories,
+    inbox,
+    setup,
+    spreadsheets,
+    unresolved,
+)

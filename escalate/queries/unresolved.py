@@ -1,0 +1,223 @@
+"""The unresolved list: filters, sorting, pages and the streamed CSV export. Never commits."""
+
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from escalate import calendar, deadlines
+from escalate.calendar import local_midnight
+from escalate.extensions import db
+from escalate.models import (
+    Agency,
+    Category,
+    Difference,
+    Stage,
+    State,
+)
+from escalate.queries.conditions import OPEN_STATES, open_stage_on, overdue
+from escalate.queries.spreadsheets import csv_line, safe_cell
+
+
+@dataclass(frozen=True)
+class UnresolvedFilters:
+    """What the unresolved list is narrowed to, already checked (see oversight.forms)."""
+
+    agency_id: int | None = None
+    side: str = "either"  # the agency raised it ("raising"), received it, or "either"
+    stage: int | None = None
+    theme: Category | None = None
+    waiting: str | None = None  # "response" or "raiser"
+    urgent: bool = False
+    overdue: bool = False
+    min_age_days: int | None = None  # raised at least this many (calendar) days before today
+    sort: str = "deadline"
+
+
+SIDES = ("either", "raising", "receiving")
+SORTS = {
+    "deadline": "Response due, soonest first",
+    "oldest": "Raised, oldest first",
+    "newest": "Raised, newest first",
+    "reference": "Reference",
+    "stage": "Stage, highest first",
+}
+
+
+def _order_by(sort: str):
+    awaiting_raiser_last = sa.case((Difference.state == State.AWAITING_RAISER, 1), else_=0)
+    return {
+        "deadline": (awaiting_raiser_last, Stage.deadline, Difference.id),
+        "oldest": (Difference.raised_at, Difference.id),
+        "newest": (Difference.raised_at.desc(), Difference.id.desc()),
+        "reference": (Difference.reference, Difference.id),
+        "stage": (Difference.stage_level.desc(), awaiting_raiser_last, Stage.deadline),
+    }[sort if sort in SORTS else "deadline"]
+
+
+def _unresolved_where(f: UnresolvedFilters, now: datetime) -> list:
+    where = [Difference.state.in_(OPEN_STATES)]
+    if f.agency_id is not None:
+        raising = Difference.raising_agency_id == f.agency_id
+        receiving = Difference.receiving_agency_id == f.agency_id
+        where.append(
+            {"raising": raising, "receiving": receiving}.get(f.side, sa.or_(raising, receiving))
+        )
+    if f.stage is not None:
+        where.append(Difference.stage_level == f.stage)
+    if f.theme is not None:
+        where.append(Difference.category == f.theme)
+    if f.waiting == "response":
+        where.append(Difference.state == State.AWAITING_RESPONSE)
+    elif f.waiting == "raiser":
+        where.append(Difference.state == State.AWAITING_RAISER)
+    if f.urgent:
+        where.append(Difference.urgent.is_(True))
+    if f.overdue:
+        where.append(overdue(now))
+    if f.min_age_days is not None:
+        # Raised on a local date at least that many days before today, as the list shows ages.
+        today = calendar.to_local(now).date()
+        where.append(
+            Difference.raised_at < local_midnight(today - timedelta(days=f.min_age_days - 1))
+        )
+    return where
+
+
+def unresolved_statement(f: UnresolvedFilters, now: datetime):
+    """The open differences matching ``f``, sorted: one statement for the page and the CSV."""
+    raising, receiving = aliased(Agency), aliased(Agency)
+    return (
+        sa.select(
+            Difference.reference,
+            Difference.raised_at,
+            raising.name.label("raising"),
+            receiving.name.label("receiving"),
+            Difference.category,
+            Difference.stage_level,
+            Stage.name.label("stage_name"),
+            Difference.state,
+            Difference.urgent,
+            Stage.deadline,
+        )
+        .join(Stage, open_stage_on())
+        .join(raising, raising.id == Difference.raising_agency_id)
+        .join(receiving, receiving.id == Difference.receiving_agency_id)
+        .where(*_unresolved_where(f, now))
+        .order_by(*_order_by(f.sort))
+    )
+
+
+@dataclass(frozen=True)
+class UnresolvedRow:
+    reference: str
+    raised_at: datetime
+    raising: str
+    receiving: str
+    category: Category
+    stage_level: int
+    stage_name: str
+    state: State
+    urgent: bool
+    deadline: datetime | None  # only while a response is awaited
+    is_overdue: bool
+    days_open: int
+
+
+def _unresolved_row(row, now: datetime) -> UnresolvedRow:
+    awaiting = row.state == State.AWAITING_RESPONSE
+    return UnresolvedRow(
+        reference=row.reference,
+        raised_at=row.raised_at,
+        raising=row.raising,
+        receiving=row.receiving,
+        category=Category(row.category),
+        stage_level=row.stage_level,
+        stage_name=row.stage_name,
+        state=State(row.state),
+        urgent=bool(row.urgent),
+        deadline=row.deadline if awaiting else None,
+        is_overdue=deadlines.is_overdue(row.state, row.deadline, now),
+        days_open=(calendar.to_local(now).date() - calendar.to_local(row.raised_at).date()).days,
+    )
+
+
+def count_unresolved(f: UnresolvedFilters, now: datetime) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(Difference.id))
+        .join(Stage, open_stage_on())
+        .where(*_unresolved_where(f, now))
+    )
+
+
+def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: int):
+    """One page of the list (count_unresolved says how many match in all)."""
+    rows = db.session.execute(
+        unresolved_statement(f, now).offset((page - 1) * per_page).limit(per_page)
+    )
+    return [_unresolved_row(row, now) for row in rows]
+
+
+CSV_HEADER = (
+    "Reference",
+    "Raised on",
+    "Days since raised",
+    "Raising agency",
+    "Receiving agency",
+    "Theme",
+    "Stage",
+    "Stage name",
+    "Status",
+    "Urgent",
+    "Overdue",
+    "Response due",
+)
+
+
+def _local_minute(value: datetime | None) -> str:
+    return calendar.to_local(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def unresolved_csv(f: UnresolvedFilters, now: datetime, batch_size: int = 100) -> Iterator[str]:
+    """The filtered, sorted list as CSV, streamed: rows are fetched ``batch_size`` at a time
+    (a server-side cursor on PostgreSQL), so memory does not grow with the number of rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    yield csv_line(buffer, writer, CSV_HEADER)
+    result = db.session.execute(
+        unresolved_statement(f, now), execution_options={"yield_per": batch_size}
+    )
+    try:
+        for chunk in result.partitions():
+            for raw in chunk:
+                r = _unresolved_row(raw, now)
+                writer.writerow(
+                    [
+                        safe_cell(cell)
+                        for cell in (
+                            r.reference,
+                            calendar.to_local(r.raised_at).date().isoformat(),
+                            r.days_open,
+                            r.raising,
+                            r.receiving,
+                            r.category.label,
+                            r.stage_level,
+                            r.stage_name,
+                            r.state.label,
+                            "Yes" if r.urgent else "No",
+                            "Yes" if r.is_overdue else "No",
+                            _local_minute(r.deadline),
+                        )
+                    ]
+                )
+            text = buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            yield text
+    finally:
+        result.close()

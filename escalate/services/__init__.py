@@ -1,0 +1,14 @@
+"""Use cases: the only layer that commits. One module per group; each public function is one
+transaction. Reads that change nothing are in escalate.queries.
+"""
+
+from escalate.services import (  # noqa: F401
+    accounts,
+    delivery,
+    demo,
+    differences,
+    importing,
+    inbox,
+    setup,
+    sweep,
+)

@@ -1,0 +1,201 @@
+"""What every use case writes beside its change: history events, outbox rows and the
+administrators' record of changes, in the caller's transaction; and the one commit that turns a
+lost race into StaleDifference.
+"""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
+
+from escalate import administration, history, messages
+from escalate.extensions import db
+from escalate.models import (
+    AdminChange,
+    Agency,
+    Event,
+    Notification,
+    PartnershipSettings,
+    Role,
+    User,
+)
+from escalate.workflow import (
+    NotAllowed,
+    StaleDifference,
+)
+
+
+def commit_or_stale() -> None:
+    """Commit an action; if another one reached the same difference first, say so."""
+    try:
+        db.session.commit()
+    except (StaleDataError, IntegrityError):
+        db.session.rollback()
+        raise StaleDifference() from None
+
+
+def record_event(difference, kind, actor: User | None, now, data: dict, *, deadline=...) -> Event:
+    """Append an event to the difference's history, chained to the one before."""
+    previous = db.session.scalar(
+        sa.select(Event)
+        .where(Event.difference_id == difference.id)
+        .order_by(Event.sequence.desc())
+        .limit(1)
+    )
+    stage = difference.open_stage
+    event = Event(
+        difference_id=difference.id,
+        sequence=(previous.sequence + 1) if previous else 1,
+        kind=kind,
+        actor_id=actor.id if actor else None,
+        at=now.astimezone(UTC),  # as the database gives it back, so the hash still verifies
+        stage_level=difference.stage_level,
+        deadline=(stage.deadline if stage else None) if deadline is ... else deadline,
+        data=data,
+    )
+    history.seal(event, previous.hash if previous else history.GENESIS)
+    # Every action moves the version on, so a form shown before any of them is refused as stale.
+    flag_modified(difference, "stage_level")
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def message_facts(difference, stage, actor: User | None) -> dict:
+    return {
+        "reference": difference.reference,
+        "stage": stage.name if stage else "",
+        "actor": actor.name if actor else "escalate",
+        "raising_agency": difference.raising_agency.name,
+        "receiving_agency": difference.receiving_agency.name,
+    }
+
+
+def notify_people(difference, event, now, recipients, kind: str, role: str, facts_: dict) -> None:
+    """Write one outbox row per recipient, in the caller's transaction."""
+    # One message per person per event, however many parts they play in it.
+    already = set(
+        db.session.scalars(
+            sa.select(Notification.recipient_id).where(Notification.event_id == event.id)
+        )
+    )
+    for recipient in dict.fromkeys(recipients):
+        if recipient is None or recipient.id in already or not recipient.active:
+            continue
+        already.add(recipient.id)
+        subject, body = messages.compose(kind, for_recipient=role, **facts_)
+        db.session.add(
+            Notification(
+                recipient_id=recipient.id,
+                difference_id=difference.id,
+                event_id=event.id,
+                subject=subject,
+                body=body,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+
+
+def notify_everyone(difference, event, now, kind: str, facts_: dict) -> None:
+    """A final outcome: the raiser first, then everyone who answered or led at any stage."""
+    notify_people(difference, event, now, [difference.raiser], kind, "raiser", facts_)
+    involved = [a.user for s in difference.stages for a in s.assignments]
+    notify_people(difference, event, now, involved, kind, "involved", facts_)
+
+
+def notify_without_event(difference, now, recipients, kind: str, role: str, facts_) -> None:
+    """Outbox rows for a reminder: it changes nothing in the difference, so it has no event."""
+    for recipient in dict.fromkeys(recipients):
+        if recipient is None or not recipient.active:
+            continue
+        subject, body = messages.compose(kind, for_recipient=role, **facts_)
+        db.session.add(
+            Notification(
+                recipient_id=recipient.id,
+                difference_id=difference.id,
+                subject=subject,
+                body=body,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+
+
+def require_admin(actor: User | None) -> None:
+    if actor is not None and (actor.role != Role.ADMIN or not actor.active):
+        raise NotAllowed("Only an administrator can change how the partnership is set up.")
+
+
+def record_admin_change(
+    actor: User | None,
+    now: datetime,
+    *,
+    entity: str,
+    entity_id: int | None,
+    action: str,
+    summary: str,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AdminChange:
+    def as_json(record):
+        if record is None:
+            return None
+        return {key: administration.as_record(value) for key, value in record.items()}
+
+    change = AdminChange(
+        actor_id=actor.id if actor else None,
+        at=now,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        summary=summary[:300],
+        before=as_json(before),
+        after=as_json(after),
+    )
+    db.session.add(change)
+    return change
+
+
+def record_admin_edit(actor, now, *, entity, entity_id, summary, before: dict, after: dict) -> bool:
+    """Record the fields that changed; False (and nothing recorded) when none did."""
+    old, new = administration.differences_between(before, after)
+    if not new:
+        return False
+    record_admin_change(
+        actor,
+        now,
+        entity=entity,
+        entity_id=entity_id,
+        action="changed",
+        summary=summary,
+        before=old,
+        after=new,
+    )
+    return True
+
+
+def agency_record(agency: Agency) -> dict:
+    return {"name": agency.name, "kind": agency.kind.value}
+
+
+def user_record(user: User) -> dict:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "job_title": user.job_title,
+        "role": user.role.value,
+        "agency": user.agency.name if user.agency else None,
+        "line_manager": user.line_manager.email if user.line_manager else None,
+        "active": user.active,
+    }
+
+
+def settings_record(settings: PartnershipSettings) -> dict:
+    return {
+        "nation": settings.nation.value,
+        "end_of_working_day": settings.end_of_working_day.strftime("%H:%M"),
+        "act_now_text": settings.act_now_text,
+    }

@@ -1,0 +1,171 @@
+"""Loading the fictional Northshire partnership (`flask escalate seed-demo`)."""
+
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+from escalate import calendar, workflow
+from escalate.extensions import db
+from escalate.models import (
+    Agency,
+    AgencyStageContact,
+    Difference,
+    User,
+)
+from escalate.queries.setup import (
+    WorkingCalendar,
+    find_agency_by_name,
+    find_user_by_email,
+    working_calendar,
+)
+from escalate.services.accounts import build_user
+from escalate.services.differences import (
+    NewDifference,
+    accept,
+    decide,
+    escalate,
+    extend,
+    raise_difference,
+    reassign,
+    record_conversation,
+    respond,
+    withdraw,
+)
+
+
+def seed_demo(password: str, now: datetime) -> dict[str, int]:
+    """Load the fictional Northshire partnership; running it again adds nothing already there.
+
+    Its differences are played through the ordinary services at moments counted back from
+    ``now`` in working days, so each is at the stage, and as overdue, as its scenario says.
+    """
+    from escalate import demo
+
+    created = {"agencies": 0, "users": 0, "stage contacts": 0, "differences": 0}
+    password_hash = generate_password_hash(password)
+    agencies: dict[str, Agency] = {}
+    for name, kind in demo.AGENCIES:
+        agency = find_agency_by_name(name)
+        if agency is None:
+            agency = Agency(name=name, kind=kind)
+            db.session.add(agency)
+            created["agencies"] += 1
+        agencies[name] = agency
+    db.session.flush()
+
+    users: dict[str, User] = {}
+    for person in demo.USERS:
+        user = find_user_by_email(person.email)
+        if user is None:
+            user = build_user(
+                email=person.email,
+                name=person.name,
+                job_title=person.job_title,
+                role=person.role,
+                agency=agencies.get(person.agency),
+                line_manager=users.get(person.line_manager) if person.line_manager else None,
+                password_hash=password_hash,
+            )
+            db.session.add(user)
+            db.session.flush()
+            created["users"] += 1
+        users[person.email] = user
+
+    for agency_name, level, email in demo.STAGE_CONTACTS:
+        agency, user = agencies[agency_name], users[email]
+        exists = db.session.scalar(
+            sa.select(AgencyStageContact.id).where(
+                AgencyStageContact.agency_id == agency.id,
+                AgencyStageContact.stage_level == level,
+                AgencyStageContact.user_id == user.id,
+            )
+        )
+        if exists is None:
+            db.session.add(AgencyStageContact(agency=agency, stage_level=level, user=user))
+            created["stage contacts"] += 1
+    db.session.commit()
+
+    cal = working_calendar()
+    for scenario in demo.SCENARIOS:
+        created["differences"] += int(_seed_demo_difference(scenario, now, cal))
+    return created
+
+
+def _seed_demo_difference(scenario, now: datetime, cal: "WorkingCalendar") -> bool:
+    """Raise one demo difference and take its actions, unless its raiser already recorded it."""
+    from datetime import UTC
+
+    raiser = find_user_by_email(scenario.raiser)
+    if db.session.scalar(
+        sa.select(Difference.id).where(
+            Difference.raiser_id == raiser.id,
+            Difference.child_reference == scenario.child_reference,
+        )
+    ):
+        return False
+    local_now = calendar.to_local(now)
+    moments = len(scenario.steps) + 1
+
+    def moment(index: int, days_ago: int) -> datetime:
+        """The index-th moment of the scenario, ``days_ago`` working days before ``now``."""
+        if days_ago == 0:  # earlier today, a few minutes apart
+            return (now - timedelta(minutes=20 * (moments - index))).astimezone(UTC)
+        day = local_now.date()
+        for _ in range(days_ago):
+            day -= timedelta(days=1)
+            while not calendar.is_working_day(day, cal.nation, cal.closures):
+                day -= timedelta(days=1)
+        start = datetime.combine(day, time(9), tzinfo=local_now.tzinfo)
+        return (start + timedelta(minutes=40 * index)).astimezone(UTC)
+
+    raised_at = moment(0, scenario.raised_days_ago)
+    born = None
+    if scenario.child_age_months is not None:
+        age_days = round(scenario.child_age_months * 30.44) + 3
+        born = calendar.to_local(raised_at).date() - timedelta(days=age_days)
+    named = find_user_by_email(scenario.named) if scenario.named else None
+    difference = raise_difference(
+        raiser,
+        NewDifference(
+            receiving_agency_id=find_agency_by_name(scenario.receiving).id,
+            named_professional_id=named.id if named else None,
+            child_reference=scenario.child_reference,
+            child_initials=scenario.child_initials,
+            child_date_of_birth=born,
+            category=scenario.category,
+            decision=scenario.decision,
+            reasons=scenario.reasons,
+            desired_outcome=scenario.desired_outcome,
+            discussed_informally=bool(scenario.informal_discussion),
+            informal_discussion=scenario.informal_discussion,
+            immediate_risk=bool(scenario.protective_action),
+            protective_action=scenario.protective_action,
+        ),
+        raised_at,
+    )
+    actions = {
+        workflow.Action.RESPOND: respond,
+        workflow.Action.ACCEPT: accept,
+        workflow.Action.ESCALATE: escalate,
+        workflow.Action.DECIDE: decide,
+        workflow.Action.WITHDRAW: withdraw,
+        workflow.Action.EXTEND: extend,
+        workflow.Action.REASSIGN: reassign,
+        workflow.Action.RECORD_CONVERSATION: record_conversation,
+    }
+    previous = scenario.raised_days_ago
+    for index, step in enumerate(scenario.steps, start=1):
+        if step.days_ago > previous:
+            raise ValueError(f"demo {scenario.child_reference}: steps must be in time order")
+        previous = step.days_ago
+        at = moment(index, step.days_ago)
+        fields = dict(step.fields)
+        if step.action == workflow.Action.REASSIGN:
+            fields["new_responder_id"] = find_user_by_email(fields.pop("new_responder")).id
+        if step.action == workflow.Action.RECORD_CONVERSATION:
+            fields["held_on"] = calendar.to_local(at).date()
+        difference = actions[step.action](
+            find_user_by_email(step.by), difference.id, difference.version, now=at, **fields
+        )
+    return True

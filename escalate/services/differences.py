@@ -1,0 +1,442 @@
+"""Raising a difference and every action on it (product.md §4), and learning notes. Each public
+function is one transaction.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from escalate import calendar, workflow
+from escalate.extensions import db
+from escalate.models import (
+    AGENCY_ROLES,
+    Agency,
+    Assignment,
+    Category,
+    Difference,
+    EventKind,
+    Outcome,
+    Role,
+    Side,
+    Stage,
+    State,
+    User,
+)
+from escalate.queries.choices import has_professionals
+from escalate.queries.conditions import visible_to
+from escalate.queries.differences import actor_for, latest_response, situation
+from escalate.queries.setup import working_calendar
+from escalate.services._records import (
+    commit_or_stale,
+    message_facts,
+    notify_everyone,
+    notify_people,
+    record_event,
+)
+from escalate.services._stages import (
+    close_difference,
+    escalate_to_next_stage,
+    open_stage,
+    policy_stage_at,
+    rearm_deadline_alerts,
+    schedule_raiser_reminder,
+)
+from escalate.workflow import (
+    NotAllowed,
+    NotFound,
+    RationaleRequired,
+    StaleDifference,
+)
+
+
+@dataclass
+class NewDifference:
+    """What a raiser records (product.md §2)."""
+
+    receiving_agency_id: int
+    child_reference: str
+    child_initials: str
+    category: Category | str
+    decision: str
+    reasons: str
+    desired_outcome: str
+    discussed_informally: bool
+    immediate_risk: bool
+    named_professional_id: int | None = None
+    child_date_of_birth: date | None = None
+    informal_discussion: str = ""
+    protective_action: str = ""
+
+
+def check_new_difference(raiser: User, new: NewDifference, now: datetime) -> None:
+    """Apply every rule raise_difference applies, without recording anything (check answers)."""
+    _build_difference(raiser, new, now)
+
+
+def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Difference:
+    """Record a new difference and open its first stage."""
+    difference = _build_difference(raiser, new, now)
+    db.session.add(difference)
+    db.session.flush()
+    difference.reference = f"RPD-{now.year}-{difference.id:05d}"
+    cal = working_calendar()
+    stage, opened = open_stage(difference, policy_stage_at(1), now, cal)
+    event = record_event(
+        difference, EventKind.RAISED, raiser, now, {"urgent": difference.urgent, **opened}
+    )
+    common = message_facts(difference, stage, raiser) | {
+        "raiser": raiser.name,
+        "deadline": stage.deadline,
+        "urgent": difference.urgent,
+    }
+    notify_people(difference, event, now, [raiser], "raised", "raiser", common)
+    notify_people(
+        difference, event, now, stage.people(Side.RESPONDER), "raised", "responder", common
+    )
+    commit_or_stale()
+    return difference
+
+
+def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Difference:
+    """A new, unsaved difference from what the raiser recorded, or the first rule it breaks."""
+    if not workflow.may_raise(actor_for(raiser)):
+        raise NotAllowed("Only a professional in a member agency can raise a difference.")
+    receiving = db.session.get(Agency, new.receiving_agency_id)
+    if receiving is None or not db.session.scalar(sa.select(has_professionals(receiving.id))):
+        raise RationaleRequired("receiving_agency", "Select the agency you disagree with")
+    if receiving.id == raiser.agency_id:
+        raise RationaleRequired(
+            "receiving_agency",
+            "A professional difference is between agencies: select another agency, or raise it "
+            "through your own agency's management line",
+        )
+    named = None
+    if new.named_professional_id is not None:
+        named = db.session.get(User, new.named_professional_id)
+        if (
+            named is None
+            or named.agency_id != receiving.id
+            or not named.active
+            or named.role not in AGENCY_ROLES
+        ):
+            raise RationaleRequired(
+                "named_professional", f"Select a professional who works for {receiving.name}"
+            )
+    try:
+        category = Category(new.category)
+    except ValueError:
+        raise RationaleRequired("category", "Select what the difference is about") from None
+    workflow.check_child(
+        new.child_reference,
+        new.child_initials,
+        new.child_date_of_birth,
+        calendar.to_local(now).date(),
+    )
+    difference = Difference(
+        raiser=raiser,
+        raising_agency_id=raiser.agency_id,
+        receiving_agency=receiving,
+        named_professional=named,
+        child_reference=new.child_reference.strip(),
+        child_initials=new.child_initials.strip().upper(),
+        child_date_of_birth=new.child_date_of_birth,
+        category=category,
+        decision=workflow.require_text(
+            new.decision, field="decision", what="the decision or action you disagree with"
+        ),
+        reasons=workflow.require_rationale(new.reasons, field="reasons", what="why you disagree"),
+        desired_outcome=workflow.require_text(
+            new.desired_outcome, field="desired_outcome", what="the outcome you want"
+        ),
+        discussed_informally=new.discussed_informally,
+        informal_discussion=(
+            workflow.require_text(
+                new.informal_discussion,
+                field="informal_discussion",
+                what="when you discussed it, with whom, and what was said",
+            )
+            if new.discussed_informally
+            else ""
+        ),
+        immediate_risk=new.immediate_risk,
+        protective_action=(
+            workflow.require_text(
+                new.protective_action,
+                field="protective_action",
+                what="the protective action that has been taken",
+            )
+            if new.immediate_risk
+            else ""
+        ),
+        urgent=new.immediate_risk,
+        state=State.AWAITING_RESPONSE,
+        stage_level=1,
+        raised_at=now,
+    )
+    return difference
+
+
+def respond(
+    user, difference_id, version, *, outcome, rationale, child_impact, agreed_actions="", now
+) -> Difference:
+    """The responder answers at a stage: agreed (the decision changes) or upheld."""
+    difference, stage = _begin(user, difference_id, version, workflow.Action.RESPOND, now)
+    try:
+        outcome = Outcome(outcome)
+    except ValueError:
+        raise RationaleRequired(
+            "outcome", "Select whether you agree or uphold the decision"
+        ) from None
+    rationale = workflow.require_rationale(rationale, what="the reasons for your response")
+    child_impact = workflow.require_text(
+        child_impact, field="child_impact", what="what this means for the child"
+    )
+    agreed_actions = (
+        workflow.require_text(agreed_actions, field="agreed_actions", what="the actions agreed")
+        if outcome == Outcome.AGREED
+        else ""
+    )
+    stage.outcome, stage.responded_at = outcome, now
+    difference.state = State.AWAITING_RAISER
+    schedule_raiser_reminder(stage, now)
+    data = {
+        "outcome": outcome.value,
+        "rationale": rationale,
+        "child_impact": child_impact,
+        "agreed_actions": agreed_actions,
+    }
+    event = record_event(difference, EventKind.RESPONDED, user, now, data, deadline=None)
+    facts_ = message_facts(difference, stage, user) | data
+    notify_people(difference, event, now, [difference.raiser], "responded", "raiser", facts_)
+    notify_people(difference, event, now, stage.people(Side.LEAD), "responded", "lead", facts_)
+    commit_or_stale()
+    return difference
+
+
+def accept(user, difference_id, version, *, comment="", now) -> Difference:
+    """The raising side accepts the response: the difference is resolved."""
+    difference, stage = _begin(user, difference_id, version, workflow.Action.ACCEPT, now)
+    comment = (comment or "").strip()
+    if len(comment) > workflow.MAX_TEXT_CHARACTERS:
+        raise RationaleRequired("comment", "Keep the comment to 10,000 characters or fewer")
+    response = latest_response(difference) or {}
+    close_difference(difference, stage, State.RESOLVED, stage.outcome.value, now)
+    event = record_event(
+        difference,
+        EventKind.ACCEPTED,
+        user,
+        now,
+        {"comment": comment, "outcome": stage.outcome.value},
+        deadline=None,
+    )
+    notify_everyone(
+        difference,
+        event,
+        now,
+        "accepted",
+        # The raiser is told what was accepted and why, even when their lead accepted it.
+        message_facts(difference, stage, user)
+        | {
+            "comment": comment,
+            "outcome": stage.outcome.value,
+            "rationale": response.get("rationale", ""),
+        },
+    )
+    commit_or_stale()
+    return difference
+
+
+def escalate(user, difference_id, version, *, rationale, now) -> Difference:
+    """Move the difference to the next stage, which opens with its own deadline."""
+    difference, stage = _begin(user, difference_id, version, workflow.Action.ESCALATE, now)
+    rationale = workflow.require_rationale(rationale, what="why you are escalating")
+    escalate_to_next_stage(difference, stage, user, rationale, now, automatic=False)
+    commit_or_stale()
+    return difference
+
+
+def decide(
+    user, difference_id, version, *, outcome, decision, rationale, child_impact, now
+) -> Difference:
+    """The partnership decides at the final stage: the difference is resolved."""
+    difference, stage = _begin(user, difference_id, version, workflow.Action.DECIDE, now)
+    try:
+        outcome = Outcome(outcome)
+    except ValueError:
+        raise RationaleRequired(
+            "outcome", "Select whether the decision changes or stands"
+        ) from None
+    decision = workflow.require_text(decision, field="decision", what="the decision")
+    rationale = workflow.require_rationale(rationale, what="the reasons for the decision")
+    child_impact = workflow.require_text(
+        child_impact, field="child_impact", what="what this means for the child"
+    )
+    stage.outcome, stage.responded_at = outcome, now
+    close_difference(difference, stage, State.RESOLVED, outcome.value, now)
+    data = {
+        "outcome": outcome.value,
+        "decision": decision,
+        "rationale": rationale,
+        "child_impact": child_impact,
+    }
+    event = record_event(difference, EventKind.DECIDED, user, now, data, deadline=None)
+    notify_everyone(
+        difference, event, now, "decided", message_facts(difference, stage, user) | data
+    )
+    commit_or_stale()
+    return difference
+
+
+def withdraw(user, difference_id, version, *, rationale, now) -> Difference:
+    """The raising side withdraws the difference, saying why."""
+    difference, stage = _begin(user, difference_id, version, workflow.Action.WITHDRAW, now)
+    rationale = workflow.require_rationale(rationale, what="why you are withdrawing it")
+    close_difference(difference, stage, State.WITHDRAWN, "withdrawn", now)
+    event = record_event(
+        difference, EventKind.WITHDRAWN, user, now, {"rationale": rationale}, deadline=None
+    )
+    notify_everyone(
+        difference,
+        event,
+        now,
+        "withdrawn",
+        message_facts(difference, stage, user) | {"rationale": rationale},
+    )
+    commit_or_stale()
+    return difference
+
+
+def extend(user, difference_id, version, *, days, rationale, now) -> Difference:
+    """The responder moves the stage's deadline by some working days, within the policy."""
+    difference, stage = _begin(user, difference_id, version, workflow.Action.EXTEND, now)
+    days = workflow.check_extension(situation(difference, now), days)
+    rationale = workflow.require_rationale(rationale, what="why more time is needed")
+    # Counted from the deadline, or from now if it has already passed, so that an extension
+    # always gives time that is still to come.
+    stage.deadline = working_calendar().deadline(max(stage.deadline, now), days)
+    stage.extended_days += days
+    rearm_deadline_alerts(stage, now)
+    data = {"days": days, "rationale": rationale}
+    event = record_event(difference, EventKind.EXTENDED, user, now, data)
+    facts_ = message_facts(difference, stage, user) | data | {"deadline": stage.deadline}
+    notify_people(difference, event, now, [difference.raiser], "extended", "raiser", facts_)
+    notify_people(difference, event, now, stage.people(Side.LEAD), "extended", "lead", facts_)
+    commit_or_stale()
+    return difference
+
+
+def reassign(user, difference_id, version, *, new_responder_id, rationale, now) -> Difference:
+    """Give the open stage's response to someone else, saying why."""
+    difference, stage = _begin(user, difference_id, version, workflow.Action.REASSIGN, now)
+    new_responder = db.session.get(User, new_responder_id) if new_responder_id else None
+    expected_agency = None if stage.is_final else difference.receiving_agency_id
+    if (
+        new_responder is None
+        or not new_responder.active
+        or (stage.is_final and new_responder.role != Role.PARTNERSHIP)
+        or (
+            expected_agency is not None
+            and (
+                new_responder.agency_id != expected_agency or new_responder.role not in AGENCY_ROLES
+            )
+        )
+    ):
+        raise RationaleRequired(
+            "new_responder",
+            "Select a partnership member"
+            if stage.is_final
+            else f"Select someone who works for {difference.receiving_agency.name}",
+        )
+    current = stage.people(Side.RESPONDER)
+    if current == [new_responder]:
+        raise RationaleRequired("new_responder", f"{new_responder.name} is already the responder")
+    rationale = workflow.require_rationale(rationale, what="why you are reassigning it")
+    for assignment in stage.assignments:
+        if assignment.side == Side.RESPONDER:
+            assignment.active = False
+    stage.assignments.append(Assignment(user=new_responder, side=Side.RESPONDER))
+    data = {
+        "rationale": rationale,
+        "new_responder_id": new_responder.id,
+        "new_responder": new_responder.name,
+        "previous_responders": [u.name for u in current],
+    }
+    event = record_event(difference, EventKind.REASSIGNED, user, now, data)
+    facts_ = message_facts(difference, stage, user) | data | {"deadline": stage.deadline}
+    notify_people(difference, event, now, [new_responder], "reassigned", "responder", facts_)
+    notify_people(difference, event, now, [difference.raiser], "reassigned", "raiser", facts_)
+    commit_or_stale()
+    return difference
+
+
+def record_conversation(
+    user, difference_id, version, *, held_on, participants, agreed, now
+) -> Difference:
+    """Put a conversation about the difference on its record (it changes no state)."""
+    difference, stage = _begin(
+        user, difference_id, version, workflow.Action.RECORD_CONVERSATION, now
+    )
+    if not isinstance(held_on, date) or held_on > calendar.to_local(now).date():
+        raise RationaleRequired("held_on", "Enter the date of the conversation: today or earlier")
+    if held_on < calendar.to_local(difference.raised_at).date() - timedelta(days=365):
+        raise RationaleRequired("held_on", "The date must be within a year before it was raised")
+    participants = workflow.require_text(participants, field="participants", what="who took part")
+    agreed = workflow.require_rationale(agreed, field="agreed", what="what was agreed")
+    data = {"held_on": held_on.isoformat(), "participants": participants, "agreed": agreed}
+    event = record_event(difference, EventKind.CONVERSATION, user, now, data)
+    if difference.raiser_id != user.id:
+        facts_ = (
+            message_facts(difference, stage, user)
+            | data
+            | {"held_on": f"{held_on.day} {held_on.strftime('%B %Y')}"}
+        )
+        notify_people(difference, event, now, [difference.raiser], "conversation", "raiser", facts_)
+    commit_or_stale()
+    return difference
+
+
+def _begin(user, difference_id, version, action, now) -> tuple[Difference, Stage | None]:
+    """Load a difference for change, locking its row, and check the rules and the version."""
+    difference = db.session.scalar(
+        sa.select(Difference)
+        .where(Difference.id == difference_id, visible_to(user))
+        .with_for_update(of=Difference)
+    )
+    if difference is None:
+        raise NotFound("Difference not found.")
+    try:
+        shown = int(version) if version is not None else None
+    except (TypeError, ValueError):
+        raise StaleDifference() from None
+    if shown is not None and shown != difference.version:
+        raise StaleDifference()
+    workflow.check(actor_for(user), situation(difference, now), action)
+    return difference, difference.open_stage
+
+
+def add_learning_note(user: User, reference: str, text: str, now: datetime):
+    """The partnership records what it learned from a closed difference, on its history too."""
+    from escalate.models import LearningNote
+
+    # Locked like any action, so two notes at once take the next two places in the history.
+    difference = db.session.scalar(
+        sa.select(Difference)
+        .where(Difference.reference == (reference or "").strip().upper(), visible_to(user))
+        .with_for_update(of=Difference)
+    )
+    if difference is None:
+        raise NotFound("Difference not found.")
+    workflow.check_learning_note(actor_for(user), situation(difference, now))
+    text = workflow.require_rationale(text, field="text", what="what the partnership learned")
+    note = LearningNote(difference_id=difference.id, author_id=user.id, text=text, created_at=now)
+    db.session.add(note)
+    record_event(difference, EventKind.LEARNING_NOTE, user, now, {"text": text}, deadline=None)
+    commit_or_stale()
+    return note
+
+
+def forget_changes() -> None:
+    """Drop anything loaded in this request so the next read sees the database afresh."""
+    db.session.rollback()
+    db.session.expire_all()

@@ -1,0 +1,302 @@
+"""The deadline sweep.
+
+Reminders before a deadline, missed deadlines, automatic escalation and reminders to a raising
+side that has not answered a response (product.md §5). When each is due is decided by the pure
+rules in escalate.deadlines; this module keeps each stage's schedule (remind_at,
+raiser_remind_at) and does the work. Overdue itself stays derived from the clock everywhere
+(see `situation`): the sweep only records it and tells people.
+
+Safe to run twice, or on several machines at once: each item is one transaction that first
+inserts its stage_alert row (UNIQUE(stage_id, kind)), so a second copy fails and rolls back;
+on PostgreSQL the difference's row is also taken FOR UPDATE SKIP LOCKED, so two sweeps do not
+even try the same item, and the state is checked again once the row is held.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from escalate import deadlines, messages, workflow
+from escalate.extensions import db
+from escalate.models import (
+    Difference,
+    EventKind,
+    PolicyStage,
+    Side,
+    Stage,
+    StageAlert,
+)
+from escalate.queries.differences import situation
+from escalate.queries.setup import working_calendar
+from escalate.services._records import (
+    message_facts,
+    notify_people,
+    notify_without_event,
+    record_event,
+)
+from escalate.services._stages import escalate_to_next_stage, pick_for_stage
+
+
+@dataclass(frozen=True)
+class SweepItem:
+    """One thing the sweep did (or, in a dry run, would do) for one stage."""
+
+    reference: str
+    stage_level: int
+    stage: str
+    duty: deadlines.Duty
+    deadline: datetime
+
+    @property
+    def summary(self) -> str:
+        due = messages.when(self.deadline)
+        what = {
+            deadlines.Duty.REMINDER: f"remind the responder that the response is due by {due}",
+            deadlines.Duty.OVERDUE: f"record that the response due by {due} is overdue, and "
+            "tell both sides",
+            deadlines.Duty.AUTO_ESCALATE: "escalate automatically to the next stage",
+            deadlines.Duty.RAISER_REMINDER: "remind the raising side that a response is waiting "
+            "for their answer",
+        }[self.duty]
+        return f"{self.reference}, stage {self.stage_level} ({self.stage}): {what}"
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did. ``skipped`` counts items another sweep or a person reached first;
+    ``problems`` items that could not be done (they are tried again by the next sweep)."""
+
+    dry_run: bool = False
+    items: list[SweepItem] = field(default_factory=list)
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def count(self, duty: deadlines.Duty) -> int:
+        return sum(1 for item in self.items if item.duty == duty)
+
+    @property
+    def reminders(self) -> int:
+        return self.count(deadlines.Duty.REMINDER)
+
+    @property
+    def overdue(self) -> int:
+        return self.count(deadlines.Duty.OVERDUE)
+
+    @property
+    def escalated(self) -> int:
+        return self.count(deadlines.Duty.AUTO_ESCALATE)
+
+    @property
+    def raiser_reminders(self) -> int:
+        return self.count(deadlines.Duty.RAISER_REMINDER)
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.skipped or self.problems)
+
+    def __str__(self) -> str:
+        def plural(n, word):
+            return f"{n} {word}{'s' if n != 1 else ''}"
+
+        return (
+            f"{plural(self.reminders, 'reminder')}, {self.overdue} overdue, "
+            f"{self.escalated} escalated, {plural(self.raiser_reminders, 'raiser reminder')}"
+        )
+
+
+def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
+    """Do everything that is due at ``now``: one transaction per stage, each done exactly once.
+
+    With ``dry_run`` it reports what it would do and changes nothing. Everything due is done in
+    one call (no cap): the due queries are indexed range queries on ``remind_at``, ``deadline``
+    and ``raiser_remind_at``, so the work grows with what is due, not with what is open.
+    """
+    report = SweepReport(dry_run=dry_run)
+    due = _due_stages(now)
+    db.session.rollback()  # end the read: each item below is its own transaction
+    for stage_id, difference_id in due:
+        try:
+            items = _sweep_stage(stage_id, difference_id, now, act=not dry_run)
+            if dry_run:
+                db.session.rollback()
+            else:
+                db.session.commit()
+        except (IntegrityError, StaleDataError):
+            # Another sweep, or a person, reached this stage first: their work stands.
+            db.session.rollback()
+            report.skipped += 1
+            continue
+        except workflow.DomainError as error:
+            db.session.rollback()
+            report.problems.append(f"{_reference_of(difference_id)}: {error}")
+            continue
+        if items is None:
+            report.skipped += 1  # held by another sweep right now
+        else:
+            report.items.extend(items)
+    return report
+
+
+def _due_stages(now: datetime) -> list[tuple[int, int]]:
+    """(stage id, difference id) of every open stage with something due, soonest first.
+
+    Each query is a range on one indexed column of `stage` alone, never a walk over the open
+    differences: remind_at and raiser_remind_at are set only while there is something to remind
+    of (cleared on a response, a reminder, an escalation or a close), and the overdue query
+    matches the partial index ix_stage_awaiting_deadline (stages with no response, not closed).
+    _sweep_stage checks the difference's state again once it holds the row.
+    """
+
+    def not_done(duty: deadlines.Duty):
+        return ~sa.exists().where(StageAlert.stage_id == Stage.id, StageAlert.kind == duty.value)
+
+    def due(moment, duty: deadlines.Duty, *conditions):
+        return db.session.execute(
+            sa.select(Stage.id, Stage.difference_id)
+            .where(*conditions, not_done(duty))
+            .order_by(moment, Stage.id)
+        ).all()
+
+    overdue = due(
+        Stage.deadline,
+        deadlines.Duty.OVERDUE,
+        Stage.deadline < now,
+        Stage.closed_at.is_(None),
+        Stage.responded_at.is_(None),
+    )
+    reminders = due(
+        Stage.remind_at,
+        deadlines.Duty.REMINDER,
+        Stage.remind_at <= now,
+        Stage.deadline >= now,
+    )
+    raisers = due(
+        Stage.raiser_remind_at,
+        deadlines.Duty.RAISER_REMINDER,
+        Stage.raiser_remind_at <= now,
+    )
+    return [tuple(row) for row in (*overdue, *reminders, *raisers)]
+
+
+def _reference_of(difference_id: int) -> str:
+    return db.session.scalar(sa.select(Difference.reference).where(Difference.id == difference_id))
+
+
+def _sweep_stage(stage_id: int, difference_id: int, now: datetime, *, act: bool):
+    """Do (or, without ``act``, describe) what is due for one stage. None: another sweep holds
+    the difference. The caller commits or rolls back."""
+    query = (
+        sa.select(Difference)
+        .where(Difference.id == difference_id)
+        .execution_options(populate_existing=True)
+    )
+    if act:
+        query = query.with_for_update(of=Difference, skip_locked=True)
+    difference = db.session.scalar(query)
+    if difference is None:
+        return None
+    stage = db.session.get(Stage, stage_id, populate_existing=True)
+    policy_stage = db.session.scalar(sa.select(PolicyStage).where(PolicyStage.level == stage.level))
+    done = frozenset(
+        db.session.scalars(sa.select(StageAlert.kind).where(StageAlert.stage_id == stage.id))
+    )
+    # Checked again now that the row is held: the difference may have moved on since the query.
+    duties = deadlines.duties(
+        deadlines.StageClock(
+            state=difference.state,
+            is_open_stage=stage.level == difference.stage_level and stage.closed_at is None,
+            is_final=stage.is_final,
+            deadline=stage.deadline,
+            remind_at=stage.remind_at,
+            raiser_remind_at=stage.raiser_remind_at,
+            auto_escalate=bool(policy_stage and policy_stage.auto_escalate),
+            done=done,
+        ),
+        now,
+    )
+    items = [
+        SweepItem(difference.reference, stage.level, stage.name, duty, stage.deadline)
+        for duty in duties
+    ]
+    if not act or not duties:
+        return items
+    for duty in duties:
+        db.session.add(StageAlert(stage_id=stage.id, kind=duty.value, at=now))
+    db.session.flush()  # a second sweep stops here, on the unique constraint, before any work
+    if deadlines.Duty.OVERDUE in duties:
+        _record_overdue(difference, stage, now, escalating=deadlines.Duty.AUTO_ESCALATE in duties)
+    elif deadlines.Duty.REMINDER in duties:
+        _remind_responders(difference, stage, now)
+    elif deadlines.Duty.RAISER_REMINDER in duties:
+        _remind_raising_side(difference, stage, now)
+    return items
+
+
+def _record_overdue(difference: Difference, stage: Stage, now: datetime, *, escalating: bool):
+    """The deadline passed with no response: an event, and both sides told; then, if the policy
+    says so, the difference escalates automatically (the raiser and the next stage are told by
+    the escalation's own message, which gives the missed deadline as its reason)."""
+    next_policy = (
+        None
+        if stage.is_final
+        else db.session.scalar(sa.select(PolicyStage).where(PolicyStage.level == stage.level + 1))
+    )
+    next_responders = []
+    if next_policy is not None and not escalating:
+        # Who would receive it if the raising side escalates now.
+        next_responders, _ = pick_for_stage(
+            next_policy.responder_rule,
+            difference,
+            next_policy.level,
+            difference.receiving_agency_id,
+        )
+    responders, leads = stage.people(Side.RESPONDER), stage.people(Side.LEAD)
+    data = {
+        "stage": stage.name,
+        "responders": [u.name for u in responders],
+        "next_stage": next_policy.name if next_policy else None,
+        "next_responders": [u.name for u in next_responders],
+        "escalated_automatically": escalating,
+    }
+    event = record_event(difference, EventKind.OVERDUE, None, now, data)
+    stage.remind_at = None
+    facts_ = message_facts(difference, stage, None) | {
+        "deadline": stage.deadline,
+        "next_stage": data["next_stage"],
+        "escalating": escalating,
+        "is_final": stage.is_final,
+    }
+    notify_people(difference, event, now, responders, "overdue", "responder", facts_)
+    if escalating:
+        others = [lead for lead in leads if lead.id != difference.raiser_id]
+        notify_people(difference, event, now, others, "overdue", "lead", facts_)
+        workflow.check(workflow.SYSTEM, situation(difference, now), workflow.Action.ESCALATE)
+        reason = messages.automatic_escalation_reason(stage.deadline)
+        escalate_to_next_stage(difference, stage, None, reason, now, automatic=True)
+    else:
+        notify_people(difference, event, now, [difference.raiser], "overdue", "raiser", facts_)
+        notify_people(difference, event, now, leads, "overdue", "lead", facts_)
+        notify_people(difference, event, now, next_responders, "overdue", "next_responder", facts_)
+
+
+def _remind_responders(difference: Difference, stage: Stage, now: datetime) -> None:
+    stage.remind_at = None
+    facts_ = message_facts(difference, stage, None) | {
+        "deadline": stage.deadline,
+        "days_left": working_calendar().days_left(stage.deadline, now),
+    }
+    notify_without_event(
+        difference, now, stage.people(Side.RESPONDER), "reminder", "responder", facts_
+    )
+
+
+def _remind_raising_side(difference: Difference, stage: Stage, now: datetime) -> None:
+    stage.raiser_remind_at = None
+    facts_ = message_facts(difference, stage, None) | {
+        "responded_at": stage.responded_at,
+        "outcome": stage.outcome.value if stage.outcome else "",
+    }
+    recipients = [difference.raiser, *stage.people(Side.LEAD)]
+    notify_without_event(difference, now, recipients, "raiser_reminder", "raiser", facts_)
