@@ -200,10 +200,7 @@ def import_agencies(file):
     """
     from pathlib import Path
 
-    from escalate.admin import importing
-    from escalate.administration import AGENCY_COLUMNS
-
-    rows = importing.read_rows(file, AGENCY_COLUMNS)
+    rows = services.importing.read_rows(file, services.importing.AGENCY_COLUMNS)
     result = services.importing.import_agencies(rows, datetime.now(UTC), source=Path(file).name)
     _import_report(result, "agencies")
     click.echo(f"Imported {len(result.created)} agenc{'y' if len(result.created) == 1 else 'ies'}.")
@@ -226,10 +223,9 @@ def import_users(file, send_invitations):
     """
     from pathlib import Path
 
-    from escalate.admin import importing, invitations
-    from escalate.administration import USER_COLUMNS
+    from escalate.admin import invitations
 
-    rows = importing.read_rows(file, USER_COLUMNS)
+    rows = services.importing.read_rows(file, services.importing.USER_COLUMNS)
     result = services.importing.import_users(
         rows, datetime.now(UTC), source=Path(file).name, invite=send_invitations
     )

@@ -4,6 +4,9 @@ from datetime import datetime
 
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
 from wtforms import DateField, IntegerField
+from wtforms.validators import Length
+
+from escalate import wording
 
 
 class DayMonthYearField(DateField):
@@ -49,3 +52,14 @@ class WholeNumberField(IntegerField):
         except ValueError:
             self.data = None
             raise ValueError(f"Enter a whole number, like {self.example}") from None
+
+
+def at_most(limit: int, subject: str = "This") -> Length:
+    """A length limit with the wording every form uses: "The name must be 200 characters or
+    fewer". Limits themselves are defined in escalate.wording."""
+    return Length(max=limit, message=f"{subject} must be {limit:,} characters or fewer")
+
+
+def long_text_limit() -> Length:
+    """The limit on any free text (a rationale, a decision, a comment)."""
+    return at_most(wording.MAX_TEXT_CHARACTERS)

@@ -11,11 +11,11 @@ import smtplib
 import ssl
 from calendar import month_name
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit
@@ -289,5 +289,31 @@ def compose(notification, mailer: Mailer) -> EmailMessage:
     message.set_content(mailer.templates.get_template("email/notification.txt").render(context))
     message.add_alternative(
         mailer.templates.get_template("email/notification.html").render(context), subtype="html"
+    )
+    return message
+
+
+def invitation_email(
+    *, to: str, name: str, link: str, expires_at: datetime, sender: str, service_name: str,
+    partnership: str | None = None,
+) -> EmailMessage:
+    """The plain-text email carrying a one-time link to set a password."""
+    from escalate.wording import when
+
+
+    message = EmailMessage()
+    message["Subject"] = f"{service_name}: set your password"
+    message["From"] = sender
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain="escalate")
+    who = partnership or "your local safeguarding children partnership"
+    message.set_content(
+        f"Dear {name},\n\n"
+        f"An account has been set up for you on {service_name}, the service {who} uses to "
+        "resolve professional differences between agencies.\n\n"
+        f"Set your password using this link (it works once, until {when(expires_at)}):\n\n"
+        f"{link}\n\n"
+        "If the link has expired, ask your partnership's administrator for a new one. If you "
+        "were not expecting this email, you can ignore it.\n"
     )
     return message

@@ -8,8 +8,16 @@ Refusals are domain errors whose messages are written for the person who asked.
 import enum
 import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
-from escalate.models import LeadRule, ResponderRule, Role, State
+from escalate.models import AGENCY_ROLES, LeadRule, ResponderRule, Role, State
+from escalate.wording import (
+    MAX_CHILD_REFERENCE_CHARACTERS,
+    MAX_TEXT_CHARACTERS,
+    MIN_RATIONALE_CHARACTERS,
+    MIN_RATIONALE_WORDS,
+    plural,
+)
 
 
 class DomainError(Exception):
@@ -39,12 +47,17 @@ class StaleDifference(DomainError):
         super().__init__(message)
 
 
-class RationaleRequired(DomainError):
-    """A required explanation is missing or is not meaningful. ``field`` names the form field."""
+class FieldError(DomainError):
+    """A value someone gave is missing or wrong. ``field`` names the form field (or the command's
+    option) it is about, so the refusal is shown beside it."""
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
+
+
+class RationaleRequired(FieldError):
+    """A required explanation is missing or is not meaningful (see ``require_rationale``)."""
 
 
 class Action(enum.StrEnum):
@@ -142,9 +155,82 @@ def can_see(actor: Actor, situation: Situation) -> bool:
 
 def may_raise(actor: Actor) -> bool:
     """Any professional of a member agency may raise a difference (not oversight or admin roles)."""
-    return (
-        actor.role in (Role.PRACTITIONER, Role.MANAGER, Role.SENIOR) and actor.agency_id is not None
-    )
+    return actor.role in AGENCY_ROLES and actor.agency_id is not None
+
+
+# --- Raising, naming and reassigning: who may be put where --------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who might be named in a difference, made a stage contact or given its response."""
+
+    id: int
+    role: Role
+    agency_id: int | None
+    active: bool = True
+
+
+def is_professional(person: Person | None) -> bool:
+    """An active practitioner, manager or senior manager: someone who can act for an agency,
+    be a line manager or a stage contact. SQL twin: ``queries.conditions.professional``."""
+    return person is not None and person.active and person.role in AGENCY_ROLES
+
+
+def is_professional_of(person: Person | None, agency_id: int | None) -> bool:
+    """A professional of that agency. SQL twin: ``queries.conditions.professional_of``."""
+    return is_professional(person) and person.agency_id == agency_id
+
+
+def may_receive(raiser_agency_id: int | None, agency_id: int, *, has_professionals: bool) -> bool:
+    """A difference is raised with another agency that has professionals to answer it.
+    SQL twin: ``queries.conditions.may_receive``."""
+    return agency_id != raiser_agency_id and has_professionals
+
+
+def check_receiving_agency(
+    raiser_agency_id: int | None, agency_id: int | None, *, has_professionals: bool
+) -> None:
+    """Refuse a receiving agency that does not exist, has nobody to answer, or is the raiser's."""
+    if agency_id is None or not has_professionals:
+        raise FieldError("receiving_agency", "Select the agency you disagree with")
+    if not may_receive(raiser_agency_id, agency_id, has_professionals=has_professionals):
+        raise FieldError(
+            "receiving_agency",
+            "A professional difference is between agencies: select another agency, or raise it "
+            "through your own agency's management line",
+        )
+
+
+def check_named_professional(
+    person: Person | None, receiving_agency_id: int, receiving_name: str
+) -> None:
+    """The professional named as having made the decision works for the receiving agency."""
+    if not is_professional_of(person, receiving_agency_id):
+        raise FieldError(
+            "named_professional", f"Select a professional who works for {receiving_name}"
+        )
+
+
+def may_take_over(person: Person | None, *, is_final_stage: bool, receiving_agency_id: int) -> bool:
+    """Who an open stage's response may be reassigned to: at the final stage an active member of
+    the partnership; before it, a professional of the receiving agency.
+    SQL twin: ``queries.conditions.may_take_over``."""
+    if is_final_stage:
+        return person is not None and person.active and person.role == Role.PARTNERSHIP
+    return is_professional_of(person, receiving_agency_id)
+
+
+CONVERSATION_LOOKBACK_DAYS = 365
+
+
+def check_conversation_date(held_on, *, today, raised_on) -> None:
+    """A recorded conversation happened today or earlier, and within a year before the
+    difference was raised."""
+    if not isinstance(held_on, date) or held_on > today:
+        raise FieldError("held_on", "Enter the date of the conversation: today or earlier")
+    if held_on < raised_on - timedelta(days=CONVERSATION_LOOKBACK_DAYS):
+        raise FieldError("held_on", "The date must be within a year before it was raised")
 
 
 # Who can take part in a difference at all: administrators and auditors never act on one, even
@@ -278,10 +364,6 @@ def check(actor: Actor, situation: Situation, action: Action) -> None:
 
 # --- What must be recorded ---------------------------------------------------------------------
 
-MIN_RATIONALE_CHARACTERS = 25
-MIN_RATIONALE_WORDS = 5
-MAX_TEXT_CHARACTERS = 10_000
-
 # Phrases that stand in for a reason without giving one (compared after normalising).
 PLACEHOLDERS = frozenset(
     {
@@ -363,9 +445,9 @@ def require_text(text: str | None, *, field: str, what: str) -> str:
     """Return required free text, cleaned; refuse it when empty or too long."""
     cleaned = (text or "").strip()
     if not cleaned:
-        raise RationaleRequired(field, f"Enter {what}")
+        raise FieldError(field, f"Enter {what}")
     if len(cleaned) > MAX_TEXT_CHARACTERS:
-        raise RationaleRequired(
+        raise FieldError(
             field, f"Keep {what} to {MAX_TEXT_CHARACTERS:,} characters or fewer"
         )
     return cleaned
@@ -374,29 +456,30 @@ def require_text(text: str | None, *, field: str, what: str) -> str:
 def check_child(reference: str | None, initials: str | None, date_of_birth, today) -> None:
     """The child is identified only as far as the process needs: a case reference and initials."""
     if not (reference or "").strip():
-        raise RationaleRequired(
+        raise FieldError(
             "child_reference", "Enter your agency's case reference for the child"
         )
-    if len(reference.strip()) > 60:
-        raise RationaleRequired(
-            "child_reference", "The case reference must be 60 characters or fewer"
+    if len(reference.strip()) > MAX_CHILD_REFERENCE_CHARACTERS:
+        raise FieldError(
+            "child_reference",
+            f"The case reference must be {MAX_CHILD_REFERENCE_CHARACTERS} characters or fewer",
         )
     cleaned = (initials or "").strip()
     if not cleaned:
-        raise RationaleRequired("child_initials", "Enter the child's initials")
+        raise FieldError("child_initials", "Enter the child's initials")
     if not re.fullmatch(r"[A-Za-z][A-Za-z.\- ]{0,9}", cleaned):
-        raise RationaleRequired(
+        raise FieldError(
             "child_initials", "Enter the child's initials using letters only, like JS"
         )
     if date_of_birth is not None:
         if date_of_birth > today:
-            raise RationaleRequired("child_date_of_birth", "Date of birth must be in the past")
+            raise FieldError("child_date_of_birth", "Date of birth must be in the past")
         try:
             earliest = today.replace(year=today.year - 25)
         except ValueError:  # today is 29 February
             earliest = today.replace(year=today.year - 25, day=28)
         if date_of_birth < earliest:
-            raise RationaleRequired(
+            raise FieldError(
                 "child_date_of_birth",
                 "Date of birth must be within the last 25 years: this process is about children",
             )
@@ -406,71 +489,17 @@ def check_extension(situation: Situation, days: int) -> int:
     """The number of working days a deadline may move by, within the stage's policy."""
     remaining = situation.max_extension_days - situation.extended_days
     if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        raise RationaleRequired("days", "Enter the number of working days, like 3")
+        raise FieldError("days", "Enter the number of working days, like 3")
     if days > remaining:
-        raise RationaleRequired(
+        raise FieldError(
             "days",
-            f"The deadline can be extended by at most {remaining} more working "
-            f"day{'s' if remaining != 1 else ''} at this stage",
+            f"The deadline can be extended by at most {plural(remaining, 'more working day')} "
+            "at this stage",
         )
     return days
 
 
-# --- The partnership's policy, and who answers at each stage -------------------------------------
-
-
-@dataclass(frozen=True)
-class StagePolicy:
-    level: int
-    name: str
-    responder_rule: ResponderRule
-    lead_rule: LeadRule
-    working_days: int
-    urgent_working_days: int
-    reminder_days_before: int = 1
-    auto_escalate: bool = True
-    raiser_reply_days: int = 5
-    max_extension_days: int = 5
-
-
-# product.md §3: the policy a new partnership starts with (an administrator can change it).
-DEFAULT_POLICY = (
-    StagePolicy(
-        1, "Practitioner to practitioner", ResponderRule.NAMED_PROFESSIONAL, LeadRule.RAISER, 5, 1
-    ),
-    StagePolicy(
-        2,
-        "Manager to manager",
-        ResponderRule.NAMED_PROFESSIONALS_MANAGER,
-        LeadRule.RAISERS_MANAGER,
-        5,
-        1,
-    ),
-    StagePolicy(
-        3,
-        "Senior manager or designated professional",
-        ResponderRule.AGENCY_CONTACTS,
-        LeadRule.AGENCY_CONTACTS,
-        5,
-        1,
-    ),
-    StagePolicy(
-        4,
-        "Partnership resolution",
-        ResponderRule.PARTNERSHIP,
-        LeadRule.NONE,
-        10,
-        2,
-        auto_escalate=False,
-        max_extension_days=10,
-    ),
-)
-
-DEFAULT_ACT_NOW_TEXT = (
-    "If a child is in immediate danger, call 999 now. If you think a child is at risk of "
-    "significant harm, make a referral to children's social care (the MASH) straight away, "
-    "by telephone, and follow it up in writing."
-)
+# --- Who answers at each stage ---------------------------------------------------------------
 
 
 def pick_people(

@@ -25,7 +25,7 @@ from escalate.models import (
     Stage,
     User,
 )
-from escalate.workflow import InvalidRequest, NotAllowed, RationaleRequired
+from escalate.workflow import FieldError, InvalidRequest, NotAllowed
 from tests import factories
 from tests.conftest import persist, submit
 
@@ -260,11 +260,11 @@ def test_stage_contacts_are_added_and_removed_and_recorded(app, admin, people):
 
 def test_a_stage_contact_must_work_for_the_agency(app, people, ctx):
     admin = db.session.get(User, people.admin.id)
-    with pytest.raises(RationaleRequired, match="senior manager of Northshire Police"):
+    with pytest.raises(FieldError, match="senior manager of Northshire Police"):
         services.setup.add_stage_contact(
             admin, people.police.id, level=1, user_id=people.sw.id, now=NOW
         )
-    with pytest.raises(RationaleRequired, match="stage of the policy"):
+    with pytest.raises(FieldError, match="stage of the policy"):
         services.setup.add_stage_contact(
             admin, people.police.id, level=9, user_id=people.police_manager.id, now=NOW
         )
@@ -456,7 +456,7 @@ def test_a_line_manager_must_be_active(app, people, ctx):
     admin = db.session.get(User, people.admin.id)
     db.session.get(User, people.tm.id).active = False
     db.session.commit()
-    with pytest.raises(RationaleRequired, match="active practitioner, manager or senior manager"):
+    with pytest.raises(FieldError, match="active practitioner, manager or senior manager"):
         services.accounts.change_user(
             admin,
             people.sw.id,
@@ -673,7 +673,7 @@ def test_the_final_stage_asks_only_for_timescales(app, admin):
 
 def test_the_final_stage_guard_holds_in_the_service(app, people, ctx):
     admin = db.session.get(User, people.admin.id)
-    with pytest.raises(RationaleRequired, match="its responder must be the partnership"):
+    with pytest.raises(FieldError, match="its responder must be the partnership"):
         services.setup.change_stage(
             admin, 4, {**_values(4), "responder_rule": "agency_contacts"}, NOW
         )

@@ -120,7 +120,7 @@ def test_a_short_password_is_refused(app, runner):
 def test_a_practitioner_needs_an_agency(app, runner):
     result = _create(runner, "--email", "a@example.org", "--name", "Ada", "--role", "practitioner")
     assert result.exit_code == 1
-    assert "A practitioner must belong to an agency." in result.output
+    assert "Select an agency: a practitioner acts for an agency" in result.output
 
 
 def test_a_malformed_email_is_refused(app, runner):

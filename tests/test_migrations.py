@@ -51,22 +51,22 @@ def test_every_enum_constraint_allows_every_value_after_migrating(bare_app):
 
 
 def test_migrations_install_the_default_policy_and_settings(bare_app):
-    from escalate import queries, workflow
+    from escalate import policy, queries
     from escalate.models import PolicyStage
 
     with bare_app.app_context():
         upgrade()
         stages = db.session.scalars(sa.select(PolicyStage).order_by(PolicyStage.level)).all()
         assert [
-            workflow.StagePolicy(
-                **{f: getattr(s, f) for f in workflow.StagePolicy.__dataclass_fields__}
+            policy.StagePolicy(
+                **{f: getattr(s, f) for f in policy.StagePolicy.__dataclass_fields__}
             )
             for s in stages
-        ] == list(workflow.DEFAULT_POLICY)
+        ] == list(policy.DEFAULT_POLICY)
         settings = queries.setup.partnership_settings()
         assert (str(settings.nation), settings.act_now_text) == (
             "england-and-wales",
-            workflow.DEFAULT_ACT_NOW_TEXT,
+            policy.DEFAULT_ACT_NOW_TEXT,
         )
         db.session.remove()
         with db.engine.begin() as connection:

@@ -57,7 +57,7 @@ def test_an_admin_cannot_be_made_a_stage_contact_or_a_line_manager(ctx):
     admin = factories.user(Role.ADMIN, agency=agency)
     factories.user(Role.PRACTITIONER, agency=agency)
     db.session.commit()
-    with pytest.raises(workflow.RationaleRequired, match="practitioner, manager or senior"):
+    with pytest.raises(workflow.FieldError, match="practitioner, manager or senior"):
         services.setup.add_stage_contact(admin, agency.id, level=1, user_id=admin.id, now=NOW)
     assert admin not in queries.choices.possible_line_managers()
 
@@ -71,7 +71,7 @@ def test_the_partnership_unit_is_not_an_agency_to_disagree_with(ctx):
     db.session.commit()
     assert [a.name for a in queries.choices.other_agencies(raiser)] == ["Police"]
     new = factories.new_difference(unit)
-    with pytest.raises(workflow.RationaleRequired, match="Select the agency you disagree with"):
+    with pytest.raises(workflow.FieldError, match="Select the agency you disagree with"):
         services.differences.raise_difference(raiser, new, NOW)
 
 

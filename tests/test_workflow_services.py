@@ -34,6 +34,7 @@ from escalate.models import (
 from escalate.queries.conditions import visible_to
 from escalate.workflow import (
     Action,
+    FieldError,
     NotAllowed,
     NotFound,
     RationaleRequired,
@@ -431,7 +432,7 @@ def test_raising_refuses_an_incomplete_difference_and_records_nothing(cast, over
         overrides["named_professional_id"] = factories.user(agency=cast.csc, active=False).id
         db.session.commit()
 
-    assert_refused(RationaleRequired, lambda: raise_(cast, **overrides), field=field)
+    assert_refused(FieldError, lambda: raise_(cast, **overrides), field=field)
 
     assert count(Difference) == 0
 
@@ -476,7 +477,7 @@ def test_the_responder_upholds_the_decision(cast):
 def test_agreeing_requires_the_agreed_actions(cast):
     d = raise_(cast)
     assert_refused(
-        RationaleRequired,
+        FieldError,
         lambda: respond(cast.sw, d, outcome="agreed", agreed_actions=" "),
         d,
         "agreed_actions",
@@ -505,8 +506,8 @@ def test_agreeing_requires_the_agreed_actions(cast):
         ("sw", {"rationale": "As discussed."}, RationaleRequired, "rationale"),
         ("sw", {"rationale": "N/A"}, RationaleRequired, "rationale"),
         ("sw", {"rationale": "Threshold not met."}, RationaleRequired, "rationale"),
-        ("sw", {"child_impact": ""}, RationaleRequired, "child_impact"),
-        ("sw", {"outcome": "maybe"}, RationaleRequired, "outcome"),
+        ("sw", {"child_impact": ""}, FieldError, "child_impact"),
+        ("sw", {"outcome": "maybe"}, FieldError, "outcome"),
     ],
 )
 def test_respond_refusals(cast, who, kwargs, error, field):
@@ -567,7 +568,7 @@ def test_when_the_lead_accepts_the_raiser_is_told_the_outcome_and_its_rationale(
         # At stage 1 the raiser leads: their manager may see the difference but not accept.
         (awaiting_raiser, "gp_manager", "", NotAllowed, None),
         (awaiting_raiser, "gp_colleague", "", NotFound, None),
-        (awaiting_raiser, "gp", "x" * 10_001, RationaleRequired, "comment"),
+        (awaiting_raiser, "gp", "x" * 10_001, FieldError, "comment"),
     ],
 )
 def test_accept_refusals(cast, setup, who, comment, error, field):
@@ -752,10 +753,10 @@ def test_the_partnership_decides_at_the_final_stage(cast):
         (at_final_stage, "gp", {}, NotAllowed, None),
         (at_final_stage, "auditor", {}, NotAllowed, None),
         (at_final_stage, "admin", {}, NotFound, None),
-        (at_final_stage, "chair", {"outcome": ""}, RationaleRequired, "outcome"),
-        (at_final_stage, "chair", {"decision": ""}, RationaleRequired, "decision"),
+        (at_final_stage, "chair", {"outcome": ""}, FieldError, "outcome"),
+        (at_final_stage, "chair", {"decision": ""}, FieldError, "decision"),
         (at_final_stage, "chair", {"rationale": "as agreed"}, RationaleRequired, "rationale"),
-        (at_final_stage, "chair", {"child_impact": " "}, RationaleRequired, "child_impact"),
+        (at_final_stage, "chair", {"child_impact": " "}, FieldError, "child_impact"),
     ],
 )
 def test_decide_refusals(cast, setup, who, kwargs, error, field):
@@ -848,7 +849,7 @@ def test_an_extension_skips_bank_holidays(cast):
 def test_extensions_are_bounded_by_the_policy(cast):
     d = raise_(cast)
     extend(cast.sw, d, 3)
-    assert_refused(RationaleRequired, lambda: extend(cast.sw, d, 3), d, "days")
+    assert_refused(FieldError, lambda: extend(cast.sw, d, 3), d, "days")
 
     extend(cast.sw, d, 2)
     assert d.open_stage.extended_days == 5
@@ -863,9 +864,9 @@ def test_extensions_are_bounded_by_the_policy(cast):
         (raise_, "sw_manager", 1, EXTENSION, NotAllowed, None),
         (raise_, "gp_colleague", 1, EXTENSION, NotFound, None),
         (awaiting_raiser, "sw", 1, EXTENSION, WrongState, None),
-        (raise_, "sw", 6, EXTENSION, RationaleRequired, "days"),
-        (raise_, "sw", 0, EXTENSION, RationaleRequired, "days"),
-        (raise_, "sw", -2, EXTENSION, RationaleRequired, "days"),
+        (raise_, "sw", 6, EXTENSION, FieldError, "days"),
+        (raise_, "sw", 0, EXTENSION, FieldError, "days"),
+        (raise_, "sw", -2, EXTENSION, FieldError, "days"),
         (raise_, "sw", 2, "tbc", RationaleRequired, "rationale"),
         (raise_, "sw", 2, "", RationaleRequired, "rationale"),
     ],
@@ -928,7 +929,7 @@ def test_the_partnership_reassigns_at_the_final_stage_only_to_a_partnership_memb
     for manager in (cast.sw_manager, cast.csc_senior):
         assert_refused(NotAllowed, lambda m=manager: reassign(m, d, cast.business_manager.id), d)
     assert_refused(
-        RationaleRequired, lambda: reassign(cast.chair, d, cast.sw.id), d, "new_responder"
+        FieldError, lambda: reassign(cast.chair, d, cast.sw.id), d, "new_responder"
     )
     reassign(cast.chair, d, cast.business_manager.id)
 
@@ -945,11 +946,11 @@ def test_the_partnership_reassigns_at_the_final_stage_only_to_a_partnership_memb
         (raise_, "auditor", "sw2", REASSIGNMENT, NotAllowed, None),
         (raise_, "police_manager", "sw2", REASSIGNMENT, NotFound, None),
         (raise_, "csc_colleague", "sw2", REASSIGNMENT, NotFound, None),
-        (raise_, "sw_manager", "gp_colleague", REASSIGNMENT, RationaleRequired, "new_responder"),
-        (raise_, "sw_manager", "sw", REASSIGNMENT, RationaleRequired, "new_responder"),
-        (raise_, "sw_manager", None, REASSIGNMENT, RationaleRequired, "new_responder"),
-        (raise_, "sw_manager", 999_999, REASSIGNMENT, RationaleRequired, "new_responder"),
-        (raise_, "sw_manager", "inactive", REASSIGNMENT, RationaleRequired, "new_responder"),
+        (raise_, "sw_manager", "gp_colleague", REASSIGNMENT, FieldError, "new_responder"),
+        (raise_, "sw_manager", "sw", REASSIGNMENT, FieldError, "new_responder"),
+        (raise_, "sw_manager", None, REASSIGNMENT, FieldError, "new_responder"),
+        (raise_, "sw_manager", 999_999, REASSIGNMENT, FieldError, "new_responder"),
+        (raise_, "sw_manager", "inactive", REASSIGNMENT, FieldError, "new_responder"),
         (raise_, "sw_manager", "sw2", "ok", RationaleRequired, "rationale"),
         (raise_, "sw_manager", "sw2", "", RationaleRequired, "rationale"),
         (awaiting_raiser, "sw_manager", "sw2", REASSIGNMENT, WrongState, None),
@@ -1011,9 +1012,9 @@ def test_a_conversation_held_today_in_london_is_not_in_the_future(cast):
 @pytest.mark.parametrize(
     ("who", "kwargs", "error", "field"),
     [
-        ("sw", {"held_on": date(2026, 3, 4)}, RationaleRequired, "held_on"),
-        ("sw", {"held_on": date(2024, 1, 1)}, RationaleRequired, "held_on"),
-        ("sw", {"participants": " "}, RationaleRequired, "participants"),
+        ("sw", {"held_on": date(2026, 3, 4)}, FieldError, "held_on"),
+        ("sw", {"held_on": date(2024, 1, 1)}, FieldError, "held_on"),
+        ("sw", {"participants": " "}, FieldError, "participants"),
         ("sw", {"agreed": "as discussed"}, RationaleRequired, "agreed"),
         ("auditor", {}, NotAllowed, None),
         ("gp_colleague", {}, NotFound, None),

@@ -20,16 +20,16 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 
-from escalate.administration import (
+from escalate import wording
+from escalate.fields import DayMonthYearField, WholeNumberField, at_most
+from escalate.models import AgencyKind, Role
+from escalate.wording import (
     LEAD_RULE_LABELS,
-    MAX_ACT_NOW_CHARACTERS,
     NATION_LABELS,
     RESPONDER_RULE_LABELS,
 )
-from escalate.fields import DayMonthYearField, WholeNumberField
-from escalate.models import AgencyKind, Role
 
 
 class ConfirmForm(FlaskForm):
@@ -44,7 +44,7 @@ class AgencyForm(FlaskForm):
         widget=GovTextInput(),
         validators=[
             InputRequired(message="Enter the agency's name"),
-            Length(max=200, message="The agency's name must be 200 characters or fewer"),
+            at_most(wording.MAX_NAME_CHARACTERS, "The agency's name"),
         ],
     )
     kind = RadioField(
@@ -63,7 +63,7 @@ class AccountForm(FlaskForm):
         widget=GovTextInput(),
         validators=[
             InputRequired(message="Enter an email address"),
-            Length(max=254, message="The email address must be 254 characters or fewer"),
+            at_most(wording.MAX_EMAIL_CHARACTERS, "The email address"),
         ],
     )
     name = StringField(
@@ -71,7 +71,7 @@ class AccountForm(FlaskForm):
         widget=GovTextInput(),
         validators=[
             InputRequired(message="Enter the person's full name"),
-            Length(max=200, message="The name must be 200 characters or fewer"),
+            at_most(wording.MAX_NAME_CHARACTERS, "The name"),
         ],
     )
     job_title = StringField(
@@ -79,7 +79,7 @@ class AccountForm(FlaskForm):
         widget=GovTextInput(),
         validators=[
             Optional(),
-            Length(max=200, message="The job title must be 200 characters or fewer"),
+            at_most(wording.MAX_NAME_CHARACTERS, "The job title"),
         ],
     )
     role = RadioField(
@@ -147,7 +147,7 @@ class StageForm(FlaskForm):
         widget=GovTextInput(),
         validators=[
             InputRequired(message="Enter the stage's name"),
-            Length(max=120, message="The stage's name must be 120 characters or fewer"),
+            at_most(wording.MAX_STAGE_NAME_CHARACTERS, "The stage's name"),
         ],
     )
     responder_rule = RadioField(
@@ -263,7 +263,7 @@ class ClosureDayForm(FlaskForm):
         widget=GovTextInput(),
         validators=[
             InputRequired(message="Enter a description"),
-            Length(max=200, message="The description must be 200 characters or fewer"),
+            at_most(wording.MAX_CLOSURE_DESCRIPTION, "The description"),
         ],
     )
     submit = SubmitField("Add closure day", widget=GovSubmitInput())
@@ -277,10 +277,7 @@ class ActNowForm(FlaskForm):
         widget=GovCharacterCount(),
         validators=[
             InputRequired(message="Enter what people must do when a child is in danger"),
-            Length(
-                max=MAX_ACT_NOW_CHARACTERS,
-                message=f"Keep it to {MAX_ACT_NOW_CHARACTERS:,} characters or fewer",
-            ),
+            at_most(wording.MAX_ACT_NOW_CHARACTERS, "The text"),
         ],
     )
     submit = SubmitField("Save", widget=GovSubmitInput())
@@ -293,7 +290,7 @@ class SetPasswordForm(FlaskForm):
         widget=GovPasswordInput(),
         validators=[
             InputRequired(message="Enter a password"),
-            Length(max=200, message="The password must be 200 characters or fewer"),
+            at_most(wording.MAX_PASSWORD_CHARACTERS, "The password"),
         ],
     )
     confirmation = PasswordField(

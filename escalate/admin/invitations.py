@@ -2,7 +2,7 @@
 
 from flask import current_app
 
-from escalate import administration, notify
+from escalate import notify
 
 
 def link_for(token: str) -> str:
@@ -13,7 +13,7 @@ def link_for(token: str) -> str:
 def send(invited) -> bool:
     """Email the link to its owner. False when it could not be handed over for delivery."""
     config = current_app.config
-    message = administration.invitation_email(
+    message = notify.invitation_email(
         to=invited.user.email,
         name=invited.user.name,
         link=link_for(invited.token),

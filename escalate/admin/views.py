@@ -7,11 +7,11 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import administration, presentation, queries, services
+from escalate import presentation, queries, services, wording
 from escalate.admin import forms, invitations
 from escalate.extensions import limiter
 from escalate.models import LeadRule, ResponderRule, Role
-from escalate.workflow import InvalidRequest, RationaleRequired
+from escalate.workflow import FieldError, InvalidRequest
 
 bp = Blueprint("admin", __name__)
 
@@ -66,7 +66,7 @@ def add_agency():
             agency = services.setup.add_agency(
                 current_user, name=form.name.data, kind=form.kind.data, now=presentation.now()
             )
-        except RationaleRequired as error:
+        except FieldError as error:
             presentation.attach_error(form, error)
         else:
             flash(f"{agency.name} added. Now add its people and stage contacts.", "success")
@@ -90,7 +90,7 @@ def change_agency(agency_id):
                 kind=form.kind.data,
                 now=presentation.now(),
             )
-        except RationaleRequired as error:
+        except FieldError as error:
             services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
@@ -101,7 +101,9 @@ def change_agency(agency_id):
 
 def _contact_form(agency) -> forms.StageContactForm:
     form = forms.StageContactForm()
-    form.level.choices = [(s.level, f"Stage {s.level}: {s.name}") for s in queries.setup.policy()]
+    form.level.choices = [
+        (s.level, f"Stage {s.level}: {s.name}") for s in queries.setup.policy_stages()
+    ]
     form.user.choices = [(0, "Select a person")] + [
         (u.id, f"{u.name}{', ' + u.job_title if u.job_title else ''} ({u.role.label})")
         for u in queries.setup.find_users(agency_id=agency.id, active=True)
@@ -125,7 +127,7 @@ def agency(agency_id):
                     user_id=form.user.data,
                     now=presentation.now(),
                 )
-            except RationaleRequired as error:
+            except FieldError as error:
                 presentation.attach_error(form, error)
             else:
                 flash("Stage contact added.", "success")
@@ -136,7 +138,7 @@ def agency(agency_id):
         agency=agency,
         form=form,
         contacts=queries.setup.stage_contacts_of(agency),
-        stages={s.level: s for s in queries.setup.policy()},
+        stages={s.level: s for s in queries.setup.policy_stages()},
         people=queries.setup.find_users(agency_id=agency.id),
         remove_form=forms.ConfirmForm(),
     ), status
@@ -232,7 +234,7 @@ def invite():
             invited = services.accounts.invite_user(
                 current_user, now=presentation.now(), **form.values()
             )
-        except RationaleRequired as error:
+        except FieldError as error:
             presentation.attach_error(form, error)
         else:
             return _link_page(invited, heading=f"Account created for {invited.user.name}.")
@@ -262,7 +264,7 @@ def change_user(user_id):
             changed = services.accounts.change_user(
                 current_user, user.id, now=presentation.now(), **form.values()
             )
-        except RationaleRequired as error:
+        except FieldError as error:
             services.differences.forget_changes()
             presentation.attach_error(form, error)
         except InvalidRequest as error:
@@ -337,10 +339,10 @@ def send_link(user_id):
 def policy():
     return render_template(
         "admin/policy.html",
-        stages=queries.setup.policy(),
+        stages=queries.setup.policy_stages(),
         removal_problem=queries.setup.removal_problem(),
-        responder_labels=administration.RESPONDER_RULE_LABELS,
-        lead_labels=administration.LEAD_RULE_LABELS,
+        responder_labels=wording.RESPONDER_RULE_LABELS,
+        lead_labels=wording.LEAD_RULE_LABELS,
     )
 
 
@@ -392,7 +394,7 @@ def _final_values(form) -> dict:
 @admin_only
 def change_stage(level):
     stage = queries.setup.get_policy_stage(level)
-    is_final = level == queries.setup.policy()[-1].level
+    is_final = level == queries.setup.policy_stages()[-1].level
     form = _stage_form(stage)
     if is_final:
         _final_stage_form(form)
@@ -400,7 +402,7 @@ def change_stage(level):
         values = _final_values(form) if is_final else form.values()
         try:
             changed = services.setup.change_stage(current_user, level, values, presentation.now())
-        except RationaleRequired as error:
+        except FieldError as error:
             services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
@@ -420,11 +422,11 @@ def change_stage(level):
 def add_stage():
     form = forms.StageForm()
     _final_stage_form(form)
-    stages = queries.setup.policy()
+    stages = queries.setup.policy_stages()
     if form.validate_on_submit():
         try:
             stage = services.setup.add_stage(current_user, _final_values(form), presentation.now())
-        except RationaleRequired as error:
+        except FieldError as error:
             services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
@@ -457,7 +459,7 @@ def remove_stage():
         else:
             flash(f"Stage {stage.level} ({stage.name}) removed.", "success")
         return redirect(url_for("admin.policy"))
-    stages = queries.setup.policy()
+    stages = queries.setup.policy_stages()
     return render_template(
         "admin/remove_stage.html",
         form=form,
@@ -509,7 +511,7 @@ def calendar():
                 end_of_working_day=form.end_of_working_day.data,
                 now=presentation.now(),
             )
-        except RationaleRequired as error:
+        except FieldError as error:
             services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
@@ -541,7 +543,7 @@ def add_closure():
                 description=closure_form.description.data,
                 now=presentation.now(),
             )
-        except RationaleRequired as error:
+        except FieldError as error:
             services.differences.forget_changes()
             presentation.attach_error(closure_form, error)
         else:
@@ -580,7 +582,7 @@ def act_now():
             changed = services.setup.change_act_now_text(
                 current_user, form.text.data, presentation.now()
             )
-        except RationaleRequired as error:
+        except FieldError as error:
             services.differences.forget_changes()
             presentation.attach_error(form, error)
         else:
@@ -646,7 +648,7 @@ def set_password(token):
             services.accounts.set_password_from_invitation(
                 token, form.password.data, form.confirmation.data, now
             )
-        except RationaleRequired as error:
+        except FieldError as error:
             presentation.attach_error(form, error)
         except InvalidRequest:  # used or expired between showing the form and sending it
             return redirect(url_for("admin.set_password", token=token))

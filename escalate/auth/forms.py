@@ -1,7 +1,10 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
 from wtforms import EmailField, PasswordField, SubmitField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired
+
+from escalate import wording
+from escalate.fields import at_most
 
 
 class SignInForm(FlaskForm):
@@ -10,7 +13,7 @@ class SignInForm(FlaskForm):
         widget=GovTextInput(),
         validators=[
             InputRequired(message="Enter your email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
+            at_most(wording.MAX_EMAIL_CHARACTERS, "Email address"),
         ],
     )
     password = PasswordField(
@@ -18,7 +21,7 @@ class SignInForm(FlaskForm):
         widget=GovPasswordInput(),
         validators=[
             InputRequired(message="Enter your password"),
-            Length(max=200, message="Password must be 200 characters or fewer"),
+            at_most(wording.MAX_PASSWORD_CHARACTERS, "Password"),
         ],
     )
     submit = SubmitField("Sign in", widget=GovSubmitInput())

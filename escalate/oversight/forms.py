@@ -6,10 +6,11 @@ from datetime import date
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCharacterCount, GovSubmitInput
 from wtforms import SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired
 
+from escalate import wording
 from escalate.calendar import Period
-from escalate.fields import DayMonthYearField
+from escalate.fields import DayMonthYearField, at_most
 from escalate.models import Category
 from escalate.queries.unresolved import SIDES, SORTS, UnresolvedFilters
 
@@ -139,7 +140,7 @@ class LearningNoteForm(FlaskForm):
         widget=GovCharacterCount(),
         validators=[
             InputRequired(message="Enter what the partnership learned"),
-            Length(max=10_000, message="Keep the learning note to 10,000 characters or fewer"),
+            at_most(wording.MAX_TEXT_CHARACTERS, "The learning note"),
         ],
     )
     submit = SubmitField("Add the learning note", widget=GovSubmitInput())

@@ -27,7 +27,7 @@ from escalate.oversight.forms import (
     parse_filters,
     period_problem,
 )
-from escalate.workflow import OVERSIGHT_ROLES, RationaleRequired, StaleDifference
+from escalate.workflow import OVERSIGHT_ROLES, FieldError, StaleDifference
 
 bp = Blueprint("oversight", __name__, url_prefix="/oversight")
 
@@ -243,7 +243,7 @@ def learning_note(reference):
     if form.validate_on_submit():
         try:
             services.differences.add_learning_note(current_user, reference, form.text.data, now)
-        except RationaleRequired as error:
+        except FieldError as error:
             presentation.attach_error(form, error)
         except StaleDifference:
             services.differences.forget_changes()

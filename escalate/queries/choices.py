@@ -6,13 +6,12 @@ import sqlalchemy as sa
 
 from escalate.extensions import db
 from escalate.models import (
-    AGENCY_ROLES,
     Agency,
     AgencyStageContact,
     Difference,
-    Role,
     User,
 )
+from escalate.queries import conditions
 
 
 def other_agencies(user: User) -> list[Agency]:
@@ -21,17 +20,9 @@ def other_agencies(user: User) -> list[Agency]:
     return list(
         db.session.scalars(
             sa.select(Agency)
-            .where(Agency.id != user.agency_id, has_professionals(Agency.id))
+            .where(conditions.may_receive(user.agency_id))
             .order_by(Agency.name)
         )
-    )
-
-
-def has_professionals(agency_id):
-    return (
-        sa.select(User.id)
-        .where(User.agency_id == agency_id, User.active.is_(True), User.role.in_(AGENCY_ROLES))
-        .exists()
     )
 
 
@@ -41,11 +32,7 @@ def professionals_outside(user: User) -> list[User]:
         db.session.scalars(
             sa.select(User)
             .join(Agency, Agency.id == User.agency_id)
-            .where(
-                User.agency_id != user.agency_id,
-                User.active.is_(True),
-                User.role.in_(AGENCY_ROLES),
-            )
+            .where(User.agency_id != user.agency_id, conditions.professional())
             .order_by(Agency.name, User.name)
         )
     )
@@ -55,14 +42,11 @@ def possible_responders(difference: Difference) -> list[User]:
     """Who the open stage could be reassigned to: the receiving agency, or at the final stage
     the partnership."""
     stage = difference.open_stage
-    query = sa.select(User).where(User.active.is_(True))
-    if stage is not None and stage.is_final:
-        query = query.where(User.role == Role.PARTNERSHIP)
-    else:
-        query = query.where(
-            User.agency_id == difference.receiving_agency_id, User.role.in_(AGENCY_ROLES)
-        )
-    return list(db.session.scalars(query.order_by(User.name)))
+    rule = conditions.may_take_over(
+        is_final_stage=stage is not None and stage.is_final,
+        receiving_agency_id=difference.receiving_agency_id,
+    )
+    return list(db.session.scalars(sa.select(User).where(rule).order_by(User.name)))
 
 
 def all_agencies() -> list[Agency]:
@@ -74,7 +58,7 @@ def possible_line_managers(user: User | None = None) -> list[User]:
     asked to respond or lead at stage 2, so administrators and auditors cannot be one."""
     query = (
         sa.select(User)
-        .where(User.active.is_(True), User.role.in_(AGENCY_ROLES))
+        .where(conditions.professional())
         .order_by(User.name)
     )
     if user is not None:
@@ -90,8 +74,7 @@ def stage_contacts_for(agency: Agency, level: int) -> Iterable[User]:
         .where(
             AgencyStageContact.agency_id == agency.id,
             AgencyStageContact.stage_level == level,
-            User.active.is_(True),
-            User.role.in_(AGENCY_ROLES),
+            conditions.professional(),
         )
         .order_by(User.name)
     ).all()

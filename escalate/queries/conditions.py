@@ -9,7 +9,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from escalate.models import Assignment, Difference, Stage, State, User
+from escalate.models import AGENCY_ROLES, Agency, Assignment, Difference, Role, Stage, State, User
 from escalate.workflow import MANAGING_ROLES, OVERSIGHT_ROLES
 
 OPEN_STATES = (State.AWAITING_RESPONSE, State.AWAITING_RAISER)
@@ -44,3 +44,30 @@ def open_stage_on():
 def overdue(now: datetime):
     """Overdue at ``now``, with the current stage joined; twin of ``deadlines.is_overdue``."""
     return sa.and_(Difference.state == State.AWAITING_RESPONSE, Stage.deadline < now)
+
+
+def professional():
+    """Active practitioners, managers and seniors; twin of ``workflow.is_professional``."""
+    return sa.and_(User.active.is_(True), User.role.in_(AGENCY_ROLES))
+
+
+def professional_of(agency_id):
+    """The professionals of an agency; twin of ``workflow.is_professional_of``."""
+    return sa.and_(professional(), User.agency_id == agency_id)
+
+
+def has_professionals(agency_id):
+    """The agency has someone who can answer for it."""
+    return sa.select(User.id).where(professional_of(agency_id)).exists()
+
+
+def may_receive(raiser_agency_id):
+    """Agencies a difference may be raised with; twin of ``workflow.may_receive``."""
+    return sa.and_(Agency.id != raiser_agency_id, has_professionals(Agency.id))
+
+
+def may_take_over(*, is_final_stage: bool, receiving_agency_id: int):
+    """Who an open stage may be reassigned to; twin of ``workflow.may_take_over``."""
+    if is_final_stage:
+        return sa.and_(User.active.is_(True), User.role == Role.PARTNERSHIP)
+    return professional_of(receiving_agency_id)

@@ -34,6 +34,13 @@ def actor_for(user: User | None) -> workflow.Actor:
     return workflow.Actor(id=user.id, role=user.role, agency_id=user.agency_id)
 
 
+def person_for(user: User | None) -> workflow.Person | None:
+    """A user as the rules see a candidate for a part in a difference."""
+    if user is None:
+        return None
+    return workflow.Person(id=user.id, role=user.role, agency_id=user.agency_id, active=user.active)
+
+
 def situation(difference: Difference, now: datetime) -> workflow.Situation:
     """Describe a difference to the rules as it stands at ``now``."""
     stage = difference.open_stage

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 
-from escalate import administration, calendar, workflow
+from escalate import calendar, policy, validation
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
@@ -27,11 +27,7 @@ from escalate.models import (
     State,
     User,
 )
-from escalate.workflow import (
-    InvalidRequest,
-    NotFound,
-    RationaleRequired,
-)
+from escalate.workflow import FieldError, InvalidRequest, NotFound
 
 
 def normalise_email(email: str) -> str:
@@ -56,7 +52,7 @@ def partnership_settings() -> PartnershipSettings:
     return settings
 
 
-def policy() -> list[PolicyStage]:
+def policy_stages() -> list[PolicyStage]:
     return list(db.session.scalars(sa.select(PolicyStage).order_by(PolicyStage.level)))
 
 
@@ -97,8 +93,8 @@ def stage_record(stage: PolicyStage) -> dict:
     }
 
 
-def as_stage_policy(stage: PolicyStage) -> workflow.StagePolicy:
-    return workflow.StagePolicy(level=stage.level, **stage_record(stage))
+def as_stage_policy(stage: PolicyStage) -> policy.StagePolicy:
+    return policy.StagePolicy(level=stage.level, **stage_record(stage))
 
 
 def agencies_with_user_counts() -> list[tuple[Agency, int]]:
@@ -126,7 +122,7 @@ def get_agency(agency_id: int) -> Agency:
 
 def stage_contacts_of(agency: Agency) -> dict[int, list[AgencyStageContact]]:
     """The agency's stage contacts for every level of the policy (levels with none included)."""
-    by_level: dict[int, list[AgencyStageContact]] = {s.level: [] for s in policy()}
+    by_level: dict[int, list[AgencyStageContact]] = {s.level: [] for s in policy_stages()}
     contacts = db.session.scalars(
         sa.select(AgencyStageContact)
         .join(User, User.id == AgencyStageContact.user_id)
@@ -182,11 +178,11 @@ def open_responsibilities(user: User) -> int:
 def invitation_for_token(token: str, now: datetime) -> tuple[Invitation | None, str | None]:
     """The invitation a link carries, and why it cannot be used ("unknown", "used", …) if so."""
     invitation = db.session.scalar(
-        sa.select(Invitation).where(Invitation.token_hash == administration.token_hash(token))
+        sa.select(Invitation).where(Invitation.token_hash == validation.token_hash(token))
     )
     if invitation is None:
         return None, "unknown"
-    problem = administration.invitation_problem(
+    problem = validation.invitation_problem(
         used_at=invitation.used_at,
         expires_at=invitation.expires_at,
         user_active=invitation.user.active,
@@ -213,7 +209,7 @@ def open_differences_at(levels) -> int:
 
 def removal_problem() -> str | None:
     """Why the last stage cannot be removed now, or None when it can."""
-    stages = policy()
+    stages = policy_stages()
     if len(stages) <= 1:
         return "The policy must have at least one stage."
     last, previous = stages[-1], stages[-2]
@@ -225,8 +221,8 @@ def removal_problem() -> str | None:
             f"reach stage {last.level}. Remove the stage once they have closed."
         )
     try:
-        administration.check_stage(as_stage_policy(previous), is_final=True)
-    except RationaleRequired as error:
+        policy.check_stage(as_stage_policy(previous), is_final=True)
+    except FieldError as error:
         return (
             f"Stage {previous.level} would become the final stage. {error}. "
             f"Change stage {previous.level} first."
@@ -247,7 +243,7 @@ def deadline_moves(now: datetime, *, lock: bool = False) -> list[DeadlineMove]:
     """The open stages (waiting for a response) whose deadline the current policy and calendar
     would set differently. Extensions already granted are kept on top."""
     cal = working_calendar()
-    rules = {stage.level: stage for stage in policy()}
+    rules = {stage.level: stage for stage in policy_stages()}
     query = (
         sa.select(Difference)
         .where(Difference.state == State.AWAITING_RESPONSE)

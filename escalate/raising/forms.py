@@ -9,10 +9,9 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from escalate.fields import DayMonthYearField
+from escalate import wording
+from escalate.fields import DayMonthYearField, at_most, long_text_limit
 from escalate.models import Category
-
-LONG_TEXT = 10_000
 
 
 class RiskForm(FlaskForm):
@@ -25,10 +24,8 @@ class RiskForm(FlaskForm):
     submit = SubmitField("Continue", widget=GovSubmitInput())
 
 
-def _text(label, message, description="", max_length=LONG_TEXT, required=True):
-    validators = [
-        Length(max=max_length, message=f"Keep this to {max_length:,} characters or fewer")
-    ]
+def _text(label, message, description="", required=True):
+    validators = [long_text_limit()]
     validators.insert(0, InputRequired(message=message) if required else Optional())
     return TextAreaField(
         label,
@@ -62,7 +59,7 @@ class DifferenceForm(FlaskForm):
         widget=GovTextInput(),
         validators=[
             InputRequired(message="Enter the case reference for the child"),
-            Length(max=60, message="The case reference must be 60 characters or fewer"),
+            at_most(wording.MAX_CHILD_REFERENCE_CHARACTERS, "The case reference"),
         ],
     )
     child_initials = StringField(

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from escalate import presentation, queries, services, workflow
 from escalate.raising.forms import DifferenceForm, RiskForm
-from escalate.workflow import RationaleRequired
+from escalate.workflow import FieldError
 
 bp = Blueprint("raising", __name__)
 
@@ -102,7 +102,7 @@ def details():
                 )
                 return redirect(url_for("raising.raised", reference=difference.reference))
             services.differences.check_new_difference(current_user, new, presentation.now())
-        except RationaleRequired as error:
+        except FieldError as error:
             presentation.attach_error(form, error)
         else:
             return render_template(

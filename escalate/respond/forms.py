@@ -15,12 +15,10 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
 
-from escalate.fields import DayMonthYearField, WholeNumberField
+from escalate.fields import DayMonthYearField, WholeNumberField, long_text_limit
 from escalate.models import Outcome
-
-LONG_TEXT = 10_000
 
 
 def _text(label, message=None, description=""):
@@ -30,7 +28,7 @@ def _text(label, message=None, description=""):
         widget=GovCharacterCount(),
         validators=[
             InputRequired(message=message) if message else Optional(),
-            Length(max=LONG_TEXT, message=f"Keep this to {LONG_TEXT:,} characters or fewer"),
+            long_text_limit(),
         ],
     )
 

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from escalate import presentation, queries, services
 from escalate.respond import forms
-from escalate.workflow import Action, RationaleRequired, StaleDifference
+from escalate.workflow import Action, FieldError, StaleDifference
 
 bp = Blueprint("respond", __name__)
 
@@ -124,7 +124,7 @@ def act(reference, slug):
     elif form.validate_on_submit():
         try:
             page.service(current_user, difference.id, form.version.data, now=now, **form.values())
-        except RationaleRequired as error:
+        except FieldError as error:
             presentation.attach_error(form, error)
         except StaleDifference:
             # Someone acted first: show the difference as it is now, with the form as typed.

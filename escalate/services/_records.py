@@ -3,14 +3,15 @@ administrators' record of changes, in the caller's transaction; and the one comm
 lost race into StaleDifference.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
+from enum import Enum
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from escalate import administration, history, messages
+from escalate import history, messages
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
@@ -143,7 +144,7 @@ def record_admin_change(
     def as_json(record):
         if record is None:
             return None
-        return {key: administration.as_record(value) for key, value in record.items()}
+        return {key: as_record(value) for key, value in record.items()}
 
     change = AdminChange(
         actor_id=actor.id if actor else None,
@@ -161,7 +162,7 @@ def record_admin_change(
 
 def record_admin_edit(actor, now, *, entity, entity_id, summary, before: dict, after: dict) -> bool:
     """Record the fields that changed; False (and nothing recorded) when none did."""
-    old, new = administration.differences_between(before, after)
+    old, new = differences_between(before, after)
     if not new:
         return False
     record_admin_change(
@@ -199,3 +200,24 @@ def settings_record(settings: PartnershipSettings) -> dict:
         "end_of_working_day": settings.end_of_working_day.strftime("%H:%M"),
         "act_now_text": settings.act_now_text,
     }
+
+
+def as_record(value):
+    """A value as it is kept in the record of changes (JSON): enums by value, times as text."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return value
+
+
+def differences_between(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the fields that changed, before and after (JSON-ready)."""
+    before = {key: as_record(value) for key, value in before.items()}
+    after = {key: as_record(value) for key, value in after.items()}
+    changed = [key for key in after if before.get(key) != after[key]]
+    return {k: before.get(k) for k in changed}, {k: after[k] for k in changed}

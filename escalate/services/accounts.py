@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from escalate import administration
+from escalate import validation
 from escalate.extensions import db
 from escalate.models import (
     AGENCY_ROLES,
@@ -23,7 +23,6 @@ from escalate.queries.setup import (
     find_user_by_email,
     get_user,
     manager_map,
-    normalise_email,
 )
 from escalate.services._records import (
     record_admin_change,
@@ -31,10 +30,7 @@ from escalate.services._records import (
     require_admin,
     user_record,
 )
-from escalate.workflow import (
-    InvalidRequest,
-    RationaleRequired,
-)
+from escalate.workflow import FieldError, InvalidRequest
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -73,18 +69,12 @@ def build_user(
     password: str | None = None,
     password_hash: str | None = None,
 ) -> User:
-    email = normalise_email(email)
-    if not email or "@" not in email:
-        raise InvalidRequest("Enter an email address in the correct format, like name@example.org.")
-    if not (name or "").strip():
-        raise InvalidRequest("Enter the person's full name.")
-    try:
-        role = Role(role)
-    except ValueError:
-        allowed = ", ".join(r.value for r in Role)
-        raise InvalidRequest(f"Unknown role {role!r}. Choose one of: {allowed}.") from None
-    if role in AGENCY_ROLES and agency is None:
-        raise InvalidRequest(f"A {role.value} must belong to an agency.")
+    email = validation.check_email(email)
+    name = validation.check_name(name, field="name", what="the person's full name")
+    job_title = validation.check_name(
+        job_title, field="job_title", what="the job title", required=False
+    )
+    role = validation.check_role_and_agency(role, agency is not None)
     if find_user_by_email(email) is not None:
         raise InvalidRequest(f"There is already an account for {email}.")
     if password is not None:
@@ -92,8 +82,8 @@ def build_user(
         password_hash = generate_password_hash(password)
     return User(
         email=email,
-        name=name.strip(),
-        job_title=(job_title or "").strip(),
+        name=name,
+        job_title=job_title,
         role=role,
         agency=agency,
         line_manager=line_manager,
@@ -128,27 +118,27 @@ def create_user(
 
 def _account_fields(user_id, *, email, name, job_title, role, agency_id, line_manager_id):
     """Check what an administrator typed for an account; return the values to store."""
-    email = administration.check_email(email)
+    email = validation.check_email(email)
     existing = find_user_by_email(email)
     if existing is not None and existing.id != user_id:
-        raise RationaleRequired("email", f"There is already an account for {email}")
-    name = administration.check_name(name, field="name", what="the person's full name")
-    job_title = " ".join((job_title or "").split())
-    if len(job_title) > administration.MAX_NAME_CHARACTERS:
-        raise RationaleRequired("job_title", "The job title must be 200 characters or fewer")
+        raise FieldError("email", f"There is already an account for {email}")
+    name = validation.check_name(name, field="name", what="the person's full name")
+    job_title = validation.check_name(
+        job_title, field="job_title", what="the job title", required=False
+    )
     agency = db.session.get(Agency, agency_id) if agency_id else None
     if agency_id and agency is None:
-        raise RationaleRequired("agency", "Select an agency from the list")
-    role = administration.check_role_and_agency(role, agency is not None)
+        raise FieldError("agency", "Select an agency from the list")
+    role = validation.check_role_and_agency(role, agency is not None)
     manager = db.session.get(User, line_manager_id) if line_manager_id else None
     if line_manager_id and (
         manager is None or not manager.active or manager.role not in AGENCY_ROLES
     ):
-        raise RationaleRequired(
+        raise FieldError(
             "line_manager",
             "Select an active practitioner, manager or senior manager as the line manager",
         )
-    administration.check_line_manager(user_id, line_manager_id or None, manager_map())
+    validation.check_line_manager(user_id, line_manager_id or None, manager_map())
     return {
         "email": email,
         "name": name,
@@ -170,13 +160,13 @@ def create_invitation(user: User, actor: User | None, now: datetime) -> tuple[st
         )
         .values(expires_at=now)
     )
-    token = administration.new_token()
+    token = validation.new_token()
     invitation = Invitation(
         user=user,
-        token_hash=administration.token_hash(token),
+        token_hash=validation.token_hash(token),
         created_by_id=actor.id if actor else None,
         created_at=now,
-        expires_at=now + administration.INVITATION_LIFETIME,
+        expires_at=now + validation.INVITATION_LIFETIME,
     )
     db.session.add(invitation)
     return token, invitation
@@ -285,7 +275,7 @@ def change_user(
         line_manager_id=line_manager_id,
     )
     if user.role == Role.ADMIN and fields["role"] != Role.ADMIN and user.active:
-        administration.check_still_an_admin(
+        validation.check_still_an_admin(
             active_admin_ids=_lock_active_admins(), user_id=user.id, remains_admin=False
         )
     new_agency = fields["agency"]
@@ -297,7 +287,7 @@ def change_user(
             )
         ).all()
         if levels:
-            raise RationaleRequired(
+            raise FieldError(
                 "agency",
                 f"{user.name} is a stage {', '.join(map(str, sorted(levels)))} contact for "
                 f"{user.agency.name}: remove them as a contact there before moving them",
@@ -328,7 +318,7 @@ def deactivate_user(actor: User | None, user_id: int, now: datetime) -> User:
     if not user.active:
         raise InvalidRequest(f"{user.name}'s account is already deactivated.")
     if user.role == Role.ADMIN:
-        administration.check_still_an_admin(
+        validation.check_still_an_admin(
             active_admin_ids=_lock_active_admins(), user_id=user.id, remains_admin=False
         )
     user.active = False
@@ -370,13 +360,13 @@ def set_password_from_invitation(token: str, password: str, confirmation: str, n
     """Set the password an invitation link is for, and use the link up."""
     invitation = db.session.scalar(
         sa.select(Invitation)
-        .where(Invitation.token_hash == administration.token_hash(token))
+        .where(Invitation.token_hash == validation.token_hash(token))
         .with_for_update()
     )
     problem = (
         "unknown"
         if invitation is None
-        else administration.invitation_problem(
+        else validation.invitation_problem(
             used_at=invitation.used_at,
             expires_at=invitation.expires_at,
             user_active=invitation.user.active,
@@ -388,9 +378,9 @@ def set_password_from_invitation(token: str, password: str, confirmation: str, n
     try:
         check_password_strength(password)
     except InvalidRequest as error:
-        raise RationaleRequired("password", str(error).rstrip(".")) from None
+        raise FieldError("password", str(error).rstrip(".")) from None
     if password != confirmation:
-        raise RationaleRequired("confirmation", "The passwords do not match")
+        raise FieldError("confirmation", "The passwords do not match")
     user = invitation.user
     had_password = user.password_hash is not None
     user.password_hash = generate_password_hash(password)

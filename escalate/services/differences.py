@@ -3,29 +3,27 @@ function is one transaction.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from escalate import calendar, workflow
+from escalate import calendar, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
-    AGENCY_ROLES,
     Agency,
     Assignment,
     Category,
     Difference,
     EventKind,
     Outcome,
-    Role,
     Side,
     Stage,
     State,
     User,
 )
-from escalate.queries.choices import has_professionals
+from escalate.queries import conditions
 from escalate.queries.conditions import visible_to
-from escalate.queries.differences import actor_for, latest_response, situation
+from escalate.queries.differences import actor_for, latest_response, person_for, situation
 from escalate.queries.setup import working_calendar
 from escalate.services._records import (
     commit_or_stale,
@@ -43,9 +41,9 @@ from escalate.services._stages import (
     schedule_raiser_reminder,
 )
 from escalate.workflow import (
+    FieldError,
     NotAllowed,
     NotFound,
-    RationaleRequired,
     StaleDifference,
 )
 
@@ -103,30 +101,20 @@ def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Differ
     if not workflow.may_raise(actor_for(raiser)):
         raise NotAllowed("Only a professional in a member agency can raise a difference.")
     receiving = db.session.get(Agency, new.receiving_agency_id)
-    if receiving is None or not db.session.scalar(sa.select(has_professionals(receiving.id))):
-        raise RationaleRequired("receiving_agency", "Select the agency you disagree with")
-    if receiving.id == raiser.agency_id:
-        raise RationaleRequired(
-            "receiving_agency",
-            "A professional difference is between agencies: select another agency, or raise it "
-            "through your own agency's management line",
-        )
+    workflow.check_receiving_agency(
+        raiser.agency_id,
+        receiving.id if receiving else None,
+        has_professionals=receiving is not None
+        and db.session.scalar(sa.select(conditions.has_professionals(receiving.id))),
+    )
     named = None
     if new.named_professional_id is not None:
         named = db.session.get(User, new.named_professional_id)
-        if (
-            named is None
-            or named.agency_id != receiving.id
-            or not named.active
-            or named.role not in AGENCY_ROLES
-        ):
-            raise RationaleRequired(
-                "named_professional", f"Select a professional who works for {receiving.name}"
-            )
+        workflow.check_named_professional(person_for(named), receiving.id, receiving.name)
     try:
         category = Category(new.category)
     except ValueError:
-        raise RationaleRequired("category", "Select what the difference is about") from None
+        raise FieldError("category", "Select what the difference is about") from None
     workflow.check_child(
         new.child_reference,
         new.child_initials,
@@ -185,7 +173,7 @@ def respond(
     try:
         outcome = Outcome(outcome)
     except ValueError:
-        raise RationaleRequired(
+        raise FieldError(
             "outcome", "Select whether you agree or uphold the decision"
         ) from None
     rationale = workflow.require_rationale(rationale, what="the reasons for your response")
@@ -218,8 +206,10 @@ def accept(user, difference_id, version, *, comment="", now) -> Difference:
     """The raising side accepts the response: the difference is resolved."""
     difference, stage = _begin(user, difference_id, version, workflow.Action.ACCEPT, now)
     comment = (comment or "").strip()
-    if len(comment) > workflow.MAX_TEXT_CHARACTERS:
-        raise RationaleRequired("comment", "Keep the comment to 10,000 characters or fewer")
+    if len(comment) > wording.MAX_TEXT_CHARACTERS:
+        raise FieldError(
+            "comment", f"Keep the comment to {wording.MAX_TEXT_CHARACTERS:,} characters or fewer"
+        )
     response = latest_response(difference) or {}
     close_difference(difference, stage, State.RESOLVED, stage.outcome.value, now)
     event = record_event(
@@ -264,7 +254,7 @@ def decide(
     try:
         outcome = Outcome(outcome)
     except ValueError:
-        raise RationaleRequired(
+        raise FieldError(
             "outcome", "Select whether the decision changes or stands"
         ) from None
     decision = workflow.require_text(decision, field="decision", what="the decision")
@@ -330,19 +320,12 @@ def reassign(user, difference_id, version, *, new_responder_id, rationale, now) 
     """Give the open stage's response to someone else, saying why."""
     difference, stage = _begin(user, difference_id, version, workflow.Action.REASSIGN, now)
     new_responder = db.session.get(User, new_responder_id) if new_responder_id else None
-    expected_agency = None if stage.is_final else difference.receiving_agency_id
-    if (
-        new_responder is None
-        or not new_responder.active
-        or (stage.is_final and new_responder.role != Role.PARTNERSHIP)
-        or (
-            expected_agency is not None
-            and (
-                new_responder.agency_id != expected_agency or new_responder.role not in AGENCY_ROLES
-            )
-        )
+    if not workflow.may_take_over(
+        person_for(new_responder),
+        is_final_stage=stage.is_final,
+        receiving_agency_id=difference.receiving_agency_id,
     ):
-        raise RationaleRequired(
+        raise FieldError(
             "new_responder",
             "Select a partnership member"
             if stage.is_final
@@ -350,7 +333,7 @@ def reassign(user, difference_id, version, *, new_responder_id, rationale, now) 
         )
     current = stage.people(Side.RESPONDER)
     if current == [new_responder]:
-        raise RationaleRequired("new_responder", f"{new_responder.name} is already the responder")
+        raise FieldError("new_responder", f"{new_responder.name} is already the responder")
     rationale = workflow.require_rationale(rationale, what="why you are reassigning it")
     for assignment in stage.assignments:
         if assignment.side == Side.RESPONDER:
@@ -377,10 +360,11 @@ def record_conversation(
     difference, stage = _begin(
         user, difference_id, version, workflow.Action.RECORD_CONVERSATION, now
     )
-    if not isinstance(held_on, date) or held_on > calendar.to_local(now).date():
-        raise RationaleRequired("held_on", "Enter the date of the conversation: today or earlier")
-    if held_on < calendar.to_local(difference.raised_at).date() - timedelta(days=365):
-        raise RationaleRequired("held_on", "The date must be within a year before it was raised")
+    workflow.check_conversation_date(
+        held_on,
+        today=calendar.to_local(now).date(),
+        raised_on=calendar.to_local(difference.raised_at).date(),
+    )
     participants = workflow.require_text(participants, field="participants", what="who took part")
     agreed = workflow.require_rationale(agreed, field="agreed", what="what was agreed")
     data = {"held_on": held_on.isoformat(), "participants": participants, "agreed": agreed}

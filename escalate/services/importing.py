@@ -1,12 +1,15 @@
 """Importing agencies and accounts from CSV (`flask escalate import-agencies`, `import-users`)."""
 
+import csv
+import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from escalate import administration
+from escalate import validation
 from escalate.extensions import db
 from escalate.models import (
-    AGENCY_ROLES,
     Agency,
     Role,
     User,
@@ -14,10 +17,94 @@ from escalate.models import (
 from escalate.queries.setup import find_agency_by_name, find_user_by_email
 from escalate.services._records import agency_record, record_admin_change, user_record
 from escalate.services.accounts import Invited, create_invitation
-from escalate.workflow import (
-    InvalidRequest,
-    RationaleRequired,
-)
+from escalate.workflow import FieldError, InvalidRequest
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    reason: str
+
+
+AGENCY_COLUMNS = ("name", "kind")
+USER_COLUMNS = ("email", "name", "job_title", "role", "agency", "line_manager_email")
+
+
+def check_columns(found: Sequence[str] | None, expected: Sequence[str]) -> None:
+    """Refuse a file whose header row is not the documented columns (in any order)."""
+    wanted = ", ".join(expected)
+    if not found:
+        raise InvalidRequest(f"The file is empty: its first line must name the columns {wanted}.")
+    names = [(name or "").strip().lower() for name in found]
+    missing = [name for name in expected if name not in names]
+    unknown = [name for name in names if name not in expected]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if unknown:
+        problems.append("unknown " + ", ".join(repr(n) for n in unknown))
+    if duplicated:
+        problems.append("repeated " + ", ".join(duplicated))
+    if problems:
+        raise InvalidRequest(
+            f"The first line must name the columns {wanted} (found: {'; '.join(problems)})."
+        )
+
+
+def collect_rejections(rows, check: Callable[[int, dict], None]) -> list[Rejection]:
+    """Run ``check`` on every (line, row); gather each refusal with its line instead of stopping."""
+    rejected = []
+    for line, row in rows:
+        if row.get("__too_many__"):
+            rejected.append(
+                Rejection(line, "The row has more values than there are columns (a value "
+                          "containing a comma must be in double quotes).")
+            )
+            continue
+        try:
+            check(line, row)
+        except (InvalidRequest, FieldError) as error:
+            rejected.append(Rejection(line, str(error).rstrip(".") + "."))
+    return rejected
+
+
+def read_rows(path: str, columns) -> list[tuple[int, dict]]:
+    """The file's rows as (line number, {column: text}), blank lines left out."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except IsADirectoryError:
+        raise InvalidRequest(f"{path} is a folder: give the path of a CSV file.") from None
+    except FileNotFoundError:
+        raise InvalidRequest(f"There is no file {path}.") from None
+    except OSError as error:
+        raise InvalidRequest(f"{path} cannot be read ({error.strerror}).") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest(
+            f"{path} is not UTF-8 text. Save it from your spreadsheet as \"CSV UTF-8\" and try "
+            "again."
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    try:
+        header = next(reader, None)
+        check_columns(header, columns)
+        names = [name.strip().lower() for name in header]
+        for values in reader:
+            if not any(value.strip() for value in values):
+                continue
+            if len(values) > len(names):
+                row = {"__too_many__": True}
+            else:
+                row = dict(zip(names, [v.strip() for v in values], strict=False))
+            rows.append((reader.line_num, row))
+    except csv.Error as error:
+        raise InvalidRequest(
+            f"{path} is not a CSV file escalate can read (line {reader.line_num}: {error})."
+        ) from None
+    if not rows:
+        raise InvalidRequest(f"{path} has its column names but no rows to import.")
+    return rows
 
 
 @dataclass
@@ -32,21 +119,21 @@ def import_agencies(rows: list[tuple[int, dict]], now: datetime, *, source: str)
     seen: dict[str, int] = {}
 
     def check(line, row):
-        name = administration.check_name(row.get("name"), field="name", what="the agency's name")
+        name = validation.check_name(row.get("name"), field="name", what="the agency's name")
         if name.lower() in seen:
             raise InvalidRequest(f"{name} is already on line {seen[name.lower()]}")
         seen[name.lower()] = line
         if find_agency_by_name(name) is not None:
             raise InvalidRequest(f"There is already an agency called {name}")
-        administration.agency_kind(row.get("kind"))
+        validation.agency_kind(row.get("kind"))
 
-    rejections = administration.collect_rejections(rows, check)
+    rejections = collect_rejections(rows, check)
     if rejections:
         return ImportResult(rejections, [], [])
     created = []
     for _line, row in rows:
         agency = Agency(
-            name=" ".join(row["name"].split()), kind=administration.agency_kind(row["kind"])
+            name=" ".join(row["name"].split()), kind=validation.agency_kind(row["kind"])
         )
         db.session.add(agency)
         db.session.flush()
@@ -71,31 +158,24 @@ def import_users(
     whole import. Line managers may be existing accounts or other rows of the file."""
     in_file: dict[str, int] = {}
     for line, row in rows:
-        in_file.setdefault((row.get("email") or "").strip().lower(), line)
+        in_file.setdefault(validation.normalise_email(row.get("email")), line)
     file_managers: dict[str, str | None] = {}
 
     def check(line, row):
-        email = administration.check_email(row.get("email"))
+        email = validation.check_email(row.get("email"))
         if in_file.get(email) != line:
             raise InvalidRequest(f"{email} is already on line {in_file[email]}")
         if find_user_by_email(email) is not None:
             raise InvalidRequest(f"There is already an account for {email}")
-        administration.check_name(row.get("name"), field="name", what="the person's full name")
-        if len((row.get("job_title") or "").strip()) > administration.MAX_NAME_CHARACTERS:
-            raise InvalidRequest("The job title must be 200 characters or fewer")
+        validation.check_name(row.get("name"), field="name", what="the person's full name")
+        validation.check_name(
+            row.get("job_title"), field="job_title", what="the job title", required=False
+        )
         agency_name = (row.get("agency") or "").strip()
         if agency_name and find_agency_by_name(agency_name) is None:
             raise InvalidRequest(f"There is no agency called {agency_name!r}")
-        try:
-            role = Role((row.get("role") or "").strip().lower())
-        except ValueError:
-            allowed = ", ".join(r.value for r in Role)
-            raise InvalidRequest(
-                f"Unknown role {row.get('role')!r}: use one of {allowed}"
-            ) from None
-        if role in AGENCY_ROLES and not agency_name:
-            raise InvalidRequest(f"A {role.value} needs an agency")
-        manager_email = (row.get("line_manager_email") or "").strip().lower()
+        validation.check_role_and_agency((row.get("role") or "").strip().lower(), bool(agency_name))
+        manager_email = validation.normalise_email(row.get("line_manager_email"))
         if manager_email:
             if manager_email == email:
                 raise InvalidRequest("A person cannot be their own line manager")
@@ -108,17 +188,17 @@ def import_users(
                 raise InvalidRequest(f"The line manager {manager_email} is deactivated")
         file_managers[email] = manager_email or None
 
-    rejections = administration.collect_rejections(rows, check)
+    rejections = collect_rejections(rows, check)
     # Managers within the file must not form a loop (accounts already stored cannot point back).
     for line, row in rows:
         email = (row.get("email") or "").strip().lower()
         if email not in file_managers or any(r.line == line for r in rejections):
             continue
         try:
-            administration.check_line_manager(email, file_managers[email], file_managers)
-        except RationaleRequired:
+            validation.check_line_manager(email, file_managers[email], file_managers)
+        except FieldError:
             rejections.append(
-                administration.Rejection(
+                Rejection(
                     line, "The line managers in the file go round in a circle through this row."
                 )
             )

@@ -4,11 +4,11 @@ AdminChange row (who, when, the fields before and after) in the same transaction
 is the command line.
 """
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from escalate import administration, calendar, workflow
+from escalate import calendar, policy, validation, wording
 from escalate.extensions import db
 from escalate.models import (
     AGENCY_ROLES,
@@ -31,7 +31,7 @@ from escalate.queries.setup import (
     get_agency,
     get_policy_stage,
     partnership_settings,
-    policy,
+    policy_stages,
     removal_problem,
     stage_record,
 )
@@ -47,11 +47,7 @@ from escalate.services._records import (
     settings_record,
 )
 from escalate.services._stages import rearm_deadline_alerts
-from escalate.workflow import (
-    InvalidRequest,
-    NotFound,
-    RationaleRequired,
-)
+from escalate.workflow import FieldError, InvalidRequest, NotFound
 
 
 def install_defaults() -> None:
@@ -62,27 +58,27 @@ def install_defaults() -> None:
                 id=1,
                 nation=Nation.ENGLAND_AND_WALES,
                 end_of_working_day=calendar.END_OF_WORKING_DAY,
-                act_now_text=workflow.DEFAULT_ACT_NOW_TEXT,
+                act_now_text=policy.DEFAULT_ACT_NOW_TEXT,
             )
         )
     if db.session.scalar(sa.select(sa.func.count(PolicyStage.id))) == 0:
-        for stage in workflow.DEFAULT_POLICY:
+        for stage in policy.DEFAULT_POLICY:
             db.session.add(PolicyStage(**vars(stage)))
     db.session.commit()
 
 
 def _check_agency_name(name: str, *, except_id: int | None = None) -> str:
-    name = administration.check_name(name, field="name", what="the agency's name")
+    name = validation.check_name(name, field="name", what="the agency's name")
     existing = find_agency_by_name(name)
     if existing is not None and existing.id != except_id:
-        raise RationaleRequired("name", f"There is already an agency called {existing.name}")
+        raise FieldError("name", f"There is already an agency called {existing.name}")
     return name
 
 
 def add_agency(actor: User | None, *, name: str, kind, now: datetime) -> Agency:
     """Add a member agency. Names are unique whatever their case."""
     require_admin(actor)
-    agency = Agency(name=_check_agency_name(name), kind=administration.agency_kind(kind))
+    agency = Agency(name=_check_agency_name(name), kind=validation.agency_kind(kind))
     db.session.add(agency)
     db.session.flush()
     record_admin_change(
@@ -104,7 +100,7 @@ def change_agency(actor: User | None, agency_id: int, *, name: str, kind, now: d
     agency = get_agency(agency_id)
     before = agency_record(agency)
     agency.name = _check_agency_name(name, except_id=agency.id)
-    agency.kind = administration.agency_kind(kind)
+    agency.kind = validation.agency_kind(kind)
     changed = record_admin_edit(
         actor,
         now,
@@ -122,9 +118,9 @@ def add_stage_contact(actor: User | None, agency_id: int, *, level, user_id, now
     """Name someone of the agency to receive its differences at a stage level."""
     require_admin(actor)
     agency = get_agency(agency_id)
-    levels = [s.level for s in policy()]
+    levels = [s.level for s in policy_stages()]
     if level not in levels:
-        raise RationaleRequired("level", "Select a stage of the policy")
+        raise FieldError("level", "Select a stage of the policy")
     user = db.session.get(User, user_id) if user_id else None
     if (
         user is None
@@ -132,7 +128,7 @@ def add_stage_contact(actor: User | None, agency_id: int, *, level, user_id, now
         or not user.active
         or user.role not in AGENCY_ROLES
     ):
-        raise RationaleRequired(
+        raise FieldError(
             "user",
             f"Select an active practitioner, manager or senior manager of {agency.name}",
         )
@@ -144,7 +140,7 @@ def add_stage_contact(actor: User | None, agency_id: int, *, level, user_id, now
         )
     )
     if exists is not None:
-        raise RationaleRequired("user", f"{user.name} is already a stage {level} contact")
+        raise FieldError("user", f"{user.name} is already a stage {level} contact")
     contact = AgencyStageContact(agency=agency, stage_level=level, user=user)
     db.session.add(contact)
     db.session.flush()
@@ -187,9 +183,9 @@ def remove_stage_contact(actor: User | None, agency_id: int, contact_id: int, no
     return name
 
 
-def _valid_stage(stage: workflow.StagePolicy, *, is_final: bool) -> dict:
+def _valid_stage(stage: policy.StagePolicy, *, is_final: bool) -> dict:
     """The stage's columns, once it passes every guard (rules as enums)."""
-    administration.check_stage(stage, is_final=is_final)
+    policy.check_stage(stage, is_final=is_final)
     values = vars(stage) | {
         "responder_rule": ResponderRule(stage.responder_rule),
         "lead_rule": LeadRule(stage.lead_rule),
@@ -198,8 +194,8 @@ def _valid_stage(stage: workflow.StagePolicy, *, is_final: bool) -> dict:
     return values
 
 
-def _stage_values(level: int, values: dict) -> workflow.StagePolicy:
-    return workflow.StagePolicy(
+def _stage_values(level: int, values: dict) -> policy.StagePolicy:
+    return policy.StagePolicy(
         level=level,
         name=(values.get("name") or "").strip(),
         responder_rule=values.get("responder_rule"),
@@ -217,7 +213,7 @@ def change_stage(actor: User | None, level: int, values: dict, now: datetime) ->
     """Change one stage of the policy. It governs stages opened from now on: open stages keep
     their deadlines unless an administrator recomputes them."""
     require_admin(actor)
-    stages = policy()
+    stages = policy_stages()
     stage = get_policy_stage(level)
     wanted = _valid_stage(_stage_values(level, values), is_final=level == stages[-1].level)
     before = stage_record(stage)
@@ -239,7 +235,7 @@ def change_stage(actor: User | None, level: int, values: dict, now: datetime) ->
 def add_stage(actor: User | None, values: dict, now: datetime) -> PolicyStage:
     """Add a stage after the last one: it becomes the final stage, which the partnership decides."""
     require_admin(actor)
-    stages = policy()
+    stages = policy_stages()
     level = stages[-1].level + 1 if stages else 1
     wanted = _stage_values(
         level,
@@ -250,7 +246,7 @@ def add_stage(actor: User | None, values: dict, now: datetime) -> PolicyStage:
             "auto_escalate": False,
         },
     )
-    administration.check_policy([*map(as_stage_policy, stages), wanted])
+    policy.check_policy([*map(as_stage_policy, stages), wanted])
     stage = PolicyStage(level=level, **_valid_stage(wanted, is_final=True))
     db.session.add(stage)
     db.session.flush()
@@ -275,7 +271,7 @@ def remove_last_stage(actor: User | None, now: datetime) -> PolicyStage:
     problem = removal_problem()
     if problem:
         raise InvalidRequest(problem)
-    last = policy()[-1]
+    last = policy_stages()[-1]
     record_admin_change(
         actor,
         now,
@@ -348,18 +344,12 @@ def change_calendar(actor: User | None, *, nation, end_of_working_day, now) -> b
     try:
         nation = Nation(nation)
     except ValueError:
-        raise RationaleRequired("nation", "Select the nation whose bank holidays apply") from None
-    if not isinstance(end_of_working_day, time) or not (
-        time(12, 0) <= end_of_working_day <= time(23, 59)
-    ):
-        raise RationaleRequired(
-            "end_of_working_day",
-            "Enter the end of the working day as a time between 12:00 and 23:59, like 17:00",
-        )
+        raise FieldError("nation", "Select the nation whose bank holidays apply") from None
+    end_of_working_day = policy.check_end_of_working_day(end_of_working_day)
     settings = partnership_settings()
     before = settings_record(settings)
     settings.nation = nation
-    settings.end_of_working_day = end_of_working_day.replace(second=0, microsecond=0)
+    settings.end_of_working_day = end_of_working_day
     changed = record_admin_edit(
         actor,
         now,
@@ -377,15 +367,15 @@ def add_closure_day(actor: User | None, *, day, description, now) -> ClosureDay:
     """A local closure day: not a working day for deadlines opened (or recomputed) after this."""
     require_admin(actor)
     if not isinstance(day, date):
-        raise RationaleRequired("day", "Enter the date of the closure day")
-    description = administration.check_name(
+        raise FieldError("day", "Enter the date of the closure day")
+    description = validation.check_name(
         description,
         field="description",
         what="a description, like Council closure day",
-        limit=administration.MAX_CLOSURE_DESCRIPTION,
+        limit=wording.MAX_CLOSURE_DESCRIPTION,
     )
     if db.session.scalar(sa.select(ClosureDay.id).where(ClosureDay.day == day)):
-        raise RationaleRequired("day", "That date is already a closure day")
+        raise FieldError("day", "That date is already a closure day")
     closure = ClosureDay(day=day, description=description)
     db.session.add(closure)
     db.session.flush()
@@ -424,13 +414,7 @@ def remove_closure_day(actor: User | None, closure_id: int, now) -> ClosureDay:
 def change_act_now_text(actor: User | None, text: str, now) -> bool:
     """The contacts shown to someone who says a child is at immediate risk."""
     require_admin(actor)
-    cleaned = (text or "").strip()
-    if not cleaned:
-        raise RationaleRequired("text", "Enter what people must do when a child is in danger")
-    if len(cleaned) > administration.MAX_ACT_NOW_CHARACTERS:
-        raise RationaleRequired(
-            "text", f"Keep it to {administration.MAX_ACT_NOW_CHARACTERS:,} characters or fewer"
-        )
+    cleaned = policy.check_act_now_text(text)
     settings = partnership_settings()
     before = settings_record(settings)
     settings.act_now_text = cleaned

@@ -9,14 +9,15 @@ from datetime import date
 
 import pytest
 
-from escalate import workflow
+from escalate import policy, workflow
 from escalate.models import LeadRule, ResponderRule, Role, State
+from escalate.policy import DEFAULT_POLICY
 from escalate.workflow import (
-    DEFAULT_POLICY,
     SYSTEM,
     Action,
     Actor,
     DomainError,
+    FieldError,
     NotAllowed,
     NotFound,
     RationaleRequired,
@@ -754,7 +755,7 @@ def test_require_text_returns_short_text_stripped():
 
 @pytest.mark.parametrize("text", [None, "", "  \n "])
 def test_require_text_refuses_empty_text(text):
-    with pytest.raises(RationaleRequired) as caught:
+    with pytest.raises(FieldError) as caught:
         workflow.require_text(text, field="child_impact", what="what this means for the child")
     assert caught.value.field == "child_impact"
     assert str(caught.value) == "Enter what this means for the child"
@@ -762,7 +763,7 @@ def test_require_text_refuses_empty_text(text):
 
 def test_require_text_refuses_more_than_10000_characters():
     assert workflow.require_text("y" * 10_000, field="decision", what="the decision")
-    with pytest.raises(RationaleRequired) as caught:
+    with pytest.raises(FieldError) as caught:
         workflow.require_text("y" * 10_001, field="decision", what="the decision")
     assert caught.value.field == "decision"
     assert str(caught.value) == "Keep the decision to 10,000 characters or fewer"
@@ -832,7 +833,7 @@ def test_check_child_accepts_a_reference_initials_and_an_optional_date_of_birth(
 def test_check_child_refuses_what_the_process_cannot_use(
     reference, initials, date_of_birth, field, message
 ):
-    with pytest.raises(RationaleRequired) as caught:
+    with pytest.raises(FieldError) as caught:
         workflow.check_child(reference, initials, date_of_birth, TODAY)
     assert caught.value.field == field
     assert str(caught.value) == message
@@ -841,7 +842,7 @@ def test_check_child_refuses_what_the_process_cannot_use(
 @pytest.mark.parametrize("date_of_birth", [date(2000, 6, 15), date(2000, 1, 1)])
 def test_check_child_refuses_a_date_of_birth_more_than_25_years_ago_to_the_day(date_of_birth):
     # 25 years before 16 June 2025 is 16 June 2000: a day earlier is not "within 25 years".
-    with pytest.raises(RationaleRequired) as caught:
+    with pytest.raises(FieldError) as caught:
         workflow.check_child("CSC-1", "JS", date_of_birth, TODAY)
     assert caught.value.field == "child_date_of_birth"
 
@@ -856,7 +857,7 @@ def test_check_extension_returns_the_days_within_the_policy(days):
 
 @pytest.mark.parametrize("days", [0, -1, True, False, 2.0, "3", None])
 def test_check_extension_refuses_anything_but_a_positive_whole_number(days):
-    with pytest.raises(RationaleRequired) as caught:
+    with pytest.raises(FieldError) as caught:
         workflow.check_extension(situation(max_extension_days=5), days)
     assert caught.value.field == "days"
     assert str(caught.value) == "Enter the number of working days, like 3"
@@ -872,7 +873,7 @@ def test_check_extension_refuses_anything_but_a_positive_whole_number(days):
 )
 def test_check_extension_says_how_many_days_are_left(extended, days, message):
     s = situation(extended_days=extended, max_extension_days=5)
-    with pytest.raises(RationaleRequired) as caught:
+    with pytest.raises(FieldError) as caught:
         workflow.check_extension(s, days)
     assert caught.value.field == "days"
     assert str(caught.value) == message
@@ -1009,7 +1010,7 @@ def test_default_policy_lets_every_responder_extend_a_little():
 
 
 def test_the_act_now_text_points_to_999_and_childrens_social_care():
-    text = workflow.DEFAULT_ACT_NOW_TEXT
+    text = policy.DEFAULT_ACT_NOW_TEXT
     assert "999" in text
     assert "children's social care" in text
     assert "MASH" in text

@@ -1,19 +1,23 @@
-"""The pure rules of administration: policy guards, line managers, last admin, tokens, CSV."""
+"""The pure rules of setting a partnership up: policy guards, line managers, last admin, tokens,
+CSV."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from escalate import administration as admin
+from escalate import policy, validation
 from escalate.models import AgencyKind, LeadRule, ResponderRule, Role
-from escalate.workflow import DEFAULT_POLICY, InvalidRequest, RationaleRequired
+from escalate.policy import DEFAULT_POLICY
+from escalate.services import _records as records
+from escalate.services import importing
+from escalate.workflow import FieldError, InvalidRequest
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def refusal(call, *args, **kwargs):
-    with pytest.raises((RationaleRequired, InvalidRequest)) as caught:
+    with pytest.raises((FieldError, InvalidRequest)) as caught:
         call(*args, **kwargs)
     return caught.value
 
@@ -22,16 +26,16 @@ def refusal(call, *args, **kwargs):
 
 
 def test_the_default_policy_passes_every_guard():
-    admin.check_policy(list(DEFAULT_POLICY))
+    policy.check_policy(list(DEFAULT_POLICY))
 
 
 def test_a_policy_needs_at_least_one_stage():
-    assert "at least one stage" in str(refusal(admin.check_policy, []))
+    assert "at least one stage" in str(refusal(policy.check_policy, []))
 
 
 def test_stages_are_numbered_without_gaps():
     stages = [DEFAULT_POLICY[0], replace(DEFAULT_POLICY[3], level=3)]
-    assert "numbered 1, 2, 3" in str(refusal(admin.check_policy, stages))
+    assert "numbered 1, 2, 3" in str(refusal(policy.check_policy, stages))
 
 
 @pytest.mark.parametrize(
@@ -56,13 +60,13 @@ def test_stages_are_numbered_without_gaps():
 )
 def test_timescales_must_be_positive_and_each_field_sensible(field, value, words):
     stage = replace(DEFAULT_POLICY[0], **{field: value})
-    error = refusal(admin.check_stage, stage, is_final=False)
-    assert isinstance(error, RationaleRequired) and error.field == field
+    error = refusal(policy.check_stage, stage, is_final=False)
+    assert isinstance(error, FieldError) and error.field == field
     assert words in str(error)
 
 
 def test_zero_reminder_and_zero_extension_are_allowed():
-    admin.check_stage(
+    policy.check_stage(
         replace(DEFAULT_POLICY[0], reminder_days_before=0, max_extension_days=0), is_final=False
     )
 
@@ -77,15 +81,15 @@ def test_zero_reminder_and_zero_extension_are_allowed():
 )
 def test_the_last_stage_is_a_final_stage_the_partnership_decides(change, field):
     final = replace(DEFAULT_POLICY[3], **change)
-    error = refusal(admin.check_policy, [*DEFAULT_POLICY[:3], final])
+    error = refusal(policy.check_policy, [*DEFAULT_POLICY[:3], final])
     assert error.field == field
 
 
 def test_an_earlier_stage_may_use_the_partnership_but_the_last_must():
     # Stage 3 of the default policy uses agency contacts: it cannot be the last one.
-    error = refusal(admin.check_policy, list(DEFAULT_POLICY[:3]))
+    error = refusal(policy.check_policy, list(DEFAULT_POLICY[:3]))
     assert error.field == "responder_rule" and "final stage" in str(error)
-    admin.check_policy([DEFAULT_POLICY[0], replace(DEFAULT_POLICY[3], level=2)])
+    policy.check_policy([DEFAULT_POLICY[0], replace(DEFAULT_POLICY[3], level=2)])
 
 
 # --- Accounts --------------------------------------------------------------------------------
@@ -94,61 +98,63 @@ def test_an_earlier_stage_may_use_the_partnership_but_the_last_must():
 def test_a_line_manager_cannot_be_oneself_or_anyone_below():
     # 1 manages 2, 2 manages 3.
     managers = {1: None, 2: 1, 3: 2, 4: None}
-    assert "own line manager" in str(refusal(admin.check_line_manager, 2, 2, managers))
-    assert "reports to this one" in str(refusal(admin.check_line_manager, 1, 3, managers))
-    assert "reports to this one" in str(refusal(admin.check_line_manager, 1, 2, managers))
-    admin.check_line_manager(3, 4, managers)
-    admin.check_line_manager(4, 3, managers)  # someone outside the line
-    admin.check_line_manager(1, None, managers)
+    assert "own line manager" in str(refusal(validation.check_line_manager, 2, 2, managers))
+    assert "reports to this one" in str(refusal(validation.check_line_manager, 1, 3, managers))
+    assert "reports to this one" in str(refusal(validation.check_line_manager, 1, 2, managers))
+    validation.check_line_manager(3, 4, managers)
+    validation.check_line_manager(4, 3, managers)  # someone outside the line
+    validation.check_line_manager(1, None, managers)
 
 
 def test_a_loop_already_in_the_data_does_not_hang():
-    admin.check_line_manager(9, 1, {1: 2, 2: 1})
+    validation.check_line_manager(9, 1, {1: 2, 2: 1})
 
 
 def test_the_last_active_admin_cannot_go():
     assert "only active administrator" in str(
-        refusal(admin.check_still_an_admin, active_admin_ids={5}, user_id=5, remains_admin=False)
+        refusal(
+            validation.check_still_an_admin, active_admin_ids={5}, user_id=5, remains_admin=False
+        )
     )
-    admin.check_still_an_admin(active_admin_ids={5, 6}, user_id=5, remains_admin=False)
-    admin.check_still_an_admin(active_admin_ids={5}, user_id=5, remains_admin=True)
+    validation.check_still_an_admin(active_admin_ids={5, 6}, user_id=5, remains_admin=False)
+    validation.check_still_an_admin(active_admin_ids={5}, user_id=5, remains_admin=True)
 
 
 def test_an_agency_role_needs_an_agency():
-    error = refusal(admin.check_role_and_agency, "practitioner", False)
+    error = refusal(validation.check_role_and_agency, "practitioner", False)
     assert error.field == "agency"
-    assert admin.check_role_and_agency("partnership", False) == Role.PARTNERSHIP
-    assert refusal(admin.check_role_and_agency, "chief", True).field == "role"
+    assert validation.check_role_and_agency("partnership", False) == Role.PARTNERSHIP
+    assert refusal(validation.check_role_and_agency, "chief", True).field == "role"
 
 
 @pytest.mark.parametrize("text", ["Police", "police", "CHILDREN'S SOCIAL CARE", "early_help"])
 def test_agency_kinds_are_read_from_value_or_label(text):
-    assert isinstance(admin.agency_kind(text), AgencyKind)
+    assert isinstance(validation.agency_kind(text), AgencyKind)
 
 
 def test_an_unknown_agency_kind_lists_the_kinds():
-    assert "Children's social care; Police" in str(refusal(admin.agency_kind, "Fire service"))
+    assert "Children's social care; Police" in str(refusal(validation.agency_kind, "Fire service"))
 
 
 @pytest.mark.parametrize("email", ["", "no-at-sign", "a@b", "two@@example.org", "sp ace@x.org"])
 def test_email_addresses_must_look_like_one(email):
-    assert refusal(admin.check_email, email).field == "email"
+    assert refusal(validation.check_email, email).field == "email"
 
 
 # --- Invitations -----------------------------------------------------------------------------
 
 
 def test_tokens_are_random_and_only_their_hash_is_kept():
-    first, second = admin.new_token(), admin.new_token()
+    first, second = validation.new_token(), validation.new_token()
     assert first != second and len(first) >= 43
-    assert admin.token_hash(first) != first and len(admin.token_hash(first)) == 64
+    assert validation.token_hash(first) != first and len(validation.token_hash(first)) == 64
 
 
 def test_an_invitation_works_once_until_it_expires():
-    expires = NOW + admin.INVITATION_LIFETIME
+    expires = NOW + validation.INVITATION_LIFETIME
 
     def problem(used=None, active=True, now=NOW):
-        return admin.invitation_problem(
+        return validation.invitation_problem(
             used_at=used, expires_at=expires, user_active=active, now=now
         )
 
@@ -163,11 +169,11 @@ def test_an_invitation_works_once_until_it_expires():
 
 
 def test_only_changed_fields_are_recorded():
-    before, after = admin.differences_between(
+    before, after = records.differences_between(
         {"name": "Police", "kind": AgencyKind.POLICE}, {"name": "Police", "kind": AgencyKind.OTHER}
     )
     assert (before, after) == ({"kind": "police"}, {"kind": "other"})
-    assert admin.differences_between({"a": 1}, {"a": 1}) == ({}, {})
+    assert records.differences_between({"a": 1}, {"a": 1}) == ({}, {})
 
 
 @pytest.mark.parametrize(
@@ -180,7 +186,7 @@ def test_only_changed_fields_are_recorded():
     ],
 )
 def test_csv_columns_must_be_the_documented_ones(header, words):
-    assert words in str(refusal(admin.check_columns, header, admin.AGENCY_COLUMNS))
+    assert words in str(refusal(importing.check_columns, header, importing.AGENCY_COLUMNS))
 
 
 def test_every_rejected_row_is_reported_with_its_line():
@@ -189,6 +195,6 @@ def test_every_rejected_row_is_reported_with_its_line():
             raise InvalidRequest("Enter a name")
 
     rows = [(2, {"name": "A"}), (3, {"name": ""}), (4, {"__too_many__": True})]
-    rejected = admin.collect_rejections(rows, check)
+    rejected = importing.collect_rejections(rows, check)
     assert [(r.line, r.reason) for r in rejected][0] == (3, "Enter a name.")
     assert rejected[1].line == 4 and "more values than there are columns" in rejected[1].reason

@@ -1,0 +1,101 @@
+"""Words, numbers and dates as people read them, and the limits on what they may type: each
+defined once, for pages, emails, the command line and the rules alike.
+
+Pure: no Flask, no database. The labels of the domain's own enums (roles, agency kinds, themes,
+states, outcomes) live on the enums in escalate.models.
+"""
+
+from datetime import date, datetime
+
+from escalate.calendar import to_local
+from escalate.models import LeadRule, Nation, ResponderRule
+
+# --- Limits on what people type -------------------------------------------------------------
+
+MAX_TEXT_CHARACTERS = 10_000  # any free text: a rationale, a decision, a comment
+MIN_RATIONALE_CHARACTERS = 25
+MIN_RATIONALE_WORDS = 5
+MAX_NAME_CHARACTERS = 200  # a person's or an agency's name, a job title
+MAX_STAGE_NAME_CHARACTERS = 120
+MAX_CLOSURE_DESCRIPTION = 200
+MAX_ACT_NOW_CHARACTERS = 2_000
+MAX_EMAIL_CHARACTERS = 254  # RFC 5321's limit on a forward path
+MAX_PASSWORD_CHARACTERS = 200
+MAX_CHILD_REFERENCE_CHARACTERS = 60
+MAX_WORKING_DAYS = 60  # a bound that catches typing 500 for 5, far beyond any real procedure
+
+# --- Labels ------------------------------------------------------------------------------------
+
+RESPONDER_RULE_LABELS = {
+    ResponderRule.NAMED_PROFESSIONAL: "The named professional, else the agency's stage contacts",
+    ResponderRule.NAMED_PROFESSIONALS_MANAGER: (
+        "The named professional's line manager, else the agency's stage contacts"
+    ),
+    ResponderRule.AGENCY_CONTACTS: "The receiving agency's stage contacts",
+    ResponderRule.PARTNERSHIP: "The safeguarding partnership",
+}
+LEAD_RULE_LABELS = {
+    LeadRule.RAISER: "The person who raised it",
+    LeadRule.RAISERS_MANAGER: "The raiser's line manager, else the agency's stage contacts",
+    LeadRule.AGENCY_CONTACTS: "The raising agency's stage contacts",
+    LeadRule.NONE: "Nobody (the raiser acts for their side)",
+}
+NATION_LABELS = {
+    Nation.ENGLAND_AND_WALES: "England and Wales",
+    Nation.SCOTLAND: "Scotland",
+    Nation.NORTHERN_IRELAND: "Northern Ireland",
+}
+WITHDRAWN_LABEL = "Withdrawn"
+
+# --- Numbers -----------------------------------------------------------------------------------
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """"1 difference", "3 differences"; give the plural when adding "s" is wrong
+    (``plural(n, "agency", "agencies")``, ``plural(n, "row was", "rows were")``)."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count:,} {word}"
+
+
+# --- Dates and times (stored in UTC, shown in the partnership's local time) -------------------
+
+
+def long_date(value: date | datetime | None) -> str:
+    """27 November 2026."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    return f"{value.day} {value.strftime('%B %Y')}"
+
+
+def day_and_date(value: date | datetime | None) -> str:
+    """Friday 27 November 2026."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    return f"{value.strftime('%A')} {long_date(value)}"
+
+
+def time_and_date(instant: datetime | None) -> str:
+    """5:00pm on Friday 27 November 2026 (UK time)."""
+    if instant is None:
+        return ""
+    local = to_local(instant)
+    clock = local.strftime("%I:%M%p").lstrip("0").lower()
+    return f"{clock} on {day_and_date(local.date())}"
+
+
+def when(instant: datetime | None) -> str:
+    """A deadline as people say it: 5pm on Monday 28 April 2025 (minutes only when not :00)."""
+    if instant is None:
+        return ""
+    local = to_local(instant)
+    clock = local.strftime("%I:%M%p").lstrip("0").replace(":00", "").lower()
+    return f"{clock} on {day_and_date(local.date())}"
+
+
+def iso_minute(instant: datetime | None) -> str:
+    """2026-11-27 17:00, local time: for CSV files."""
+    return to_local(instant).strftime("%Y-%m-%d %H:%M") if instant else ""
