@@ -100,6 +100,17 @@ def add_working_days(
     ``days`` must be an int of at least 1. A Friday or Saturday plus one is the next Monday,
     when that Monday is a working day.
     """
+    return _step_working_days(start, days, nation, closures, step=1)
+
+
+def working_day_before(
+    day: date, days: int, nation: str = DEFAULT_NATION, closures: Iterable[date] = ()
+) -> date:
+    """The ``days``-th working day before ``day`` (``day`` itself never counts)."""
+    return _step_working_days(day, days, nation, closures, step=-1)
+
+
+def _step_working_days(start: date, days: int, nation: str, closures, *, step: int) -> date:
     _check_date(start, "start")
     _check_days(days)
     _check_nation(nation)
@@ -107,7 +118,7 @@ def add_working_days(
     day = start
     remaining = days
     while remaining:
-        day += timedelta(days=1)
+        day += timedelta(days=step)
         if _is_working_day(day, nation, closed):
             remaining -= 1
     return day
@@ -209,11 +220,9 @@ class Period:
 
     @property
     def label(self) -> str:
-        return f"{_day(self.first)} to {_day(self.last)}"
+        from escalate.wording import long_date  # wording formats dates with this module
 
-
-def _day(value: date) -> str:
-    return f"{value.day} {value.strftime('%B %Y')}"
+        return f"{long_date(self.first)} to {long_date(self.last)}"
 
 
 def local_midnight(day: date) -> datetime:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from escalate import calendar, demo, notify, queries, services
 from escalate.models import Role
+from escalate.wording import plural
 from escalate.workflow import DomainError
 
 PASSWORD_VARIABLE = "ESCALATE_NEW_USER_PASSWORD"  # noqa: S105 (a variable name)
@@ -135,8 +136,8 @@ def verify_audit(batch_size):
             + "."
         )
     click.echo(
-        f"Verified the history of {differences} difference{'s' if differences != 1 else ''} "
-        f"({events} event{'s' if events != 1 else ''}): nothing was altered."
+        f"Verified the history of {plural(differences, 'difference')} "
+        f"({plural(events, 'event')}): nothing was altered."
     )
 
 
@@ -185,7 +186,7 @@ def _import_report(result, what: str) -> None:
             click.echo(f"Line {rejection.line}: {rejection.reason}", err=True)
         count = len(result.rejections)
         raise click.ClickException(
-            f"Nothing was imported: {count} row{'s were' if count != 1 else ' was'} rejected. "
+            f"Nothing was imported: {plural(count, 'row was', 'rows were')} rejected. "
             f"Correct the file and import all the {what} again."
         )
 
@@ -203,7 +204,7 @@ def import_agencies(file):
     rows = services.importing.read_rows(file, services.importing.AGENCY_COLUMNS)
     result = services.importing.import_agencies(rows, datetime.now(UTC), source=Path(file).name)
     _import_report(result, "agencies")
-    click.echo(f"Imported {len(result.created)} agenc{'y' if len(result.created) == 1 else 'ies'}.")
+    click.echo(f"Imported {plural(len(result.created), 'agency', 'agencies')}.")
 
 
 @escalate_group.command("import-users")
@@ -231,16 +232,16 @@ def import_users(file, send_invitations):
     )
     _import_report(result, "accounts")
     count = len(result.created)
-    click.echo(f"Imported {count} account{'s' if count != 1 else ''}.")
+    click.echo(f"Imported {plural(count, 'account')}.")
     if not send_invitations:
         click.echo(
-            f"{count} account{'s need' if count != 1 else ' needs'} a password. Send each a link "
+            f"{plural(count, 'account needs', 'accounts need')} a password. Send each a link "
             "from their page under Administration > People, or import with --send-invitations."
         )
         return
     failed = [invited for invited in result.invited if not invitations.send(invited)]
     sent = len(result.invited) - len(failed)
-    click.echo(f"Emailed {sent} link{'s' if sent != 1 else ''} to set a password.")
+    click.echo(f"Emailed {plural(sent, 'link')} to set a password.")
     for invited in failed:
         click.echo(
             f"Could not email {invited.user.email}: pass this link on securely (it works once, "
@@ -249,7 +250,7 @@ def import_users(file, send_invitations):
         )
     if failed:
         raise click.ClickException(
-            f"{len(failed)} email{'s' if len(failed) != 1 else ''} could not be sent; the "
+            f"{plural(len(failed), 'email')} could not be sent; the "
             "accounts were imported."
         )
 

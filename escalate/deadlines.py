@@ -17,7 +17,7 @@ themselves, already stated the deadline.
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from escalate import calendar
 from escalate.models import State
@@ -34,24 +34,6 @@ class Duty(enum.StrEnum):
 
 # What a new deadline for the responder starts afresh: an extension re-arms these.
 RESPONDER_DUTIES = (Duty.REMINDER, Duty.OVERDUE)
-
-
-def working_day_before(
-    day: date,
-    days: int,
-    nation: str = calendar.DEFAULT_NATION,
-    closures: Iterable[date] = (),
-) -> date:
-    """The ``days``-th working day before ``day`` (``day`` itself never counts)."""
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ValueError(f"days must be an int of at least 1, got {days!r}")
-    closed = frozenset(closures)
-    remaining = days
-    while remaining:
-        day -= timedelta(days=1)
-        if calendar.is_working_day(day, nation, closed):
-            remaining -= 1
-    return day
 
 
 def reminder_at(
@@ -71,7 +53,7 @@ def reminder_at(
     if days_before <= 0:
         return None
     local = calendar.to_local(deadline, tz)
-    day = working_day_before(local.date(), days_before, nation, closures)
+    day = calendar.working_day_before(local.date(), days_before, nation, closures)
     # Combine afresh rather than subtract hours: the day may be on the other side of a clock change.
     moment = datetime.combine(day, local.time(), tzinfo=local.tzinfo).astimezone(UTC)
     return moment if moment > since else None

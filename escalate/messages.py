@@ -3,18 +3,9 @@
 Only the difference's reference identifies the child: never initials or a date of birth.
 """
 
-from datetime import datetime
 
 from escalate.calendar import to_local
-
-
-def when(instant: datetime | None) -> str:
-    """A deadline as people say it: 5pm on Monday 28 April 2025."""
-    if instant is None:
-        return ""
-    local = to_local(instant)
-    clock = local.strftime("%I:%M%p").lstrip("0").replace(":00", "").lower()
-    return f"{clock} on {local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+from escalate.wording import day_and_date, outcome_label, plural, when
 
 
 def compose(
@@ -29,6 +20,11 @@ def compose(
     body = "\n\n".join(line for line in lines if line)
     body += f"\n\nDifference {reference}: sign in to see its full record."
     return f"{reference}: {subject}", body
+
+
+def _outcome_line(outcome) -> str:
+    label = outcome_label(outcome)
+    return f"Outcome: {label[:1].lower()}{label[1:]}." if label else ""
 
 
 def _deadline_line(deadline) -> str:
@@ -76,9 +72,7 @@ def _responded(
     )
     return headline, [
         f"{actor} responded at stage: {stage}.",
-        "Outcome: agreed – the decision changes."
-        if outcome == "agreed"
-        else "Outcome: upheld – the decision stands.",
+        _outcome_line(outcome),
         f"Actions agreed: {agreed_actions}" if agreed_actions else "",
         f"Rationale: {rationale}",
         f"What this means for the child: {child_impact}",
@@ -91,10 +85,7 @@ def _responded(
 def _accepted(*, reference, stage, actor, comment, outcome=None, rationale="", **_):
     return "the difference has been resolved", [
         f"{actor} accepted the response at stage: {stage}. The difference is resolved.",
-        {
-            "agreed": "Outcome: agreed – the decision changes.",
-            "upheld": "Outcome: upheld – the decision stands.",
-        }.get(outcome, ""),
+        _outcome_line(outcome),
         f"Rationale given in the response: {rationale}" if rationale else "",
         f"Comment: {comment}" if comment else "",
     ]
@@ -128,7 +119,7 @@ def _decided(*, reference, stage, actor, outcome, decision, rationale, child_imp
     return "the partnership has decided", [
         f"{actor} recorded the partnership's decision at stage: {stage}. The difference is "
         "resolved.",
-        f"Outcome: {'the decision changes' if outcome == 'agreed' else 'the decision stands'}.",
+        _outcome_line(outcome),
         f"Decision: {decision}",
         f"Rationale: {rationale}",
         f"What this means for the child: {child_impact}",
@@ -143,9 +134,8 @@ def _withdrawn(*, reference, stage, actor, rationale, **_):
 
 
 def _extended(*, reference, stage, actor, rationale, deadline, days, **_):
-    plural = "s" if days != 1 else ""
     return f"the deadline moved to {when(deadline)}", [
-        f"{actor} extended the deadline at stage: {stage} by {days} working day{plural}.",
+        f"{actor} extended the deadline at stage: {stage} by {plural(days, 'working day')}.",
         f"Reason: {rationale}",
         f"The response is now due by {when(deadline)}.",
     ]
@@ -189,7 +179,7 @@ def _days_left(days_left) -> str:
         return ""
     if days_left <= 0:
         return "It is due today."
-    return f"That is {days_left} working day{'s' if days_left != 1 else ''} from today."
+    return f"That is {plural(days_left, 'working day')} from today."
 
 
 def _reminder(*, reference, stage, raising_agency, deadline, days_left=None, **_):
@@ -239,7 +229,7 @@ def _overdue(
 
 def _raiser_reminder(*, reference, stage, receiving_agency, responded_at, outcome, **_):
     local = to_local(responded_at)
-    on = f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+    on = day_and_date(local)
     decided = "agreed to change its decision" if outcome == "agreed" else "upheld its decision"
     return "a response is waiting for your answer", [
         f"{receiving_agency} responded on {on} at stage: {stage}, and {decided}.",

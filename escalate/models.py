@@ -228,8 +228,8 @@ class Outcome(enum.StrEnum):
     @property
     def label(self) -> str:
         return {
-            Outcome.AGREED: "Agreed: the decision changes",
-            Outcome.UPHELD: "Upheld: the decision stands",
+            Outcome.AGREED: "Agreed – the decision changes",
+            Outcome.UPHELD: "Upheld – the decision stands",
         }[self]
 
 

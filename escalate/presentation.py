@@ -6,10 +6,9 @@ from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 from escalate import queries
-from escalate.calendar import to_local
-from escalate.models import Role
-
-AGENCY_ROLES = (Role.PRACTITIONER, Role.MANAGER, Role.SENIOR)
+from escalate.models import AGENCY_ROLES, Role
+from escalate.wording import long_date, outcome_label, plural, time_and_date
+from escalate.workflow import CHANGE_LOG_READERS, OVERSIGHT_ROLES
 
 
 def navigation_for(user, endpoint: str | None) -> list[dict]:
@@ -22,13 +21,13 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
     if user.role in (*AGENCY_ROLES, Role.PARTNERSHIP):
         items.append(("respond.waiting", "Waiting for you"))
         items.append(("raising.mine", "Your differences"))
-    if user.role in (Role.PARTNERSHIP, Role.AUDITOR):
+    if user.role in OVERSIGHT_ROLES:
         items.append(("oversight.dashboard", "Dashboard"))
         items.append(("oversight.unresolved", "Unresolved differences"))
         items.append(("oversight.report", "Report"))
     if user.role == Role.ADMIN:
         items.append(("admin.index", "Administration"))
-    if user.role in (Role.ADMIN, Role.PARTNERSHIP, Role.AUDITOR):
+    if user.role in CHANGE_LOG_READERS:
         items.append(("admin.changes", "Changes"))
     unread = queries.inbox.unread_count(user)
     items.append(("inbox.index", f"Inbox ({unread} unread)" if unread else "Inbox"))
@@ -50,27 +49,11 @@ def home_for(user) -> str:
     return url_for("inbox.index")
 
 
-def london_datetime(value: datetime | None) -> str:
-    """5:00pm on Friday 27 November 2026 (UK time)."""
-    if value is None:
-        return ""
-    local = to_local(value)
-    clock = local.strftime("%I:%M%p").lstrip("0").lower()
-    return f"{clock} on {local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
-
-
-def long_date(value: date | datetime | None) -> str:
-    """27 November 2026."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = to_local(value).date()
-    return f"{value.day} {value.strftime('%B %Y')}"
-
-
 def init_app(app: Flask) -> None:
-    app.add_template_filter(london_datetime)
+    app.add_template_filter(time_and_date, "london_datetime")
     app.add_template_filter(long_date)
+    app.add_template_filter(plural)
+    app.add_template_filter(outcome_label)
 
     @app.context_processor
     def shared():
@@ -106,12 +89,6 @@ EVENT_TITLES = {
     "overdue": "Deadline missed",
 }
 
-OUTCOME_WORDS = {
-    "agreed": "Agreed – the decision changes",
-    "upheld": "Upheld – the decision stands",
-}
-
-
 def timeline(events) -> list[dict]:
     """A difference's history as MOJ timeline items: newest first, each with labelled lines."""
     items = []
@@ -128,9 +105,9 @@ def timeline(events) -> list[dict]:
             if data.get("leads"):
                 lines.append(("Leading for the raising side", ", ".join(data["leads"])))
             if event.deadline:
-                lines.append(("Response due", london_datetime(event.deadline)))
+                lines.append(("Response due", time_and_date(event.deadline)))
         elif kind in ("responded", "decided"):
-            lines.append(("Outcome", OUTCOME_WORDS.get(data.get("outcome"), "")))
+            lines.append(("Outcome", outcome_label(data.get("outcome"))))
             for key, label in (
                 ("agreed_actions", "Actions agreed"),
                 ("decision", "Decision"),
@@ -146,7 +123,7 @@ def timeline(events) -> list[dict]:
         elif kind == "extended":
             lines.append(("Extended by", f"{data.get('days')} working days"))
             lines.append(("Reason", data.get("rationale", "")))
-            lines.append(("Response now due", london_datetime(event.deadline)))
+            lines.append(("Response now due", time_and_date(event.deadline)))
         elif kind == "reassigned":
             lines.append(("Now responding", data.get("new_responder", "")))
             lines.append(("Reason", data.get("rationale", "")))
@@ -159,11 +136,11 @@ def timeline(events) -> list[dict]:
         elif kind == "deadline_recomputed":
             if data.get("previous_deadline"):
                 previous = datetime.fromisoformat(data["previous_deadline"])
-                lines.append(("Was due", london_datetime(previous)))
-            lines.append(("Response now due", london_datetime(event.deadline)))
+                lines.append(("Was due", time_and_date(previous)))
+            lines.append(("Response now due", time_and_date(event.deadline)))
             lines.append(("Why", "The partnership's stage policy or calendar changed"))
         elif kind == "overdue":  # recorded by the deadline sweep
-            lines.append(("Response was due", london_datetime(event.deadline)))
+            lines.append(("Response was due", time_and_date(event.deadline)))
             lines.append(("Waiting for", ", ".join(data.get("responders", [])) or "Nobody found"))
             lines.append(("What happens next", _after_overdue(data)))
         if data.get("automatic"):

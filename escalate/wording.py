@@ -8,7 +8,7 @@ states, outcomes) live on the enums in escalate.models.
 from datetime import date, datetime
 
 from escalate.calendar import to_local
-from escalate.models import LeadRule, Nation, ResponderRule
+from escalate.models import LeadRule, Nation, Outcome, ResponderRule
 
 # --- Limits on what people type -------------------------------------------------------------
 
@@ -46,15 +46,28 @@ NATION_LABELS = {
     Nation.NORTHERN_IRELAND: "Northern Ireland",
 }
 WITHDRAWN_LABEL = "Withdrawn"
+CLOSED_OUTCOMES = (*(outcome.value for outcome in Outcome), "withdrawn")
+
+
+def outcome_label(value: str | None) -> str:
+    """The words for how a stage or a difference ended: "Agreed – the decision changes"…"""
+    if value == "withdrawn":
+        return WITHDRAWN_LABEL
+    try:
+        return Outcome(value).label
+    except ValueError:
+        return ""
 
 # --- Numbers -----------------------------------------------------------------------------------
 
 
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+def plural(
+    count: int, singular: str, plural_form: str | None = None, *, with_count: bool = True
+) -> str:
     """"1 difference", "3 differences"; give the plural when adding "s" is wrong
     (``plural(n, "agency", "agencies")``, ``plural(n, "row was", "rows were")``)."""
     word = singular if count == 1 else (plural_form or singular + "s")
-    return f"{count:,} {word}"
+    return f"{count:,} {word}" if with_count else word
 
 
 # --- Dates and times (stored in UTC, shown in the partnership's local time) -------------------

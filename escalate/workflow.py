@@ -124,6 +124,8 @@ class Situation:
 
 MANAGING_ROLES = frozenset({Role.MANAGER, Role.SENIOR})
 OVERSIGHT_ROLES = frozenset({Role.PARTNERSHIP, Role.AUDITOR})
+# Who reads the record of changes to how the partnership is set up.
+CHANGE_LOG_READERS = OVERSIGHT_ROLES | {Role.ADMIN}
 
 
 def is_party(actor: Actor, situation: Situation) -> bool:
@@ -235,7 +237,7 @@ def check_conversation_date(held_on, *, today, raised_on) -> None:
 
 # Who can take part in a difference at all: administrators and auditors never act on one, even
 # if a misconfiguration (a stage contact, a line manager) puts them in its path.
-PARTICIPATING_ROLES = frozenset({Role.PRACTITIONER, Role.MANAGER, Role.SENIOR, Role.PARTNERSHIP})
+PARTICIPATING_ROLES = AGENCY_ROLES | {Role.PARTNERSHIP}
 
 
 def _is_raising_side(actor: Actor, situation: Situation) -> bool:

@@ -68,8 +68,8 @@ def test_the_dashboard_shows_the_hand_counted_figures(people, client_for, story)
         ["All stages", "5", "4", "3", "1", "1"],
     ]
     assert found["Closed differences by outcome"][1:] == [
-        ["Agreed: the decision changed", "1"],
-        ["Upheld: the decision stood", "1"],
+        ["Agreed – the decision changes", "1"],
+        ["Upheld – the decision stands", "1"],
         ["Withdrawn", "1"],
     ]
     assert found["Closed differences by the stage they reached"][1:] == [
@@ -551,8 +551,8 @@ def test_the_dashboard_shows_the_demo_partnership_as_counted_by_hand(app, runner
     found = tables(page)
     outcomes = next(rows for caption, rows in found.items() if "outcome" in caption.lower())
     assert [row for row in outcomes if row and row[0] != "Outcome"] == [
-        ["Agreed: the decision changed", "3"],
-        ["Upheld: the decision stood", "1"],
+        ["Agreed – the decision changes", "3"],
+        ["Upheld – the decision stands", "1"],
         ["Withdrawn", "1"],
     ]
     listed = chair.get("/oversight/unresolved").get_data(as_text=True)

@@ -141,7 +141,7 @@ def test_the_report_csv_from_the_page_and_from_the_command_agree(people, client_
     assert ["Figures", "Withdrawn", "1", ""] in rows
     assert ["Time to resolution (working days)", "Average", "6.5", ""] in rows
     assert ["Time to resolution (working days)", "Median", "6.5", ""] in rows
-    assert ["Outcomes", "Agreed: the decision changed", "1", ""] in rows
+    assert ["Outcomes", "Agreed – the decision changes", "1", ""] in rows
     assert ["Themes", "Threshold for referral or service", "3", ""] in rows
     assert [
         "Agency pairs",

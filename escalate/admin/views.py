@@ -11,12 +11,9 @@ from escalate import presentation, queries, services, wording
 from escalate.admin import forms, invitations
 from escalate.extensions import limiter
 from escalate.models import LeadRule, ResponderRule, Role
-from escalate.workflow import FieldError, InvalidRequest
+from escalate.workflow import CHANGE_LOG_READERS, FieldError, InvalidRequest
 
 bp = Blueprint("admin", __name__)
-
-CHANGES_READERS = (Role.ADMIN, Role.PARTNERSHIP, Role.AUDITOR)
-
 
 def admin_only(view):
     """Administrators only; anyone else signed in is refused (403)."""
@@ -476,8 +473,9 @@ def recompute():
     now = presentation.now()
     if form.validate_on_submit():
         moved = services.setup.recompute_deadlines(current_user, now)
+        moved_now = wording.plural(moved, "open difference has", "open differences have")
         flash(
-            f"{moved} open difference{'s have' if moved != 1 else ' has'} a new deadline. "
+            f"{moved_now} a new deadline. "
             "Each has it in its history, and its raiser and responders have been told.",
             "success",
         )
@@ -548,7 +546,7 @@ def add_closure():
             presentation.attach_error(closure_form, error)
         else:
             flash(
-                f"{presentation.long_date(closure.day)} added as a closure day. Deadlines already "
+                f"{wording.long_date(closure.day)} added as a closure day. Deadlines already "
                 "set keep their dates unless you recompute them.",
                 "success",
             )
@@ -566,7 +564,7 @@ def add_closure():
 def remove_closure(closure_id):
     if forms.ConfirmForm().validate_on_submit():
         closure = services.setup.remove_closure_day(current_user, closure_id, presentation.now())
-        flash(f"{presentation.long_date(closure.day)} is no longer a closure day.", "success")
+        flash(f"{wording.long_date(closure.day)} is no longer a closure day.", "success")
     return redirect(url_for("admin.calendar"))
 
 
@@ -597,7 +595,7 @@ def act_now():
 @bp.route("/changes")
 @login_required
 def changes():
-    if current_user.role not in CHANGES_READERS:
+    if current_user.role not in CHANGE_LOG_READERS:
         abort(403, "The record of changes is for the partnership, auditors and administrators.")
     page = request.args.get("page", 1, type=int)
     rows, pages = queries.setup.admin_changes(page)

@@ -3,7 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from escalate import presentation, queries, services
+from escalate import presentation, queries, services, wording
 
 bp = Blueprint("inbox", __name__)
 
@@ -27,5 +27,5 @@ def show(notification_id):
 @login_required
 def read_all():
     count = services.inbox.mark_all_read(current_user, presentation.now())
-    flash(f"{count} message{'s' if count != 1 else ''} marked as read.", "success")
+    flash(f"{wording.plural(count, 'message')} marked as read.", "success")
     return redirect(url_for("inbox.index"))

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from escalate import calendar
+from escalate import calendar, wording
 from escalate.calendar import Period, quarter_label, quarters_up_to
 from escalate.extensions import db
 from escalate.models import (
@@ -161,13 +161,6 @@ def closed_by_stage(period: Period | None = None) -> list[ClosedAtStage]:
     ]
 
 
-OUTCOME_LABELS = {
-    "agreed": "Agreed: the decision changed",
-    "upheld": "Upheld: the decision stood",
-    "withdrawn": "Withdrawn",
-}
-
-
 def outcomes(period: Period | None = None) -> list[tuple[str, int]]:
     """Closed differences by outcome, in a fixed order (every outcome listed, even at 0)."""
     counted = dict(
@@ -178,7 +171,9 @@ def outcomes(period: Period | None = None) -> list[tuple[str, int]]:
             .group_by(Difference.outcome)
         ).all()
     )
-    return [(label, int(counted.get(key, 0))) for key, label in OUTCOME_LABELS.items()]
+    return [
+        (wording.outcome_label(key), int(counted.get(key, 0))) for key in wording.CLOSED_OUTCOMES
+    ]
 
 
 def themes(period: Period | None = None) -> list[tuple[Category, int]]:

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 
-from escalate import calendar, policy, validation
+from escalate import calendar, policy, validation, wording
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
@@ -215,9 +215,9 @@ def removal_problem() -> str | None:
     last, previous = stages[-1], stages[-2]
     waiting = open_differences_at([last.level, previous.level])
     if waiting:
-        plural = "difference is" if waiting == 1 else "differences are"
+        open_now = wording.plural(waiting, "open difference is", "open differences are")
         return (
-            f"{waiting} open {plural} at stage {previous.level} or {last.level}, and could still "
+            f"{open_now} at stage {previous.level} or {last.level}, and could still "
             f"reach stage {last.level}. Remove the stage once they have closed."
         )
     try:

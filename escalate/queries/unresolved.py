@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from escalate import calendar, deadlines
+from escalate import calendar, deadlines, wording
 from escalate.calendar import local_midnight
 from escalate.extensions import db
 from escalate.models import (
@@ -179,10 +179,6 @@ CSV_HEADER = (
 )
 
 
-def _local_minute(value: datetime | None) -> str:
-    return calendar.to_local(value).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
 def unresolved_csv(f: UnresolvedFilters, now: datetime, batch_size: int = 100) -> Iterator[str]:
     """The filtered, sorted list as CSV, streamed: rows are fetched ``batch_size`` at a time
     (a server-side cursor on PostgreSQL), so memory does not grow with the number of rows."""
@@ -211,7 +207,7 @@ def unresolved_csv(f: UnresolvedFilters, now: datetime, batch_size: int = 100) -
                             r.state.label,
                             "Yes" if r.urgent else "No",
                             "Yes" if r.is_overdue else "No",
-                            _local_minute(r.deadline),
+                            wording.iso_minute(r.deadline),
                         )
                     ]
                 )

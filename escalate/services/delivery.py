@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from escalate import notify
+from escalate import notify, wording
 from escalate.extensions import db
 from escalate.models import (
     EmailStatus,
@@ -183,7 +183,7 @@ def _record_failure(notification_id, worker_id, now, mailer, error) -> EmailStat
 def _tell_partnership_email_failed(notification: Notification, reason: str, now) -> None:
     """An in-app notice to every partnership member: somebody was not told by email."""
     recipient, reference = notification.recipient, notification.difference.reference
-    tries = f"{notification.attempts} tr{'ies' if notification.attempts != 1 else 'y'}"
+    tries = wording.plural(notification.attempts, "try", "tries")
     body = "\n\n".join(
         [
             f"escalate could not email {recipient.name} ({recipient.email}) about difference "

@@ -111,11 +111,7 @@ def _seed_demo_difference(scenario, now: datetime, cal: "WorkingCalendar") -> bo
         """The index-th moment of the scenario, ``days_ago`` working days before ``now``."""
         if days_ago == 0:  # earlier today, a few minutes apart
             return (now - timedelta(minutes=20 * (moments - index))).astimezone(UTC)
-        day = local_now.date()
-        for _ in range(days_ago):
-            day -= timedelta(days=1)
-            while not calendar.is_working_day(day, cal.nation, cal.closures):
-                day -= timedelta(days=1)
+        day = calendar.working_day_before(local_now.date(), days_ago, cal.nation, cal.closures)
         start = datetime.combine(day, time(9), tzinfo=local_now.tzinfo)
         return (start + timedelta(minutes=40 * index)).astimezone(UTC)
 

@@ -373,7 +373,7 @@ def record_conversation(
         facts_ = (
             message_facts(difference, stage, user)
             | data
-            | {"held_on": f"{held_on.day} {held_on.strftime('%B %Y')}"}
+            | {"held_on": wording.long_date(held_on)}
         )
         notify_people(difference, event, now, [difference.raiser], "conversation", "raiser", facts_)
     commit_or_stale()

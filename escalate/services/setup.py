@@ -331,7 +331,7 @@ def recompute_deadlines(actor: User | None, now: datetime) -> int:
         entity_id=None,
         action="deadlines recomputed",
         summary=f"Open deadlines recomputed: {len(moves)} "
-        f"difference{'s' if len(moves) != 1 else ''} moved",
+        f"{wording.plural(len(moves), 'difference')} moved",
         after={"moved": {m.difference.reference: m.new.isoformat() for m in moves}},
     )
     commit_or_stale()

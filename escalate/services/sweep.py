@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from escalate import deadlines, messages, workflow
+from escalate import deadlines, messages, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Difference,
@@ -52,7 +52,7 @@ class SweepItem:
 
     @property
     def summary(self) -> str:
-        due = messages.when(self.deadline)
+        due = wording.when(self.deadline)
         what = {
             deadlines.Duty.REMINDER: f"remind the responder that the response is due by {due}",
             deadlines.Duty.OVERDUE: f"record that the response due by {due} is overdue, and "
@@ -97,9 +97,7 @@ class SweepReport:
         return bool(self.items or self.skipped or self.problems)
 
     def __str__(self) -> str:
-        def plural(n, word):
-            return f"{n} {word}{'s' if n != 1 else ''}"
-
+        plural = wording.plural
         return (
             f"{plural(self.reminders, 'reminder')}, {self.overdue} overdue, "
             f"{self.escalated} escalated, {plural(self.raiser_reminders, 'raiser reminder')}"

@@ -4,13 +4,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from escalate.calendar import working_day_before
 from escalate.deadlines import (
     Duty,
     StageClock,
     duties,
     raiser_reminder_at,
     reminder_at,
-    working_day_before,
 )
 from escalate.models import State
 
