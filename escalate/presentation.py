@@ -7,7 +7,13 @@ from flask_login import current_user
 
 from escalate import queries
 from escalate.models import AGENCY_ROLES, Role
-from escalate.wording import long_date, outcome_label, plural, time_and_date
+from escalate.wording import (
+    MAX_TEXT_CHARACTERS,
+    long_date,
+    outcome_label,
+    plural,
+    time_and_date,
+)
 from escalate.workflow import CHANGE_LOG_READERS, OVERSIGHT_ROLES
 
 
@@ -59,6 +65,7 @@ def init_app(app: Flask) -> None:
     def shared():
         return {
             "service_name": app.config["SERVICE_NAME"],
+            "max_text_characters": MAX_TEXT_CHARACTERS,
             "navigation": navigation_for(current_user, request.endpoint),
         }
 

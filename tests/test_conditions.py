@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from escalate import deadlines, queries, services, workflow
 from escalate.extensions import db
-from escalate.models import Agency, AgencyKind, Difference, Role, Stage, State, User
+from escalate.models import Agency, AgencyKind, Difference, Role, Side, Stage, State, User
 from escalate.queries import conditions
 from tests import factories
 
@@ -116,10 +116,17 @@ def test_overdue_in_sql_is_overdue_on_the_page(ctx):
         )
         raised.append(difference.id)
     # One that has had its response: waiting for the raiser is never overdue.
-    db.session.execute(
-        sa.update(Difference).where(Difference.id == raised[-1]).values(state=State.AWAITING_RAISER)
+    answered = db.session.get(Difference, raised[-1])
+    services.differences.respond(
+        answered.open_stage.people(Side.RESPONDER)[0],
+        answered.id,
+        answered.version,
+        outcome="upheld",
+        rationale="The threshold for a section 47 enquiry was not met on what we knew then.",
+        child_impact="The family keeps the early help support it already has in place.",
+        now=NOW - timedelta(days=11),
     )
-    db.session.commit()
+    assert answered.state == State.AWAITING_RAISER
     found = []
     for now in (NOW, NOW + timedelta(days=1), NOW + timedelta(days=14)):
         by_sql = set(

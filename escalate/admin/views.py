@@ -7,7 +7,7 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import presentation, queries, services, wording
+from escalate import deadlines, presentation, queries, services, wording
 from escalate.admin import forms, invitations
 from escalate.extensions import limiter
 from escalate.models import LeadRule, ResponderRule, Role
@@ -485,7 +485,7 @@ def recompute():
         "admin/recompute.html",
         form=form,
         moves=moves,
-        overdue=sum(1 for m in moves if now > m.new),
+        overdue=sum(1 for m in moves if deadlines.is_past(m.new, now)),
     )
 
 

@@ -42,8 +42,10 @@ def open_stage_on():
 
 
 def overdue(now: datetime):
-    """Overdue at ``now``, with the current stage joined; twin of ``deadlines.is_overdue``."""
-    return sa.and_(Difference.state == State.AWAITING_RESPONSE, Stage.deadline < now)
+    """A stage overdue at ``now``: still open, no response, its deadline passed. Joined to a
+    difference's current stage, the twin of ``deadlines.is_overdue`` (a stage is open and
+    unanswered exactly while its difference awaits the response)."""
+    return sa.and_(Stage.closed_at.is_(None), Stage.responded_at.is_(None), Stage.deadline < now)
 
 
 def professional():

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from escalate import calendar, policy, validation, wording
+from escalate import calendar, deadlines, policy, validation, wording
 from escalate.extensions import db
 from escalate.models import (
     AGENCY_ROLES,
@@ -304,7 +304,7 @@ def recompute_deadlines(actor: User | None, now: datetime) -> int:
         facts_ = message_facts(move.difference, move.stage, actor) | {
             "previous_deadline": move.old,
             "deadline": move.new,
-            "overdue": now > move.new,
+            "overdue": deadlines.is_past(move.new, now),
         }
         notify_people(
             move.difference,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from escalate import deadlines, messages, wording, workflow
+from escalate import deadlines, messages, queries, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Difference,
@@ -160,9 +160,7 @@ def _due_stages(now: datetime) -> list[tuple[int, int]]:
     overdue = due(
         Stage.deadline,
         deadlines.Duty.OVERDUE,
-        Stage.deadline < now,
-        Stage.closed_at.is_(None),
-        Stage.responded_at.is_(None),
+        queries.conditions.overdue(now),
     )
     reminders = due(
         Stage.remind_at,
