@@ -16,6 +16,7 @@ from escalate.workflow import InvalidRequest, RationaleRequired
 bp = Blueprint("admin", __name__)
 
 CHANGES_READERS = (Role.ADMIN, Role.PARTNERSHIP, Role.AUDITOR)
+CHANGES_PER_PAGE = 50
 
 
 def admin_only(view):
@@ -597,9 +598,14 @@ def act_now():
 def changes():
     if current_user.role not in CHANGES_READERS:
         abort(403, "The record of changes is for the partnership, auditors and administrators.")
-    page = request.args.get("page", 1, type=int)
-    rows, pages = queries.setup.admin_changes(page)
-    return render_template("admin/changes.html", rows=rows, page=page, pages=pages)
+    # The record only grows, so a page past its end was never there: Not Found.
+    pages = queries.paging.page_of(
+        queries.setup.admin_changes(),
+        presentation.page_number(),
+        CHANGES_PER_PAGE,
+        error_out=True,
+    )
+    return render_template("admin/changes.html", pages=pages, rows=pages.items)
 
 
 # --- Setting a password with a one-time link (public) -----------------------------------------

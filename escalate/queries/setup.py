@@ -273,22 +273,9 @@ def closure_days() -> list[ClosureDay]:
     return list(db.session.scalars(sa.select(ClosureDay).order_by(ClosureDay.day)))
 
 
-CHANGES_PER_PAGE = 50
-
-
-def admin_changes(page: int) -> tuple[list[AdminChange], int]:
-    """One page of the record of changes, newest first, and how many pages there are."""
-    total = db.session.scalar(sa.select(sa.func.count(AdminChange.id)))
-    pages = max(1, -(-total // CHANGES_PER_PAGE))
-    if page < 1 or page > pages:
-        raise NotFound("There is no such page.")
-    changes = db.session.scalars(
-        sa.select(AdminChange)
-        .order_by(AdminChange.at.desc(), AdminChange.id.desc())
-        .offset((page - 1) * CHANGES_PER_PAGE)
-        .limit(CHANGES_PER_PAGE)
-    ).all()
-    return list(changes), pages
+def admin_changes() -> sa.Select:
+    """The record of changes, newest first."""
+    return sa.select(AdminChange).order_by(AdminChange.at.desc(), AdminChange.id.desc())
 
 
 def setup_summary() -> dict[str, int]:
