@@ -16,6 +16,8 @@ from escalate.workflow import InvalidRequest, RationaleRequired
 bp = Blueprint("admin", __name__)
 
 CHANGES_READERS = (Role.ADMIN, Role.PARTNERSHIP, Role.AUDITOR)
+AGENCIES_PER_PAGE = 50
+USERS_PER_PAGE = 50
 CHANGES_PER_PAGE = 50
 
 
@@ -55,7 +57,10 @@ def index():
 @bp.route("/admin/agencies")
 @admin_only
 def agencies():
-    return render_template("admin/agencies.html", rows=queries.setup.agencies_with_user_counts())
+    pages = queries.paging.page_of(
+        queries.setup.agencies_with_user_counts(), presentation.page_number(), AGENCIES_PER_PAGE
+    )
+    return render_template("admin/agencies.html", pages=pages, rows=pages.items)
 
 
 @bp.route("/admin/agencies/new", methods=["GET", "POST"])
@@ -105,7 +110,7 @@ def _contact_form(agency) -> forms.StageContactForm:
     form.level.choices = [(s.level, f"Stage {s.level}: {s.name}") for s in queries.setup.policy()]
     form.user.choices = [(0, "Select a person")] + [
         (u.id, f"{u.name}{', ' + u.job_title if u.job_title else ''} ({u.role.label})")
-        for u in queries.setup.find_users(agency_id=agency.id, active=True)
+        for u in queries.setup.people_of(agency, active_only=True)
     ]
     return form
 
@@ -138,7 +143,7 @@ def agency(agency_id):
         form=form,
         contacts=queries.setup.stage_contacts_of(agency),
         stages={s.level: s for s in queries.setup.policy()},
-        people=queries.setup.find_users(agency_id=agency.id),
+        people=queries.setup.people_of(agency),
         remove_form=forms.ConfirmForm(),
     ), status
 
@@ -170,12 +175,20 @@ def users():
         role = ""
     if status not in STATUS_FILTERS:
         status = "active"
-    rows = queries.setup.find_users(
-        agency_id=agency_id, role=role or None, active=STATUS_FILTERS[status]
+    pages = queries.paging.page_of(
+        queries.setup.find_users(
+            agency_id=agency_id, role=role or None, active=STATUS_FILTERS[status]
+        ),
+        presentation.page_number(),
+        USERS_PER_PAGE,
     )
+    # The filters in force, for the page links (the default "active" goes without saying).
+    args = {"agency": agency_id, "role": role, "status": status if status != "active" else None}
     return render_template(
         "admin/users.html",
-        rows=rows,
+        pages=pages,
+        rows=pages.items,
+        args={key: value for key, value in args.items() if value},
         agencies=agencies,
         roles=list(Role),
         chosen={"agency": agency_id, "role": role, "status": status},
