@@ -81,6 +81,16 @@ def attach_error(form, error) -> None:
     field.errors = [*field.errors, str(error)]
 
 
+def page_number(name: str = "page") -> int:
+    """The page of a list asked for in the query string. Anything but a whole number from 1 up
+    (junk, 0, -3, a number too long to be a page) asks for the first page: nothing worth a
+    message."""
+    text = request.args.get(name, "").strip()
+    # isascii: "²" is a digit to str.isdigit but not to int().
+    number = int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 1
+    return max(number, 1)
+
+
 EVENT_TITLES = {
     "raised": "Difference raised",
     "responded": "Response",

@@ -28,6 +28,7 @@ from escalate.models import (
 from escalate.workflow import FieldError, InvalidRequest, NotAllowed
 from tests import factories
 from tests.conftest import persist, submit
+from tests.oversight_fixture import tables
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday, GMT
 LINK = re.compile(r"https?://\S+/set-password/(\S+)")
@@ -592,6 +593,62 @@ def test_the_people_list_filters_by_agency_role_and_status(app, admin, people):
     assert admin.get("/admin/users?agency=abc&role=chief&status=x").status_code == 200
 
 
+def listed_people(html: str) -> list[str]:
+    return re.findall(r'<a class="govuk-link" href="/admin/users/\d+">([^<]+)</a>', html)
+
+
+def next_link(html: str) -> str:
+    return re.search(r'href="([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
+
+
+def test_the_people_list_pages_by_fifty_and_keeps_its_filters(app, admin, people):
+    with app.app_context():
+        csc = db.session.get(Agency, people.csc.id)
+        for number in range(60):
+            factories.user(
+                Role.PRACTITIONER, agency=csc, name=f"Practitioner {number:02d}", active=number < 59
+            )
+        factories.user(Role.MANAGER, agency=csc, name="Practitioner Manager")
+        db.session.commit()
+    filters = f"agency={people.csc.id}&role=practitioner&status=all"
+    first = text(admin.get(f"/admin/users?{filters}"))
+    names = [f"Practitioner {number:02d}" for number in range(60)]
+    assert listed_people(first) == ["Leah Morgan", *names[:49]]
+    assert "62 accounts, showing 1 to 50" in first
+    # The next page keeps the agency, the role and "all" (Practitioner 59 is deactivated).
+    assert next_link(first) == f"/admin/users?{filters}&page=2"
+    second = text(admin.get(next_link(first)))
+    assert listed_people(second) == [*names[49:], "Sam Okafor"]
+    assert "62 accounts, showing 51 to 62" in second
+    # A page past the end shows the last one; one that makes no sense, the first.
+    past_the_end = text(admin.get(f"/admin/users?{filters}&page=9"))
+    assert listed_people(past_the_end) == listed_people(second)
+    assert listed_people(text(admin.get(f"/admin/users?{filters}&page=x"))) == listed_people(first)
+    # Active accounts are the default, and the links leave it out.
+    active = text(admin.get(f"/admin/users?agency={people.csc.id}&role=practitioner"))
+    assert next_link(active) == f"/admin/users?agency={people.csc.id}&role=practitioner&page=2"
+
+
+def test_the_agencies_list_pages_by_fifty_with_each_agencys_active_accounts(app, admin, people):
+    with app.app_context():
+        for number in range(55):
+            factories.agency(f"Agency {number:02d}")
+        db.session.commit()
+    first = tables(text(admin.get("/admin/agencies")))["Member agencies"][1:]
+    assert [row[0] for row in first] == [f"Agency {number:02d}" for number in range(50)]
+    second = text(admin.get("/admin/agencies?page=2"))
+    assert tables(second)["Member agencies"][1:] == [
+        *([f"Agency {number:02d}", "Children's social care", "0"] for number in range(50, 55)),
+        ["Children's Social Care", "Children's social care", "4"],
+        ["Northshire Police", "Police", "1"],
+        ["Riverside Medical Practice", "Health", "4"],
+        ["The Partnership", "Other", "2"],
+    ]
+    assert 'href="/admin/agencies?page=1"' in second and 'rel="next"' not in second
+    past_the_end = text(admin.get("/admin/agencies?page=3"))
+    assert tables(past_the_end)["Member agencies"] == tables(second)["Member agencies"]
+
+
 # --- The stage policy --------------------------------------------------------------------------
 
 
@@ -979,6 +1036,8 @@ def test_changes_are_listed_newest_first_fifty_to_a_page(app, admin, people):
     assert "Agency Agency 00 added" in second
     assert admin.get("/changes?page=3").status_code == 404
     assert admin.get("/changes?page=abc").status_code == 200
+    assert admin.get("/changes?page=99999999999999999999").status_code == 200  # the first page
+    assert 'href="/changes?page=1"' in second and "(page 2 of 2)" in second
 
 
 def test_a_form_without_its_csrf_token_changes_nothing(app, admin, people):

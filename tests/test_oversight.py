@@ -248,6 +248,55 @@ def test_the_list_is_paginated(people, client_for, story, monkeypatch):
     assert "/oversight/unresolved?sort=oldest&amp;only=overdue&amp;page=2" in filtered
 
 
+def page_links(html: str) -> dict[str, str]:
+    """The GOV.UK pagination's links, by what they say: "1", "2", "Previous", "Next"."""
+    nav = html.split('class="govuk-pagination', 1)[1].split("</nav>", 1)[0]
+    links = {}
+    for href, label in re.findall(r'<a [^>]*href="([^"]+)"[^>]*>(.*?)</a>', nav, re.S):
+        words = re.sub(r"<[^>]+>", " ", label).split()
+        links[words[0]] = href.replace("&amp;", "&")
+    return links
+
+
+@pytest.mark.parametrize("sort", ["deadline", "oldest", "newest", "reference", "stage"])
+def test_paging_through_the_list_shows_each_row_once_in_the_sorted_order(
+    people, client_for, story, monkeypatch, sort
+):
+    browser = client_for(people.chair)
+    whole = listed(page(browser, f"/oversight/unresolved?sort={sort}"))
+    monkeypatch.setattr(oversight_views, "PER_PAGE", 2)
+    seen, url = [], f"/oversight/unresolved?sort={sort}"
+    while url:
+        html = page(browser, url)
+        seen += listed(html)
+        url = page_links(html).get("Next") if len(seen) < 10 else None
+    assert seen == whole and len(whole) == 5
+
+
+def test_the_pagination_skips_far_pages_with_an_ellipsis(people, client_for, story, monkeypatch):
+    monkeypatch.setattr(oversight_views, "PER_PAGE", 1)
+    browser = client_for(people.chair)
+    first = page(browser, "/oversight/unresolved?theme=threshold&sort=reference")
+    assert list(page_links(first)) == ["1", "2", "Next"]  # B and F: two pages
+    html = page(browser, "/oversight/unresolved?sort=reference")
+    assert list(page_links(html)) == ["1", "2", "5", "Next"]
+    assert html.count("govuk-pagination__item--ellipsis") == 1
+    assert page_links(html)["5"] == "/oversight/unresolved?sort=reference&page=5"
+    middle = page(browser, "/oversight/unresolved?sort=reference&page=3")
+    assert list(page_links(middle)) == ["Previous", "1", "2", "3", "4", "5", "Next"]
+    assert "govuk-pagination__item--ellipsis" not in middle
+    assert listed(middle) == [story["E"]]  # B D E F G by reference
+
+
+@pytest.mark.parametrize("number", ["0", "-1", "1.5", "two", "²", "99999999999999999999", "%00"])
+def test_a_page_number_that_makes_no_sense_shows_the_first_page(
+    people, client_for, story, monkeypatch, number
+):
+    monkeypatch.setattr(oversight_views, "PER_PAGE", 2)
+    html = page(client_for(people.chair), f"/oversight/unresolved?page={number}")
+    assert listed(html) == [story["G"], story["B"]]
+
+
 def csv_rows(browser, url):
     response = browser.get(url)
     assert response.status_code == 200

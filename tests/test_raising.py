@@ -1,6 +1,7 @@
 """Raising a difference through the pages: the immediate-risk question first, check your answers,
 confirmation; refusals that explain themselves and change nothing."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 
 from escalate.extensions import db
 from escalate.models import Difference, Notification
+from escalate.raising import views as raising_views
 from tests.conftest import submit
 
 # Friday 20 November 2026, 10:00 in London (GMT).
@@ -240,3 +242,55 @@ def test_the_details_cannot_be_reached_without_answering_the_risk_question(peopl
         response = browser.get(url)
         assert response.status_code == 302
         assert response.headers["Location"].endswith("/differences/new")
+
+
+# --- Your differences ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def story(app, people):
+    """The oversight tests' hand-counted story: the GP raised A (resolved), B, D and G (open);
+    the social worker raised E (open) and H (withdrawn) with the GP named."""
+    from tests import oversight_fixture
+
+    with app.app_context():
+        refs = oversight_fixture.build(people)
+        db.session.remove()
+    return refs
+
+
+def mine_lists(html: str) -> tuple[list[str], list[str]]:
+    """The references on Your differences: raised by you, and the others you are part of."""
+    raised, others = html.split('id="raised-by-you"')[1].split('id="others-you-are-part-of"')
+    found = lambda part: re.findall(r'href="/differences/(RPD-[\d-]+)"', part)  # noqa: E731
+    return found(raised), found(others.split("</main>")[0])
+
+
+def test_your_differences_show_open_ones_first_then_the_most_recently_raised(
+    people, client_for, story
+):
+    html = client_for(people.gp).get("/differences/yours").get_data(as_text=True)
+    raised, others = mine_lists(html)
+    # D (18 Nov), B (9 Nov), G (7 Sep) are open; A (2 Nov) was resolved.
+    assert raised == [story[x] for x in "DBGA"]
+    assert others == [story[x] for x in "EH"]  # E is open; H was withdrawn
+    assert "govuk-pagination" not in html  # one page each
+
+
+def test_each_list_of_your_differences_pages_on_its_own(people, client_for, story, monkeypatch):
+    monkeypatch.setattr(raising_views, "MINE_PER_PAGE", 1)
+    gp = client_for(people.gp)
+    html = gp.get("/differences/yours?raised_page=3&others_page=2").get_data(as_text=True)
+    assert mine_lists(html) == ([story["G"]], [story["H"]])
+    # Paging through one list keeps the other on its page, and comes back to the list.
+    assert 'href="/differences/yours?others_page=2&amp;raised_page=4#raised-by-you"' in html
+    back = 'href="/differences/yours?raised_page=3&amp;others_page=1#others-you-are-part-of"'
+    assert back in html
+    seen = []
+    for number in range(1, 5):
+        html = gp.get(f"/differences/yours?raised_page={number}").get_data(as_text=True)
+        seen += mine_lists(html)[0]
+    assert seen == [story[x] for x in "DBGA"]
+    # A page that does not exist shows the nearest one that does; junk shows the first.
+    html = gp.get("/differences/yours?raised_page=99&others_page=x").get_data(as_text=True)
+    assert mine_lists(html) == ([story["A"]], [story["E"]])

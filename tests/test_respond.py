@@ -8,7 +8,10 @@ import sqlalchemy as sa
 
 from escalate import services
 from escalate.extensions import db
-from escalate.models import Difference, Event, Notification, State, User
+from escalate.inbox import views as inbox_views
+from escalate.models import Agency, Difference, Event, Notification, State, User
+from escalate.respond import views as respond_views
+from tests import factories
 from tests.conftest import csrf_token_from, hidden_fields, submit
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday, GMT
@@ -406,3 +409,82 @@ def test_extending_an_overdue_stage_counts_from_today(app, people, client_for, r
     page = sw.get(f"/differences/{raised}").get_data(as_text=True)
     assert "5:00pm on Thursday 3 December 2026" in page
     assert "Overdue" not in page
+
+
+# --- The lists: Waiting for you and the inbox, page by page ------------------------------------
+
+
+def references(html: str) -> list[str]:
+    main = html.split("<main", 1)[1]
+    return re.findall(r'href="/differences/(RPD-[\d-]+)"', main)
+
+
+def test_waiting_for_you_pages_keep_the_soonest_deadline_first(
+    app, people, client_for, monkeypatch
+):
+    monkeypatch.setattr(respond_views, "WAITING_PER_PAGE", 2)
+    with app.app_context():
+        gp = db.session.get(User, people.gp.id)
+        csc = db.session.get(Agency, people.csc.id)
+
+        def raise_(when, urgent=False):
+            new = factories.new_difference(
+                csc,
+                named_professional_id=people.sw.id,
+                immediate_risk=urgent,
+                protective_action="She is with her grandmother." if urgent else "",
+            )
+            return services.differences.raise_difference(gp, new, when).reference
+
+        routine = raise_(datetime(2026, 11, 16, 9, 0, tzinfo=UTC))  # due Monday 23 November
+        urgent = raise_(datetime(2026, 11, 18, 9, 0, tzinfo=UTC), urgent=True)  # Thursday 19th
+        earlier = raise_(datetime(2026, 11, 10, 9, 0, tzinfo=UTC))  # due Tuesday 17 November
+        db.session.remove()
+    sw = client_for(people.sw)
+    first = sw.get("/waiting").get_data(as_text=True)
+    assert references(first) == [earlier, urgent]
+    assert "Needs your action (3)" in first
+    assert 'href="/waiting?page=2"' in first
+    second = sw.get("/waiting?page=2").get_data(as_text=True)
+    assert references(second) == [routine]
+    assert "Needs your action (3)" in second and 'href="/waiting?page=1"' in second
+    assert references(sw.get("/waiting?page=7").get_data(as_text=True)) == [routine]
+    assert references(sw.get("/waiting?page=-1").get_data(as_text=True)) == [earlier, urgent]
+
+
+def test_the_inbox_pages_show_unread_messages_first_then_the_newest(
+    app, people, client_for, raised, monkeypatch
+):
+    monkeypatch.setattr(inbox_views, "INBOX_PER_PAGE", 2)
+    with app.app_context():
+        told_it_was_raised = db.session.scalar(
+            sa.select(Notification.id).where(Notification.recipient_id == people.gp.id)
+        )
+        difference_id = db.session.scalar(sa.select(Difference.id))
+        made = {}
+        for day, read in ((13, True), (14, False), (15, True), (16, False)):
+            message = Notification(
+                recipient_id=people.gp.id,
+                difference_id=difference_id,
+                subject=f"Message of {day} November",
+                body="Something happened.",
+                created_at=datetime(2026, 11, day, 9, 0, tzinfo=UTC),
+                read_at=datetime(2026, 11, 17, 9, 0, tzinfo=UTC) if read else None,
+            )
+            db.session.add(message)
+            db.session.flush()
+            made[day] = message.id
+        db.session.commit()
+        db.session.remove()
+    # Unread: the raising (20 November), the 16th and the 14th; then read: the 15th, the 13th.
+    expected = [told_it_was_raised, made[16], made[14], made[15], made[13]]
+    gp = client_for(people.gp)
+    seen = []
+    for number in (1, 2, 3):
+        html = gp.get(f"/inbox?page={number}").get_data(as_text=True)
+        assert "3 unread of 5." in html
+        seen += [int(n) for n in re.findall(r'href="/inbox/(\d+)"', html)]
+    assert seen == expected
+    assert 'href="/inbox?page=3"' in gp.get("/inbox").get_data(as_text=True)
+    junk = gp.get("/inbox?page=abc").get_data(as_text=True)
+    assert [int(n) for n in re.findall(r'href="/inbox/(\d+)"', junk)] == expected[:2]

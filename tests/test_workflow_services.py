@@ -294,6 +294,11 @@ def last_event(d: Difference) -> Event:
     return d.events[-1]
 
 
+def waiting_for(user: User) -> list[Difference]:
+    """Everything on the user's Waiting for you list, in its order."""
+    return list(db.session.scalars(queries.differences.waiting_for(user)))
+
+
 def names(users) -> list[str]:
     return [u.name for u in users]
 
@@ -339,7 +344,7 @@ def test_without_a_named_professional_stage_one_goes_to_the_agencys_stage_one_co
     assert d.open_stage.people(Side.RESPONDER) == [cast.duty_sw]
     assert d.events[0].data["responders_fell_back"] is True
     assert recipients(d.events[0]) == {cast.gp.id, cast.duty_sw.id}
-    assert [d] == queries.differences.waiting_for(cast.duty_sw)
+    assert [d] == waiting_for(cast.duty_sw)
 
 
 def test_without_stage_contacts_stage_one_goes_to_the_partnership(cast):
@@ -908,8 +913,8 @@ def test_a_manager_of_the_receiving_agency_reassigns_the_response(cast):
 
     # The former responder can no longer answer; the new one can.
     assert_refused(NotAllowed, lambda: respond(cast.sw, d), d)
-    assert queries.differences.waiting_for(cast.sw) == []
-    assert queries.differences.waiting_for(cast.sw2) == [d]
+    assert waiting_for(cast.sw) == []
+    assert waiting_for(cast.sw2) == [d]
     respond(cast.sw2, d)
     assert last_event(d).actor == cast.sw2
 
@@ -924,7 +929,7 @@ def test_seniors_and_the_partnership_can_also_reassign(cast, who):
 
 def test_the_partnership_reassigns_at_the_final_stage_only_to_a_partnership_member(cast):
     d = at_final_stage(cast)
-    assert queries.differences.waiting_for(cast.chair) == [d]
+    assert waiting_for(cast.chair) == [d]
     # The receiving agency does not choose who decides its own difference.
     for manager in (cast.sw_manager, cast.csc_senior):
         assert_refused(NotAllowed, lambda m=manager: reassign(m, d, cast.business_manager.id), d)
@@ -1251,7 +1256,7 @@ def test_the_full_journey_is_recorded_and_the_gp_is_told_every_outcome(cast):
     ]
     assert history.verify(d.events).ok
 
-    inbox = queries.inbox.inbox(cast.gp)
+    inbox = db.session.scalars(queries.inbox.inbox(cast.gp)).all()
     assert [n.event.kind for n in inbox] == [e.kind for e in reversed(d.events)]
     bodies = [n.body for n in reversed(inbox)]
     for text, body in zip(JOURNEY_TEXTS, bodies[1:], strict=True):
@@ -1475,31 +1480,31 @@ def test_waiting_for_lists_what_each_person_must_act_on_soonest_deadline_first(c
         immediate_risk=True,
         protective_action="The child is staying with her grandmother.",
     )
-    assert queries.differences.waiting_for(cast.sw) == [
+    assert waiting_for(cast.sw) == [
         urgent,
         routine,
     ]  # due Tuesday before Monday next
-    assert queries.differences.waiting_for(cast.gp) == []
+    assert waiting_for(cast.gp) == []
 
     respond(cast.sw, routine)
-    assert queries.differences.waiting_for(cast.sw) == [urgent]
-    assert queries.differences.waiting_for(cast.gp) == [routine]
+    assert waiting_for(cast.sw) == [urgent]
+    assert waiting_for(cast.gp) == [routine]
 
     escalate(cast.gp, routine)
-    assert queries.differences.waiting_for(cast.gp) == []
-    assert queries.differences.waiting_for(cast.sw_manager) == [routine]
-    assert queries.differences.waiting_for(cast.gp_manager) == []
+    assert waiting_for(cast.gp) == []
+    assert waiting_for(cast.sw_manager) == [routine]
+    assert waiting_for(cast.gp_manager) == []
 
     respond(cast.sw_manager, routine)
-    assert queries.differences.waiting_for(cast.sw_manager) == []
-    assert queries.differences.waiting_for(cast.gp_manager) == [routine]  # the lead at stage 2
-    assert queries.differences.waiting_for(cast.gp) == [routine]
+    assert waiting_for(cast.sw_manager) == []
+    assert waiting_for(cast.gp_manager) == [routine]  # the lead at stage 2
+    assert waiting_for(cast.gp) == [routine]
 
     services.differences.accept(cast.gp_manager, routine.id, routine.version, comment="", now=T1)
-    assert queries.differences.waiting_for(cast.gp_manager) == []
-    assert queries.differences.waiting_for(cast.gp) == []
+    assert waiting_for(cast.gp_manager) == []
+    assert waiting_for(cast.gp) == []
     for user in (cast.auditor, cast.chair, cast.csc_senior, cast.gp_colleague):
-        assert queries.differences.waiting_for(user) == []
+        assert waiting_for(user) == []
 
 
 def test_waiting_for_orders_by_deadline_not_by_when_raised(cast):
@@ -1507,7 +1512,7 @@ def test_waiting_for_orders_by_deadline_not_by_when_raised(cast):
     extend(cast.sw, later_deadline, 4)  # due Friday 13 March
     sooner = raise_(cast, now=utc(2026, 3, 3, 9, 0))  # due Tuesday 10 March
 
-    assert queries.differences.waiting_for(cast.sw) == [sooner, later_deadline]
+    assert waiting_for(cast.sw) == [sooner, later_deadline]
 
 
 @pytest.mark.parametrize(

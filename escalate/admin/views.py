@@ -15,6 +15,11 @@ from escalate.workflow import CHANGE_LOG_READERS, FieldError, InvalidRequest
 
 bp = Blueprint("admin", __name__)
 
+AGENCIES_PER_PAGE = 50
+USERS_PER_PAGE = 50
+CHANGES_PER_PAGE = 50
+
+
 def admin_only(view):
     """Administrators only; anyone else signed in is refused (403)."""
 
@@ -51,7 +56,10 @@ def index():
 @bp.route("/admin/agencies")
 @admin_only
 def agencies():
-    return render_template("admin/agencies.html", rows=queries.setup.agencies_with_user_counts())
+    pages = queries.paging.page_of(
+        queries.setup.agencies_with_user_counts(), presentation.page_number(), AGENCIES_PER_PAGE
+    )
+    return render_template("admin/agencies.html", pages=pages, rows=pages.items)
 
 
 @bp.route("/admin/agencies/new", methods=["GET", "POST"])
@@ -103,7 +111,7 @@ def _contact_form(agency) -> forms.StageContactForm:
     ]
     form.user.choices = [(0, "Select a person")] + [
         (u.id, f"{u.name}{', ' + u.job_title if u.job_title else ''} ({u.role.label})")
-        for u in queries.setup.find_users(agency_id=agency.id, active=True)
+        for u in queries.setup.people_of(agency, active_only=True)
     ]
     return form
 
@@ -136,7 +144,7 @@ def agency(agency_id):
         form=form,
         contacts=queries.setup.stage_contacts_of(agency),
         stages={s.level: s for s in queries.setup.policy_stages()},
-        people=queries.setup.find_users(agency_id=agency.id),
+        people=queries.setup.people_of(agency),
         remove_form=forms.ConfirmForm(),
     ), status
 
@@ -168,12 +176,20 @@ def users():
         role = ""
     if status not in STATUS_FILTERS:
         status = "active"
-    rows = queries.setup.find_users(
-        agency_id=agency_id, role=role or None, active=STATUS_FILTERS[status]
+    pages = queries.paging.page_of(
+        queries.setup.find_users(
+            agency_id=agency_id, role=role or None, active=STATUS_FILTERS[status]
+        ),
+        presentation.page_number(),
+        USERS_PER_PAGE,
     )
+    # The filters in force, for the page links (the default "active" goes without saying).
+    args = {"agency": agency_id, "role": role, "status": status if status != "active" else None}
     return render_template(
         "admin/users.html",
-        rows=rows,
+        pages=pages,
+        rows=pages.items,
+        args={key: value for key, value in args.items() if value},
         agencies=agencies,
         roles=list(Role),
         chosen={"agency": agency_id, "role": role, "status": status},
@@ -597,9 +613,14 @@ def act_now():
 def changes():
     if current_user.role not in CHANGE_LOG_READERS:
         abort(403, "The record of changes is for the partnership, auditors and administrators.")
-    page = request.args.get("page", 1, type=int)
-    rows, pages = queries.setup.admin_changes(page)
-    return render_template("admin/changes.html", rows=rows, page=page, pages=pages)
+    # The record only grows, so a page past its end was never there: Not Found.
+    pages = queries.paging.page_of(
+        queries.setup.admin_changes(),
+        presentation.page_number(),
+        CHANGES_PER_PAGE,
+        error_out=True,
+    )
+    return render_template("admin/changes.html", pages=pages, rows=pages.items)
 
 
 # --- Setting a password with a one-time link (public) -----------------------------------------

@@ -7,11 +7,21 @@ from escalate import presentation, queries, services, wording
 
 bp = Blueprint("inbox", __name__)
 
+INBOX_PER_PAGE = 25
+
 
 @bp.route("/inbox")
 @login_required
 def index():
-    return render_template("inbox/index.html", notifications=queries.inbox.inbox(current_user))
+    pages = queries.paging.page_of(
+        queries.inbox.inbox(current_user), presentation.page_number(), INBOX_PER_PAGE
+    )
+    return render_template(
+        "inbox/index.html",
+        pages=pages,
+        notifications=pages.items,
+        unread=queries.inbox.unread_count(current_user),
+    )
 
 
 @bp.route("/inbox/<int:notification_id>")

@@ -23,7 +23,6 @@ class ParsedFilters:
     ignored with the reason why."""
 
     filters: UnresolvedFilters
-    page: int
     typed: dict[str, str]
     problems: list[tuple[str, str]] = field(default_factory=list)  # (field, message)
 
@@ -86,9 +85,7 @@ def parse_filters(args, agency_ids: set[int], stage_levels: set[int]) -> ParsedF
     values["urgent"] = "urgent" in flags
     values["overdue"] = "overdue" in flags
     typed["only"] = sorted(flags & {"urgent", "overdue"})
-    # A page number that makes no sense shows the first page: nothing worth a message.
-    page = _whole_number(args.get("page") or "") or 1
-    return ParsedFilters(UnresolvedFilters(**values), max(page, 1), typed, problems)
+    return ParsedFilters(UnresolvedFilters(**values), typed, problems)
 
 
 class ReportForm(FlaskForm):

@@ -2,7 +2,6 @@
 periodic report, and learning notes. For the partnership and auditors; auditors only read."""
 
 from datetime import date
-from math import ceil
 
 from flask import (
     Blueprint,
@@ -89,21 +88,16 @@ def _filter_args(parsed) -> dict:
 def unresolved():
     now = presentation.now()
     parsed, agencies, stages = _parsed_filters()
-    total = queries.unresolved.count_unresolved(parsed.filters, now)
-    pages = max(1, ceil(total / PER_PAGE))
-    page = min(parsed.page, pages)
-    rows = queries.unresolved.unresolved_page(parsed.filters, now, page, PER_PAGE)
+    pages = queries.unresolved.unresolved_page(
+        parsed.filters, now, presentation.page_number(), PER_PAGE
+    )
     args = _filter_args(parsed)
     return render_template(
         "oversight/unresolved.html",
-        rows=rows,
-        total=total,
-        page=page,
         pages=pages,
-        per_page=PER_PAGE,
+        rows=pages.items,
         parsed=parsed,
         args=args,
-        pagination=_pagination(page, pages, args),
         selected=_selected(parsed.filters, args, agencies, stages),
         error_list=[{"text": message, "href": f"#{name}"} for name, message in parsed.problems],
         agencies=agencies,
@@ -147,29 +141,6 @@ def _selected(f, args: dict, agencies, stages) -> list[tuple[str, str]]:
 
 
 WAITING = {"response": "Waiting for a response", "raiser": "Waiting for the raising side"}
-
-
-def _pagination(page: int, pages: int, args: dict) -> dict | None:
-    """The GOV.UK pagination component's parameters: first, last, and the pages near this one."""
-    if pages <= 1:
-        return None
-
-    def href(number):
-        return url_for("oversight.unresolved", **args, page=number)
-
-    items, previous = [], 0
-    for number in range(1, pages + 1):
-        if number in (1, pages) or abs(number - page) <= 1:
-            if number - previous > 1:
-                items.append({"ellipsis": True})
-            items.append({"number": number, "href": href(number), "current": number == page})
-            previous = number
-    params = {"items": items, "landmarkLabel": "Pages of the unresolved list"}
-    if page > 1:
-        params["previous"] = {"href": href(page - 1)}
-    if page < pages:
-        params["next"] = {"href": href(page + 1)}
-    return params
 
 
 @bp.route("/unresolved.csv")

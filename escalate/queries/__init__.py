@@ -7,6 +7,7 @@ from escalate.queries import (  # noqa: F401
     figures,
     histories,
     inbox,
+    paging,
     setup,
     spreadsheets,
     unresolved,

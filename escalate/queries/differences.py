@@ -21,7 +21,7 @@ from escalate.models import (
     State,
     User,
 )
-from escalate.queries.conditions import visible_to
+from escalate.queries.conditions import OPEN_STATES, visible_to
 from escalate.queries.setup import WorkingCalendar, working_calendar
 from escalate.workflow import (
     NotFound,
@@ -124,37 +124,44 @@ def latest_response(difference: Difference) -> dict | None:
     return {"by": response.actor.name if response.actor else "", "at": response.at, **response.data}
 
 
-def differences_raised_by(user: User) -> list[Difference]:
-    return list(
-        db.session.scalars(
-            sa.select(Difference)
-            .where(Difference.raiser_id == user.id)
-            .order_by(Difference.raised_at.desc())
-        )
+def _open_first_then_newest():
+    """Open differences before closed ones, each most recently raised first."""
+    return (
+        sa.case((Difference.state.in_(OPEN_STATES), 0), else_=1),
+        Difference.raised_at.desc(),
+        Difference.id.desc(),
     )
 
 
-def differences_involving(user: User) -> list[Difference]:
-    """Differences the user is a party to, other than those they raised."""
+def differences_raised_by(user: User) -> sa.Select:
+    """Differences the user raised, open first, then closed, most recently raised first."""
+    return (
+        sa.select(Difference)
+        .where(Difference.raiser_id == user.id)
+        .order_by(*_open_first_then_newest())
+    )
+
+
+def differences_involving(user: User) -> sa.Select:
+    """Differences the user is a party to, other than those they raised; ordered as
+    differences_raised_by."""
     involved = (
         sa.select(Assignment.id)
         .join(Stage, Stage.id == Assignment.stage_id)
         .where(Stage.difference_id == Difference.id, Assignment.user_id == user.id)
         .exists()
     )
-    return list(
-        db.session.scalars(
-            sa.select(Difference)
-            .where(
-                Difference.raiser_id != user.id,
-                sa.or_(involved, Difference.named_professional_id == user.id),
-            )
-            .order_by(Difference.raised_at.desc())
+    return (
+        sa.select(Difference)
+        .where(
+            Difference.raiser_id != user.id,
+            sa.or_(involved, Difference.named_professional_id == user.id),
         )
+        .order_by(*_open_first_then_newest())
     )
 
 
-def waiting_for(user: User) -> list[Difference]:
+def waiting_for(user: User) -> sa.Select:
     """Differences waiting for this user to act, soonest deadline first.
 
     Responders: an open stage assigned to them awaits their response. The raising side (raiser
@@ -189,18 +196,14 @@ def waiting_for(user: User) -> list[Difference]:
         Difference.id.in_(leading),
         sa.and_(Difference.raiser_id == user.id, Difference.state == State.AWAITING_RAISER),
     ]
-    return list(
-        db.session.scalars(
-            sa.select(Difference)
-            .join(
-                Stage,
-                sa.and_(
-                    Stage.difference_id == Difference.id, Stage.level == Difference.stage_level
-                ),
-            )
-            .where(sa.or_(*conditions))
-            .order_by(Stage.deadline, Difference.id)
+    return (
+        sa.select(Difference)
+        .join(
+            Stage,
+            sa.and_(Stage.difference_id == Difference.id, Stage.level == Difference.stage_level),
         )
+        .where(sa.or_(*conditions))
+        .order_by(Stage.deadline, Difference.id)
     )
 
 

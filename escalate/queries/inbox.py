@@ -9,12 +9,15 @@ from escalate.models import (
 )
 
 
-def inbox(user: User) -> list[Notification]:
-    return list(
-        db.session.scalars(
-            sa.select(Notification)
-            .where(Notification.recipient_id == user.id)
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
+def inbox(user: User) -> sa.Select:
+    """The user's notifications, unread first, then newest first."""
+    return (
+        sa.select(Notification)
+        .where(Notification.recipient_id == user.id)
+        .order_by(
+            sa.case((Notification.read_at.is_(None), 0), else_=1),
+            Notification.created_at.desc(),
+            Notification.id.desc(),
         )
     )
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Bundle
 
 from escalate import calendar, policy, validation, wording
 from escalate.extensions import db
@@ -97,20 +98,23 @@ def as_stage_policy(stage: PolicyStage) -> policy.StagePolicy:
     return policy.StagePolicy(level=stage.level, **stage_record(stage))
 
 
-def agencies_with_user_counts() -> list[tuple[Agency, int]]:
-    """Every agency, by name, with how many active accounts it has."""
-    counts = (
-        sa.select(User.agency_id, sa.func.count(User.id).label("n"))
-        .where(User.active.is_(True))
-        .group_by(User.agency_id)
-        .subquery()
+def agencies_with_user_counts() -> sa.Select:
+    """Every agency, by name, with how many active accounts it has: rows of ``id``, ``name``,
+    ``kind`` and ``active_accounts`` (one value each, as ``db.paginate`` takes scalars)."""
+    active_accounts = (
+        sa.select(sa.func.count(User.id))
+        .where(User.agency_id == Agency.id, User.active.is_(True))
+        .correlate(Agency)
+        .scalar_subquery()
     )
-    rows = db.session.execute(
-        sa.select(Agency, sa.func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.agency_id == Agency.id)
-        .order_by(Agency.name)
-    ).all()
-    return [(agency, count) for agency, count in rows]
+    row = Bundle(
+        "agency",
+        Agency.id,
+        Agency.name,
+        Agency.kind,
+        active_accounts.label("active_accounts"),
+    )
+    return sa.select(row).order_by(Agency.name, Agency.id)
 
 
 def get_agency(agency_id: int) -> Agency:
@@ -134,7 +138,9 @@ def stage_contacts_of(agency: Agency) -> dict[int, list[AgencyStageContact]]:
     return by_level
 
 
-def find_users(*, agency_id: int | None = None, role: str | None = None, active=None) -> list[User]:
+def find_users(
+    *, agency_id: int | None = None, role: str | None = None, active: bool | None = None
+) -> sa.Select:
     """Accounts by name, filtered by agency, role and whether they are active."""
     query = sa.select(User).order_by(User.name, User.email)
     if agency_id:
@@ -143,7 +149,13 @@ def find_users(*, agency_id: int | None = None, role: str | None = None, active=
         query = query.where(User.role == Role(role))
     if active is not None:
         query = query.where(User.active.is_(active))
-    return list(db.session.scalars(query))
+    return query
+
+
+def people_of(agency: Agency, *, active_only: bool = False) -> list[User]:
+    """Everyone with an account in ``agency``, by name (the agency page and its choices)."""
+    active = True if active_only else None
+    return list(db.session.scalars(find_users(agency_id=agency.id, active=active)))
 
 
 def get_user(user_id: int) -> User:
@@ -269,22 +281,9 @@ def closure_days() -> list[ClosureDay]:
     return list(db.session.scalars(sa.select(ClosureDay).order_by(ClosureDay.day)))
 
 
-CHANGES_PER_PAGE = 50
-
-
-def admin_changes(page: int) -> tuple[list[AdminChange], int]:
-    """One page of the record of changes, newest first, and how many pages there are."""
-    total = db.session.scalar(sa.select(sa.func.count(AdminChange.id)))
-    pages = max(1, -(-total // CHANGES_PER_PAGE))
-    if page < 1 or page > pages:
-        raise NotFound("There is no such page.")
-    changes = db.session.scalars(
-        sa.select(AdminChange)
-        .order_by(AdminChange.at.desc(), AdminChange.id.desc())
-        .offset((page - 1) * CHANGES_PER_PAGE)
-        .limit(CHANGES_PER_PAGE)
-    ).all()
-    return list(changes), pages
+def admin_changes() -> sa.Select:
+    """The record of changes, newest first."""
+    return sa.select(AdminChange).order_by(AdminChange.at.desc(), AdminChange.id.desc())
 
 
 def setup_summary() -> dict[str, int]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.orm import Bundle, aliased
 
 from escalate import calendar, deadlines, wording
 from escalate.calendar import local_midnight
@@ -21,6 +22,7 @@ from escalate.models import (
     State,
 )
 from escalate.queries.conditions import OPEN_STATES, open_stage_on, overdue
+from escalate.queries.paging import page_of
 from escalate.queries.spreadsheets import csv_line, safe_cell
 
 
@@ -56,7 +58,12 @@ def _order_by(sort: str):
         "oldest": (Difference.raised_at, Difference.id),
         "newest": (Difference.raised_at.desc(), Difference.id.desc()),
         "reference": (Difference.reference, Difference.id),
-        "stage": (Difference.stage_level.desc(), awaiting_raiser_last, Stage.deadline),
+        "stage": (
+            Difference.stage_level.desc(),
+            awaiting_raiser_last,
+            Stage.deadline,
+            Difference.id,
+        ),
     }[sort if sort in SORTS else "deadline"]
 
 
@@ -90,21 +97,24 @@ def _unresolved_where(f: UnresolvedFilters, now: datetime) -> list:
 
 
 def unresolved_statement(f: UnresolvedFilters, now: datetime):
-    """The open differences matching ``f``, sorted: one statement for the page and the CSV."""
+    """The open differences matching ``f``, sorted: one statement for the page and the CSV.
+    Each row is one value (a bundle of columns), as ``db.paginate`` takes scalars."""
     raising, receiving = aliased(Agency), aliased(Agency)
+    row = Bundle(
+        "row",
+        Difference.reference,
+        Difference.raised_at,
+        raising.name.label("raising"),
+        receiving.name.label("receiving"),
+        Difference.category,
+        Difference.stage_level,
+        Stage.name.label("stage_name"),
+        Difference.state,
+        Difference.urgent,
+        Stage.deadline,
+    )
     return (
-        sa.select(
-            Difference.reference,
-            Difference.raised_at,
-            raising.name.label("raising"),
-            receiving.name.label("receiving"),
-            Difference.category,
-            Difference.stage_level,
-            Stage.name.label("stage_name"),
-            Difference.state,
-            Difference.urgent,
-            Stage.deadline,
-        )
+        sa.select(row)
         .join(Stage, open_stage_on())
         .join(raising, raising.id == Difference.raising_agency_id)
         .join(receiving, receiving.id == Difference.receiving_agency_id)
@@ -147,20 +157,11 @@ def _unresolved_row(row, now: datetime) -> UnresolvedRow:
     )
 
 
-def count_unresolved(f: UnresolvedFilters, now: datetime) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(Difference.id))
-        .join(Stage, open_stage_on())
-        .where(*_unresolved_where(f, now))
-    )
-
-
-def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: int):
-    """One page of the list (count_unresolved says how many match in all)."""
-    rows = db.session.execute(
-        unresolved_statement(f, now).offset((page - 1) * per_page).limit(per_page)
-    )
-    return [_unresolved_row(row, now) for row in rows]
+def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: int) -> Pagination:
+    """One page of the list, each row as the page shows it; ``total`` says how many match."""
+    pages = page_of(unresolved_statement(f, now), page, per_page)
+    pages.items = [_unresolved_row(row, now) for row in pages.items]
+    return pages
 
 
 CSV_HEADER = (
@@ -185,7 +186,7 @@ def unresolved_csv(f: UnresolvedFilters, now: datetime, batch_size: int = 100) -
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     yield csv_line(buffer, writer, CSV_HEADER)
-    result = db.session.execute(
+    result = db.session.scalars(
         unresolved_statement(f, now), execution_options={"yield_per": batch_size}
     )
     try:

@@ -9,6 +9,8 @@ from escalate.workflow import FieldError
 
 bp = Blueprint("raising", __name__)
 
+MINE_PER_PAGE = 25  # each of the two lists on Your differences
+
 
 def _require_raiser() -> None:
     if not workflow.may_raise(queries.differences.actor_for(current_user)):
@@ -127,14 +129,20 @@ def raised(reference):
 def mine():
     now = presentation.now()
     cal = queries.setup.working_calendar()
-    raised_by_you = [
-        queries.differences.facts(current_user, d, now, cal)
-        for d in queries.differences.differences_raised_by(current_user)
-    ]
-    involving_you = [
-        queries.differences.facts(current_user, d, now, cal)
-        for d in queries.differences.differences_involving(current_user)
-    ]
+    raised = queries.paging.page_of(
+        queries.differences.differences_raised_by(current_user),
+        presentation.page_number("raised_page"),
+        MINE_PER_PAGE,
+    )
+    others = queries.paging.page_of(
+        queries.differences.differences_involving(current_user),
+        presentation.page_number("others_page"),
+        MINE_PER_PAGE,
+    )
     return render_template(
-        "raising/mine.html", raised_by_you=raised_by_you, involving_you=involving_you
+        "raising/mine.html",
+        raised=raised,
+        raised_by_you=[queries.differences.facts(current_user, d, now, cal) for d in raised],
+        others=others,
+        involving_you=[queries.differences.facts(current_user, d, now, cal) for d in others],
     )

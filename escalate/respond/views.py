@@ -11,6 +11,8 @@ from escalate.workflow import Action, FieldError, StaleDifference
 
 bp = Blueprint("respond", __name__)
 
+WAITING_PER_PAGE = 25
+
 
 @dataclass(frozen=True)
 class ActionPage:
@@ -83,11 +85,13 @@ def action_url(difference, action: Action) -> str:
 def waiting():
     now = presentation.now()
     cal = queries.setup.working_calendar()
-    rows = [
-        queries.differences.facts(current_user, d, now, cal)
-        for d in queries.differences.waiting_for(current_user)
-    ]
-    return render_template("respond/waiting.html", rows=rows)
+    pages = queries.paging.page_of(
+        queries.differences.waiting_for(current_user),
+        presentation.page_number(),
+        WAITING_PER_PAGE,
+    )
+    rows = [queries.differences.facts(current_user, d, now, cal) for d in pages]
+    return render_template("respond/waiting.html", pages=pages, rows=rows)
 
 
 @bp.route("/differences/<reference>")
