@@ -1,11 +1,17 @@
 """Fixtures. Every database test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set.
 
 Each database gets its schema once per session and is emptied before every test (then given the
-default stage policy and settings).
+default stage policy and settings). An application is built once for each database and
+configuration, and lent to every test that asks for the same (see `app`).
 """
 
+import datetime as dt
+import decimal
+import enum
 import os
 import re
+import types
+from collections import OrderedDict
 from dataclasses import dataclass
 from html import unescape as html_unescape
 
@@ -18,7 +24,7 @@ os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-for-production-0
 os.environ.pop("DATABASE_URL", None)
 
 from escalate import create_app, services  # noqa: E402
-from escalate.extensions import db  # noqa: E402
+from escalate.extensions import db, limiter  # noqa: E402
 from escalate.models import Base  # noqa: E402
 from tests import factories  # noqa: E402
 
@@ -101,7 +107,7 @@ def database_url(request, sqlite_url):
     return POSTGRES_URL
 
 
-# --- The applications ---------------------------------------------------------------------------
+# --- The applications: one per database and configuration --------------------------------------
 
 
 def make_app(database_url: str, **overrides):
@@ -121,10 +127,128 @@ def _dispose(app) -> None:
         db.engine.dispose()
 
 
+class Unshareable(Exception):
+    """A configuration value that only the test that made it may use (a clock it moves…)."""
+
+
+PLAIN = (bool, int, float, str, bytes, dt.date, dt.time, dt.timedelta, decimal.Decimal, enum.Enum)
+
+
+def frozen(value):
+    """A hashable stand-in for a configuration value, equal for values that behave the same."""
+    if value is None or isinstance(value, PLAIN):
+        return type(value), value
+    if isinstance(value, tuple | list):
+        return type(value), tuple(frozen(item) for item in value)
+    if isinstance(value, dict):
+        return dict, tuple(sorted(((repr(k), frozen(v)) for k, v in value.items())))
+    if isinstance(value, types.FunctionType):
+        # `lambda: NOW`, made afresh for each test: the same code, reading the same globals
+        # and the same closed-over values, does the same.
+        try:
+            cells = tuple(frozen(cell.cell_contents) for cell in value.__closure__ or ())
+        except ValueError:  # an empty cell
+            raise Unshareable from None
+        return (
+            types.FunctionType,
+            value.__code__,
+            id(value.__globals__),
+            cells,
+            frozen(value.__defaults__),
+            frozen(value.__kwdefaults__),
+        )
+    raise Unshareable
+
+
+class Applications:
+    """The applications built so far, by database and configuration (the most recently used
+    last). Building one costs little; its first page costs more (Jinja compiles every template
+    again for each new application)."""
+
+    SIZE = 8
+
+    def __init__(self):
+        self._built = OrderedDict()
+
+    def get(self, database_url: str, overrides: dict):
+        """(application, key): key is None for an application built for one test alone."""
+        try:
+            key = (database_url, frozen(overrides))
+        except Unshareable:
+            return make_app(database_url, **overrides), None
+        if key in self._built:
+            self._built.move_to_end(key)
+        else:
+            self._built[key] = make_app(database_url, **overrides)
+            while len(self._built) > self.SIZE:
+                _dispose(self._built.popitem(last=False)[1])
+        return self._built[key], key
+
+    def forget(self, key) -> None:
+        app = self._built.pop(key, None)
+        if app is not None:
+            _dispose(app)
+
+    def close(self) -> None:
+        while self._built:
+            _dispose(self._built.popitem()[1])
+
+
+@pytest.fixture(scope="session")
+def applications():
+    built = Applications()
+    yield built
+    built.close()
+
+
 @pytest.fixture
 def app_config():
     """Overrides for one test's application (a test or module redefines it)."""
     return {}
+
+
+def _serve(request, app, database_url: str, app_key, applications=None):
+    """Lend `app` to one test, on an emptied database, and give it back as it was: its
+    configuration, its instance folder, no session left open."""
+    # Flask-Limiter keeps `enabled` on its one object, as the last application built set it.
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
+    config, instance_path, views = dict(app.config), app.instance_path, set(app.view_functions)
+    with app.app_context():
+        _empty(database_url)
+    yield app
+    with app.app_context():
+        db.session.remove()
+    app.config.clear()
+    app.config.update(config)
+    app.instance_path = instance_path
+    if app_key is not None and set(app.view_functions) != views:
+        applications.forget(app_key)
+        pytest.fail(
+            f"{request.node.nodeid}: it added routes to a shared application: use `own_app`",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def app(request, database_url, app_config, applications):
+    """The application for this database and configuration, shared with the other tests that ask
+    for the same; its database emptied for this test."""
+    app, key = applications.get(database_url, app_config)
+    try:
+        yield from _serve(request, app, database_url, key, applications)
+    finally:
+        if key is None:
+            _dispose(app)
+
+
+@pytest.fixture
+def own_app(request, database_url, app_config):
+    """An application built for this test alone (a module that adds routes uses it as `app`)."""
+    app = make_app(database_url, **app_config)
+    try:
+        yield from _serve(request, app, database_url, None)
+    finally:
+        _dispose(app)
 
 
 @pytest.fixture
@@ -134,15 +258,6 @@ def bare_app(database_url, app_config):
     _state(database_url).schema_ready = False  # the next test creates the schema again
     with app.app_context():
         _drop_everything(db.engine)
-    yield app
-    _dispose(app)
-
-
-@pytest.fixture
-def app(database_url, app_config):
-    app = make_app(database_url, **app_config)
-    with app.app_context():
-        _empty(database_url)
     yield app
     _dispose(app)
 
