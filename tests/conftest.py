@@ -2,7 +2,8 @@
 
 Each database gets its schema once per session and is emptied before every test (then given the
 default stage policy and settings). An application is built once for each database and
-configuration, and lent to every test that asks for the same (see `app`).
+configuration, and lent to every test that asks for the same (see `app`). Tests marked
+`read_only` may share the data their fixtures built (see `kept`).
 """
 
 import datetime as dt
@@ -12,7 +13,7 @@ import os
 import re
 import types
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import unescape as html_unescape
 
 import pytest
@@ -40,8 +41,20 @@ def pytest_report_header(config):
 
 
 @dataclass
+class Kept:
+    """Data left in a database for the next test marked read_only with the same `key`: the
+    values its fixtures returned, and every row as it stood once they had built it."""
+
+    key: tuple
+    values: dict = field(default_factory=dict)
+    rows: dict | None = None
+
+
+@dataclass
 class DatabaseState:
     schema_ready: bool = False
+    kept: Kept | None = None
+    reading: tuple | None = None  # the key of the read_only test running now
 
 
 _databases: dict[str, DatabaseState] = {}
@@ -85,6 +98,7 @@ def _empty(database_url: str) -> None:
     """In an app context: create the schema on first use, or after a test dropped it; otherwise
     empty every table. Then install the default stage policy and settings."""
     state = _state(database_url)
+    state.kept = None
     if state.schema_ready:
         _delete_every_row(db.engine)
     else:
@@ -93,6 +107,26 @@ def _empty(database_url: str) -> None:
         state.schema_ready = True
     services.install_defaults()
     db.session.remove()
+
+
+def _every_row() -> dict:
+    """In an app context: every row of every table and, on PostgreSQL, where each sequence stands
+    (so that any change at all shows)."""
+    with db.engine.connect() as connection:
+        rows = {
+            table.name: connection.execute(
+                sa.select(table).order_by(*table.primary_key.columns)
+            ).all()
+            for table in Base.metadata.sorted_tables
+        }
+        if connection.dialect.name == "postgresql":
+            rows["(sequences)"] = connection.execute(
+                sa.text(
+                    "SELECT sequencename, last_value FROM pg_sequences"
+                    " WHERE schemaname = current_schema() ORDER BY sequencename"
+                )
+            ).all()
+    return rows
 
 
 @pytest.fixture(scope="session")
@@ -207,26 +241,62 @@ def app_config():
     return {}
 
 
+def _reading_key(request, app_key) -> tuple | None:
+    """For a test marked read_only: what its data depends on (its module, its application and
+    its fixtures, not its own parameters); None for any other test."""
+    if app_key is None or request.node.get_closest_marker("read_only") is None:
+        return None
+    parameters = set()
+    for mark in request.node.iter_markers("parametrize"):
+        if mark.kwargs.get("indirect") or len(mark.args) > 2:
+            return None  # parameters that reach the fixtures
+        names = mark.args[0]
+        parameters.update(names.replace(" ", "").split(",") if isinstance(names, str) else names)
+    fixtures = frozenset(request.node.fixturenames) - parameters
+    return request.node.module.__name__, app_key, fixtures
+
+
 def _serve(request, app, database_url: str, app_key, applications=None):
-    """Lend `app` to one test, on an emptied database, and give it back as it was: its
-    configuration, its instance folder, no session left open."""
+    """Lend `app` to one test, on an emptied database (or the data kept for it), and give it back
+    as it was: its configuration, its instance folder, no session left open."""
     # Flask-Limiter keeps `enabled` on its one object, as the last application built set it.
     limiter.enabled = app.config["RATELIMIT_ENABLED"]
     config, instance_path, views = dict(app.config), app.instance_path, set(app.view_functions)
+    state = _state(database_url)
+    reading = _reading_key(request, app_key)
     with app.app_context():
-        _empty(database_url)
+        kept = state.kept
+        if not (
+            reading is not None
+            and kept is not None
+            and kept.key == reading
+            and kept.rows is not None
+            and _every_row() == kept.rows
+        ):
+            _empty(database_url)
+            if reading is not None:
+                state.kept = Kept(reading)
+    state.reading = reading
     yield app
+    state.reading = None
+    problems = []
     with app.app_context():
         db.session.remove()
+        kept = state.kept
+        if kept is not None and kept.key == reading:
+            if kept.rows is None:
+                state.kept = None  # its fixtures built nothing to share
+            elif _every_row() != kept.rows:
+                state.kept = None
+                problems.append("it is marked read_only but changed the database")
     app.config.clear()
     app.config.update(config)
     app.instance_path = instance_path
     if app_key is not None and set(app.view_functions) != views:
         applications.forget(app_key)
-        pytest.fail(
-            f"{request.node.nodeid}: it added routes to a shared application: use `own_app`",
-            pytrace=False,
-        )
+        problems.append("it added routes to a shared application: use `own_app`")
+    if problems:
+        pytest.fail(f"{request.node.nodeid}: " + "; ".join(problems), pytrace=False)
 
 
 @pytest.fixture
@@ -255,11 +325,29 @@ def own_app(request, database_url, app_config):
 def bare_app(database_url, app_config):
     """The application with an empty database that has no tables (for migration tests)."""
     app = make_app(database_url, **app_config)
-    _state(database_url).schema_ready = False  # the next test creates the schema again
+    state = _state(database_url)
+    state.schema_ready, state.kept = False, None  # the next test creates the schema again
     with app.app_context():
         _drop_everything(db.engine)
     yield app
     _dispose(app)
+
+
+def kept(request, name: str, build):
+    """What a data fixture gives: build() for most tests. A test marked read_only, with the same
+    module, application and fixtures as the read_only test before it on this database, is given
+    what build() gave that test instead, when every row is still as it was then (`app` checks);
+    that build is not run again. The marker says that the test changes nothing in the database
+    (`app` checks after it) and that its data does not depend on its parameters."""
+    state = _state(request.getfixturevalue("database_url"))
+    shared = state.kept
+    if shared is None or state.reading is None or shared.key != state.reading:
+        return build()
+    if name not in shared.values:
+        shared.values[name] = build()
+        with request.getfixturevalue("app").app_context():
+            shared.rows = _every_row()
+    return shared.values[name]
 
 
 def persist(app, build):
@@ -359,16 +447,19 @@ def signed_in_as(app, client):
 
 
 @pytest.fixture
-def people(app):
+def people(request, app):
     """The small test partnership of tests/partnership.py, as plain ids, emails and names."""
     from tests import partnership
 
-    with app.app_context():
-        built = partnership.build()
-        db.session.commit()
-        result = partnership.ids(built)
-        db.session.remove()
-    return result
+    def build():
+        with app.app_context():
+            built = partnership.build()
+            db.session.commit()
+            result = partnership.ids(built)
+            db.session.remove()
+        return result
+
+    return kept(request, "people", build)
 
 
 @pytest.fixture
