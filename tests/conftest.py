@@ -1,7 +1,19 @@
-"""Fixtures. Every database test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
+"""Fixtures. Every database test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set.
 
+Each database gets its schema once per session and is emptied before every test (then given the
+default stage policy and settings). An application is built once for each database and
+configuration, and lent to every test that asks for the same (see `app`). Tests marked
+`read_only` may share the data their fixtures built (see `kept`).
+"""
+
+import datetime as dt
+import decimal
+import enum
 import os
 import re
+import types
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from html import unescape as html_unescape
 
 import pytest
@@ -13,17 +25,43 @@ os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-for-production-0
 os.environ.pop("DATABASE_URL", None)
 
 from escalate import create_app, services  # noqa: E402
-from escalate.extensions import db  # noqa: E402
+from escalate.extensions import db, limiter  # noqa: E402
 from escalate.models import Base  # noqa: E402
 from tests import factories  # noqa: E402
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
-_postgres_schema_ready = False
 
 
 def pytest_report_header(config):
     return "databases: " + ", ".join(DATABASES)
+
+
+# --- The databases: one schema each per session, emptied before every test ---------------------
+
+
+@dataclass
+class Kept:
+    """Data left in a database for the next test marked read_only with the same `key`: the
+    values its fixtures returned, and every row as it stood once they had built it."""
+
+    key: tuple
+    values: dict = field(default_factory=dict)
+    rows: dict | None = None
+
+
+@dataclass
+class DatabaseState:
+    schema_ready: bool = False
+    kept: Kept | None = None
+    reading: tuple | None = None  # the key of the read_only test running now
+
+
+_databases: dict[str, DatabaseState] = {}
+
+
+def _state(database_url: str) -> DatabaseState:
+    return _databases.setdefault(database_url, DatabaseState())
 
 
 def _drop_everything(engine) -> None:
@@ -32,23 +70,78 @@ def _drop_everything(engine) -> None:
         connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
 
 
-def _reset_postgres(engine) -> None:
-    """Create the schema on first use, then empty every table between tests (fast and thorough)."""
-    global _postgres_schema_ready
-    if not _postgres_schema_ready:
-        _drop_everything(engine)
-        Base.metadata.create_all(engine)
-        _postgres_schema_ready = True
-    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+def _delete_every_row(engine) -> None:
+    """Empty every table, and start ids at 1 again. (DELETE rather than TRUNCATE: on tables this
+    small, PostgreSQL's TRUNCATE costs ten times as much.)"""
     with engine.begin() as connection:
-        connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        if engine.dialect.name == "postgresql":
+            # An error rather than a suite that hangs behind a transaction a test left open.
+            connection.execute(sa.text("SET LOCAL lock_timeout = '30s'"))
+        for table in reversed(Base.metadata.sorted_tables):  # rows that refer to others go first
+            connection.execute(table.delete())
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                sa.text(
+                    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false)"
+                    " FROM pg_sequences WHERE schemaname = current_schema()"
+                )
+            )
+        # SQLite starts again at 1 by itself once a table is empty, except for AUTOINCREMENT
+        # tables, which count in sqlite_sequence.
+        elif connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+        ).first():
+            connection.exec_driver_sql("DELETE FROM sqlite_sequence")
+
+
+def _empty(database_url: str) -> None:
+    """In an app context: create the schema on first use, or after a test dropped it; otherwise
+    empty every table. Then install the default stage policy and settings."""
+    state = _state(database_url)
+    state.kept = None
+    if state.schema_ready:
+        _delete_every_row(db.engine)
+    else:
+        _drop_everything(db.engine)
+        Base.metadata.create_all(db.engine)
+        state.schema_ready = True
+    services.setup.install_defaults()
+    db.session.remove()
+
+
+def _every_row() -> dict:
+    """In an app context: every row of every table and, on PostgreSQL, where each sequence stands
+    (so that any change at all shows)."""
+    with db.engine.connect() as connection:
+        rows = {
+            table.name: connection.execute(
+                sa.select(table).order_by(*table.primary_key.columns)
+            ).all()
+            for table in Base.metadata.sorted_tables
+        }
+        if connection.dialect.name == "postgresql":
+            rows["(sequences)"] = connection.execute(
+                sa.text(
+                    "SELECT sequencename, last_value FROM pg_sequences"
+                    " WHERE schemaname = current_schema() ORDER BY sequencename"
+                )
+            ).all()
+    return rows
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('database') / 'escalate.sqlite'}"
 
 
 @pytest.fixture(params=DATABASES)
-def database_url(request, tmp_path):
+def database_url(request, sqlite_url):
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'escalate.sqlite'}"
+        return sqlite_url
     return POSTGRES_URL
+
+
+# --- The applications: one per database and configuration --------------------------------------
 
 
 def make_app(database_url: str, **overrides):
@@ -62,40 +155,199 @@ def make_app(database_url: str, **overrides):
     return create_app(config)
 
 
+def _dispose(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Unshareable(Exception):
+    """A configuration value that only the test that made it may use (a clock it moves…)."""
+
+
+PLAIN = (bool, int, float, str, bytes, dt.date, dt.time, dt.timedelta, decimal.Decimal, enum.Enum)
+
+
+def frozen(value):
+    """A hashable stand-in for a configuration value, equal for values that behave the same."""
+    if value is None or isinstance(value, PLAIN):
+        return type(value), value
+    if isinstance(value, tuple | list):
+        return type(value), tuple(frozen(item) for item in value)
+    if isinstance(value, dict):
+        return dict, tuple(sorted(((repr(k), frozen(v)) for k, v in value.items())))
+    if isinstance(value, types.FunctionType):
+        # `lambda: NOW`, made afresh for each test: the same code, reading the same globals
+        # and the same closed-over values, does the same.
+        try:
+            cells = tuple(frozen(cell.cell_contents) for cell in value.__closure__ or ())
+        except ValueError:  # an empty cell
+            raise Unshareable from None
+        return (
+            types.FunctionType,
+            value.__code__,
+            id(value.__globals__),
+            cells,
+            frozen(value.__defaults__),
+            frozen(value.__kwdefaults__),
+        )
+    raise Unshareable
+
+
+class Applications:
+    """The applications built so far, by database and configuration (the most recently used
+    last). Building one costs little; its first page costs more (Jinja compiles every template
+    again for each new application)."""
+
+    SIZE = 8
+
+    def __init__(self):
+        self._built = OrderedDict()
+
+    def get(self, database_url: str, overrides: dict):
+        """(application, key): key is None for an application built for one test alone."""
+        try:
+            key = (database_url, frozen(overrides))
+        except Unshareable:
+            return make_app(database_url, **overrides), None
+        if key in self._built:
+            self._built.move_to_end(key)
+        else:
+            self._built[key] = make_app(database_url, **overrides)
+            while len(self._built) > self.SIZE:
+                _dispose(self._built.popitem(last=False)[1])
+        return self._built[key], key
+
+    def forget(self, key) -> None:
+        app = self._built.pop(key, None)
+        if app is not None:
+            _dispose(app)
+
+    def close(self) -> None:
+        while self._built:
+            _dispose(self._built.popitem()[1])
+
+
+@pytest.fixture(scope="session")
+def applications():
+    built = Applications()
+    yield built
+    built.close()
+
+
 @pytest.fixture
 def app_config():
     """Overrides for one test's application (a test or module redefines it)."""
     return {}
 
 
+def _reading_key(request, app_key) -> tuple | None:
+    """For a test marked read_only: what its data depends on (its module, its application and
+    its fixtures, not its own parameters); None for any other test."""
+    if app_key is None or request.node.get_closest_marker("read_only") is None:
+        return None
+    parameters = set()
+    for mark in request.node.iter_markers("parametrize"):
+        if mark.kwargs.get("indirect") or len(mark.args) > 2:
+            return None  # parameters that reach the fixtures
+        names = mark.args[0]
+        parameters.update(names.replace(" ", "").split(",") if isinstance(names, str) else names)
+    fixtures = frozenset(request.node.fixturenames) - parameters
+    return request.node.module.__name__, app_key, fixtures
+
+
+def _serve(request, app, database_url: str, app_key, applications=None):
+    """Lend `app` to one test, on an emptied database (or the data kept for it), and give it back
+    as it was: its configuration, its instance folder, no session left open."""
+    # Flask-Limiter keeps `enabled` on its one object, as the last application built set it.
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
+    config, instance_path, views = dict(app.config), app.instance_path, set(app.view_functions)
+    state = _state(database_url)
+    reading = _reading_key(request, app_key)
+    with app.app_context():
+        kept = state.kept
+        if not (
+            reading is not None
+            and kept is not None
+            and kept.key == reading
+            and kept.rows is not None
+            and _every_row() == kept.rows
+        ):
+            _empty(database_url)
+            if reading is not None:
+                state.kept = Kept(reading)
+    state.reading = reading
+    yield app
+    state.reading = None
+    problems = []
+    with app.app_context():
+        db.session.remove()
+        kept = state.kept
+        if kept is not None and kept.key == reading:
+            if kept.rows is None:
+                state.kept = None  # its fixtures built nothing to share
+            elif _every_row() != kept.rows:
+                state.kept = None
+                problems.append("it is marked read_only but changed the database")
+    app.config.clear()
+    app.config.update(config)
+    app.instance_path = instance_path
+    if app_key is not None and set(app.view_functions) != views:
+        applications.forget(app_key)
+        problems.append("it added routes to a shared application: use `own_app`")
+    if problems:
+        pytest.fail(f"{request.node.nodeid}: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def app(request, database_url, app_config, applications):
+    """The application for this database and configuration, shared with the other tests that ask
+    for the same; its database emptied for this test."""
+    app, key = applications.get(database_url, app_config)
+    try:
+        yield from _serve(request, app, database_url, key, applications)
+    finally:
+        if key is None:
+            _dispose(app)
+
+
+@pytest.fixture
+def own_app(request, database_url, app_config):
+    """An application built for this test alone (a module that adds routes uses it as `app`)."""
+    app = make_app(database_url, **app_config)
+    try:
+        yield from _serve(request, app, database_url, None)
+    finally:
+        _dispose(app)
+
+
 @pytest.fixture
 def bare_app(database_url, app_config):
     """The application with an empty database that has no tables (for migration tests)."""
-    global _postgres_schema_ready
     app = make_app(database_url, **app_config)
+    state = _state(database_url)
+    state.schema_ready, state.kept = False, None  # the next test creates the schema again
     with app.app_context():
         _drop_everything(db.engine)
-    _postgres_schema_ready = False
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    _dispose(app)
 
 
-@pytest.fixture
-def app(database_url, app_config):
-    app = make_app(database_url, **app_config)
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            _reset_postgres(db.engine)
-        else:
-            Base.metadata.create_all(db.engine)
-        services.setup.install_defaults()
-        db.session.remove()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def kept(request, name: str, build):
+    """What a data fixture gives: build() for most tests. A test marked read_only, with the same
+    module, application and fixtures as the read_only test before it on this database, is given
+    what build() gave that test instead, when every row is still as it was then (`app` checks);
+    that build is not run again. The marker says that the test changes nothing in the database
+    (`app` checks after it) and that its data does not depend on its parameters."""
+    state = _state(request.getfixturevalue("database_url"))
+    shared = state.kept
+    if shared is None or state.reading is None or shared.key != state.reading:
+        return build()
+    if name not in shared.values:
+        shared.values[name] = build()
+        with request.getfixturevalue("app").app_context():
+            shared.rows = _every_row()
+    return shared.values[name]
 
 
 def persist(app, build):
@@ -195,16 +447,19 @@ def signed_in_as(app, client):
 
 
 @pytest.fixture
-def people(app):
+def people(request, app):
     """The small test partnership of tests/partnership.py, as plain ids, emails and names."""
     from tests import partnership
 
-    with app.app_context():
-        built = partnership.build()
-        db.session.commit()
-        result = partnership.ids(built)
-        db.session.remove()
-    return result
+    def build():
+        with app.app_context():
+            built = partnership.build()
+            db.session.commit()
+            result = partnership.ids(built)
+            db.session.remove()
+        return result
+
+    return kept(request, "people", build)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from escalate.extensions import db
 from escalate.models import Event
 from tests import oversight_fixture as story_module
+from tests.conftest import kept
 from tests.oversight_fixture import NOW
 
 # Events in the story: A 3, B 3, C 8, D 1, E 1, F 2, G 1, H 2.
@@ -19,11 +20,14 @@ def app_config():
 
 
 @pytest.fixture
-def story(app, people):
-    with app.app_context():
-        refs = story_module.build(people)
-        db.session.remove()
-    return refs
+def story(request, app, people):
+    def build():
+        with app.app_context():
+            refs = story_module.build(people)
+            db.session.remove()
+        return refs
+
+    return kept(request, "story", build)
 
 
 def tamper(app, statement, **values):
@@ -53,6 +57,7 @@ def verification_on_page(browser, reference) -> str:
     return " ".join(block.replace("<", " <").split())
 
 
+@pytest.mark.read_only
 @pytest.mark.parametrize("batch_size", ["200", "1", "3"])
 def test_untouched_histories_verify(runner, story, batch_size):
     result = runner.invoke(args=["escalate", "verify-audit", "--batch-size", batch_size])
@@ -70,6 +75,7 @@ def test_an_empty_database_verifies_too(runner):
     )
 
 
+@pytest.mark.read_only
 def test_the_page_says_the_history_is_verified(people, client_for, story):
     assert "History verified" in verification_on_page(client_for(people.gp), story["A"])
 

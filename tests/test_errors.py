@@ -7,6 +7,12 @@ from escalate.models import Role
 
 
 @pytest.fixture
+def app(own_app):
+    """These tests add routes, which an application shared with other tests cannot take."""
+    return own_app
+
+
+@pytest.fixture
 def app_with_failures(app):
     @app.route("/test-abort/<int:code>")
     def failing(code):

@@ -9,6 +9,7 @@ import pytest
 
 from escalate.extensions import db
 from tests import oversight_fixture as story_module
+from tests.conftest import kept
 from tests.oversight_fixture import NOTE_A, NOTE_C, NOW, tables
 
 
@@ -18,12 +19,15 @@ def app_config():
 
 
 @pytest.fixture
-def story(app, people):
-    with app.app_context():
-        refs = story_module.build(people)
-        story_module.add_notes(people, refs)
-        db.session.remove()
-    return refs
+def story(request, app, people):
+    def build():
+        with app.app_context():
+            refs = story_module.build(people)
+            story_module.add_notes(people, refs)
+            db.session.remove()
+        return refs
+
+    return kept(request, "story", build)
 
 
 def html_of(browser, url):
@@ -37,6 +41,7 @@ def dates(start, end):
     return f"?start={d1}&start={m1}&start={y1}&end={d2}&end={m2}&end={y2}"
 
 
+@pytest.mark.read_only
 def test_the_report_covers_the_current_quarter_by_default(people, client_for, story):
     html = html_of(client_for(people.chair), "/oversight/report")
     assert "1 October 2026 to 31 December 2026" in html
@@ -73,6 +78,7 @@ def test_the_report_covers_the_current_quarter_by_default(people, client_for, st
     assert story["A"] in notes and story["C"] in notes
 
 
+@pytest.mark.read_only
 def test_any_period_can_be_reported(people, client_for, story):
     url = "/oversight/report" + dates((1, 7, 2026), (30, 9, 2026))
     html = html_of(client_for(people.auditor), url)
@@ -84,6 +90,7 @@ def test_any_period_can_be_reported(people, client_for, story):
     assert "No learning notes were written in the period." in html
 
 
+@pytest.mark.read_only
 @pytest.mark.parametrize(
     "query, messages",
     [
@@ -105,6 +112,7 @@ def test_bad_dates_get_a_clear_message(people, client_for, story, query, message
     assert "Differences in the period" not in html
 
 
+@pytest.mark.read_only
 def test_the_report_prints_without_the_menus_and_the_form(people, client_for, story):
     browser = client_for(people.chair)
     html = html_of(browser, "/oversight/report")
@@ -120,6 +128,7 @@ def report_lines(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
+@pytest.mark.read_only
 def test_the_report_csv_from_the_page_and_from_the_command_agree(people, client_for, runner, story):
     browser = client_for(people.chair)
     html = html_of(browser, "/oversight/report")
@@ -157,6 +166,7 @@ def test_the_report_csv_from_the_page_and_from_the_command_agree(people, client_
     assert notes[0][3] == "Ruth Adeyemi, 2026-11-20"
 
 
+@pytest.mark.read_only
 def test_the_command_reports_the_current_quarter_without_dates(runner, story):
     result = runner.invoke(args=["escalate", "report"])
     assert result.exit_code == 0, result.output
@@ -164,6 +174,7 @@ def test_the_command_reports_the_current_quarter_without_dates(runner, story):
     assert rows[1:3] == [["Period", "From", "2026-10-01", ""], ["Period", "To", "2026-12-31", ""]]
 
 
+@pytest.mark.read_only
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -179,6 +190,7 @@ def test_the_command_refuses_bad_dates_with_exit_code_2(runner, story, args, mes
     assert "Traceback" not in result.output and result.stdout == ""
 
 
+@pytest.mark.read_only
 @pytest.mark.parametrize(
     "query",
     ["", "?from=2026-10-01", "?from=2026-10-01&to=soon", "?from=2026-12-31&to=2026-10-01"],

@@ -19,31 +19,6 @@ def app_config():
     return {"CLOCK": lambda: NOW}
 
 
-def test_rules_never_let_an_admin_or_auditor_respond_even_when_assigned():
-    for role in (Role.ADMIN, Role.AUDITOR):
-        actor = workflow.Actor(id=7, role=role, agency_id=1)
-        situation = workflow.Situation(
-            state=workflow.State.AWAITING_RESPONSE,
-            stage_level=1,
-            is_final_stage=False,
-            is_overdue=False,
-            raiser_id=1,
-            raising_agency_id=2,
-            receiving_agency_id=1,
-            responder_ids=frozenset({7}),
-            lead_ids=frozenset({7}),
-            involved_ids=frozenset({7}),
-            max_extension_days=5,
-        )
-        for action in (
-            workflow.Action.RESPOND,
-            workflow.Action.EXTEND,
-            workflow.Action.ESCALATE,
-            workflow.Action.WITHDRAW,
-        ):
-            assert not workflow.may(actor, situation, action), (role, action)
-
-
 def test_an_admin_in_an_agency_is_never_picked_as_its_stage_contact(ctx):
     agency = factories.agency("Receiving")
     admin = factories.user(Role.ADMIN, agency=agency)

@@ -10,7 +10,7 @@ import pytest
 
 from escalate.config import ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
