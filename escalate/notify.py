@@ -18,9 +18,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import jinja2
+from flask import current_app, url_for
 
 SMTP_TIMEOUT_SECONDS = 30
 FIRST_RETRY_MINUTES = 1
@@ -158,7 +159,7 @@ class Mailer:
 
     sender: Sender
     templates: jinja2.Environment
-    base_url: str  # ESCALATE_BASE_URL: links in emails start with it
+    base_url: str  # ESCALATE_BASE_URL: the Message-ID's domain (links come from url_settings)
     from_address: str  # MAIL_DEFAULT_SENDER
     service_name: str
     link_only: bool = False  # EMAIL_LINK_ONLY: no case content in the email at all
@@ -206,8 +207,16 @@ def message_id(notification_id: int, base_url: str) -> str:
     return f"<notification-{notification_id}@{host}>"
 
 
-def difference_url(base_url: str, reference: str) -> str:
-    return f"{base_url}/differences/{quote(reference, safe='')}"
+def external_url(endpoint: str, **values) -> str:
+    """The address of a page as people reach the service, for an email or a link to pass on.
+
+    ``url_for`` with SERVER_NAME, APPLICATION_ROOT and PREFERRED_URL_SCHEME taken from
+    ESCALATE_BASE_URL (config.url_settings): the same address in the worker, which has no
+    request, and in a request, whatever scheme a proxy in front of the service passed on.
+    """
+    return url_for(
+        endpoint, _external=True, _scheme=current_app.config["PREFERRED_URL_SCHEME"], **values
+    )
 
 
 def recipient_address(name: str, email: str) -> Address:
@@ -254,14 +263,15 @@ def compose(notification, mailer: Mailer) -> EmailMessage:
 
     The text is the notification's own (what happened, the stage, the outcome and its rationale,
     the deadline), without the child's details (``without_child_details``). In link-only mode
-    nothing but the reference and the link leaves the service.
+    nothing but the reference and the link leaves the service. Needs an application context:
+    links are built with ``url_for``.
     """
     recipient = notification.recipient
     reference = notification.difference.reference
     context = {
         "name": recipient.name,
         "reference": reference,
-        "url": difference_url(mailer.base_url, reference),
+        "url": external_url("respond.show", reference=reference),
         "service_name": mailer.service_name,
         "link_only": mailer.link_only,
         # Paragraphs, each a list of lines: the HTML template escapes every line itself.

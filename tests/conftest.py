@@ -56,7 +56,6 @@ def make_app(database_url: str, **overrides):
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_ENABLED": False,
-        "SERVER_NAME": "escalate.test",
     }
     config.update(overrides)
     return create_app(config)
@@ -163,7 +162,9 @@ def submit(client, url: str, data: dict, *, form_page: str | None = None, **kwar
     assert page.status_code == 200, f"{form_page or url} answered {page.status_code}"
     html = page.get_data(as_text=True)
     payload = {**hidden_fields(html), "csrf_token": csrf_token_from(html), **data}
-    return client.post(url, data=payload, **kwargs)
+    # A browser names the form's page as the referrer (the CSRF check asks for it over https).
+    headers = {"Referer": page.request.url, **kwargs.pop("headers", {})}
+    return client.post(url, data=payload, headers=headers, **kwargs)
 
 
 def sign_in(client, user, password: str = factories.PASSWORD):

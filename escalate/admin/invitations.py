@@ -7,7 +7,7 @@ from escalate import notify
 
 def link_for(token: str) -> str:
     """The absolute address of a set-password link (ESCALATE_BASE_URL, not the request's host)."""
-    return f"{current_app.config['ESCALATE_BASE_URL']}/set-password/{token}"
+    return notify.external_url("admin.set_password", token=token)
 
 
 def send(invited) -> bool:
