@@ -165,6 +165,8 @@ def load_config(instance_path: str, environ=None) -> dict:
         # Links in emails point here (the address people use to reach the service); SERVER_NAME,
         # APPLICATION_ROOT and PREFERRED_URL_SCHEME follow from it (url_settings).
         "ESCALATE_BASE_URL": _base_url(environ),
+        # An object with send(message) to use instead of the sender MAIL_SERVER describes (tests).
+        "EMAIL_SENDER": None,
         # "There is an update on RPD-…, sign in to read it": for partnerships without secure email.
         "EMAIL_LINK_ONLY": _flag(environ, "EMAIL_LINK_ONLY", False),
         # Tries before an email is marked failed and the partnership told (back-off 1, 2, 4… min).

@@ -31,6 +31,18 @@ def compose(
     return f"{reference}: {subject}", body
 
 
+def invitation(*, expires_at: datetime) -> tuple[str, str]:
+    """(subject, body) of the outbox row for a set-password link.
+
+    What the email says is in templates/email/invitation.*: these words are what escalate
+    keeps, for the administrator following the email's delivery. Never the link.
+    """
+    return "Set your password", (
+        f"A one-time link to set a password, which works until {when(expires_at)}. The link is "
+        "in the email only: escalate does not keep it."
+    )
+
+
 def _deadline_line(deadline) -> str:
     return f"A response is due by {when(deadline)}." if deadline else ""
 
