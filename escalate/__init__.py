@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
 from escalate import workflow
-from escalate.config import load_config
+from escalate.config import load_config, url_settings
 from escalate.extensions import csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path))
     if config:
         app.config.from_mapping(config)
+    app.config.from_mapping(url_settings(app.config["ESCALATE_BASE_URL"]))
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -66,6 +66,20 @@ def _base_url(environ) -> str:
     return raw.rstrip("/")
 
 
+def url_settings(base_url: str) -> dict:
+    """Flask's settings for building addresses outside a request, from ESCALATE_BASE_URL.
+
+    The worker emails links with ``url_for(..., _external=True)`` and has no request to take a
+    host from: these make those links start with the address people use to reach escalate.
+    """
+    parts = urlsplit(base_url)
+    return {
+        "SERVER_NAME": parts.netloc,
+        "APPLICATION_ROOT": parts.path.rstrip("/") or "/",
+        "PREFERRED_URL_SCHEME": parts.scheme,
+    }
+
+
 def _development_secret_key(instance_path: str) -> str:
     """Return the development key kept in the instance folder, creating it on first run."""
     path = Path(instance_path) / "secret_key"
@@ -148,8 +162,11 @@ def load_config(instance_path: str, environ=None) -> dict:
         "MAIL_USERNAME": environ.get("MAIL_USERNAME", "").strip() or None,
         "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": _mail_sender(environ),
-        # Links in emails point here (the address people use to reach the service).
+        # Links in emails point here (the address people use to reach the service); SERVER_NAME,
+        # APPLICATION_ROOT and PREFERRED_URL_SCHEME follow from it (url_settings).
         "ESCALATE_BASE_URL": _base_url(environ),
+        # An object with send(message) to use instead of the sender MAIL_SERVER describes (tests).
+        "EMAIL_SENDER": None,
         # "There is an update on RPD-…, sign in to read it": for partnerships without secure email.
         "EMAIL_LINK_ONLY": _flag(environ, "EMAIL_LINK_ONLY", False),
         # Tries before an email is marked failed and the partnership told (back-off 1, 2, 4… min).

@@ -3,6 +3,7 @@
 Only the difference's reference identifies the child: never initials or a date of birth.
 """
 
+from datetime import datetime
 
 from escalate.calendar import to_local
 from escalate.wording import day_and_date, outcome_label, plural, when
@@ -25,6 +26,18 @@ def compose(
 def _outcome_line(outcome) -> str:
     label = outcome_label(outcome)
     return f"Outcome: {label[:1].lower()}{label[1:]}." if label else ""
+
+
+def invitation(*, expires_at: datetime) -> tuple[str, str]:
+    """(subject, body) of the outbox row for a set-password link.
+
+    What the email says is in templates/email/invitation.*: these words are what escalate
+    keeps, for the administrator following the email's delivery. Never the link.
+    """
+    return "Set your password", (
+        f"A one-time link to set a password, which works until {when(expires_at)}. The link is "
+        "in the email only: escalate does not keep it."
+    )
 
 
 def _deadline_line(deadline) -> str:

@@ -524,7 +524,12 @@ class EmailStatus(enum.StrEnum):
 
 
 class Notification(Base):
-    """The outbox: written with the action that causes it, delivered later (in-app and email)."""
+    """The outbox: written with the action that causes it, delivered later (in-app and email).
+
+    Most are about a difference. One with an invitation carries a link to set a password: it is
+    emailed only, never shown in the inbox, and the link itself is not stored (see
+    ``Invitation``).
+    """
 
     __tablename__ = "notification"
     __table_args__ = (
@@ -535,8 +540,9 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"), index=True)
+    difference_id: Mapped[int | None] = mapped_column(sa.ForeignKey("difference.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id"), index=True)
+    invitation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invitation.id"), index=True)
     subject: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -552,8 +558,9 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
 
     recipient: Mapped[User] = relationship()
-    difference: Mapped[Difference] = relationship()
+    difference: Mapped[Difference | None] = relationship()
     event: Mapped[Event | None] = relationship()
+    invitation: Mapped["Invitation | None"] = relationship()
 
 
 class LearningNote(Base):
@@ -590,13 +597,20 @@ class AdminChange(Base):
 
 
 class Invitation(Base):
-    """A one-time link to set a password. Only a hash of the token is kept."""
+    """A one-time link to set a password. Only a hash of the token is kept.
+
+    The token is made from ``nonce`` and the application's SECRET_KEY, so the worker can make
+    the link again to email it while the database alone holds nothing that opens the account.
+    Invitations from before nonces were kept have none: their links were never emailed from
+    the outbox.
+    """
 
     __tablename__ = "invitation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    nonce: Mapped[str | None] = mapped_column(sa.String(64))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,17 +10,21 @@ import re
 import smtplib
 import ssl
 from calendar import month_name
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import jinja2
+from flask import current_app, url_for
+
+from escalate import validation
+from escalate.messages import when
 
 SMTP_TIMEOUT_SECONDS = 30
 FIRST_RETRY_MINUTES = 1
@@ -136,7 +140,10 @@ class FileSender:
 
 
 def sender_from_config(config, instance_path: str) -> Sender:
-    """The sender the configuration asks for."""
+    """The sender the configuration asks for: EMAIL_SENDER if one is installed (tests), else SMTP
+    to MAIL_SERVER, else files."""
+    if config.get("EMAIL_SENDER") is not None:
+        return config["EMAIL_SENDER"]
     if config.get("MAIL_SERVER"):
         return SmtpSender(
             host=config["MAIL_SERVER"],
@@ -158,12 +165,15 @@ class Mailer:
 
     sender: Sender
     templates: jinja2.Environment
-    base_url: str  # ESCALATE_BASE_URL: links in emails start with it
+    base_url: str  # ESCALATE_BASE_URL: the Message-ID's domain (links come from url_settings)
     from_address: str  # MAIL_DEFAULT_SENDER
     service_name: str
     link_only: bool = False  # EMAIL_LINK_ONLY: no case content in the email at all
     max_attempts: int = 8  # EMAIL_MAX_ATTEMPTS
     claim_seconds: int = 300  # EMAIL_CLAIM_SECONDS
+    partnership: str | None = None  # PARTNERSHIP_NAME, for the email with a set-password link
+    # SECRET_KEY: the set-password link is made again from it when the email is written.
+    secret_key: str = field(default="", repr=False)
 
 
 def email_templates(loader: jinja2.BaseLoader) -> jinja2.Environment:
@@ -190,6 +200,8 @@ def mailer_from_app(app) -> Mailer:
         link_only=config["EMAIL_LINK_ONLY"],
         max_attempts=config["EMAIL_MAX_ATTEMPTS"],
         claim_seconds=config["EMAIL_CLAIM_SECONDS"],
+        partnership=config.get("PARTNERSHIP_NAME"),
+        secret_key=config["SECRET_KEY"],
     )
 
 
@@ -206,8 +218,20 @@ def message_id(notification_id: int, base_url: str) -> str:
     return f"<notification-{notification_id}@{host}>"
 
 
-def difference_url(base_url: str, reference: str) -> str:
-    return f"{base_url}/differences/{quote(reference, safe='')}"
+def external_url(endpoint: str, **values) -> str:
+    """The address of a page as people reach the service, for an email or a link to pass on.
+
+    ``url_for`` with SERVER_NAME, APPLICATION_ROOT and PREFERRED_URL_SCHEME taken from
+    ESCALATE_BASE_URL (config.url_settings): the same address in the worker, which has no
+    request, and in a request, whatever scheme a proxy in front of the service passed on.
+    """
+    return url_for(
+        endpoint, _external=True, _scheme=current_app.config["PREFERRED_URL_SCHEME"], **values
+    )
+
+
+def set_password_link(token: str) -> str:
+    return external_url("admin.set_password", token=token)
 
 
 def recipient_address(name: str, email: str) -> Address:
@@ -252,31 +276,17 @@ def without_child_details(text: str, difference) -> str:
 def compose(notification, mailer: Mailer) -> EmailMessage:
     """The email for one notification: plain text with an HTML alternative.
 
-    The text is the notification's own (what happened, the stage, the outcome and its rationale,
-    the deadline), without the child's details (``without_child_details``). In link-only mode
-    nothing but the reference and the link leaves the service.
+    About a difference, the text is the notification's own (what happened, the stage, the
+    outcome and its rationale, the deadline), without the child's details
+    (``without_child_details``); in link-only mode nothing but the reference and the link leaves
+    the service. With an invitation, it is the set-password link, made again here
+    (``invitation_facts``). Needs an application context: links are built with ``url_for``.
     """
+    if notification.invitation is not None:
+        template, subject, context = "invitation", *invitation_facts(notification, mailer)
+    else:
+        template, subject, context = "notification", *update_facts(notification, mailer)
     recipient = notification.recipient
-    reference = notification.difference.reference
-    context = {
-        "name": recipient.name,
-        "reference": reference,
-        "url": difference_url(mailer.base_url, reference),
-        "service_name": mailer.service_name,
-        "link_only": mailer.link_only,
-        # Paragraphs, each a list of lines: the HTML template escapes every line itself.
-        "paragraphs": [
-            part.split("\n")
-            for part in without_child_details(notification.body, notification.difference).split(
-                "\n\n"
-            )
-        ],
-    }
-    subject = (
-        f"{reference}: there is an update, sign in to read it"
-        if mailer.link_only
-        else notification.subject
-    )
     message = EmailMessage()
     message["Subject"] = " ".join(subject.split())
     message["From"] = mailer.from_address
@@ -286,34 +296,57 @@ def compose(notification, mailer: Mailer) -> EmailMessage:
     # Out-of-office replies should not come back to an unattended address.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(mailer.templates.get_template("email/notification.txt").render(context))
+    context |= {"name": recipient.name, "service_name": mailer.service_name}
+    message.set_content(mailer.templates.get_template(f"email/{template}.txt").render(context))
     message.add_alternative(
-        mailer.templates.get_template("email/notification.html").render(context), subtype="html"
+        mailer.templates.get_template(f"email/{template}.html").render(context), subtype="html"
     )
     return message
 
 
-def invitation_email(
-    *, to: str, name: str, link: str, expires_at: datetime, sender: str, service_name: str,
-    partnership: str | None = None,
-) -> EmailMessage:
-    """The plain-text email carrying a one-time link to set a password."""
-    from escalate.wording import when
+def update_facts(notification, mailer: Mailer) -> tuple[str, dict]:
+    """The subject and template facts of a notification about a difference, or of a notice
+    with no difference (which links to itself in the inbox)."""
+    difference = notification.difference
+    body = notification.body
+    if difference is not None:
+        reference = difference.reference
+        url = external_url("respond.show", reference=reference)
+        body = without_child_details(body, difference)
+        update = f"{reference}: there is an update, sign in to read it"
+    else:
+        reference = None
+        url = external_url("inbox.show", notification_id=notification.id)
+        update = f"{mailer.service_name}: there is a new message, sign in to read it"
+    context = {
+        "reference": reference,
+        "url": url,
+        "link_only": mailer.link_only,
+        # Paragraphs, each a list of lines: the HTML template escapes every line itself.
+        "paragraphs": [part.split("\n") for part in body.split("\n\n")],
+    }
+    return (update if mailer.link_only else notification.subject), context
 
 
-    message = EmailMessage()
-    message["Subject"] = f"{service_name}: set your password"
-    message["From"] = sender
-    message["To"] = to
-    message["Message-ID"] = make_msgid(domain="escalate")
-    who = partnership or "your local safeguarding children partnership"
-    message.set_content(
-        f"Dear {name},\n\n"
-        f"An account has been set up for you on {service_name}, the service {who} uses to "
-        "resolve professional differences between agencies.\n\n"
-        f"Set your password using this link (it works once, until {when(expires_at)}):\n\n"
-        f"{link}\n\n"
-        "If the link has expired, ask your partnership's administrator for a new one. If you "
-        "were not expecting this email, you can ignore it.\n"
-    )
-    return message
+def invitation_facts(notification, mailer: Mailer) -> tuple[str, dict]:
+    """The subject and template facts of the email with a one-time link to set a password.
+
+    The link is not stored: it is made again from the invitation's nonce and SECRET_KEY, and
+    checked against the hash kept of it. If SECRET_KEY has changed since, the link cannot be
+    made again and the email fails for good (the administrator sends a new link).
+    """
+    invitation = notification.invitation
+    token = validation.invitation_token(mailer.secret_key, invitation.nonce or "")
+    if invitation.nonce is None or validation.token_hash(token) != invitation.token_hash:
+        raise DeliveryError(
+            "The link could not be made again, because SECRET_KEY has changed since it was "
+            "created. Send a new link",
+            permanent=True,
+        )
+    context = {
+        "url": set_password_link(token),
+        "expires": when(invitation.expires_at),
+        "has_password": notification.recipient.password_hash is not None,
+        "partnership": mailer.partnership or "your local safeguarding children partnership",
+    }
+    return f"{mailer.service_name}: set your password", context

@@ -5,7 +5,9 @@ Pure: no Flask, no database session. A refusal is a FieldError naming the field,
 written for the person who typed the value.
 """
 
+import base64
 import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -123,6 +125,20 @@ INVITATION_LIFETIME = timedelta(days=7)
 def new_token() -> str:
     """A random, unguessable token for a one-time link (256 bits)."""
     return secrets.token_urlsafe(32)
+
+
+def invitation_token(secret_key: str, nonce: str) -> str:
+    """The token of a one-time link, made from the invitation's random ``nonce`` and the
+    application's SECRET_KEY (an HMAC-SHA256, 256 bits).
+
+    Whoever creates the link and whoever emails it later make the same token, so it need not
+    be stored anywhere: the database keeps the nonce and the token's hash, and neither opens the
+    account without the key (which can already sign anyone's session).
+    """
+    digest = hmac.new(
+        secret_key.encode(), b"escalate set-password link\0" + nonce.encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def token_hash(token: str) -> str:

@@ -24,7 +24,7 @@ os.environ["ESCALATE_ENV"] = "development"
 os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-for-production-0123"
 os.environ.pop("DATABASE_URL", None)
 
-from escalate import create_app, services  # noqa: E402
+from escalate import create_app, notify, services  # noqa: E402
 from escalate.extensions import db, limiter  # noqa: E402
 from escalate.models import Base  # noqa: E402
 from tests import factories  # noqa: E402
@@ -149,7 +149,6 @@ def make_app(database_url: str, **overrides):
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_ENABLED": False,
-        "SERVER_NAME": "escalate.test",
     }
     config.update(overrides)
     return create_app(config)
@@ -415,7 +414,9 @@ def submit(client, url: str, data: dict, *, form_page: str | None = None, **kwar
     assert page.status_code == 200, f"{form_page or url} answered {page.status_code}"
     html = page.get_data(as_text=True)
     payload = {**hidden_fields(html), "csrf_token": csrf_token_from(html), **data}
-    return client.post(url, data=payload, **kwargs)
+    # A browser names the form's page as the referrer (the CSRF check asks for it over https).
+    headers = {"Referer": page.request.url, **kwargs.pop("headers", {})}
+    return client.post(url, data=payload, headers=headers, **kwargs)
 
 
 def sign_in(client, user, password: str = factories.PASSWORD):
@@ -472,3 +473,70 @@ def client_for(app):
         return browser
 
     return _client_for
+
+
+SET_PASSWORD_LINK = re.compile(r"https?://\S+/set-password/[A-Za-z0-9_\-]+")
+
+
+class SentMail:
+    """The one fake sender: keeps every email escalate hands over for delivery, in order, instead
+    of sending it. Set ``refused`` (addresses), ``down`` or ``dies_after_sending`` to have it
+    answer like a mail server that refuses an address for good, one that cannot be reached, or
+    a worker killed just after the server took the message."""
+
+    def __init__(self, app):
+        self.app = app
+        self.messages = []
+        self.refused: set[str] = set()
+        self.down = False
+        self.dies_after_sending = False
+
+    def send(self, message) -> None:
+        if self.down:
+            raise notify.DeliveryError("Could not reach the mail server: Connection refused")
+        if self.address(message) in self.refused:
+            raise notify.DeliveryError(
+                "The mail server refused the address: 550 5.1.1 No such user here", permanent=True
+            )
+        self.messages.append(message)
+        if self.dies_after_sending:
+            raise SystemExit("killed just after the mail server took the message")
+
+    @staticmethod
+    def address(message) -> str:
+        return message["To"].addresses[0].addr_spec
+
+    @staticmethod
+    def text(message) -> str:
+        return message.get_body(("plain",)).get_content()
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if self.address(m) == address]
+
+    def link_to(self, address: str) -> str:
+        """The set-password link in the latest email to ``address``, as its reader would open it."""
+        (link,) = set(SET_PASSWORD_LINK.findall(self.text(self.to(address)[-1])))
+        return link
+
+    def token_for(self, address: str) -> str:
+        return self.link_to(address).rsplit("/", 1)[1]
+
+    def deliver(self, **options):
+        """What the worker does for email each round: send every notification that is due."""
+        with self.app.app_context():
+            counts = services.delivery.deliver_due(
+                notify.mailer_from_app(self.app),
+                self.app.config["CLOCK"],
+                worker_id="test-worker",
+                **options,
+            )
+            db.session.remove()
+        return counts
+
+
+@pytest.fixture
+def sent_mail(app):
+    """The application's mailer hands every email to a SentMail instead of a mail server."""
+    sender = SentMail(app)
+    app.config["EMAIL_SENDER"] = sender
+    return sender

@@ -2,16 +2,19 @@
 
 import re
 from datetime import UTC, datetime, time, timedelta
+from html import unescape as html_unescape
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from escalate import notify, services
+from escalate import services
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
     Agency,
     AgencyStageContact,
+    Base,
     ClosureDay,
     Difference,
     Event,
@@ -27,40 +30,15 @@ from escalate.models import (
 )
 from escalate.workflow import FieldError, InvalidRequest, NotAllowed
 from tests import factories
-from tests.conftest import persist, submit
+from tests.conftest import SET_PASSWORD_LINK, persist, submit
 from tests.oversight_fixture import tables
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday, GMT
-LINK = re.compile(r"https?://\S+/set-password/(\S+)")
 
 
 @pytest.fixture
 def app_config():
     return {"CLOCK": lambda: NOW}
-
-
-class FakeSender:
-    """Records the emails escalate hands over, or refuses them like a mail server that is down."""
-
-    def __init__(self):
-        self.sent = []
-        self.down = False
-
-    def send(self, message):
-        if self.down:
-            raise notify.DeliveryError("SMTPConnectError: mail server unavailable")
-        self.sent.append(message)
-
-    def token_for(self, email: str) -> str:
-        message = next(m for m in reversed(self.sent) if m["To"] == email)
-        return LINK.search(message.get_content()).group(1)
-
-
-@pytest.fixture
-def mail(monkeypatch):
-    sender = FakeSender()
-    monkeypatch.setattr(notify, "sender_from_config", lambda config, instance_path: sender)
-    return sender
 
 
 @pytest.fixture
@@ -286,32 +264,72 @@ def invite_data(people, **overrides):
     return data | overrides
 
 
-def test_an_invited_person_sets_a_password_with_the_link_and_signs_in(app, admin, people, mail):
+def readable_in_the_database(app, secret: str) -> bool:
+    """Whether ``secret`` can be read from the database: in any column of any table, or (on
+    SQLite) anywhere in its files, including pages rows were deleted from."""
+    with app.app_context():
+        stored = [
+            str(value)
+            for table in Base.metadata.sorted_tables
+            for row in db.session.execute(sa.select(table))
+            for value in row
+        ]
+        db.session.remove()
+    if any(secret in value for value in stored):
+        return True
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite:///"):
+        files = [Path(url.removeprefix("sqlite:///") + suffix) for suffix in ("", "-wal")]
+        return any(secret.encode() in f.read_bytes() for f in files if f.exists())
+    return False
+
+
+def link_status(admin, user) -> str:
+    """What the person's page says about the email with their latest set-password link."""
+    page = text(admin.get(f"/admin/users/{user.id}"))
+    match = re.search(r'<p class="govuk-body[^"]*" id="link-email">(.*?)</p>', page, re.S)
+    assert match, "the page says nothing about a link's email"
+    return html_unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(1))).strip())
+
+
+def test_an_invited_person_sets_a_password_with_the_link_and_signs_in(
+    app, admin, people, sent_mail
+):
     response = submit(admin, "/admin/users/invite", invite_data(people))
-    assert response.status_code == 302
-    assert "emailed to new.worker@police.example" in text(admin.get(response.headers["Location"]))
+    page = text(response)
+    assert response.status_code == 200
+    assert "A link to set a password will be emailed to new.worker@police.example" in page
+    shown = SET_PASSWORD_LINK.search(page).group(0)
     user = one(app, User, User.email == "new.worker@police.example")
     assert user.password_hash is None and user.line_manager_id == people.police_manager.id
+    assert link_status(admin, user).endswith("Queued Waiting to be sent")
 
-    (message,) = mail.sent
-    assert message["To"] == "new.worker@police.example"
-    assert "set your password" in message["Subject"]
-    token = mail.token_for(user.email)
-    assert message.get_content().count("http://127.0.0.1:5000/set-password/") == 1
+    assert sent_mail.deliver().sent == 1  # the worker's round
+    (message,) = sent_mail.messages
+    assert sent_mail.address(message) == "new.worker@police.example"
+    assert message["To"].addresses[0].display_name == "DC New Worker"
+    assert message["Subject"] == "Resolve a professional difference: set your password"
+    assert "An account has been set up for you" in sent_mail.text(message)
+    assert sent_mail.text(message).count("http://127.0.0.1:5000/set-password/") == 1
+    link = sent_mail.link_to(user.email)
+    assert link == shown, "the administrator is shown the link that is emailed"
+    token = link.rsplit("/", 1)[1]
     with app.app_context():
         stored = db.session.scalar(sa.select(Invitation))
         assert stored.token_hash != token and token not in stored.token_hash
         assert stored.expires_at == NOW + timedelta(days=7)
+    assert not readable_in_the_database(app, token)
+    assert link_status(admin, user).endswith("Sent Sent at 10:00am on Friday 20 November 2026")
 
     visitor = app.test_client()
-    form = visitor.get(f"/set-password/{token}")
+    form = visitor.get(link)
     assert form.status_code == 200 and "new.worker@police.example" in text(form)
     # Looking at the link signs nobody in.
     assert visitor.get("/inbox").status_code == 302
 
     done = submit(
         visitor,
-        f"/set-password/{token}",
+        link,
         {"password": "a long new passphrase", "confirmation": "a long new passphrase"},
     )
     assert done.status_code == 302 and done.headers["Location"].endswith("/sign-in")
@@ -320,18 +338,41 @@ def test_an_invited_person_sets_a_password_with_the_link_and_signs_in(app, admin
         visitor, "/sign-in", {"email": user.email, "password": "a long new passphrase"}
     )
     assert signed_in.status_code == 302
+    # The email was for their mailbox only: their inbox in escalate starts empty.
+    assert "You have no messages" in text(visitor.get("/inbox"))
 
-    used = app.test_client().get(f"/set-password/{token}")
+    used = app.test_client().get(link)
     assert used.status_code == 410 and "already been used" in text(used)
     invited, password_set = changes(app, "user")
     assert invited.action == "invited" and invited.after["role"] == "practitioner"
     assert invited.after["line_manager"] == "ds@police.example"
     assert password_set.action == "password set" and password_set.actor_id == user.id
+    assert not readable_in_the_database(app, token)
 
 
-def test_expired_and_unknown_links_get_a_clear_page(app, admin, people, mail):
+def test_the_link_shown_to_the_administrator_works_before_any_email_is_sent(
+    app, admin, people, sent_mail
+):
+    page = text(submit(admin, "/admin/users/invite", invite_data(people)))
+    link = SET_PASSWORD_LINK.search(page).group(0)
+    assert "If the email does not arrive" in page and "shown only once" in page
+    assert not readable_in_the_database(app, link.rsplit("/", 1)[1])
+    done = submit(
+        app.test_client(),
+        link,
+        {"password": "a long new passphrase", "confirmation": "a long new passphrase"},
+    )
+    assert done.status_code == 302
+    # The worker then finds the link used: it does not email a link that no longer works.
+    assert sent_mail.deliver().not_emailed == 1 and sent_mail.messages == []
+    user = one(app, User, User.email == "new.worker@police.example")
+    assert "Not emailed The link was used before it could be emailed" in link_status(admin, user)
+
+
+def test_expired_and_unknown_links_get_a_clear_page(app, admin, people, sent_mail):
     submit(admin, "/admin/users/invite", invite_data(people))
-    token = mail.token_for("new.worker@police.example")
+    sent_mail.deliver()
+    token = sent_mail.token_for("new.worker@police.example")
     app.config["CLOCK"] = lambda: NOW + timedelta(days=7)
     expired = app.test_client().get(f"/set-password/{token}")
     assert expired.status_code == 410 and "This link has expired" in text(expired)
@@ -340,22 +381,65 @@ def test_expired_and_unknown_links_get_a_clear_page(app, admin, people, mail):
     assert one(app, User, User.email == "new.worker@police.example").password_hash is None
 
 
-def test_a_new_link_replaces_the_old_one(app, admin, people, mail):
+def test_a_new_link_replaces_the_old_one(app, admin, people, sent_mail):
     submit(admin, "/admin/users/invite", invite_data(people))
+    sent_mail.deliver()
     user = one(app, User, User.email == "new.worker@police.example")
-    first = mail.token_for(user.email)
+    first = sent_mail.token_for(user.email)
     page = f"/admin/users/{user.id}"
-    submit(admin, f"{page}/send-link", {}, form_page=page)
-    second = mail.token_for(user.email)
-    assert first != second
+    created = text(submit(admin, f"{page}/send-link", {}, form_page=page))
+    assert "New link created for DC New Worker" in created
+    assert "A link to set a password will be emailed to new.worker@police.example" in created
+    sent_mail.deliver()
+    second = sent_mail.token_for(user.email)
+    assert first != second and len(sent_mail.to(user.email)) == 2
+    assert second in created
     replaced = app.test_client().get(f"/set-password/{first}")
     assert "stops working when a newer one is sent" in text(replaced)
     assert app.test_client().get(f"/set-password/{second}").status_code == 200
 
 
-def test_a_weak_or_mistyped_password_is_refused_and_the_link_still_works(app, admin, people, mail):
+def test_a_link_replaced_before_the_worker_came_to_it_is_not_emailed(
+    app, admin, people, sent_mail
+):
     submit(admin, "/admin/users/invite", invite_data(people))
-    token = mail.token_for("new.worker@police.example")
+    user = one(app, User, User.email == "new.worker@police.example")
+    page = f"/admin/users/{user.id}"
+    submit(admin, f"{page}/send-link", {}, form_page=page)
+
+    counts = sent_mail.deliver()
+
+    assert (counts.sent, counts.not_emailed) == (1, 1)
+    (message,) = sent_mail.to(user.email)
+    assert app.test_client().get(sent_mail.link_to(user.email)).status_code == 200
+    assert link_status(admin, user).endswith("Sent Sent at 10:00am on Friday 20 November 2026")
+
+
+def test_a_forgotten_password_gets_a_new_link_that_replaces_it(app, admin, people, sent_mail):
+    page = f"/admin/users/{people.gp.id}"
+    submit(admin, f"{page}/send-link", {}, form_page=page)
+    sent_mail.deliver()
+    email = sent_mail.text(sent_mail.to("gp@gp.example")[-1])
+    assert "sent you a new link to set your password" in email
+    assert "replaces your current one" in email
+    set_it = submit(
+        app.test_client(),
+        sent_mail.link_to("gp@gp.example"),
+        {"password": "a brand new passphrase", "confirmation": "a brand new passphrase"},
+    )
+    assert set_it.status_code == 302
+    visitor = app.test_client()
+    assert submit(
+        visitor, "/sign-in", {"email": "gp@gp.example", "password": "a brand new passphrase"}
+    ).status_code == 302
+
+
+def test_a_weak_or_mistyped_password_is_refused_and_the_link_still_works(
+    app, admin, people, sent_mail
+):
+    submit(admin, "/admin/users/invite", invite_data(people))
+    sent_mail.deliver()
+    token = sent_mail.token_for("new.worker@police.example")
     visitor = app.test_client()
     short = submit(
         visitor, f"/set-password/{token}", {"password": "short", "confirmation": "short"}
@@ -371,18 +455,32 @@ def test_a_weak_or_mistyped_password_is_refused_and_the_link_still_works(app, ad
     assert visitor.get(f"/set-password/{token}").status_code == 200
 
 
-def test_when_the_email_cannot_be_sent_the_admin_is_shown_the_link(app, admin, people, mail):
-    mail.down = True
-    response = submit(admin, "/admin/users/invite", invite_data(people))
-    page = text(response)
-    assert response.status_code == 200
-    assert "The email could not be sent" in page
-    token = re.search(r"/set-password/([A-Za-z0-9_\-]+)", page).group(1)
-    assert app.test_client().get(f"/set-password/{token}").status_code == 200
-    assert one(app, User, User.email == "new.worker@police.example") is not None
+def test_when_the_email_cannot_be_sent_the_admin_is_told_and_can_pass_a_link_on(
+    app, admin, people, sent_mail
+):
+    sent_mail.refused.add("new.worker@police.example")
+    submit(admin, "/admin/users/invite", invite_data(people))
+    user = one(app, User, User.email == "new.worker@police.example")
+
+    assert sent_mail.deliver().failed == 1
+
+    assert sent_mail.messages == []
+    status = link_status(admin, user)
+    assert "Failed After 1 try: The mail server refused the address: 550 5.1.1" in status
+    assert status.endswith("The administrators have been told.")
+    inbox = text(admin.get("/inbox"))
+    assert "The link to set a password could not be emailed to DC New Worker" in inbox
+    assert "Inbox (1 unread)" in inbox
+    # The administrator makes a new link and passes it on by hand: it works.
+    page = f"/admin/users/{user.id}"
+    created = text(submit(admin, f"{page}/send-link", {}, form_page=page))
+    link = SET_PASSWORD_LINK.search(created).group(0)
+    assert app.test_client().get(link).status_code == 200
+    # No email about a failed link goes to anyone: the notice is in the app only.
+    assert sent_mail.deliver().sent == 0
 
 
-def test_duplicate_emails_are_refused_whatever_their_case(app, admin, people, mail):
+def test_duplicate_emails_are_refused_whatever_their_case(app, admin, people, sent_mail):
     response = submit(admin, "/admin/users/invite", invite_data(people, email="SW@csc.EXAMPLE"))
     assert "There is already an account for sw@csc.example" in text(response)
     response = submit(
@@ -393,10 +491,11 @@ def test_duplicate_emails_are_refused_whatever_their_case(app, admin, people, ma
         ),
     )
     assert "There is already an account for lead@gp.example" in text(response)
-    assert mail.sent == [] and changes(app, "user") == []
+    assert sent_mail.deliver().sent == 0 and sent_mail.messages == []
+    assert changes(app, "user") == []
 
 
-def test_an_agency_role_needs_an_agency(app, admin, people, mail):
+def test_an_agency_role_needs_an_agency(app, admin, people, sent_mail):
     response = submit(admin, "/admin/users/invite", invite_data(people, agency="0"))
     assert "a practitioner acts for an agency" in text(response)
     response = submit(
@@ -404,7 +503,7 @@ def test_an_agency_role_needs_an_agency(app, admin, people, mail):
         "/admin/users/invite",
         invite_data(people, agency="0", role="auditor", line_manager="0"),
     )
-    assert response.status_code == 302
+    assert response.status_code == 200 and "Account created for DC New Worker" in text(response)
 
 
 def test_role_agency_and_line_manager_change_and_are_recorded(app, admin, people):
@@ -1057,9 +1156,10 @@ def test_the_set_password_page_is_rate_limited(database_url, app):
         db.engine.dispose()
 
 
-def test_someone_signed_in_cannot_use_a_link(app, admin, people, mail):
+def test_someone_signed_in_cannot_use_a_link(app, admin, people, sent_mail):
     submit(admin, "/admin/users/invite", invite_data(people))
-    token = mail.token_for("new.worker@police.example")
+    sent_mail.deliver()
+    token = sent_mail.token_for("new.worker@police.example")
     response = admin.get(f"/set-password/{token}")
     assert response.status_code == 409 and "Sign out to use this link" in text(response)
 

@@ -3,9 +3,17 @@
 import pytest
 import sqlalchemy as sa
 
-from escalate import notify
 from escalate.extensions import db
-from escalate.models import AdminChange, Agency, AgencyKind, Invitation, Role, User
+from escalate.models import (
+    AdminChange,
+    Agency,
+    AgencyKind,
+    EmailStatus,
+    Invitation,
+    Notification,
+    Role,
+    User,
+)
 from tests import factories
 
 AGENCIES_HEADER = "name,kind\n"
@@ -146,27 +154,34 @@ def test_any_rejected_user_row_stops_the_whole_import(app, runner, write, existi
     assert count(app, User) == 2 and count(app, AdminChange) == 0
 
 
-def test_invitations_are_emailed_on_request(app, runner, write, existing, monkeypatch):
-    sent = []
-
-    class Sender:
-        def send(self, message):
-            if message["To"] == "down@police.example":
-                raise notify.DeliveryError("mailbox unavailable")
-            sent.append(message)
-
-    monkeypatch.setattr(notify, "sender_from_config", lambda config, path: Sender())
+def test_invitations_are_emailed_on_request(app, runner, write, existing, sent_mail):
+    sent_mail.refused.add("down@police.example")
     path = write(users_file(
         "up@police.example,Up,,practitioner,Northshire Police,",
         "down@police.example,Down,,practitioner,Northshire Police,",
     ))
     result = run(runner, "import-users", path, "--send-invitations")
-    assert "Imported 2 accounts." in result.output and "Emailed 1 link" in result.output
-    assert "Could not email down@police.example" in result.output
-    assert "/set-password/" in result.output
-    assert result.exit_code == 1  # a script is told that something needs doing by hand
-    assert [m["To"] for m in sent] == ["up@police.example"]
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 accounts." in result.output
+    assert "2 links to set a password will be emailed by the worker" in result.output
+    assert "/set-password/" not in result.output  # links are for their owners' mailboxes
     assert count(app, Invitation) == 2 and count(app, User) == 4
+    assert sent_mail.messages == []  # the worker sends them
+
+    delivered = run(runner, "deliver")
+    assert "Email: 1 sent, 0 to try again later, 1 failed, 0 not emailed." in delivered.output
+    assert [sent_mail.address(m) for m in sent_mail.messages] == ["up@police.example"]
+    link = sent_mail.link_to("up@police.example")
+    assert app.test_client().get(link).status_code == 200
+    with app.app_context():
+        down = db.session.scalar(
+            sa.select(Notification)
+            .join(User, User.id == Notification.recipient_id)
+            .where(User.email == "down@police.example")
+        )
+        assert down.email_status == EmailStatus.FAILED
+        assert "550 5.1.1 No such user here" in down.last_error
+        assert link.rsplit("/", 1)[1] not in down.body
 
 
 @pytest.mark.parametrize(

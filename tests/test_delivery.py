@@ -2,7 +2,6 @@
 
 import re
 import threading
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
@@ -346,6 +345,76 @@ def test_an_address_that_is_not_one_fails_without_stopping_the_others(
     assert "'sam okafor at csc' is not an email address" in outbox(app)[1].last_error
 
 
+def invite(app, people, email="new.worker@police.example"):
+    """The administrator invites a new practitioner: the set-password link, as shown to them."""
+    with app.app_context():
+        admin = db.session.get(User, people.admin.id)
+        invited = services.accounts.invite_user(
+            admin,
+            email=email,
+            name="DC New Worker",
+            role="practitioner",
+            agency_id=db.session.get(User, people.police_manager.id).agency_id,
+            now=NOW,
+            secret_key=app.config["SECRET_KEY"],
+        )
+        token = invited.token
+        db.session.remove()
+    return token
+
+
+def test_a_set_password_link_is_emailed_from_the_outbox_and_kept_nowhere(
+    app, people, clock, mail_server
+):
+    from tests.test_admin import readable_in_the_database
+
+    # Link-only mode keeps case content out of email; a set-password link has none.
+    app.config["EMAIL_LINK_ONLY"] = True
+    token = invite(app, people)
+    assert not readable_in_the_database(app, token)
+
+    assert deliver(app, clock).sent == 1
+
+    (received,) = mail_server.received()
+    (row,) = outbox(app)
+    assert received.recipients == ("new.worker@police.example",)
+    assert received.message_id == expected_message_id(row.id)
+    assert received.message["Subject"] == "Resolve a professional difference: set your password"
+    link = f"{BASE_URL}/set-password/{token}"
+    text, html = received.part("plain"), received.part("html")
+    assert link in text and f'<a href="{link}"' in html
+    assert "(it works once, until 10am on Friday 27 November 2026)" in text
+    assert (row.email_status, row.sent_at, row.difference_id) == (EmailStatus.SENT, NOW, None)
+    assert token not in row.body and "/set-password/" not in row.body
+    assert not readable_in_the_database(app, token)
+    assert app.test_client().get(link).status_code == 200
+    # It is not a message for the inbox in escalate.
+    with app.app_context():
+        invited = db.session.get(User, row.recipient_id)
+        assert db.session.scalars(queries.inbox.inbox(invited)).all() == []
+
+
+def test_a_link_that_cannot_be_made_again_fails_and_the_administrators_are_told(
+    app, people, clock, mail_server
+):
+    invite(app, people)
+    app.config["SECRET_KEY"] = "a new key, set after the link was created, 0123456789abcdef"
+
+    assert deliver(app, clock).failed == 1
+
+    link_row, notice = outbox(app)
+    assert mail_server.received() == []
+    assert link_row.email_status == EmailStatus.FAILED and link_row.attempts == 1
+    assert "SECRET_KEY has changed since it was created" in link_row.last_error
+    assert notice.recipient.email == "admin@partnership.example"
+    assert notice.subject == "The link to set a password could not be emailed to DC New Worker"
+    assert "could not email DC New Worker (new.worker@police.example)" in notice.body
+    assert (notice.difference_id, notice.email_status) == (None, EmailStatus.NOT_EMAILED)
+    assert notice.last_error == services.delivery.NOT_EMAILED_ADMINISTRATORS_NOTICE
+    page = _signed_in(app, people.admin).get(f"/inbox/{notice.id}")
+    assert page.status_code == 200 and "send them a new link" in page.get_data(as_text=True)
+
+
 def test_deactivated_people_are_not_emailed(app, people, clock, mail_server):
     raise_difference(app, people)
     with app.app_context():
@@ -361,50 +430,42 @@ def test_deactivated_people_are_not_emailed(app, people, clock, mail_server):
     assert [r.recipients for r in mail_server.received()] == [("gp@gp.example",)]
 
 
-class CrashAfterSending:
-    """A sender whose process dies just after the server accepted the message."""
-
-    def __init__(self, sender):
-        self.sender = sender
-
-    def send(self, message):
-        self.sender.send(message)
-        raise SystemExit("killed")
-
-
 def test_a_worker_that_died_mid_send_is_relieved_and_the_message_keeps_its_message_id(
-    app, people, clock, mail_server
+    app, people, clock, sent_mail
 ):
     raise_difference(app, people)
-    with app.app_context():
-        mailer = notify.mailer_from_app(app)
-    crashing = replace(mailer, sender=CrashAfterSending(mailer.sender))
+    claim_seconds = app.config["EMAIL_CLAIM_SECONDS"]
+    sent_mail.dies_after_sending = True
     with pytest.raises(SystemExit):
-        deliver(app, clock, worker="dies", mailer=crashing)
+        deliver(app, clock, worker="dies")
+    sent_mail.dies_after_sending = False
     stranded = outbox(app)[0]
     assert (stranded.email_status, stranded.claimed_by) == (EmailStatus.SENDING, "dies")
-    assert stranded.claimed_until == NOW + timedelta(seconds=mailer.claim_seconds)
+    assert stranded.claimed_until == NOW + timedelta(seconds=claim_seconds)
 
     # While the claim holds, another worker leaves it alone and sends the rest.
     assert deliver(app, clock, worker="other").sent == 1
-    clock.advance(seconds=mailer.claim_seconds)
+    clock.advance(seconds=claim_seconds)
     assert deliver(app, clock, worker="other").sent == 1
 
     raiser_row = outbox(app)[0]
     assert (raiser_row.email_status, raiser_row.attempts) == (EmailStatus.SENT, 2)
-    assert mail_server.message_id_counts()[expected_message_id(raiser_row.id)] == 2
+    handed_over = [m["Message-ID"] for m in sent_mail.messages]
+    assert handed_over.count(expected_message_id(raiser_row.id)) == 2
+    first, again = (m for m in sent_mail.messages if m["Message-ID"] == handed_over[0])
+    assert (first["Date"], sent_mail.text(first)) == (again["Date"], sent_mail.text(again))
 
 
-def test_a_message_whose_every_try_was_cut_short_is_given_up(app, people, clock, mail_server):
+def test_a_message_whose_every_try_was_cut_short_is_given_up(app, people, clock, sent_mail):
     app.config["EMAIL_MAX_ATTEMPTS"] = 2
     raise_difference(app, people)
-    with app.app_context():
-        mailer = notify.mailer_from_app(app)
-    crashing = replace(mailer, sender=CrashAfterSending(mailer.sender))
+    claim_seconds = app.config["EMAIL_CLAIM_SECONDS"]
+    sent_mail.dies_after_sending = True
     for _ in range(2):
         with pytest.raises(SystemExit):
-            deliver(app, clock, worker="dies", mailer=crashing, limit=1)
-        clock.advance(seconds=mailer.claim_seconds)
+            deliver(app, clock, worker="dies", limit=1)
+        clock.advance(seconds=claim_seconds)
+    sent_mail.dies_after_sending = False
 
     counts = deliver(app, clock, limit=1)
 

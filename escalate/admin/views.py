@@ -4,11 +4,11 @@ sets their password."""
 
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import deadlines, presentation, queries, services, wording
-from escalate.admin import forms, invitations
+from escalate import deadlines, notify, presentation, queries, services, wording
+from escalate.admin import forms
 from escalate.extensions import limiter
 from escalate.models import LeadRule, ResponderRule, Role
 from escalate.workflow import CHANGE_LOG_READERS, FieldError, InvalidRequest
@@ -221,19 +221,13 @@ def _account_form(user=None) -> forms.AccountForm:
 
 
 def _link_page(invited, *, heading: str):
-    """After creating a link: say it was emailed, or show it to pass on when email failed."""
-    if invitations.send(invited):
-        flash(
-            f"{heading} A link to set a password has been emailed to {invited.user.email}. "
-            "It works once, for 7 days.",
-            "success",
-        )
-        return redirect(url_for("admin.user", user_id=invited.user.id))
+    """After creating a link: say it will be emailed, and show it this once, to pass on by hand
+    if the email does not arrive (it is in this response only: escalate does not keep it)."""
     return render_template(
-        "admin/link_not_sent.html",
+        "admin/link_created.html",
         heading=heading,
         user=invited.user,
-        link=invitations.link_for(invited.token),
+        link=notify.set_password_link(invited.token),
         expires_at=invited.expires_at,
     )
 
@@ -245,12 +239,15 @@ def invite():
     if form.validate_on_submit():
         try:
             invited = services.accounts.invite_user(
-                current_user, now=presentation.now(), **form.values()
+                current_user,
+                now=presentation.now(),
+                secret_key=current_app.config["SECRET_KEY"],
+                **form.values(),
             )
         except FieldError as error:
             presentation.attach_error(form, error)
         else:
-            return _link_page(invited, heading=f"Account created for {invited.user.name}.")
+            return _link_page(invited, heading=f"Account created for {invited.user.name}")
     return render_template("admin/account_form.html", form=form, user=None)
 
 
@@ -263,6 +260,7 @@ def user(user_id):
         user=user,
         form=forms.ConfirmForm(),
         is_self=user.id == current_user.id,
+        link_email=queries.setup.latest_link_email(user),
     )
 
 
@@ -337,11 +335,13 @@ def send_link(user_id):
     if not forms.ConfirmForm().validate_on_submit():
         return redirect(url_for("admin.user", user_id=user_id))
     try:
-        invited = services.accounts.send_new_link(current_user, user_id, presentation.now())
+        invited = services.accounts.send_new_link(
+            current_user, user_id, presentation.now(), current_app.config["SECRET_KEY"]
+        )
     except InvalidRequest as error:
         _refused(error)
         return redirect(url_for("admin.user", user_id=user_id))
-    return _link_page(invited, heading="New link created.")
+    return _link_page(invited, heading=f"New link created for {invited.user.name}")
 
 
 # --- The stage policy -------------------------------------------------------------------------

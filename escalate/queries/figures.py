@@ -288,8 +288,11 @@ class FailedNotification:
 
 
 def notification_failures(limit: int = 10) -> tuple[int, list[FailedNotification]]:
-    """How many notifications could not be emailed, and the latest of them."""
-    failed = Notification.email_status == EmailStatus.FAILED
+    """How many notifications about differences could not be emailed, and the latest of them.
+    (A set-password link that could not be emailed is the administrators' to deal with.)"""
+    failed = sa.and_(
+        Notification.email_status == EmailStatus.FAILED, Notification.difference_id.is_not(None)
+    )
     total = db.session.scalar(sa.select(sa.func.count(Notification.id)).where(failed))
     latest = [
         FailedNotification(*row)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Bundle
+from sqlalchemy.orm import Bundle, joinedload
 
 from escalate import calendar, policy, validation, wording
 from escalate.extensions import db
@@ -19,6 +19,7 @@ from escalate.models import (
     Difference,
     Invitation,
     LeadRule,
+    Notification,
     PartnershipSettings,
     PolicyStage,
     ResponderRule,
@@ -201,6 +202,18 @@ def invitation_for_token(token: str, now: datetime) -> tuple[Invitation | None, 
         now=now,
     )
     return invitation, problem
+
+
+def latest_link_email(user: User) -> Notification | None:
+    """The email with the newest set-password link for ``user``, with its invitation: how far its
+    delivery got (the administrator's page for the account shows it)."""
+    return db.session.scalar(
+        sa.select(Notification)
+        .where(Notification.recipient_id == user.id, Notification.invitation_id.is_not(None))
+        .options(joinedload(Notification.invitation))
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(1)
+    )
 
 
 def get_policy_stage(level: int) -> PolicyStage:

@@ -17,6 +17,7 @@ from escalate.models import (
     AdminChange,
     Agency,
     Event,
+    Invitation,
     Notification,
     PartnershipSettings,
     Role,
@@ -123,6 +124,25 @@ def notify_without_event(difference, now, recipients, kind: str, role: str, fact
                 next_attempt_at=now,
             )
         )
+
+
+def notify_invited(invitation: Invitation, now) -> Notification:
+    """The outbox row that emails a set-password link to its owner, in the caller's transaction.
+
+    It names the invitation and holds no link: the deliverer makes the link again when it
+    writes the email (``validation.invitation_token``).
+    """
+    subject, body = messages.invitation(expires_at=invitation.expires_at)
+    notification = Notification(
+        recipient=invitation.user,
+        invitation=invitation,
+        subject=subject,
+        body=body,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    db.session.add(notification)
+    return notification
 
 
 def require_admin(actor: User | None) -> None:

@@ -25,6 +25,7 @@ from escalate.queries.setup import (
     manager_map,
 )
 from escalate.services._records import (
+    notify_invited,
     record_admin_change,
     record_admin_edit,
     require_admin,
@@ -149,8 +150,11 @@ def _account_fields(user_id, *, email, name, job_title, role, agency_id, line_ma
     }
 
 
-def create_invitation(user: User, actor: User | None, now: datetime) -> tuple[str, Invitation]:
-    """A new one-time link for ``user``; earlier unused links stop working."""
+def create_invitation(
+    user: User, actor: User | None, now: datetime, secret_key: str
+) -> tuple[str, Invitation]:
+    """A new one-time link for ``user``, and the outbox row that emails it to them; earlier
+    unused links stop working. The token is returned, never stored."""
     db.session.execute(
         sa.update(Invitation)
         .where(
@@ -160,21 +164,25 @@ def create_invitation(user: User, actor: User | None, now: datetime) -> tuple[st
         )
         .values(expires_at=now)
     )
-    token = validation.new_token()
+    nonce = validation.new_token()
+    token = validation.invitation_token(secret_key, nonce)
     invitation = Invitation(
         user=user,
         token_hash=validation.token_hash(token),
+        nonce=nonce,
         created_by_id=actor.id if actor else None,
         created_at=now,
         expires_at=now + validation.INVITATION_LIFETIME,
     )
     db.session.add(invitation)
+    notify_invited(invitation, now)
     return token, invitation
 
 
 @dataclass(frozen=True)
 class Invited:
-    """An account with a new set-password link. The token exists only here, never stored."""
+    """An account with a new set-password link, on its way by email. The token exists only
+    here (for the administrator's page), never stored."""
 
     user: User
     token: str
@@ -191,8 +199,12 @@ def invite_user(
     agency_id=None,
     line_manager_id=None,
     now: datetime,
+    secret_key: str,
 ) -> Invited:
-    """Create an account without a password, and a one-time link for its owner to set one."""
+    """Create an account without a password, and email its owner a one-time link to set one.
+
+    ``secret_key`` is the application's SECRET_KEY, which the link's token is made with.
+    """
     require_admin(actor)
     fields = _account_fields(
         None,
@@ -206,7 +218,7 @@ def invite_user(
     user = User(**fields, password_hash=None, active=True, created_at=now)
     db.session.add(user)
     db.session.flush()
-    token, invitation = create_invitation(user, actor, now)
+    token, invitation = create_invitation(user, actor, now, secret_key)
     record_admin_change(
         actor,
         now,
@@ -220,13 +232,14 @@ def invite_user(
     return Invited(user, token, invitation.expires_at)
 
 
-def send_new_link(actor: User | None, user_id: int, now: datetime) -> Invited:
-    """A fresh set-password link for an account (first invitation lost, or password forgotten)."""
+def send_new_link(actor: User | None, user_id: int, now: datetime, secret_key: str) -> Invited:
+    """Email a fresh set-password link to an account's owner (first invitation lost, or password
+    forgotten)."""
     require_admin(actor)
     user = get_user(user_id)
     if not user.active:
         raise InvalidRequest(f"{user.name}'s account is deactivated: reactivate it first.")
-    token, invitation = create_invitation(user, actor, now)
+    token, invitation = create_invitation(user, actor, now, secret_key)
     record_admin_change(
         actor,
         now,

@@ -6,6 +6,8 @@ and commits the claim before it talks to the mail server, so no other worker tak
 claim lapses at claimed_until: if the worker died mid-send, another sends the message again,
 with the same Message-ID. For a notification that is not emailed, last_error says why.
 
+An email with a set-password link is written only while its link still works: one used,
+expired or replaced by a newer link before the worker came to it is not emailed.
 """
 
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from escalate import notify, wording
+from escalate import notify, validation, wording
 from escalate.extensions import db
 from escalate.models import (
     EmailStatus,
@@ -29,7 +31,18 @@ NOT_EMAILED_INACTIVE = "The recipient's account is deactivated, so no email was 
 NOT_EMAILED_PARTNERSHIP_NOTICE = "A notice to the partnership, shown in the app only."
 
 
+NOT_EMAILED_ADMINISTRATORS_NOTICE = "A notice to the administrators, shown in the app only."
+
+
 NOBODY_FINISHED = "The worker sending it stopped before it finished"
+
+
+NOT_EMAILED_LINK = {
+    "used": "The link was used before it could be emailed, so no email was sent.",
+    "expired": "The link had expired, or a newer one had replaced it, before it could be "
+    "emailed, so no email was sent.",
+    "inactive": NOT_EMAILED_INACTIVE,
+}
 
 
 @dataclass
@@ -42,7 +55,11 @@ class DeliveryCounts:
     not_emailed: int = 0
 
     def add(self, status: EmailStatus) -> None:
-        name = {EmailStatus.SENT: "sent", EmailStatus.RETRYING: "retrying"}.get(status, "failed")
+        name = {
+            EmailStatus.SENT: "sent",
+            EmailStatus.RETRYING: "retrying",
+            EmailStatus.NOT_EMAILED: "not_emailed",
+        }.get(status, "failed")
         setattr(self, name, getattr(self, name) + 1)
 
     def __bool__(self) -> bool:
@@ -132,6 +149,17 @@ def _claim_email(now: datetime, worker_id: str, claim_seconds: int) -> int | Non
 def _deliver_claimed(notification_id: int, mailer: notify.Mailer, clock, worker_id: str):
     """Send one claimed notification and record what happened; return its new status."""
     notification = db.session.get(Notification, notification_id)
+    unusable = _link_problem(notification, clock())
+    if unusable is not None:
+        _end_claim(
+            notification_id,
+            worker_id,
+            email_status=EmailStatus.NOT_EMAILED,
+            last_error=NOT_EMAILED_LINK[unusable],
+            next_attempt_at=None,
+        )
+        db.session.commit()
+        return EmailStatus.NOT_EMAILED
     try:
         if notification.attempts > mailer.max_attempts:
             # Every try was cut short (a worker that died mid-send each time): stop trying.
@@ -145,6 +173,19 @@ def _deliver_claimed(notification_id: int, mailer: notify.Mailer, clock, worker_
     _end_claim(notification_id, worker_id, email_status=EmailStatus.SENT, sent_at=clock())
     db.session.commit()
     return EmailStatus.SENT
+
+
+def _link_problem(notification: Notification, now: datetime) -> str | None:
+    """Why the set-password link a notification carries no longer works, if it does carry one."""
+    invitation = notification.invitation
+    if invitation is None:
+        return None
+    return validation.invitation_problem(
+        used_at=invitation.used_at,
+        expires_at=invitation.expires_at,
+        user_active=invitation.user.active,
+        now=now,
+    )
 
 
 def _end_claim(notification_id: int, worker_id: str, **values) -> bool:
@@ -175,15 +216,52 @@ def _record_failure(notification_id, worker_id, now, mailer, error) -> EmailStat
         next_attempt_at=next_attempt_at,
     )
     if held and status == EmailStatus.FAILED:
-        _tell_partnership_email_failed(notification, reason, now)
+        if notification.invitation_id is not None:
+            _tell_administrators_link_failed(notification, reason, now)
+        else:
+            _tell_partnership_email_failed(notification, reason, now)
     db.session.commit()
     return status
+
+
+def _tries(notification: Notification) -> str:
+    return wording.plural(notification.attempts, "try", "tries")
+
+
+def _tell_administrators_link_failed(notification: Notification, reason: str, now) -> None:
+    """An in-app notice to every administrator: somebody did not get their set-password link."""
+    recipient = notification.recipient
+    body = "\n\n".join(
+        [
+            f"escalate could not email {recipient.name} ({recipient.email}) their link to set a "
+            f"password, after {_tries(notification)}.",
+            f"The reason: {reason}.",
+            "Check their email address on their page under Administration > People, then send "
+            "them a new link. The page shows the new link once, for you to pass on by a secure "
+            "route if the email fails again.",
+        ]
+    )
+    subject = f"The link to set a password could not be emailed to {recipient.name}"
+    administrators = db.session.scalars(
+        sa.select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.name)
+    )
+    for administrator in administrators:
+        db.session.add(
+            Notification(
+                recipient_id=administrator.id,
+                subject=subject[:200],
+                body=body,
+                created_at=now,
+                email_status=EmailStatus.NOT_EMAILED,
+                last_error=NOT_EMAILED_ADMINISTRATORS_NOTICE,
+            )
+        )
 
 
 def _tell_partnership_email_failed(notification: Notification, reason: str, now) -> None:
     """An in-app notice to every partnership member: somebody was not told by email."""
     recipient, reference = notification.recipient, notification.difference.reference
-    tries = wording.plural(notification.attempts, "try", "tries")
+    tries = _tries(notification)
     body = "\n\n".join(
         [
             f"escalate could not email {recipient.name} ({recipient.email}) about difference "

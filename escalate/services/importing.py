@@ -16,7 +16,7 @@ from escalate.models import (
 )
 from escalate.queries.setup import find_agency_by_name, find_user_by_email
 from escalate.services._records import agency_record, record_admin_change, user_record
-from escalate.services.accounts import Invited, create_invitation
+from escalate.services.accounts import create_invitation
 from escalate.workflow import FieldError, InvalidRequest
 
 
@@ -111,7 +111,7 @@ def read_rows(path: str, columns) -> list[tuple[int, dict]]:
 class ImportResult:
     rejections: list
     created: list  # agencies or users, when nothing was rejected
-    invited: list[Invited]
+    invited: list[User]  # accounts whose owners are emailed a link to set a password
 
 
 def import_agencies(rows: list[tuple[int, dict]], now: datetime, *, source: str) -> ImportResult:
@@ -152,10 +152,21 @@ def import_agencies(rows: list[tuple[int, dict]], now: datetime, *, source: str)
 
 
 def import_users(
-    rows: list[tuple[int, dict]], now: datetime, *, source: str, invite: bool
+    rows: list[tuple[int, dict]],
+    now: datetime,
+    *,
+    source: str,
+    invite: bool,
+    secret_key: str | None = None,
 ) -> ImportResult:
     """Create every account of the file without a password, or none: any rejected row stops the
-    whole import. Line managers may be existing accounts or other rows of the file."""
+    whole import. Line managers may be existing accounts or other rows of the file.
+
+    With ``invite``, each owner is emailed a one-time link to set a password, made with
+    ``secret_key`` (the application's SECRET_KEY).
+    """
+    if invite and not secret_key:
+        raise ValueError("inviting needs the application's SECRET_KEY to make the links")
     in_file: dict[str, int] = {}
     for line, row in rows:
         in_file.setdefault(validation.normalise_email(row.get("email")), line)
@@ -236,7 +247,7 @@ def import_users(
             after=user_record(user),
         )
         if invite:
-            token, invitation = create_invitation(user, None, now)
-            invited.append(Invited(user, token, invitation.expires_at))
+            create_invitation(user, None, now, secret_key)
+            invited.append(user)
     db.session.commit()
     return ImportResult([], list(created.values()), invited)

@@ -9,6 +9,7 @@ from escalate.models import (
     Notification,
     User,
 )
+from escalate.queries.inbox import IN_THE_INBOX
 from escalate.workflow import (
     NotFound,
 )
@@ -18,7 +19,9 @@ def open_notification(user: User, notification_id: int, now: datetime) -> Notifi
     """A notification addressed to ``user`` (NotFound otherwise), marked read."""
     notification = db.session.scalar(
         sa.select(Notification).where(
-            Notification.id == notification_id, Notification.recipient_id == user.id
+            Notification.id == notification_id,
+            Notification.recipient_id == user.id,
+            IN_THE_INBOX,
         )
     )
     if notification is None:
@@ -32,7 +35,7 @@ def open_notification(user: User, notification_id: int, now: datetime) -> Notifi
 def mark_all_read(user: User, now: datetime) -> int:
     result = db.session.execute(
         sa.update(Notification)
-        .where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
+        .where(Notification.recipient_id == user.id, Notification.read_at.is_(None), IN_THE_INBOX)
         .values(read_at=now)
     )
     db.session.commit()

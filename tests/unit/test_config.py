@@ -128,6 +128,29 @@ def test_email_settings_are_read_from_the_environment(tmp_path):
     assert config["ESCALATE_BASE_URL"] == "https://rpd.northshire.example"
 
 
+def test_links_for_email_start_with_the_base_url_in_the_worker_and_in_a_request(tmp_path):
+    from escalate import create_app, notify
+    from escalate.extensions import db
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'escalate.sqlite'}",
+            "ESCALATE_BASE_URL": "https://rpd.northshire.example/escalate",
+        }
+    )
+    expected = "https://rpd.northshire.example/escalate/set-password/abc"
+    with app.app_context():  # the worker: no request to take an address from
+        assert notify.external_url("admin.set_password", token="abc") == expected
+        assert notify.external_url("respond.show", reference="RPD-2026-00001") == (
+            "https://rpd.northshire.example/escalate/differences/RPD-2026-00001"
+        )
+        db.engine.dispose()
+    # A page behind a proxy that speaks plain http to the application, on another host name.
+    with app.test_request_context("/admin", base_url="http://10.0.0.5:8000/escalate"):
+        assert notify.external_url("admin.set_password", token="abc") == expected
+
+
 @pytest.mark.parametrize(
     "environ, message",
     [
