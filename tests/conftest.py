@@ -11,10 +11,13 @@ import decimal
 import enum
 import os
 import re
+import shutil
+import tempfile
 import types
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from html import unescape as html_unescape
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -130,8 +133,12 @@ def _every_row() -> dict:
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory):
-    return f"sqlite:///{tmp_path_factory.mktemp('database') / 'escalate.sqlite'}"
+def sqlite_url():
+    # A folder of this session's own: pytest's numbered temporary folders are pruned by any other
+    # test session that starts on the same machine, which would delete the database mid-run.
+    folder = tempfile.mkdtemp(prefix="escalate-tests-")
+    yield f"sqlite:///{Path(folder) / 'escalate.sqlite'}"
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=DATABASES)
