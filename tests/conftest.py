@@ -288,6 +288,11 @@ def _serve(request, app, database_url: str, app_key, applications=None):
     problems = []
     with app.app_context():
         db.session.remove()
+        if db.engine.dialect.name == "sqlite":
+            # Close the test's connections: a pooled SQLite connection that a test left with a
+            # read unfinished keeps its snapshot, and would show later tests (and the worker
+            # processes they start) a database that has moved on.
+            db.engine.dispose()
         kept = state.kept
         if kept is not None and kept.key == reading:
             if kept.rows is None:
