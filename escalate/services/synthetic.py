@@ -137,6 +137,7 @@ def seed_bench(differences: int, now: datetime, *, people: int = 1_000, seed: in
     result.notifications = writer.notifications
     _reset_sequences()
     db.session.commit()
+    _analyse()
     return result
 
 
@@ -317,7 +318,8 @@ class _Writer:
                 self._event(d, EventKind.RAISED, raiser, t, stage, {"urgent": urgent, **opened},
                             [raiser, *responders])
             actor = responders[0] if responders else None
-            conversations = LONG_HISTORY_EVENTS if long_history else rng.randint(1, 4)
+            long_here = long_history and final_here
+            conversations = LONG_HISTORY_EVENTS if long_here else rng.randint(1, 4)
             for c in range(conversations):
                 at = t + timedelta(hours=2 + c * (0.5 if long_history else 7))
                 self._event(
@@ -572,6 +574,20 @@ class _Writer:
                 db.session.execute(sa.insert(model.__table__), self.rows[model])
             self.rows[model] = []
         db.session.commit()
+
+
+def _analyse() -> None:
+    """Give the query planner its statistics now, as a partnership's database has them after a
+    while (PostgreSQL's autovacuum; on SQLite, a sample of each index)."""
+    if db.engine.dialect.name == "sqlite":
+        db.session.execute(sa.text("PRAGMA analysis_limit = 1000"))
+        db.session.execute(sa.text("ANALYZE"))
+    else:
+        with db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                sa.text("ANALYZE")
+            )
+    db.session.commit()
 
 
 def _reset_sequences() -> None:
