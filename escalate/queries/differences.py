@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
 from escalate import deadlines, history, workflow
@@ -24,6 +25,7 @@ from escalate.models import (
     User,
 )
 from escalate.queries.conditions import OPEN_STATES, current_party, visible_to
+from escalate.queries.paging import page_of_counted
 from escalate.queries.setup import WorkingCalendar, working_calendar
 from escalate.workflow import (
     NotFound,
@@ -214,12 +216,7 @@ def differences_involving(user: User) -> sa.Select:
     )
 
 
-def waiting_for(user: User) -> sa.Select:
-    """Differences waiting for this user to act, soonest deadline first.
-
-    Responders: an open stage assigned to them awaits their response. The raising side (raiser
-    or the stage's lead): a response awaits their acceptance or escalation.
-    """
+def _waiting(user: User, what) -> sa.Select:
     responding = sa.and_(
         Difference.state == State.AWAITING_RESPONSE, current_party(user.id, Side.RESPONDER)
     )
@@ -229,7 +226,7 @@ def waiting_for(user: User) -> sa.Select:
     )
     current = sa.orm.aliased(Stage)
     return (
-        sa.select(Difference)
+        sa.select(what)
         .join(
             current,
             sa.and_(
@@ -238,8 +235,34 @@ def waiting_for(user: User) -> sa.Select:
         )
         .where(sa.or_(responding, deciding))
         .order_by(current.deadline, Difference.id)
-        .options(*ROW_LOADS)
     )
+
+
+def waiting_for(user: User) -> sa.Select:
+    """Differences waiting for this user to act, soonest deadline first.
+
+    Responders: an open stage assigned to them awaits their response. The raising side (raiser
+    or the stage's lead): a response awaits their acceptance or escalation.
+    """
+    return _waiting(user, Difference).options(*ROW_LOADS)
+
+
+def waiting_page(user: User, page: int, per_page: int) -> Pagination:
+    """A page of ``waiting_for``. What waits for one person is short, so its ids are found once,
+    in order, and counted in Python; the page's rows are then read by id."""
+    ids = list(db.session.scalars(_waiting(user, Difference.id)))
+
+    def fetch(offset: int, limit: int) -> list[Difference]:
+        chosen = ids[offset : offset + limit]
+        found = {
+            d.id: d
+            for d in db.session.scalars(
+                sa.select(Difference).where(Difference.id.in_(chosen)).options(*ROW_LOADS)
+            )
+        }
+        return [found[i] for i in chosen]
+
+    return page_of_counted(fetch, len(ids), page, per_page)
 
 
 def notifications_about(difference: Difference) -> list[Notification]:

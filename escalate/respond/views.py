@@ -85,10 +85,8 @@ def action_url(difference, action: Action) -> str:
 def waiting():
     now = presentation.now()
     cal = queries.setup.working_calendar()
-    pages = queries.paging.page_of(
-        queries.differences.waiting_for(current_user),
-        presentation.page_number(),
-        WAITING_PER_PAGE,
+    pages = queries.differences.waiting_page(
+        current_user, presentation.page_number(), WAITING_PER_PAGE
     )
     rows = queries.differences.rows(pages, now, cal)
     return render_template("respond/waiting.html", pages=pages, rows=rows)
