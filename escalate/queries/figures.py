@@ -351,7 +351,8 @@ def learning_notes(
 class RecurringTheme:
     category: Category
     count: int
-    notes: list[Note]
+    notes: list[Note]  # the newest few
+    note_count: int = 0  # all the theme's notes in the period
 
 
 def recurring_themes(
@@ -362,9 +363,14 @@ def recurring_themes(
     counted = themes(period) if counted is None else counted
     recurring = [(c, n) for c, n in counted if n > 1][:top]
     notes = learning_notes(period, [c for c, _ in recurring]) if recurring else []
+    themed = {c: [note for note in notes if note.category == c] for c, _ in recurring}
     return [
-        RecurringTheme(c, n, [note for note in notes if note.category == c]) for c, n in recurring
+        RecurringTheme(c, n, themed[c][:NOTES_PER_THEME], len(themed[c])) for c, n in recurring
     ]
+
+
+# Learning notes shown under each recurring theme, newest first (the report lists every one).
+NOTES_PER_THEME = 3
 
 
 @dataclass(frozen=True)
