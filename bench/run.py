@@ -401,6 +401,8 @@ def csv_memory(base: str, cookie: str, server_pid: int) -> tuple[float, int]:
 
 
 def main() -> None:
+    # Stopped from outside, still stop the server it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("make bench was stopped."))
     if shutil.which("wrk") is None:
         sys.exit("make bench needs wrk (Debian: apt-get install wrk); `make bench` installs it.")
     started = time.perf_counter()
