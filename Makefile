@@ -29,8 +29,8 @@ test: $(STAMPS)/dev $(ASSETS)/.copied chromium
 bench: $(STAMPS)/runtime $(ASSETS)/.copied wrk
 	$(BIN)/python bench/run.py
 
-lint: $(STAMPS)/devlint: $(STAMPS)/dev
-	$(BIN)/ruff check escalate tests wsgi.py migrations
+lint: $(STAMPS)/dev
+	$(BIN)/ruff check escalate tests bench wsgi.py migrations
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "escalate needs Python 3.11 or newer (set PYTHON=…)")'
