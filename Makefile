@@ -9,7 +9,7 @@ ASSETS := static/govuk
 export FLASK_APP := wsgi
 export ESCALATE_ENV ?= development
 
-.PHONY: run test lint clean chromium bench
+.PHONY: run test lint clean chromium bench wrk
 
 # The worker runs beside the web server and stops with it: it delivers the notifications' email
 # (to files in instance/mail unless MAIL_SERVER is set).
@@ -23,14 +23,14 @@ run: $(STAMPS)/runtime $(ASSETS)/.copied
 test: $(STAMPS)/dev $(ASSETS)/.copied chromium
 	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
 
-# Peak memory of the unresolved-list CSV export (100 rows against 100,000), and the deadline
-# sweep's cost with the same 50 due among 1,000 or 200,000 differences (scratch SQLite files).
-bench: $(STAMPS)/runtime
-	$(BIN)/python bench/export_memory.py
-	$(BIN)/python bench/sweep_cost.py
+# Every page at scale through HTTP (gunicorn and wrk), each bracketed by the framework's ceiling;
+# the sweep with nothing due and the CSV export's memory. Seeds the benchmark database once and
+# reuses it (instance/bench-*.sqlite, or the PostgreSQL database DATABASE_URL names).
+bench: $(STAMPS)/runtime $(ASSETS)/.copied wrk
+	$(BIN)/python bench/run.py
 
 lint: $(STAMPS)/dev
-	$(BIN)/ruff check escalate tests wsgi.py migrations
+	$(BIN)/ruff check escalate tests bench wsgi.py migrations
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "escalate needs Python 3.11 or newer (set PYTHON=…)")'
@@ -68,6 +68,17 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	  else \
 	    echo "The browser tests need Chromium and chromedriver (Debian: sudo apt-get install chromium chromium-driver)." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# The HTTP load generator of `make bench`, from Debian; installed when missing.
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else \
+	    echo "make bench needs wrk (Debian: sudo apt-get install wrk)." >&2; \
 	    exit 1; \
 	  fi; \
 	fi

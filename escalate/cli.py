@@ -91,6 +91,36 @@ def seed_demo():
     click.echo(f"Northshire demo partnership ready (added {summary}).")
 
 
+@escalate_group.command("seed-bench")
+@click.option(
+    "--differences", type=click.IntRange(min=1), default=100_000, show_default=True,
+    help="How many differences to write.",
+)
+@click.option(
+    "--people", type=click.IntRange(min=100), default=1_000, show_default=True,
+    help="About how many accounts, across 30 agencies.",
+)
+@with_appcontext
+def seed_bench(differences, people):
+    """Write a synthetic partnership into an empty database, for measuring (development only)."""
+    if current_app.config["ESCALATE_ENV"] == "production":
+        raise click.ClickException(
+            "seed-bench creates accounts that share a published password, so it does not run in "
+            "production."
+        )
+    import time
+
+    started = time.perf_counter()
+    services.setup.install_defaults()
+    seeded = services.synthetic.seed_bench(differences, datetime.now(UTC), people=people)
+    click.echo(
+        f"Synthetic partnership ready in {time.perf_counter() - started:.0f} s: "
+        f"{plural(seeded.agencies, 'agency', 'agencies')}, {plural(seeded.users, 'account')}, "
+        f"{plural(seeded.differences, 'difference')}, {plural(seeded.events, 'event')}, "
+        f"{plural(seeded.notifications, 'notification')}."
+    )
+
+
 @escalate_group.command("sweep")
 @click.option(
     "--dry-run", is_flag=True, help="List what the sweep would do, one line each; change nothing."

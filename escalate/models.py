@@ -395,7 +395,7 @@ class Difference(Base):
     stage_level: Mapped[int]
     outcome: Mapped[str | None] = mapped_column(sa.String(20))  # agreed, upheld or withdrawn
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # Working days from raising to closing, fixed when it closes so reports can aggregate in SQL.
     resolution_working_days: Mapped[int | None]
 
@@ -408,6 +408,14 @@ class Difference(Base):
     )
     events: Mapped[list["Event"]] = relationship(
         back_populates="difference", order_by="Event.sequence"
+    )
+    # The stage at the difference's level: the open one, or the last it reached once closed.
+    # Read-only, for lists to load with one join what each row shows.
+    current_stage: Mapped["Stage"] = relationship(
+        primaryjoin="and_(foreign(Stage.difference_id) == Difference.id, "
+        "foreign(Stage.level) == Difference.stage_level)",
+        viewonly=True,
+        uselist=False,
     )
 
     # Optimistic concurrency: an UPDATE that finds another version raises StaleDataError.
@@ -447,7 +455,8 @@ class Stage(Base):
     extended_days: Mapped[int] = mapped_column(default=0)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Open stages (closed_at IS NULL) are few: lists of what waits for someone start here.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # When the sweep should remind the responder, and (after a response) the raising side.
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     raiser_remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
@@ -467,9 +476,13 @@ class Assignment(Base):
     """A person answering (responder) or leading (lead) at a stage. Reassignment ends one."""
 
     __tablename__ = "assignment"
+    __table_args__ = (
+        # Who is assigned at a stage, and whether a person is: the lists start from open stages.
+        sa.Index("ix_assignment_stage_user", "stage_id", "user_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    stage_id: Mapped[int] = mapped_column(sa.ForeignKey("stage.id"), index=True)
+    stage_id: Mapped[int] = mapped_column(sa.ForeignKey("stage.id"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
     side: Mapped[Side] = mapped_column(_enum(Side, "side"))
     active: Mapped[bool] = mapped_column(default=True)
@@ -533,7 +546,10 @@ class Notification(Base):
 
     __tablename__ = "notification"
     __table_args__ = (
-        sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at"),
+        # The inbox: a person's unread messages newest first, then the rest newest first (and
+        # the unread count in every page's navigation).
+        sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at", "created_at"),
+        sa.Index("ix_notification_recipient_created", "recipient_id", "created_at"),
         # What the deliverer asks for: due emails, oldest first.
         sa.Index("ix_notification_email_due", "email_status", "next_attempt_at"),
     )

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask_login import current_user
 
 from escalate import queries
@@ -35,13 +35,21 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
         items.append(("admin.index", "Administration"))
     if user.role in CHANGE_LOG_READERS:
         items.append(("admin.changes", "Changes"))
-    unread = queries.inbox.unread_count(user)
+    unread = unread_count()
     items.append(("inbox.index", f"Inbox ({unread} unread)" if unread else "Inbox"))
     items.append(("auth.account", "Your account"))
     return [
         {"href": url_for(target), "text": text, "active": endpoint == target}
         for target, text in items
     ]
+
+
+def unread_count() -> int:
+    """The signed-in person's unread messages, counted once a request (the navigation shows it,
+    and so does the inbox)."""
+    if "unread_count" not in g:
+        g.unread_count = queries.inbox.unread_count(current_user)
+    return g.unread_count
 
 
 def home_for(user) -> str:

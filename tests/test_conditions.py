@@ -149,3 +149,23 @@ def test_overdue_in_sql_is_overdue_on_the_page(ctx):
     # Some overdue and some not at first; a fortnight on, every one waiting for a response.
     assert set() < found[0] < set(raised[:-1])
     assert found[-1] == set(raised[:-1])
+
+
+def test_who_is_a_current_party_in_sql_is_who_the_rules_see_at_the_open_stage(ctx):
+    # Every stage and state, with reassignments and closed histories: the synthetic partnership.
+    services.synthetic.seed_bench(300, NOW, people=120)
+    expected: dict[tuple[int, Side], set[int]] = {}
+    for difference in db.session.scalars(sa.select(Difference)):
+        state = queries.differences.situation(difference, NOW)
+        for side, ids in ((Side.RESPONDER, state.responder_ids), (Side.LEAD, state.lead_ids)):
+            for user_id in ids:
+                expected.setdefault((user_id, side), set()).add(difference.id)
+    assert expected, "the synthetic partnership has open stages"
+    for user_id in db.session.scalars(sa.select(User.id)):
+        for side in Side:
+            by_sql = set(
+                db.session.scalars(
+                    sa.select(Difference.id).where(conditions.current_party(user_id, side))
+                )
+            )
+            assert by_sql == expected.get((user_id, side), set()), (user_id, side)

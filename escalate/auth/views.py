@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import joinedload
 
 from escalate import presentation, services
 from escalate.auth.forms import SignInForm
@@ -16,7 +17,8 @@ bp = Blueprint("auth", __name__)
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     try:
-        user = db.session.get(User, int(user_id))
+        # With the agency every page names beside the person: one query.
+        user = db.session.get(User, int(user_id), options=[joinedload(User.agency)])
     except (TypeError, ValueError):
         return None
     # A deactivated account loses its session at the next request.

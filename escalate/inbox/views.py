@@ -13,14 +13,12 @@ INBOX_PER_PAGE = 25
 @bp.route("/inbox")
 @login_required
 def index():
-    pages = queries.paging.page_of(
-        queries.inbox.inbox(current_user), presentation.page_number(), INBOX_PER_PAGE
+    unread = presentation.unread_count()
+    pages = queries.inbox.inbox_page(
+        current_user, presentation.page_number(), INBOX_PER_PAGE, unread
     )
     return render_template(
-        "inbox/index.html",
-        pages=pages,
-        notifications=pages.items,
-        unread=queries.inbox.unread_count(current_user),
+        "inbox/index.html", pages=pages, notifications=pages.items, unread=unread
     )
 
 

@@ -47,7 +47,7 @@ def _oversight_only():
 @bp.route("/")
 def dashboard():
     now = presentation.now()
-    figures = queries.figures.dashboard(now)
+    figures = queries.figures.cached("dashboard", lambda: queries.figures.dashboard(now), now)
     return render_template(
         "oversight/dashboard.html", d=figures, charts=charts.for_dashboard(figures), now=now
     )
@@ -171,7 +171,13 @@ def _report_period():
 @bp.route("/report")
 def report():
     period, form = _report_period()
-    figures = queries.figures.report(period) if period else None
+    figures = (
+        queries.figures.cached(
+            "report", lambda: queries.figures.report(period), presentation.now(), period
+        )
+        if period
+        else None
+    )
     csv_args = {"from": period.first.isoformat(), "to": period.last.isoformat()} if period else {}
     return render_template(
         "oversight/report.html",

@@ -9,7 +9,17 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from escalate.models import AGENCY_ROLES, Agency, Assignment, Difference, Role, Stage, State, User
+from escalate.models import (
+    AGENCY_ROLES,
+    Agency,
+    Assignment,
+    Difference,
+    Role,
+    Side,
+    Stage,
+    State,
+    User,
+)
 from escalate.workflow import MANAGING_ROLES, OVERSIGHT_ROLES
 
 OPEN_STATES = (State.AWAITING_RESPONSE, State.AWAITING_RAISER)
@@ -34,6 +44,25 @@ def visible_to(user: User):
         clauses.append(Difference.raising_agency_id == user.agency_id)
         clauses.append(Difference.receiving_agency_id == user.agency_id)
     return sa.or_(*clauses)
+
+
+def current_party(user_id, side: Side):
+    """Differences at whose current stage ``user_id`` is an active responder (or lead, by
+    ``side``); twin of ``situation``'s ``responder_ids`` and ``lead_ids``.
+
+    A stage is open (not closed) exactly while it is its difference's current stage and the
+    difference is open, so the database starts from the few open stages (an index on
+    stage.closed_at) and never reads the person's history of assignments."""
+    return Difference.id.in_(
+        sa.select(Stage.difference_id)
+        .join(Assignment, Assignment.stage_id == Stage.id)
+        .where(
+            Stage.closed_at.is_(None),
+            Assignment.user_id == user_id,
+            Assignment.active.is_(True),
+            Assignment.side == side,
+        )
+    )
 
 
 def open_stage_on():

@@ -6,14 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.orm import joinedload, selectinload
 
 from escalate import deadlines, history, workflow
 from escalate.extensions import db
 from escalate.models import (
     Assignment,
     Difference,
+    Event,
     EventKind,
+    LearningNote,
     Notification,
     PolicyStage,
     Side,
@@ -21,7 +24,8 @@ from escalate.models import (
     State,
     User,
 )
-from escalate.queries.conditions import OPEN_STATES, visible_to
+from escalate.queries.conditions import OPEN_STATES, current_party, visible_to
+from escalate.queries.paging import page_of_counted
 from escalate.queries.setup import WorkingCalendar, working_calendar
 from escalate.workflow import (
     NotFound,
@@ -69,12 +73,24 @@ def situation(difference: Difference, now: datetime) -> workflow.Situation:
     )
 
 
+# What a difference's own pages show, loaded with it: its people and agencies, every stage with
+# its assignments, and its whole history with who did each thing (one query each, however long).
+PAGE_LOADS = (
+    joinedload(Difference.raiser),
+    joinedload(Difference.named_professional),
+    joinedload(Difference.raising_agency),
+    joinedload(Difference.receiving_agency),
+    selectinload(Difference.stages).selectinload(Stage.assignments).joinedload(Assignment.user),
+    selectinload(Difference.events).joinedload(Event.actor),
+)
+
+
 def find_difference(user: User, reference: str) -> Difference:
     """The difference with this reference if ``user`` may see it; otherwise NotFound."""
     difference = db.session.scalar(
-        sa.select(Difference).where(
-            Difference.reference == (reference or "").strip().upper(), visible_to(user)
-        )
+        sa.select(Difference)
+        .where(Difference.reference == (reference or "").strip().upper(), visible_to(user))
+        .options(*PAGE_LOADS)
     )
     if difference is None:
         raise NotFound("Difference not found.")
@@ -94,6 +110,7 @@ class DifferenceFacts:
     responders: list[User]
     leads: list[User]
     latest_response: dict | None  # the open stage's response, while the raising side decides
+    situation: workflow.Situation | None = None
 
 
 def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalendar | None = None):
@@ -112,6 +129,7 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         responders=stage.people(Side.RESPONDER) if stage else [],
         leads=stage.people(Side.LEAD) if stage else [],
         latest_response=latest_response(difference),
+        situation=state,
     )
 
 
@@ -122,6 +140,44 @@ def latest_response(difference: Difference) -> dict | None:
     if response is None:
         return None
     return {"by": response.actor.name if response.actor else "", "at": response.at, **response.data}
+
+
+@dataclass(frozen=True)
+class DifferenceRow:
+    """What a list shows of one difference: its current stage, and any deadline waiting."""
+
+    difference: Difference
+    stage_name: str
+    deadline: datetime | None
+    is_overdue: bool
+    working_days_left: int | None
+
+
+# What each row of a list shows, loaded by the list's own query.
+ROW_LOADS = (
+    joinedload(Difference.current_stage),
+    joinedload(Difference.raising_agency),
+    joinedload(Difference.receiving_agency),
+)
+
+
+def rows(differences, now: datetime, cal: WorkingCalendar) -> list[DifferenceRow]:
+    """The rows of a list of differences loaded with ROW_LOADS: no further query."""
+    made = []
+    for difference in differences:
+        stage = difference.current_stage
+        awaiting = stage is not None and difference.state == State.AWAITING_RESPONSE
+        deadline = stage.deadline if awaiting else None
+        made.append(
+            DifferenceRow(
+                difference=difference,
+                stage_name=stage.name if stage is not None else "",
+                deadline=deadline,
+                is_overdue=deadlines.is_overdue(difference.state, deadline, now),
+                working_days_left=cal.days_left(deadline, now) if awaiting else None,
+            )
+        )
+    return made
 
 
 def _open_first_then_newest():
@@ -139,25 +195,46 @@ def differences_raised_by(user: User) -> sa.Select:
         sa.select(Difference)
         .where(Difference.raiser_id == user.id)
         .order_by(*_open_first_then_newest())
+        .options(*ROW_LOADS)
     )
 
 
 def differences_involving(user: User) -> sa.Select:
     """Differences the user is a party to, other than those they raised; ordered as
     differences_raised_by."""
-    involved = (
-        sa.select(Assignment.id)
-        .join(Stage, Stage.id == Assignment.stage_id)
-        .where(Stage.difference_id == Difference.id, Assignment.user_id == user.id)
-        .exists()
+    assigned = (
+        sa.select(Stage.difference_id)
+        .join(Assignment, Assignment.stage_id == Stage.id)
+        .where(Assignment.user_id == user.id)
     )
+    named = sa.select(Difference.id).where(Difference.named_professional_id == user.id)
     return (
         sa.select(Difference)
-        .where(
-            Difference.raiser_id != user.id,
-            sa.or_(involved, Difference.named_professional_id == user.id),
-        )
+        .where(Difference.raiser_id != user.id, Difference.id.in_(sa.union(assigned, named)))
         .order_by(*_open_first_then_newest())
+        .options(*ROW_LOADS)
+    )
+
+
+def _waiting(user: User, what) -> sa.Select:
+    responding = sa.and_(
+        Difference.state == State.AWAITING_RESPONSE, current_party(user.id, Side.RESPONDER)
+    )
+    deciding = sa.and_(
+        Difference.state == State.AWAITING_RAISER,
+        sa.or_(Difference.raiser_id == user.id, current_party(user.id, Side.LEAD)),
+    )
+    current = sa.orm.aliased(Stage)
+    return (
+        sa.select(what)
+        .join(
+            current,
+            sa.and_(
+                current.difference_id == Difference.id, current.level == Difference.stage_level
+            ),
+        )
+        .where(sa.or_(responding, deciding))
+        .order_by(current.deadline, Difference.id)
     )
 
 
@@ -167,44 +244,25 @@ def waiting_for(user: User) -> sa.Select:
     Responders: an open stage assigned to them awaits their response. The raising side (raiser
     or the stage's lead): a response awaits their acceptance or escalation.
     """
-    responding = (
-        sa.select(Stage.difference_id)
-        .join(Assignment, Assignment.stage_id == Stage.id)
-        .join(Difference, Difference.id == Stage.difference_id)
-        .where(
-            Assignment.user_id == user.id,
-            Assignment.active.is_(True),
-            Assignment.side == Side.RESPONDER,
-            Stage.level == Difference.stage_level,
-            Difference.state == State.AWAITING_RESPONSE,
-        )
-    )
-    leading = (
-        sa.select(Stage.difference_id)
-        .join(Assignment, Assignment.stage_id == Stage.id)
-        .join(Difference, Difference.id == Stage.difference_id)
-        .where(
-            Assignment.user_id == user.id,
-            Assignment.active.is_(True),
-            Assignment.side == Side.LEAD,
-            Stage.level == Difference.stage_level,
-            Difference.state == State.AWAITING_RAISER,
-        )
-    )
-    conditions = [
-        Difference.id.in_(responding),
-        Difference.id.in_(leading),
-        sa.and_(Difference.raiser_id == user.id, Difference.state == State.AWAITING_RAISER),
-    ]
-    return (
-        sa.select(Difference)
-        .join(
-            Stage,
-            sa.and_(Stage.difference_id == Difference.id, Stage.level == Difference.stage_level),
-        )
-        .where(sa.or_(*conditions))
-        .order_by(Stage.deadline, Difference.id)
-    )
+    return _waiting(user, Difference).options(*ROW_LOADS)
+
+
+def waiting_page(user: User, page: int, per_page: int) -> Pagination:
+    """A page of ``waiting_for``. What waits for one person is short, so its ids are found once,
+    in order, and counted in Python; the page's rows are then read by id."""
+    ids = list(db.session.scalars(_waiting(user, Difference.id)))
+
+    def fetch(offset: int, limit: int) -> list[Difference]:
+        chosen = ids[offset : offset + limit]
+        found = {
+            d.id: d
+            for d in db.session.scalars(
+                sa.select(Difference).where(Difference.id.in_(chosen)).options(*ROW_LOADS)
+            )
+        }
+        return [found[i] for i in chosen]
+
+    return page_of_counted(fetch, len(ids), page, per_page)
 
 
 def notifications_about(difference: Difference) -> list[Notification]:
@@ -239,18 +297,20 @@ class OversightFacts:
     may_add_learning_note: bool
 
 
-def oversight_facts(user: User, difference: Difference, now: datetime) -> OversightFacts:
-    from escalate.models import LearningNote
-
+def oversight_facts(
+    user: User, difference: Difference, now: datetime, state: workflow.Situation | None = None
+) -> OversightFacts:
+    """``state``: the difference's situation at ``now``, if the page has it already."""
     notes = db.session.scalars(
         sa.select(LearningNote)
         .where(LearningNote.difference_id == difference.id)
         .order_by(LearningNote.created_at, LearningNote.id)
+        .options(joinedload(LearningNote.author))
     ).all()
     return OversightFacts(
         verification=history.verify(difference.events),
         learning_notes=list(notes),
         may_add_learning_note=workflow.may_add_learning_note(
-            actor_for(user), situation(difference, now)
+            actor_for(user), state or situation(difference, now)
         ),
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import aliased
 
 from escalate import calendar, wording
@@ -17,10 +18,12 @@ from escalate.calendar import Period, quarter_label, quarters_up_to
 from escalate.extensions import db
 from escalate.models import (
     AGENCY_ROLES,
+    AdminChange,
     Agency,
     Category,
     Difference,
     EmailStatus,
+    Event,
     LearningNote,
     Notification,
     PolicyStage,
@@ -351,16 +354,26 @@ def learning_notes(
 class RecurringTheme:
     category: Category
     count: int
-    notes: list[Note]
+    notes: list[Note]  # the newest few
+    note_count: int = 0  # all the theme's notes in the period
 
 
-def recurring_themes(period: Period | None = None, top: int = 5) -> list[RecurringTheme]:
-    """The themes raised more than once in the period, most first, with their learning notes."""
-    recurring = [(c, n) for c, n in themes(period) if n > 1][:top]
+def recurring_themes(
+    period: Period | None = None, top: int = 5, counted: list | None = None
+) -> list[RecurringTheme]:
+    """The themes raised more than once in the period, most first, with their learning notes
+    (``counted``: the period's themes, if already counted)."""
+    counted = themes(period) if counted is None else counted
+    recurring = [(c, n) for c, n in counted if n > 1][:top]
     notes = learning_notes(period, [c for c, _ in recurring]) if recurring else []
+    themed = {c: [note for note in notes if note.category == c] for c, _ in recurring}
     return [
-        RecurringTheme(c, n, [note for note in notes if note.category == c]) for c, n in recurring
+        RecurringTheme(c, n, themed[c][:NOTES_PER_THEME], len(themed[c])) for c, n in recurring
     ]
+
+
+# Learning notes shown under each recurring theme, newest first (the report lists every one).
+NOTES_PER_THEME = 3
 
 
 @dataclass(frozen=True)
@@ -432,20 +445,49 @@ class Dashboard:
 def dashboard(now: datetime) -> Dashboard:
     """Every figure of product.md §7: open ones as they stand now, the rest over all time."""
     failures, latest = notification_failures()
+    counted = themes()
     return Dashboard(
         open_by_stage=open_by_stage(now),
         totals=totals(),
         resolution=resolution_time(),
         closed_by_stage=closed_by_stage(),
         outcomes=outcomes(),
-        themes=themes(),
+        themes=counted,
         pairs=agency_pairs(),
         agencies=agencies_by_raising(),
         trend=trend_by_quarter(calendar.to_local(now).date()),
         failures=failures,
         latest_failures=latest,
-        recurring=recurring_themes(),
+        recurring=recurring_themes(counted=counted),
     )
+
+
+def _fingerprint() -> tuple:
+    """What changes whenever a figure could, in one look at the newest row of each table the
+    figures come from: every action on a difference writes an event, every message and failed
+    email a notification (and is counted), every change to the set-up a record of changes."""
+    newest = [
+        sa.select(sa.func.max(model.id)).scalar_subquery()
+        for model in (Difference, Event, Notification, AdminChange, LearningNote)
+    ]
+    failed = (
+        sa.select(sa.func.count())
+        .where(Notification.email_status == EmailStatus.FAILED)
+        .scalar_subquery()
+    )
+    return tuple(db.session.execute(sa.select(*newest, failed)).one())
+
+
+def cached(name: str, compute, now: datetime, *key):
+    """``compute()``, kept by the application while nothing it counts has changed and for at
+    most the worker's interval (figures that depend on the clock, like overdue, are never
+    staler than that). A busy dashboard then costs one small query instead of every scan."""
+    store = current_app.extensions.setdefault("escalate_figures", {})
+    interval = current_app.config.get("WORKER_INTERVAL", 15)
+    fingerprint = (name, *key, _fingerprint(), int(now.timestamp() // interval))
+    if store.get(name, (None,))[0] != fingerprint:
+        store[name] = (fingerprint, compute())
+    return store[name][1]
 
 
 @dataclass(frozen=True)
@@ -465,16 +507,17 @@ class Report:
 def report(period: Period) -> Report:
     """The periodic report: raised in the period (themes, pairs), closed in it (outcomes, stage,
     time to resolution), and the learning notes written in it."""
+    counted = themes(period)
     return Report(
         period=period,
         totals=totals(period),
         resolution=resolution_time(period),
         closed_by_stage=closed_by_stage(period),
         outcomes=outcomes(period),
-        themes=themes(period),
+        themes=counted,
         pairs=agency_pairs(period),
         agencies=agencies_by_raising(period),
-        recurring=recurring_themes(period),
+        recurring=recurring_themes(period, counted=counted),
         notes=list(reversed(learning_notes(period))),
     )
 

@@ -14,7 +14,6 @@ from escalate.models import (
     AdminChange,
     Agency,
     AgencyStageContact,
-    Assignment,
     ClosureDay,
     Difference,
     Invitation,
@@ -29,6 +28,7 @@ from escalate.models import (
     State,
     User,
 )
+from escalate.queries import conditions
 from escalate.workflow import FieldError, InvalidRequest, NotFound
 
 
@@ -173,17 +173,9 @@ def manager_map() -> dict[int, int | None]:
 def open_responsibilities(user: User) -> int:
     """How many open differences wait for ``user`` to respond (a warning before deactivating)."""
     return db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(Difference.id)))
-        .join(
-            Stage,
-            sa.and_(Stage.difference_id == Difference.id, Stage.level == Difference.stage_level),
-        )
-        .join(Assignment, Assignment.stage_id == Stage.id)
-        .where(
-            Assignment.user_id == user.id,
-            Assignment.active.is_(True),
-            Assignment.side == Side.RESPONDER,
+        sa.select(sa.func.count(Difference.id)).where(
             Difference.state == State.AWAITING_RESPONSE,
+            conditions.current_party(user.id, Side.RESPONDER),
         )
     )
 

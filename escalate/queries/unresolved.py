@@ -22,7 +22,7 @@ from escalate.models import (
     State,
 )
 from escalate.queries.conditions import OPEN_STATES, open_stage_on, overdue
-from escalate.queries.paging import page_of
+from escalate.queries.paging import page_of_counted
 from escalate.queries.spreadsheets import csv_line, safe_cell
 
 
@@ -158,10 +158,26 @@ def _unresolved_row(row, now: datetime) -> UnresolvedRow:
 
 
 def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: int) -> Pagination:
-    """One page of the list, each row as the page shows it; ``total`` says how many match."""
-    pages = page_of(unresolved_statement(f, now), page, per_page)
-    pages.items = [_unresolved_row(row, now) for row in pages.items]
-    return pages
+    """One page of the list, each row as the page shows it; ``total`` says how many match.
+
+    The open differences are a few per cent of all: their ids are sorted once, in the database,
+    and counted in Python, rather than filtered and sorted again to count them."""
+    statement = unresolved_statement(f, now)
+    ids = list(db.session.scalars(statement.with_only_columns(Difference.id)))
+
+    def fetch(offset: int, limit: int) -> list[UnresolvedRow]:
+        chosen = ids[offset : offset + limit]
+        found = {
+            row.id: row
+            for row in db.session.execute(
+                statement.add_columns(Difference.id).order_by(None).where(
+                    Difference.id.in_(chosen)
+                )
+            )
+        }
+        return [_unresolved_row(found[i].row, now) for i in chosen]
+
+    return page_of_counted(fetch, len(ids), page, per_page)
 
 
 CSV_HEADER = (

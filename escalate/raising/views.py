@@ -142,7 +142,7 @@ def mine():
     return render_template(
         "raising/mine.html",
         raised=raised,
-        raised_by_you=[queries.differences.facts(current_user, d, now, cal) for d in raised],
+        raised_by_you=queries.differences.rows(raised, now, cal),
         others=others,
-        involving_you=[queries.differences.facts(current_user, d, now, cal) for d in others],
+        involving_you=queries.differences.rows(others, now, cal),
     )

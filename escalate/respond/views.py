@@ -85,12 +85,10 @@ def action_url(difference, action: Action) -> str:
 def waiting():
     now = presentation.now()
     cal = queries.setup.working_calendar()
-    pages = queries.paging.page_of(
-        queries.differences.waiting_for(current_user),
-        presentation.page_number(),
-        WAITING_PER_PAGE,
+    pages = queries.differences.waiting_page(
+        current_user, presentation.page_number(), WAITING_PER_PAGE
     )
-    rows = [queries.differences.facts(current_user, d, now, cal) for d in pages]
+    rows = queries.differences.rows(pages, now, cal)
     return render_template("respond/waiting.html", pages=pages, rows=rows)
 
 
@@ -99,11 +97,14 @@ def waiting():
 def show(reference):
     difference = queries.differences.find_difference(current_user, reference)
     now = presentation.now()
+    facts = queries.differences.facts(current_user, difference, now)
     return render_template(
         "respond/show.html",
-        facts=queries.differences.facts(current_user, difference, now),
+        facts=facts,
         timeline=presentation.timeline(difference.events),
-        oversight=queries.differences.oversight_facts(current_user, difference, now),
+        oversight=queries.differences.oversight_facts(
+            current_user, difference, now, facts.situation
+        ),
         notifications=queries.differences.notifications_about(difference),
     )
 

@@ -11,4 +11,5 @@ from escalate.services import (  # noqa: F401
     inbox,
     setup,
     sweep,
+    synthetic,
 )

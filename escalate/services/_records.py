@@ -65,6 +65,16 @@ def record_event(difference, kind, actor: User | None, now, data: dict, *, deadl
     return event
 
 
+def seal_written_in_bulk(events) -> None:
+    """Seal events that are written in bulk rather than by record_event (the synthetic
+    partnership of `flask escalate seed-bench`): each chained to the one before it of the same
+    difference, taken in the order given, which must be each history's sequence order."""
+    previous: dict[int, str] = {}
+    for event in events:
+        history.seal(event, previous.get(event.difference_id, history.GENESIS))
+        previous[event.difference_id] = event.hash
+
+
 def message_facts(difference, stage, actor: User | None) -> dict:
     return {
         "reference": difference.reference,

@@ -1,0 +1,461 @@
+"""`make bench`: every page at scale, through HTTP, against the framework's own ceiling.
+
+1. Seeds the benchmark database with `flask escalate seed-bench` (BENCH_DIFFERENCES, 100,000
+   by default), or reuses it when it already holds that many; and a second one of 1,000, to
+   compare. SQLite files in instance/, or with DATABASE_URL set, that PostgreSQL database (the
+   1,000 in its own schema, bench_small).
+2. Counts each page's SQL statements and HTML size in-process, at both sizes.
+3. Serves bench.app with gunicorn (2 workers) and measures each page with wrk (concurrency 4,
+   BENCH_SECONDS a page), bracketed by the ceiling route before and after it: the ratio is the
+   page's requests per second over the mean of the two ceilings around it.
+4. Measures the deadline sweep with nothing due at both sizes (its "what is due" queries, over a
+   history of alerted stages), and the worker's memory while it streams the unresolved CSV.
+
+Prints one table and ends with `worst ratio to ceiling: R (PAGE)`, over the pages with a target
+(the CSV download, the longest history and the administrators' list have none).
+"""
+
+import contextlib
+import http.cookiejar
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = ROOT / ".venv" / "bin"
+SIZE = int(os.environ.get("BENCH_DIFFERENCES", "100000"))
+SMALL = 1_000
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+CEILING_SECONDS = max(2, round(SECONDS * 0.6))
+WORKERS, CONNECTIONS = 2, 4
+AGENT = "escalate-bench"  # wrk and the sign-ins send the same, as sessions are bound to it
+EVERYDAY, FIGURES = 0.5, 0.25
+
+# The benchmark's own throwaway settings, for its commands, its server and itself.
+os.environ.update(
+    ESCALATE_ENV="development",
+    FLASK_APP="wsgi",
+    SECRET_KEY=os.environ.get("BENCH_SECRET_KEY") or secrets.token_hex(32),
+)
+ENV = dict(os.environ)
+
+
+def database_url(size: int) -> str:
+    server = os.environ.get("DATABASE_URL", "").strip()
+    if not server:
+        return f"sqlite:///{ROOT / 'instance' / f'bench-{size}.sqlite'}"
+    if size == SIZE:
+        return server
+    # The small one in its own schema of the same database.
+    separator = "&" if "?" in server else "?"
+    return f"{server}{separator}options=-csearch_path%3Dbench_small"
+
+
+def flask(url: str, *args: str, quiet: bool = False) -> str:
+    result = subprocess.run(
+        [str(BIN / "flask"), *args],
+        cwd=ROOT,
+        env={**ENV, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        sys.exit(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def count_differences(url: str) -> int | None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(sa.text("SELECT count(*) FROM difference"))
+    except sa.exc.DBAPIError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def empty_database(url: str) -> None:
+    import sqlalchemy as sa
+
+    if url.startswith("sqlite:"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    schema = "bench_small" if "bench_small" in url else "public"
+    engine = sa.create_engine(url.split("?")[0])
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+
+
+def seeded(size: int) -> str:
+    """The database of ``size`` differences, seeded unless it already is."""
+    url = database_url(size)
+    expected = size + (1 if size >= 1_000 else 0)  # and the one with a long history
+    if count_differences(url) == expected:
+        flask(url, "db", "upgrade")
+        print(f"Reusing the benchmark database of {size:,} differences.", flush=True)
+        return url
+    empty_database(url)
+    flask(url, "db", "upgrade")
+    started = time.perf_counter()
+    print(f"Seeding {size:,} differences…", flush=True)
+    print("  " + flask(url, "escalate", "seed-bench", "--differences", str(size)).strip())
+    if not url.startswith("sqlite:"):
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(sa.text("VACUUM ANALYZE"))
+        engine.dispose()
+    print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    return url
+
+
+# --- What each page is, and who asks for it ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    role: str | None  # None: a visitor
+    path: str
+    target: float | None  # the least ratio to the ceiling the page should reach
+
+
+def pages(references: dict) -> list[Page]:
+    everyday = []
+    for role in ("practitioner", "manager", "partnership"):
+        everyday += [
+            Page("home (redirect)", role, "/", EVERYDAY),
+            Page("Waiting for you", role, "/waiting", EVERYDAY),
+            Page("Your differences", role, "/differences/yours", EVERYDAY),
+            Page("a difference", role, f"/differences/{references['typical']}", EVERYDAY),
+            Page("inbox", role, "/inbox", EVERYDAY),
+        ]
+    return [
+        Page("signed-in floor", "practitioner", "/bench/floor", 0.7),
+        Page("sign-in page", None, "/sign-in", EVERYDAY),
+        *everyday,
+        Page("home (redirect)", "auditor", "/", EVERYDAY),
+        Page("a difference", "auditor", f"/differences/{references['typical']}", EVERYDAY),
+        Page("inbox", "auditor", "/inbox", EVERYDAY),
+        Page("unresolved list", "auditor", "/oversight/unresolved", EVERYDAY),
+        Page(
+            "unresolved, filtered", "auditor",
+            f"/oversight/unresolved?agency={references['agency']}&only=overdue&sort=oldest",
+            EVERYDAY,
+        ),
+        Page("unresolved CSV", "auditor", "/oversight/unresolved.csv", None),
+        Page("dashboard", "partnership", "/oversight/", FIGURES),
+        Page("dashboard", "auditor", "/oversight/", FIGURES),
+        Page("report", "auditor", "/oversight/report", FIGURES),
+        Page(
+            f"a difference, {references['long_events']} events", "auditor",
+            f"/differences/{references['long']}", None,
+        ),
+        Page("admin people", "admin", "/admin/users", None),
+    ]
+
+
+def logins() -> dict:
+    from escalate.services import synthetic
+
+    return {**synthetic.LOGINS, "admin": f"admin@{synthetic.DOMAIN}"}
+
+
+def find_references(app) -> dict:
+    import sqlalchemy as sa
+
+    from escalate.extensions import db
+    from escalate.models import Agency, Difference, Event, User
+    from escalate.services import synthetic
+
+    with app.app_context():
+        practitioner = db.session.scalar(
+            sa.select(User.id).where(User.email == synthetic.LOGINS["practitioner"])
+        )
+        typical = db.session.scalar(
+            sa.select(Difference.reference)
+            .where(Difference.raiser_id == practitioner, Difference.stage_level == 2)
+            .order_by(Difference.id)
+            .limit(1)
+        )
+        long, events = db.session.execute(
+            sa.select(Difference.reference, sa.func.count(Event.id))
+            .join(Event, Event.difference_id == Difference.id)
+            .group_by(Difference.id, Difference.reference)
+            .order_by(sa.func.count(Event.id).desc())
+            .limit(1)
+        ).one()
+        agency = db.session.scalar(sa.select(Agency.id).order_by(Agency.id).limit(1))
+        db.session.remove()
+    return {"typical": typical, "long": long, "long_events": events, "agency": agency}
+
+
+# --- In-process: statements and sizes ----------------------------------------------------------
+
+
+def count_statements(url: str, references: dict | None = None):
+    """Each page's SQL statements and HTML size, asked in-process as the guard test does."""
+    import sqlalchemy as sa
+
+    from bench.app import create_bench_app
+    from escalate.extensions import db
+    from escalate.services import synthetic
+
+    app = create_bench_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
+    references = references or find_references(app)
+    clients = {None: app.test_client()}
+    for role, email in logins().items():
+        client = clients[role] = app.test_client()
+        form = client.get("/sign-in").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+        signed = client.post(
+            "/sign-in",
+            data={"email": email, "password": synthetic.PASSWORD, "csrf_token": token},
+        )
+        assert signed.status_code == 302, f"could not sign in as {email}"
+    with app.app_context():
+        engine = db.engine
+    statements = []
+    listener = lambda *_: statements.append(1)  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    measured = {}
+    for page in pages(references):
+        app.extensions.pop("escalate_figures", None)  # count what computing the figures takes
+        statements.clear()
+        response = clients[page.role].get(page.path)
+        size = len(response.get_data())
+        measured[(page.name, page.role)] = (len(statements), size, response.status_code)
+    sa.event.remove(engine, "before_cursor_execute", listener)
+    with app.app_context():
+        db.engine.dispose()
+    return measured, references
+
+
+def sweep_cost(url: str, repeats: int = 15) -> tuple[float, int]:
+    """Milliseconds (median) the sweep takes to find what is due at its size, and what it found."""
+    from escalate import create_app
+    from escalate.extensions import db
+    from escalate.services import sweep
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        now = datetime.now(UTC)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            due = sweep._due_stages(now)
+            times.append((time.perf_counter() - started) * 1000)
+            db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
+    return statistics.median(times), len(due)
+
+
+# --- Through HTTP: gunicorn and wrk -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(url: str):
+    port = free_port()
+    log = open(ROOT / "instance" / "bench-gunicorn.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"), "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
+            "--chdir", str(ROOT), "bench.app:app",
+        ],
+        cwd=ROOT,
+        env={**ENV, "DATABASE_URL": url},
+        stdout=log,
+        stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{base}/bench/ceiling", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            sys.exit("gunicorn did not start: see instance/bench-gunicorn.log")
+        yield base, server.pid
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+def http_session(base: str, email: str) -> str:
+    """Sign in over HTTP; the session cookie to send with wrk."""
+    from escalate.services import synthetic
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(jar), NoRedirect()
+    )
+    opener.addheaders = [("User-Agent", AGENT)]
+    form = opener.open(f"{base}/sign-in").read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode(
+        {"email": email, "password": synthetic.PASSWORD, "csrf_token": token}
+    ).encode()
+    with contextlib.suppress(urllib.error.HTTPError):
+        opener.open(f"{base}/sign-in", data)
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@dataclass
+class Load:
+    rate: float
+    p50: float  # milliseconds
+    p99: float
+    errors: int
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, cookie: str | None, seconds: float) -> Load:
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "--latency",
+               "--timeout", "30s", "-H", f"User-Agent: {AGENT}"]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return Load(rate, p50, p99, int(errors.group(1)) if errors else 0)
+
+
+def warm_up(url: str, cookie: str | None) -> None:
+    """A few requests first, so each worker has the page's templates compiled and any figures it
+    keeps computed: wrk then measures the page as people meet it all day."""
+    headers = {"User-Agent": AGENT, **({"Cookie": cookie} if cookie else {})}
+    for _ in range(WORKERS * 2):
+        with contextlib.suppress(urllib.error.HTTPError):
+            opener = urllib.request.build_opener(NoRedirect())
+            opener.open(urllib.request.Request(url, headers=headers), timeout=120).read()
+
+
+def worker_memory(server_pid: int) -> dict[int, int]:
+    """Resident memory (KiB) of each gunicorn worker."""
+    sizes = {}
+    for child in Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split():
+        status = Path(f"/proc/{child}/status").read_text()
+        sizes[int(child)] = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+    return sizes
+
+
+def csv_memory(base: str, cookie: str, server_pid: int) -> tuple[float, int]:
+    """The most any worker's resident memory grew while streaming the CSV (MB), and its size."""
+    before = worker_memory(server_pid)
+    size = 0
+    for _ in range(WORKERS * 2):  # each worker serves it at least once, most likely
+        request = urllib.request.Request(
+            f"{base}/oversight/unresolved.csv", headers={"Cookie": cookie, "User-Agent": AGENT}
+        )
+        with urllib.request.urlopen(request) as response:
+            size = len(response.read())
+    after = worker_memory(server_pid)
+    grew = max(after[pid] - before.get(pid, after[pid]) for pid in after)
+    return grew / 1024, size
+
+
+# --- The run ------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    # Stopped from outside, still stop the server it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("make bench was stopped."))
+    if shutil.which("wrk") is None:
+        sys.exit("make bench needs wrk (Debian: apt-get install wrk); `make bench` installs it.")
+    started = time.perf_counter()
+    engine = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
+    large, small = seeded(SIZE), seeded(SMALL)
+    counts, references = count_statements(large)
+    small_counts, _ = count_statements(small)
+    sweep_large, sweep_small = sweep_cost(large), sweep_cost(small)
+
+    rows = []
+    with served(large) as (base, server_pid):
+        cookies = {role: http_session(base, email) for role, email in logins().items()}
+        cookies[None] = None
+        ceilings = [wrk(f"{base}/bench/ceiling", None, CEILING_SECONDS).rate]
+        for page in pages(references):
+            warm_up(base + page.path, cookies[page.role])
+            load = wrk(base + page.path, cookies[page.role], SECONDS)
+            ceilings.append(wrk(f"{base}/bench/ceiling", None, CEILING_SECONDS).rate)
+            ceiling = (ceilings[-2] + ceilings[-1]) / 2
+            rows.append((page, load, load.rate / ceiling))
+            print(f"  {page.name} ({page.role or 'visitor'}): {load.rate:.0f}/s", flush=True)
+        csv_grew, csv_size = csv_memory(base, cookies["auditor"], server_pid)
+
+    print()
+    print(f"{engine}, {SIZE:,} differences; gunicorn {WORKERS} workers, wrk concurrency "
+          f"{CONNECTIONS}, {SECONDS:g} s a page; ceiling {min(ceilings):.0f}–{max(ceilings):.0f} "
+          f"requests/s")
+    header = (f"{'page':<28} {'role':<13} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+              f"{'ratio':>6} {'target':>6} {'SQL':>4} {'SQL 1k':>6} {'HTML KB':>8}")
+    print(header)
+    print("-" * len(header))
+    for page, load, ratio in rows:
+        statements, size, status = counts[(page.name, page.role)]
+        small_statements = small_counts.get((page.name, page.role), (None,))[0]
+        target = f"{page.target:g}" if page.target else "–"
+        flag = "" if not page.target or ratio >= page.target else " below target"
+        if load.errors or status >= 400:
+            flag += f" ({load.errors} errors, status {status})"
+        print(
+            f"{page.name[:28]:<28} {page.role or 'visitor':<13} {load.rate:>7.0f} "
+            f"{load.p50:>7.1f} {load.p99:>7.1f} {ratio:>6.2f} {target:>6} {statements:>4} "
+            f"{small_statements if small_statements is not None else '–':>6} "
+            f"{size / 1024:>8.1f}{flag}"
+        )
+    print()
+    print(f"sweep, nothing due: {sweep_small[0]:.2f} ms at {SMALL:,} differences, "
+          f"{sweep_large[0]:.2f} ms at {SIZE:,} ({sweep_large[1]} due)")
+    print(f"unresolved CSV through HTTP: {csv_size / 1024:.0f} KB; a worker's memory grew by "
+          f"{csv_grew:.1f} MB at most")
+    print(f"took {time.perf_counter() - started:.0f} s")
+    worst = min((row for row in rows if row[0].target), key=lambda row: row[2])
+    print(f"worst ratio to ceiling: {worst[2]:.2f} ({worst[0].name}, {worst[0].role or 'visitor'})")
+
+
+if __name__ == "__main__":
+    main()
