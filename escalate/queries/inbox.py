@@ -34,7 +34,7 @@ def inbox_page(user: User, page: int, per_page: int, unread: int) -> Pagination:
     many are unread). The unread and the read are each a range of one index, newest first, and a
     page takes its part of each: no sort over everything the person was ever sent."""
     total = db.session.scalar(
-        sa.select(sa.func.count()).where(Notification.recipient_id == user.id)
+        sa.select(sa.func.count()).where(Notification.recipient_id == user.id, IN_THE_INBOX)
     )
 
     def fetch(offset: int, limit: int) -> list[Notification]:
@@ -46,6 +46,7 @@ def inbox_page(user: User, page: int, per_page: int, unread: int) -> Pagination:
                 sa.select(Notification.id, sa.literal(number).label("part"))
                 .where(
                     Notification.recipient_id == user.id,
+                    IN_THE_INBOX,
                     Notification.read_at.is_not(None) if read else Notification.read_at.is_(None),
                 )
                 .order_by(*newest_first)
