@@ -33,13 +33,16 @@ def _flag(environ, name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false (got {raw!r}).")
 
 
-def _whole_number(environ, name: str, default: int, *, minimum: int, unit: str) -> int:
+def _whole_number(
+    environ, name: str, default: int, *, minimum: int, maximum: int, unit: str
+) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
         raise ConfigError(
-            f"{name} must be a whole number of {unit}, {minimum} or more (got {raw!r})."
+            f"{name} must be a whole number of {unit} from {minimum} to {maximum:,} "
+            f"(got {raw!r})."
         )
     return int(raw)
 
@@ -154,15 +157,17 @@ def load_config(instance_path: str, environ=None) -> dict:
         "EMAIL_LINK_ONLY": _flag(environ, "EMAIL_LINK_ONLY", False),
         # Tries before an email is marked failed and the partnership told (back-off 1, 2, 4… min).
         "EMAIL_MAX_ATTEMPTS": _whole_number(
-            environ, "EMAIL_MAX_ATTEMPTS", 8, minimum=1, unit="attempts"
+            environ, "EMAIL_MAX_ATTEMPTS", 8, minimum=1, maximum=100, unit="attempts"
         ),
         # How long a worker holds an email it is sending before another may take it over (a
         # worker that died mid-send): longer than the SMTP timeout of 30 seconds.
         "EMAIL_CLAIM_SECONDS": _whole_number(
-            environ, "EMAIL_CLAIM_SECONDS", 300, minimum=1, unit="seconds"
+            environ, "EMAIL_CLAIM_SECONDS", 300, minimum=1, maximum=86_400, unit="seconds"
         ),
         # Pause between rounds of `flask escalate worker`.
-        "WORKER_INTERVAL": _whole_number(environ, "WORKER_INTERVAL", 15, minimum=1, unit="seconds"),
+        "WORKER_INTERVAL": _whole_number(
+            environ, "WORKER_INTERVAL", 15, minimum=1, maximum=86_400, unit="seconds"
+        ),
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -171,6 +176,8 @@ def load_config(instance_path: str, environ=None) -> dict:
         "SESSION_COOKIE_SECURE": _flag(environ, "SESSION_COOKIE_SECURE", production),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # No page takes a file: a request body beyond this is refused (413) before it is read.
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "RATELIMIT_ENABLED": _flag(environ, "RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),

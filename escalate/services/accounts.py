@@ -32,19 +32,8 @@ from escalate.services._records import (
 )
 from escalate.workflow import FieldError, InvalidRequest
 
-MIN_PASSWORD_LENGTH = 12
-
-
 # Compared against when no account matches, so a failed sign-in takes as long either way.
 _UNUSED_HASH = generate_password_hash("an unused password for timing parity")
-
-
-def check_password_strength(password: str) -> None:
-    """Refuse a password that is too short to protect an account on a shared machine."""
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise InvalidRequest(
-            f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."
-        )
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -78,7 +67,7 @@ def build_user(
     if find_user_by_email(email) is not None:
         raise InvalidRequest(f"There is already an account for {email}.")
     if password is not None:
-        check_password_strength(password)
+        validation.check_password(password)
         password_hash = generate_password_hash(password)
     return User(
         email=email,
@@ -375,10 +364,7 @@ def set_password_from_invitation(token: str, password: str, confirmation: str, n
     )
     if problem is not None:
         raise InvalidRequest(problem)
-    try:
-        check_password_strength(password)
-    except InvalidRequest as error:
-        raise FieldError("password", str(error).rstrip(".")) from None
+    validation.check_password(password)
     if password != confirmation:
         raise FieldError("confirmation", "The passwords do not match")
     user = invitation.user
