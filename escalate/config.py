@@ -179,6 +179,14 @@ def load_config(instance_path: str, environ=None) -> dict:
         # No page takes a file: a request body beyond this is refused (413) before it is read.
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        # A session ends after this long without a request, and this long after signing in
+        # whatever happens: machines are shared, and a browser left open must not stay signed in.
+        "SESSION_IDLE_MINUTES": _whole_number(
+            environ, "SESSION_IDLE_MINUTES", 30, minimum=1, maximum=1_440, unit="minutes"
+        ),
+        "SESSION_LIFETIME_HOURS": _whole_number(
+            environ, "SESSION_LIFETIME_HOURS", 12, minimum=1, maximum=168, unit="hours"
+        ),
         "RATELIMIT_ENABLED": _flag(environ, "RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,

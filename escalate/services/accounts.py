@@ -36,6 +36,18 @@ from escalate.workflow import FieldError, InvalidRequest
 _UNUSED_HASH = generate_password_hash("an unused password for timing parity")
 
 
+def end_sessions(user: User) -> None:
+    """End every session of ``user`` begun before now, in the caller's transaction: each stored
+    its version of the account at sign-in, and no longer matches."""
+    user.session_version = User.session_version + 1
+
+
+def sign_out(user: User) -> None:
+    """Sign ``user`` out of every session, on every machine (a copied cookie stops working)."""
+    end_sessions(user)
+    db.session.commit()
+
+
 def authenticate(email: str, password: str) -> User | None:
     """Return the active user with this email and password, or None (and never say which failed)."""
     user = find_user_by_email(email)
@@ -311,6 +323,7 @@ def deactivate_user(actor: User | None, user_id: int, now: datetime) -> User:
             active_admin_ids=_lock_active_admins(), user_id=user.id, remains_admin=False
         )
     user.active = False
+    end_sessions(user)
     record_admin_change(
         actor,
         now,
@@ -331,6 +344,7 @@ def reactivate_user(actor: User | None, user_id: int, now: datetime) -> User:
     if user.active:
         raise InvalidRequest(f"{user.name}'s account is already active.")
     user.active = True
+    end_sessions(user)
     record_admin_change(
         actor,
         now,
@@ -370,6 +384,7 @@ def set_password_from_invitation(token: str, password: str, confirmation: str, n
     user = invitation.user
     had_password = user.password_hash is not None
     user.password_hash = generate_password_hash(password)
+    end_sessions(user)
     invitation.used_at = now
     record_admin_change(
         user,
