@@ -11,6 +11,8 @@ from email.policy import default as email_policy
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import limits
+import limits.storage
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -67,6 +69,36 @@ def _base_url(environ) -> str:
             f"https:// (for example https://escalate.example.org); got {raw!r}."
         )
     return raw.rstrip("/")
+
+
+def _rate_limit_storage(environ, production: bool) -> str:
+    """Where sign-in attempts are counted. Every web process must count in the same place, or
+    each process allows the limit again: in production that is a shared store such as Redis."""
+    raw = environ.get("RATELIMIT_STORAGE_URI", "").strip()
+    scheme = urlsplit(raw).scheme
+    if raw and scheme not in limits.storage.SCHEMES:
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI must be a storage address such as redis://127.0.0.1:6379/0 "
+            f"(got {raw!r})."
+        )
+    if production and (not raw or scheme == "memory"):
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI must name storage that every web process shares, such as "
+            "redis://127.0.0.1:6379/0: with memory:// each process counts sign-in attempts "
+            "on its own and lets the limit through again."
+        )
+    return raw or "memory://"
+
+
+def _limit(environ, name: str, default: str) -> str:
+    raw = environ.get(name, "").strip() or default
+    try:
+        limits.parse_many(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate such as {default!r} (got {raw!r})."
+        ) from None
+    return raw
 
 
 def _development_secret_key(instance_path: str) -> str:
@@ -188,8 +220,23 @@ def load_config(instance_path: str, environ=None) -> dict:
             environ, "SESSION_LIFETIME_HOURS", 12, minimum=1, maximum=168, unit="hours"
         ),
         "RATELIMIT_ENABLED": _flag(environ, "RATELIMIT_ENABLED", True),
-        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": _rate_limit_storage(environ, production),
+        # If the shared store is down, count in each process rather than refuse every sign-in.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Failed sign-ins allowed, counted in the shared store: per account (whatever the
+        # address) and per address (generous: a school or a hospital is one address).
+        "SIGN_IN_LIMIT_PER_ACCOUNT": _limit(
+            environ, "SIGN_IN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"
+        ),
+        "SIGN_IN_LIMIT_PER_ADDRESS": _limit(
+            environ, "SIGN_IN_LIMIT_PER_ADDRESS", "60 per 15 minutes"
+        ),
+        # Reverse proxies in front of escalate whose X-Forwarded-For and X-Forwarded-Proto are
+        # believed: 0 when browsers reach escalate directly.
+        "TRUSTED_PROXIES": _whole_number(
+            environ, "TRUSTED_PROXIES", 0, minimum=0, maximum=5, unit="proxies"
+        ),
         "SERVICE_NAME": "Resolve a professional difference",
         "CLOCK": lambda: datetime.now(UTC),
         "PARTNERSHIP_NAME": environ.get("PARTNERSHIP_NAME", "").strip() or None,

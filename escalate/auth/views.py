@@ -1,5 +1,6 @@
 """Signing in and out, and the page that tells you who you are signed in as."""
 
+import hashlib
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -7,6 +8,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -15,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from escalate import presentation, services
+from escalate import presentation, services, validation
 from escalate.auth import sessions
 from escalate.auth.forms import SignInForm
 from escalate.extensions import db, limiter, login_manager
@@ -66,8 +68,32 @@ def index():
     return redirect(presentation.home_for(current_user))
 
 
+def _submitted_account() -> str:
+    """The account a sign-in is for, as the per-account limit counts it (whatever the address it
+    comes from). Hashed: the limiter's store need not hold email addresses."""
+    email = validation.normalise_email(request.form.get("email"))
+    return hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()
+
+
+def _failed(_response) -> bool:
+    """Only failed sign-ins count towards the limits: signing in many times is no attack."""
+    return not g.get("signed_in", False)
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="sign-in-address",
+)
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"],
+    key_func=_submitted_account,
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="sign-in-account",
+)
 def sign_in():
     if current_user.is_authenticated:
         return redirect(url_for("auth.index"))
@@ -81,6 +107,7 @@ def sign_in():
             session.clear()
             login_user(user)
             session.update(sessions.started(presentation.now(), user.session_version))
+            g.signed_in = True
             return redirect(_safe_next(request.args.get("next")) or url_for("auth.index"))
         failed = True
     return render_template("auth/sign_in.html", form=form, failed=failed), 200
