@@ -297,7 +297,7 @@ def deactivate(user_id):
         "admin/deactivate.html",
         user=user,
         form=form,
-        waiting=queries.setup.open_responsibilities(user),
+        waiting=queries.setup.open_responsibilities(user) > 0,
         is_self=user.id == current_user.id,
     )
 
@@ -471,21 +471,24 @@ def remove_stage():
 def recompute():
     form = forms.ConfirmForm()
     now = presentation.now()
+    # Administrators see no difference (product.md §1): whether deadlines would move, not which
+    # or how many.
     if form.validate_on_submit():
-        moved = services.setup.recompute_deadlines(current_user, now)
-        moved_now = wording.plural(moved, "open difference has", "open differences have")
-        flash(
-            f"{moved_now} a new deadline. "
-            "Each has it in its history, and its raiser and responders have been told.",
-            "success",
-        )
+        if services.setup.recompute_deadlines(current_user, now):
+            flash(
+                "Open deadlines recomputed. Each difference whose deadline moved has the change "
+                "in its history, and its raiser and responders have been told.",
+                "success",
+            )
+        else:
+            flash("No open deadline needed to move.", "info")
         return redirect(url_for("admin.policy"))
     moves = queries.setup.deadline_moves(now)
     return render_template(
         "admin/recompute.html",
         form=form,
-        moves=moves,
-        overdue=sum(1 for m in moves if deadlines.is_past(m.new, now)),
+        would_move=bool(moves),
+        some_overdue=any(deadlines.is_past(m.new, now) for m in moves),
     )
 
 
@@ -598,7 +601,7 @@ def changes():
     if current_user.role not in CHANGE_LOG_READERS:
         abort(403, "The record of changes is for the partnership, auditors and administrators.")
     page = request.args.get("page", 1, type=int)
-    rows, pages = queries.setup.admin_changes(page)
+    rows, pages = queries.setup.admin_changes(page, reader=current_user.role)
     return render_template("admin/changes.html", rows=rows, page=page, pages=pages)
 
 
