@@ -39,10 +39,14 @@ def normalise_email(email: str) -> str:
 
 
 def find_user_by_email(email: str) -> User | None:
+    if validation.text_problem(email or "") is not None:
+        return None  # nothing stored has a NUL or a file in it (and PostgreSQL cannot compare)
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
 def find_agency_by_name(name: str) -> Agency | None:
+    if validation.text_problem(name or "") is not None:
+        return None
     return db.session.scalar(
         sa.select(Agency).where(sa.func.lower(Agency.name) == (name or "").strip().lower())
     )

@@ -104,6 +104,9 @@ def create_user(
     """Create an account that can sign in straight away (used to bootstrap an administrator)."""
     agency = None
     if agency_name:
+        validation.check_text(
+            agency_name, field="agency", what="the agency's name", multiline=False
+        )
         agency = find_agency_by_name(agency_name)
         if agency is None:
             known = db.session.scalars(sa.select(Agency.name).order_by(Agency.name)).all()
