@@ -1,15 +1,17 @@
 """escalate: resolve professional differences between safeguarding agencies."""
 
 import logging
+import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from escalate import workflow
@@ -40,6 +42,10 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:
+        # The client's address (for sign-in limits) and scheme, from the trusted proxies only.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -100,8 +106,17 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     presentation.init_app(app)
 
+    @app.context_processor
+    def nonce():
+        # The GOV.UK template's one inline script carries it (cspNonce); nothing else is inline.
+        return {"cspNonce": csp_nonce()}
+
     @app.after_request
     def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if app.config["ESCALATE_ENV"] != "development":
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -109,6 +124,32 @@ def register_blueprints(app: Flask) -> None:
         if response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+# Scripts, styles, images and fonts from escalate itself only; no inline script but the one
+# with this response's nonce; no plugins, no framing, forms post only to escalate.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'{nonce}; style-src 'self'; img-src 'self'; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def csp_nonce() -> str:
+    """This response's nonce for inline script, made when a page first asks for it."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def content_security_policy() -> str:
+    nonce = g.get("csp_nonce")
+    return CONTENT_SECURITY_POLICY.format(nonce=f" 'nonce-{nonce}'" if nonce else "")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from escalate import calendar, demo, notify, queries, services
+from escalate import calendar, demo, notify, queries, services, validation
 from escalate.models import Role
 from escalate.wording import plural
 from escalate.workflow import DomainError
@@ -21,8 +21,25 @@ from escalate.workflow import DomainError
 PASSWORD_VARIABLE = "ESCALATE_NEW_USER_PASSWORD"  # noqa: S105 (a variable name)
 
 
+# Bounds on numbers given on the command line: beyond them a value is a typing mistake (and a
+# wait or a query limit that large would fail deep inside).
+LONGEST_INTERVAL_SECONDS = 86_400
+MOST_EMAILS_PER_RUN = 1_000_000
+
+
 class EscalateGroup(click.Group):
-    """Turns domain and database errors into a one-line message and a non-zero exit."""
+    """Turns domain and database errors into a one-line message and a non-zero exit, and refuses
+    arguments that are not UTF-8 text before any command sees them."""
+
+    def parse_args(self, ctx, args):
+        for position, arg in enumerate(args, start=1):
+            if not validation.is_utf8(arg):
+                shown = arg.encode("utf-8", "replace").decode("utf-8")
+                raise click.UsageError(
+                    f"Argument {position} ({shown}) is not text escalate can use: it must be "
+                    "UTF-8 (check the terminal's or the file name's encoding)."
+                )
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         try:
@@ -308,7 +325,9 @@ def worker_jobs(app, clock, worker_id: str, stopping) -> list[tuple[str, Callabl
 
 @escalate_group.command("deliver")
 @click.option(
-    "--limit", type=click.IntRange(min=1), help="Send at most this many emails (default: all due)."
+    "--limit",
+    type=click.IntRange(1, MOST_EMAILS_PER_RUN),
+    help="Send at most this many emails (default: all due)."
 )
 @with_appcontext
 def deliver(limit):
@@ -323,7 +342,7 @@ def deliver(limit):
 @escalate_group.command("worker")
 @click.option(
     "--interval",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, LONGEST_INTERVAL_SECONDS),
     help="Seconds between rounds (default: the WORKER_INTERVAL setting, 15).",
 )
 @click.option("--once", is_flag=True, help="Do one round, then exit.")

@@ -11,6 +11,8 @@ from email.policy import default as email_policy
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import limits
+import limits.storage
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -33,13 +35,16 @@ def _flag(environ, name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false (got {raw!r}).")
 
 
-def _whole_number(environ, name: str, default: int, *, minimum: int, unit: str) -> int:
+def _whole_number(
+    environ, name: str, default: int, *, minimum: int, maximum: int, unit: str
+) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
         raise ConfigError(
-            f"{name} must be a whole number of {unit}, {minimum} or more (got {raw!r})."
+            f"{name} must be a whole number of {unit} from {minimum} to {maximum:,} "
+            f"(got {raw!r})."
         )
     return int(raw)
 
@@ -78,6 +83,36 @@ def url_settings(base_url: str) -> dict:
         "APPLICATION_ROOT": parts.path.rstrip("/") or "/",
         "PREFERRED_URL_SCHEME": parts.scheme,
     }
+
+
+def _rate_limit_storage(environ, production: bool) -> str:
+    """Where sign-in attempts are counted. Every web process must count in the same place, or
+    each process allows the limit again: in production that is a shared store such as Redis."""
+    raw = environ.get("RATELIMIT_STORAGE_URI", "").strip()
+    scheme = urlsplit(raw).scheme
+    if raw and scheme not in limits.storage.SCHEMES:
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI must be a storage address such as redis://127.0.0.1:6379/0 "
+            f"(got {raw!r})."
+        )
+    if production and (not raw or scheme == "memory"):
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI must name storage that every web process shares, such as "
+            "redis://127.0.0.1:6379/0: with memory:// each process counts sign-in attempts "
+            "on its own and lets the limit through again."
+        )
+    return raw or "memory://"
+
+
+def _limit(environ, name: str, default: str) -> str:
+    raw = environ.get(name, "").strip() or default
+    try:
+        limits.parse_many(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate such as {default!r} (got {raw!r})."
+        ) from None
+    return raw
 
 
 def _development_secret_key(instance_path: str) -> str:
@@ -171,15 +206,17 @@ def load_config(instance_path: str, environ=None) -> dict:
         "EMAIL_LINK_ONLY": _flag(environ, "EMAIL_LINK_ONLY", False),
         # Tries before an email is marked failed and the partnership told (back-off 1, 2, 4… min).
         "EMAIL_MAX_ATTEMPTS": _whole_number(
-            environ, "EMAIL_MAX_ATTEMPTS", 8, minimum=1, unit="attempts"
+            environ, "EMAIL_MAX_ATTEMPTS", 8, minimum=1, maximum=100, unit="attempts"
         ),
         # How long a worker holds an email it is sending before another may take it over (a
         # worker that died mid-send): longer than the SMTP timeout of 30 seconds.
         "EMAIL_CLAIM_SECONDS": _whole_number(
-            environ, "EMAIL_CLAIM_SECONDS", 300, minimum=1, unit="seconds"
+            environ, "EMAIL_CLAIM_SECONDS", 300, minimum=1, maximum=86_400, unit="seconds"
         ),
         # Pause between rounds of `flask escalate worker`.
-        "WORKER_INTERVAL": _whole_number(environ, "WORKER_INTERVAL", 15, minimum=1, unit="seconds"),
+        "WORKER_INTERVAL": _whole_number(
+            environ, "WORKER_INTERVAL", 15, minimum=1, maximum=86_400, unit="seconds"
+        ),
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -188,10 +225,35 @@ def load_config(instance_path: str, environ=None) -> dict:
         "SESSION_COOKIE_SECURE": _flag(environ, "SESSION_COOKIE_SECURE", production),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # No page takes a file: a request body beyond this is refused (413) before it is read.
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        # A session ends after this long without a request, and this long after signing in
+        # whatever happens: machines are shared, and a browser left open must not stay signed in.
+        "SESSION_IDLE_MINUTES": _whole_number(
+            environ, "SESSION_IDLE_MINUTES", 30, minimum=1, maximum=1_440, unit="minutes"
+        ),
+        "SESSION_LIFETIME_HOURS": _whole_number(
+            environ, "SESSION_LIFETIME_HOURS", 12, minimum=1, maximum=168, unit="hours"
+        ),
         "RATELIMIT_ENABLED": _flag(environ, "RATELIMIT_ENABLED", True),
-        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": _rate_limit_storage(environ, production),
+        # If the shared store is down, count in each process rather than refuse every sign-in.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Failed sign-ins allowed, counted in the shared store: per account (whatever the
+        # address) and per address (generous: a school or a hospital is one address).
+        "SIGN_IN_LIMIT_PER_ACCOUNT": _limit(
+            environ, "SIGN_IN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"
+        ),
+        "SIGN_IN_LIMIT_PER_ADDRESS": _limit(
+            environ, "SIGN_IN_LIMIT_PER_ADDRESS", "60 per 15 minutes"
+        ),
+        # Reverse proxies in front of escalate whose X-Forwarded-For and X-Forwarded-Proto are
+        # believed: 0 when browsers reach escalate directly.
+        "TRUSTED_PROXIES": _whole_number(
+            environ, "TRUSTED_PROXIES", 0, minimum=0, maximum=5, unit="proxies"
+        ),
         "SERVICE_NAME": "Resolve a professional difference",
         "CLOCK": lambda: datetime.now(UTC),
         "PARTNERSHIP_NAME": environ.get("PARTNERSHIP_NAME", "").strip() or None,

@@ -1,12 +1,63 @@
-"""Form fields shared by the journeys' forms."""
+"""The base of every form, and the form fields shared by the journeys' forms."""
 
 from datetime import datetime
 
+from flask import request
+from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
-from wtforms import DateField, IntegerField
+from werkzeug.datastructures import MultiDict
+from wtforms import DateField, IntegerField, TextAreaField
 from wtforms.validators import Length
 
-from escalate import wording
+from escalate import validation, wording
+
+SUBMIT_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class Form(FlaskForm):
+    """Every form's base. What no browser sends from a page is refused with a message beside
+    the field, never with a server error: a file (or a JSON value) where text was expected, a
+    NUL or other control character, a line break in a one-line box, text longer than any field
+    takes. The checks are escalate.validation's, shared with the command line and importer."""
+
+    def __init__(self, *args, **kwargs):
+        self._not_text: set[str] = set()
+        if not args and "formdata" not in kwargs:
+            kwargs["formdata"] = self._typed_formdata()
+        super().__init__(*args, **kwargs)
+
+    def _typed_formdata(self) -> MultiDict | None:
+        """The request's form fields as text. Files are kept out (the field is refused in
+        validate): this service takes no uploads, and a field must never hold a file."""
+        if request.method not in SUBMIT_METHODS:
+            return None
+        self._not_text = set(request.files)
+        if not request.form and not request.files:
+            return None
+        return MultiDict(
+            (name, value) for name, value in request.form.items(multi=True) if name not in
+            self._not_text
+        )
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            problem = self._problem(field)
+            if problem is not None:
+                label = field.label.text or ""
+                field.errors = [f"{label if 0 < len(label) <= 40 else 'This answer'} {problem}"]
+                valid = False
+        return valid
+
+    def _problem(self, field) -> str | None:
+        if field.name in self._not_text:
+            return validation.text_problem(None)
+        multiline = isinstance(field, TextAreaField)
+        for value in field.raw_data or ():
+            problem = validation.text_problem(value, multiline=multiline)
+            if problem is not None:
+                return problem
+        return None
 
 
 class DayMonthYearField(DateField):

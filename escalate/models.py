@@ -151,6 +151,9 @@ class User(Base):
     line_manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    # Stored in each session at sign-in; raised by signing out, a new password, deactivation and
+    # reactivation, which so end every session begun before.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     agency: Mapped[Agency | None] = relationship(back_populates="users")

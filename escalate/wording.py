@@ -20,6 +20,7 @@ MAX_STAGE_NAME_CHARACTERS = 120
 MAX_CLOSURE_DESCRIPTION = 200
 MAX_ACT_NOW_CHARACTERS = 2_000
 MAX_EMAIL_CHARACTERS = 254  # RFC 5321's limit on a forward path
+MIN_PASSWORD_CHARACTERS = 12  # NCSC: length is what makes a password strong
 MAX_PASSWORD_CHARACTERS = 200
 MAX_CHILD_REFERENCE_CHARACTERS = 60
 MAX_WORKING_DAYS = 60  # a bound that catches typing 500 for 5, far beyond any real procedure

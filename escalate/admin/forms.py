@@ -2,7 +2,6 @@
 
 from datetime import datetime
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
     GovPasswordInput,
@@ -23,7 +22,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 
 from escalate import wording
-from escalate.fields import DayMonthYearField, WholeNumberField, at_most
+from escalate.fields import DayMonthYearField, Form, WholeNumberField, at_most
 from escalate.models import AgencyKind, Role
 from escalate.wording import (
     LEAD_RULE_LABELS,
@@ -32,13 +31,13 @@ from escalate.wording import (
 )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that changes something: only the CSRF token travels with it."""
 
     submit = SubmitField("Confirm", widget=GovSubmitInput())
 
 
-class AgencyForm(FlaskForm):
+class AgencyForm(Form):
     name = StringField(
         "Agency name",
         widget=GovTextInput(),
@@ -56,7 +55,7 @@ class AgencyForm(FlaskForm):
     submit = SubmitField("Save agency", widget=GovSubmitInput())
 
 
-class AccountForm(FlaskForm):
+class AccountForm(Form):
     email = EmailField(
         "Email address",
         description="They sign in with it, and the link to set a password is sent to it.",
@@ -115,7 +114,7 @@ class AccountForm(FlaskForm):
         }
 
 
-class StageContactForm(FlaskForm):
+class StageContactForm(Form):
     level = SelectField(
         "Stage",
         widget=GovSelect(),
@@ -141,7 +140,7 @@ def _days(label, description, message, example="5"):
     )
 
 
-class StageForm(FlaskForm):
+class StageForm(Form):
     name = StringField(
         "Name of the stage",
         widget=GovTextInput(),
@@ -234,7 +233,7 @@ class TimeField(StringField):
         return getattr(self, "raw", "") or ""
 
 
-class CalendarForm(FlaskForm):
+class CalendarForm(Form):
     nation = RadioField(
         "Whose bank holidays apply?",
         widget=GovRadioInput(),
@@ -250,7 +249,7 @@ class CalendarForm(FlaskForm):
     submit = SubmitField("Save calendar", widget=GovSubmitInput())
 
 
-class ClosureDayForm(FlaskForm):
+class ClosureDayForm(Form):
     day = DayMonthYearField(
         "Date",
         error_name="The date",
@@ -269,7 +268,7 @@ class ClosureDayForm(FlaskForm):
     submit = SubmitField("Add closure day", widget=GovSubmitInput())
 
 
-class ActNowForm(FlaskForm):
+class ActNowForm(Form):
     text = TextAreaField(
         "What must someone do if a child is in immediate danger?",
         description="Shown, before anything else, to anyone who says a child is at immediate "
@@ -283,10 +282,11 @@ class ActNowForm(FlaskForm):
     submit = SubmitField("Save", widget=GovSubmitInput())
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     password = PasswordField(
         "Choose a password",
-        description="At least 12 characters. A few unrelated words make a strong password.",
+        description=f"At least {wording.MIN_PASSWORD_CHARACTERS} characters, and not a commonly "
+        "used password. A few unrelated words make a strong password.",
         widget=GovPasswordInput(),
         validators=[
             InputRequired(message="Enter a password"),

@@ -311,7 +311,7 @@ def deactivate(user_id):
         "admin/deactivate.html",
         user=user,
         form=form,
-        waiting=queries.setup.open_responsibilities(user),
+        waiting=queries.setup.open_responsibilities(user) > 0,
         is_self=user.id == current_user.id,
     )
 
@@ -487,21 +487,24 @@ def remove_stage():
 def recompute():
     form = forms.ConfirmForm()
     now = presentation.now()
+    # Administrators see no difference (product.md §1): whether deadlines would move, not which
+    # or how many.
     if form.validate_on_submit():
-        moved = services.setup.recompute_deadlines(current_user, now)
-        moved_now = wording.plural(moved, "open difference has", "open differences have")
-        flash(
-            f"{moved_now} a new deadline. "
-            "Each has it in its history, and its raiser and responders have been told.",
-            "success",
-        )
+        if services.setup.recompute_deadlines(current_user, now):
+            flash(
+                "Open deadlines recomputed. Each difference whose deadline moved has the change "
+                "in its history, and its raiser and responders have been told.",
+                "success",
+            )
+        else:
+            flash("No open deadline needed to move.", "info")
         return redirect(url_for("admin.policy"))
     moves = queries.setup.deadline_moves(now)
     return render_template(
         "admin/recompute.html",
         form=form,
-        moves=moves,
-        overdue=sum(1 for m in moves if deadlines.is_past(m.new, now)),
+        would_move=bool(moves),
+        some_overdue=any(deadlines.is_past(m.new, now) for m in moves),
     )
 
 
@@ -620,7 +623,8 @@ def changes():
         CHANGES_PER_PAGE,
         error_out=True,
     )
-    return render_template("admin/changes.html", pages=pages, rows=pages.items)
+    rows = [queries.setup.change_as_seen_by(change, current_user.role) for change in pages.items]
+    return render_template("admin/changes.html", pages=pages, rows=rows)
 
 
 # --- Setting a password with a one-time link (public) -----------------------------------------

@@ -3,14 +3,13 @@
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCharacterCount, GovSubmitInput
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import InputRequired
 
 from escalate import wording
 from escalate.calendar import Period
-from escalate.fields import DayMonthYearField, at_most
+from escalate.fields import DayMonthYearField, Form, at_most
 from escalate.models import Category
 from escalate.queries.unresolved import SIDES, SORTS, UnresolvedFilters
 
@@ -88,7 +87,7 @@ def parse_filters(args, agency_ids: set[int], stage_levels: set[int]) -> ParsedF
     return ParsedFilters(UnresolvedFilters(**values), typed, problems)
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     """The report's period. Sent with GET: it reads, it changes nothing, so it needs no CSRF."""
 
     class Meta:
@@ -129,7 +128,7 @@ def period_problem(start: date, end: date) -> tuple[str, str] | None:
     return None
 
 
-class LearningNoteForm(FlaskForm):
+class LearningNoteForm(Form):
     text = TextAreaField(
         "What did the partnership learn from this difference?",
         description="For example, what should change in practice or procedure, and for whom. "

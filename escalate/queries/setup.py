@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Bundle, joinedload
 
-from escalate import calendar, policy, validation, wording
+from escalate import calendar, policy, validation
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
@@ -29,7 +29,11 @@ from escalate.models import (
     User,
 )
 from escalate.queries import conditions
-from escalate.workflow import FieldError, InvalidRequest, NotFound
+from escalate.workflow import OVERSIGHT_ROLES, FieldError, InvalidRequest, NotFound
+
+# Who may read what a change record says about differences: the partnership and auditors.
+DIFFERENCE_READERS = OVERSIGHT_ROLES
+
 
 
 def normalise_email(email: str) -> str:
@@ -38,10 +42,14 @@ def normalise_email(email: str) -> str:
 
 
 def find_user_by_email(email: str) -> User | None:
+    if validation.text_problem(email or "") is not None:
+        return None  # nothing stored has a NUL or a file in it (and PostgreSQL cannot compare)
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
 def find_agency_by_name(name: str) -> Agency | None:
+    if validation.text_problem(name or "") is not None:
+        return None
     return db.session.scalar(
         sa.select(Agency).where(sa.func.lower(Agency.name) == (name or "").strip().lower())
     )
@@ -230,12 +238,11 @@ def removal_problem() -> str | None:
     if len(stages) <= 1:
         return "The policy must have at least one stage."
     last, previous = stages[-1], stages[-2]
-    waiting = open_differences_at([last.level, previous.level])
-    if waiting:
-        open_now = wording.plural(waiting, "open difference is", "open differences are")
+    if open_differences_at([last.level, previous.level]):
+        # Administrators read this: it says that there are some, not which or how many.
         return (
-            f"{open_now} at stage {previous.level} or {last.level}, and could still "
-            f"reach stage {last.level}. Remove the stage once they have closed."
+            f"Some open differences are at stage {previous.level} or {last.level}, and could "
+            f"still reach stage {last.level}. Remove the stage once they have closed."
         )
     try:
         policy.check_stage(as_stage_policy(previous), is_final=True)
@@ -289,6 +296,39 @@ def closure_days() -> list[ClosureDay]:
 def admin_changes() -> sa.Select:
     """The record of changes, newest first."""
     return sa.select(AdminChange).order_by(AdminChange.at.desc(), AdminChange.id.desc())
+
+
+# What a change record says about differences, which administrators do not see (product.md §1):
+# the fields naming them, and the summaries of the actions that hold such fields.
+DIFFERENCE_FIELDS = frozenset({"moved"})
+SUMMARIES_WITHOUT_DIFFERENCES = {"deadlines recomputed": "Open deadlines recomputed"}
+
+
+@dataclass(frozen=True)
+class ChangeEntry:
+    """One change as a reader may see it."""
+
+    at: datetime
+    actor: User | None
+    summary: str
+    before: dict | None
+    after: dict | None
+
+
+def change_as_seen_by(change: AdminChange, reader: Role) -> ChangeEntry:
+    """The change, without what it says about differences when ``reader`` may see none."""
+    if reader in DIFFERENCE_READERS:
+        return ChangeEntry(change.at, change.actor, change.summary, change.before, change.after)
+
+    def without(fields):
+        if fields is None:
+            return None
+        return {key: value for key, value in fields.items() if key not in DIFFERENCE_FIELDS}
+
+    summary = SUMMARIES_WITHOUT_DIFFERENCES.get(change.action, change.summary)
+    return ChangeEntry(
+        change.at, change.actor, summary, without(change.before), without(change.after)
+    )
 
 
 def setup_summary() -> dict[str, int]:

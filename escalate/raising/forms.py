@@ -1,4 +1,3 @@
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
     GovRadioInput,
@@ -10,11 +9,11 @@ from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaF
 from wtforms.validators import InputRequired, Length, Optional
 
 from escalate import wording
-from escalate.fields import DayMonthYearField, at_most, long_text_limit
+from escalate.fields import DayMonthYearField, Form, at_most, long_text_limit
 from escalate.models import Category
 
 
-class RiskForm(FlaskForm):
+class RiskForm(Form):
     immediate_risk = RadioField(
         "Is the child at immediate risk of significant harm?",
         widget=GovRadioInput(),
@@ -35,7 +34,7 @@ def _text(label, message, description="", required=True):
     )
 
 
-class DifferenceForm(FlaskForm):
+class DifferenceForm(Form):
     """Everything product.md §2 records. Agencies and people are filled in by the view."""
 
     receiving_agency = SelectField(

@@ -1,6 +1,5 @@
 """One form per action on a difference (product.md §4: what each must record)."""
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
     GovRadioInput,
@@ -17,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, NumberRange, Optional
 
-from escalate.fields import DayMonthYearField, WholeNumberField, long_text_limit
+from escalate.fields import DayMonthYearField, Form, WholeNumberField, long_text_limit
 from escalate.models import Outcome
 
 
@@ -33,7 +32,7 @@ def _text(label, message=None, description=""):
     )
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     # The version of the difference the person was looking at: a later one means a conflict.
     version = HiddenField(validators=[InputRequired()])
 

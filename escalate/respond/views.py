@@ -140,6 +140,10 @@ def act(reference, slug):
         else:
             flash(page.done, "success")
             return redirect(url_for("respond.show", reference=reference))
+    else:
+        # A form with mistakes is shown again only to someone who may take the action: anyone
+        # else is refused (403 or 409) whatever they sent.
+        queries.differences.ensure_may(current_user, difference, page.action, now)
     return render_template(
         "respond/action.html",
         page=page,

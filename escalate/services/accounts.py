@@ -33,19 +33,20 @@ from escalate.services._records import (
 )
 from escalate.workflow import FieldError, InvalidRequest
 
-MIN_PASSWORD_LENGTH = 12
-
-
 # Compared against when no account matches, so a failed sign-in takes as long either way.
 _UNUSED_HASH = generate_password_hash("an unused password for timing parity")
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse a password that is too short to protect an account on a shared machine."""
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise InvalidRequest(
-            f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."
-        )
+def end_sessions(user: User) -> None:
+    """End every session of ``user`` begun before now, in the caller's transaction: each stored
+    its version of the account at sign-in, and no longer matches."""
+    user.session_version = User.session_version + 1
+
+
+def sign_out(user: User) -> None:
+    """Sign ``user`` out of every session, on every machine (a copied cookie stops working)."""
+    end_sessions(user)
+    db.session.commit()
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -79,7 +80,7 @@ def build_user(
     if find_user_by_email(email) is not None:
         raise InvalidRequest(f"There is already an account for {email}.")
     if password is not None:
-        check_password_strength(password)
+        validation.check_password(password)
         password_hash = generate_password_hash(password)
     return User(
         email=email,
@@ -104,6 +105,9 @@ def create_user(
     """Create an account that can sign in straight away (used to bootstrap an administrator)."""
     agency = None
     if agency_name:
+        validation.check_text(
+            agency_name, field="agency", what="the agency's name", multiline=False
+        )
         agency = find_agency_by_name(agency_name)
         if agency is None:
             known = db.session.scalars(sa.select(Agency.name).order_by(Agency.name)).all()
@@ -335,6 +339,7 @@ def deactivate_user(actor: User | None, user_id: int, now: datetime) -> User:
             active_admin_ids=_lock_active_admins(), user_id=user.id, remains_admin=False
         )
     user.active = False
+    end_sessions(user)
     record_admin_change(
         actor,
         now,
@@ -355,6 +360,7 @@ def reactivate_user(actor: User | None, user_id: int, now: datetime) -> User:
     if user.active:
         raise InvalidRequest(f"{user.name}'s account is already active.")
     user.active = True
+    end_sessions(user)
     record_admin_change(
         actor,
         now,
@@ -388,15 +394,13 @@ def set_password_from_invitation(token: str, password: str, confirmation: str, n
     )
     if problem is not None:
         raise InvalidRequest(problem)
-    try:
-        check_password_strength(password)
-    except InvalidRequest as error:
-        raise FieldError("password", str(error).rstrip(".")) from None
+    validation.check_password(password)
     if password != confirmation:
         raise FieldError("confirmation", "The passwords do not match")
     user = invitation.user
     had_password = user.password_hash is not None
     user.password_hash = generate_password_hash(password)
+    end_sessions(user)
     invitation.used_at = now
     record_admin_change(
         user,

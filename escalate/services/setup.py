@@ -330,8 +330,9 @@ def recompute_deadlines(actor: User | None, now: datetime) -> int:
         entity="stage policy",
         entity_id=None,
         action="deadlines recomputed",
-        summary=f"Open deadlines recomputed: {len(moves)} "
-        f"{wording.plural(len(moves), 'difference')} moved",
+        # The summary names no difference: administrators read it too. The partnership and
+        # auditors see which moved, in "moved".
+        summary="Open deadlines recomputed",
         after={"moved": {m.difference.reference: m.new.isoformat() for m in moves}},
     )
     commit_or_stale()

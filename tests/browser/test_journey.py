@@ -64,6 +64,7 @@ def browser(tmp_path):
         "--window-size=1280,1600",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to read CSP reports
     driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
     driver.implicitly_wait(5)
     yield driver
@@ -272,3 +273,40 @@ def test_a_difference_from_raising_to_the_partnerships_decision(live_server, bro
         "Unexplained bruising in a pre-verbal child needs a paediatric opinion.",
     ):
         assert rationale in said
+
+
+def test_pages_work_under_the_content_security_policy(live_server, browser):
+    """Every kind of script the pages run (the GOV.UK template's inline line, GOV.UK Frontend,
+    the oversight charts) runs, and the browser reports no Content-Security-Policy violation."""
+    person = Person(browser, live_server)
+    person.sign_in(GP)
+    for path in ("/waiting", "/differences/new", "/differences/yours", "/inbox", "/account"):
+        person.visit(path)
+        classes = browser.find_element(By.TAG_NAME, "body").get_attribute("class")
+        assert "js-enabled" in classes and "govuk-frontend-supported" in classes, path
+    person.visit("/differences/new/details?urgent=no")
+    # GOV.UK Frontend's character count ran: it adds its live message.
+    assert browser.find_elements(By.CSS_SELECTOR, ".govuk-character-count__status")
+    person.sign_out()
+    person.sign_in(CHAIR)
+    for path in ("/oversight/", "/oversight/report", "/oversight/unresolved", "/changes"):
+        person.visit(path)
+        assert "js-enabled" in browser.find_element(By.TAG_NAME, "body").get_attribute("class")
+        if path in ("/oversight/", "/oversight/report"):
+            WebDriverWait(browser, 10).until(
+                expected_conditions.presence_of_element_located(
+                    (By.CSS_SELECTOR, ".app-chart--drawn canvas")
+                )
+            )
+    reports = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"] or "Refused to" in entry["message"]
+    ]
+    assert reports == []
+    # And the policy is in force: an inline script without the nonce does not run.
+    ran = browser.execute_script(
+        "var s = document.createElement('script'); s.textContent = 'window.inlineRan = true';"
+        "document.head.appendChild(s); return window.inlineRan === true;"
+    )
+    assert ran is False

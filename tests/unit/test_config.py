@@ -71,7 +71,14 @@ def test_bad_configuration_gets_a_clear_message(tmp_path, environ, message):
 
 
 def test_session_cookies_are_httponly_samesite_and_secure_in_production(tmp_path):
-    config = load_config(str(tmp_path), {"ESCALATE_ENV": "production", "SECRET_KEY": "k" * 40})
+    config = load_config(
+        str(tmp_path),
+        {
+            "ESCALATE_ENV": "production",
+            "SECRET_KEY": "k" * 40,
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+        },
+    )
     assert config["SESSION_COOKIE_HTTPONLY"] is True
     assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert config["SESSION_COOKIE_SECURE"] is True

@@ -1,0 +1,412 @@
+"""Who may reach what: every route of app.url_map, for every role and for someone signed out,
+with a difference the person may see and one they may not. A route with no entry here fails the
+test, so a new page must say who it is for. Every refusal changes nothing; administrators see no
+difference reference on any page; every page they get carries the security headers."""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.routing import IntegerConverter
+
+from escalate import queries, services
+from escalate.extensions import db
+from escalate.models import (
+    AdminChange,
+    AgencyStageContact,
+    Base,
+    ClosureDay,
+    Notification,
+    PolicyStage,
+    Role,
+    User,
+)
+from escalate.respond.views import ACTION_PAGES
+from tests import factories, partnership
+from tests.conftest import csrf_token_from, hidden_fields, sign_in
+from tests.test_headers import check_page
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
+ROLES = [None, *Role]  # None: signed out
+AGENCY = {Role.PRACTITIONER, Role.MANAGER, Role.SENIOR}
+OVERSIGHT = {Role.PARTNERSHIP, Role.AUDITOR}
+REFERENCE = re.compile(r"RPD-\d{4}-\d{5}")
+
+SEES, DOES_NOT_SEE = "sees", "does not see"
+
+
+@pytest.fixture
+def app_config():
+    return {"CLOCK": lambda: NOW}
+
+
+# --- What each route answers ---------------------------------------------------------------------
+# A rule: (role, case) -> the statuses allowed. ``case`` is SEES or DOES_NOT_SEE for a route about
+# one difference (or one notification), else None.
+
+
+def everyone(*statuses):
+    return lambda role, case: set(statuses)
+
+
+def signed_in(*statuses):
+    return lambda role, case: {302} if role is None else set(statuses)
+
+
+def only(roles, *allowed, refused=403):
+    def rule(role, case):
+        if role is None:
+            return {302}
+        return set(allowed) if role in roles else {refused}
+
+    return rule
+
+
+def about_a_difference(*allowed):
+    """A page about one difference: shown to those who may see it, "not found" for the rest."""
+
+    def rule(role, case):
+        if role is None:
+            return {302}
+        return set(allowed) if case == SEES else {404}
+
+    return rule
+
+
+def learning_note(role, case):
+    if role is None:
+        return {302}
+    if case == DOES_NOT_SEE:
+        return {404}
+    # The difference is open: the partnership adds what it learned once it is closed (409).
+    return {409} if role == Role.PARTNERSHIP else {403}
+
+
+def public_link(role, case):
+    # An unknown link is "not found"; someone signed in is told to sign out first.
+    return {404} if role is None else {409}
+
+
+ADMIN = {Role.ADMIN}
+ADMIN_FORM = only(ADMIN, 200, 302, 400)  # a POST with an empty form: errors, or done
+ADMIN_POST = only(ADMIN, 302, 400, 404)
+
+
+@dataclass(frozen=True)
+class Entry:
+    get: object = None
+    post: object = None
+
+
+MATRIX = {
+    "static": Entry(get=everyone(200)),
+    "assets.static": Entry(get=everyone(200)),
+    "auth.index": Entry(get=everyone(302)),
+    "auth.sign_in": Entry(
+        get=lambda role, case: {200} if role is None else {302},
+        post=lambda role, case: {200} if role is None else {302},
+    ),
+    "auth.sign_out": Entry(post=everyone(302)),
+    "auth.account": Entry(get=signed_in(200)),
+    "inbox.index": Entry(get=signed_in(200)),
+    "inbox.show": Entry(get=about_a_difference(200)),
+    "inbox.read_all": Entry(post=signed_in(302)),
+    "raising.start": Entry(get=only(AGENCY, 200), post=only(AGENCY, 200)),
+    "raising.act_now": Entry(get=only(AGENCY, 200)),
+    "raising.details": Entry(get=only(AGENCY, 200), post=only(AGENCY, 200)),
+    "raising.mine": Entry(get=signed_in(200)),
+    "raising.raised": Entry(get=about_a_difference(200)),
+    "respond.waiting": Entry(get=signed_in(200)),
+    "respond.show": Entry(get=about_a_difference(200)),
+    "respond.act": Entry(get="action", post="action"),
+    "oversight.dashboard": Entry(get=only(OVERSIGHT, 200)),
+    "oversight.unresolved": Entry(get=only(OVERSIGHT, 200)),
+    "oversight.unresolved_csv": Entry(get=only(OVERSIGHT, 200)),
+    "oversight.report": Entry(get=only(OVERSIGHT, 200)),
+    "oversight.report_csv": Entry(get=only(OVERSIGHT, 200)),
+    "oversight.learning_note": Entry(get=learning_note, post=learning_note),
+    "admin.changes": Entry(get=only(OVERSIGHT | ADMIN, 200)),
+    "admin.set_password": Entry(get=public_link, post=public_link),
+    "admin.index": Entry(get=only(ADMIN, 200)),
+    "admin.agencies": Entry(get=only(ADMIN, 200)),
+    "admin.add_agency": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.agency": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.change_agency": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.remove_contact": Entry(post=ADMIN_POST),
+    "admin.users": Entry(get=only(ADMIN, 200)),
+    "admin.invite": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.user": Entry(get=only(ADMIN, 200)),
+    "admin.change_user": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.deactivate": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.reactivate": Entry(post=ADMIN_POST),
+    "admin.send_link": Entry(post=only(ADMIN, 200, 302)),
+    "admin.policy": Entry(get=only(ADMIN, 200)),
+    "admin.change_stage": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.add_stage": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.remove_stage": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.recompute": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.calendar": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.add_closure": Entry(post=ADMIN_POST),
+    "admin.remove_closure": Entry(post=ADMIN_POST),
+    "admin.act_now": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+}
+
+
+# --- The partnership the matrix runs against ------------------------------------------------------
+
+
+@pytest.fixture
+def world(app):
+    """The test partnership; a difference the agency people may see (raised by the GP) and one
+    they may not (raised by the police); a notification for each; a recomputed deadline in the
+    record of changes; a closure day and a spare account to act on."""
+    with app.app_context():
+        people = partnership.build()
+        spare = factories.user(Role.PRACTITIONER, agency=people.police, name="Spare Account")
+        db.session.add(ClosureDay(day=datetime(2027, 1, 4).date(), description="Closed"))
+        db.session.commit()
+        seen = services.differences.raise_difference(
+            people.gp, factories.new_difference(people.csc, named_professional_id=people.sw.id), NOW
+        )
+        unseen = services.differences.raise_difference(
+            people.police_manager, factories.new_difference(people.csc), NOW
+        )
+        # A deadline moved by a recompute: the record of changes names the difference.
+        db.session.execute(
+            sa.update(PolicyStage).where(PolicyStage.level == 1).values(working_days=7)
+        )
+        db.session.commit()
+        assert services.setup.recompute_deadlines(people.admin, NOW) == 2
+        # And another policy change, so the recompute page has deadlines that would move.
+        db.session.execute(
+            sa.update(PolicyStage).where(PolicyStage.level == 1).values(working_days=8)
+        )
+        db.session.commit()
+        users = {
+            None: None,
+            Role.PRACTITIONER: people.gp,
+            Role.MANAGER: people.gp_lead,
+            Role.SENIOR: people.designated,
+            Role.PARTNERSHIP: people.chair,
+            Role.AUDITOR: people.auditor,
+            Role.ADMIN: people.admin,
+        }
+        own = {}
+        for role, user in users.items():
+            if user is None or role == Role.ADMIN:
+                continue  # an administrator is never told about a difference
+            note = Notification(
+                recipient=user, difference=seen, subject="About it", body="Text", created_at=NOW
+            )
+            db.session.add(note)
+            db.session.flush()
+            own[role] = note.id
+        someone_else = db.session.scalar(
+            sa.select(Notification.id).where(Notification.recipient_id == people.sw.id)
+        )
+        db.session.commit()
+        built = SimpleNamespace(
+            users={role: (u.id, u.email) if u else None for role, u in users.items()},
+            seen=seen.reference,
+            unseen=unseen.reference,
+            own=own,
+            someone_else=someone_else,
+            agency_id=people.csc.id,
+            user_id=spare.id,
+            contact_id=db.session.scalar(sa.select(AgencyStageContact.id)),
+            closure_id=db.session.scalar(sa.select(ClosureDay.id)),
+        )
+        db.session.remove()
+    return built
+
+
+def person(world, role) -> SimpleNamespace:
+    user_id, email = world.users[role]
+    return SimpleNamespace(id=user_id, email=email)
+
+
+def snapshot(app) -> dict:
+    """Every row of every table, so any change at all shows."""
+    with app.app_context():
+        rows = {
+            table.name: [
+                tuple(row)
+                for row in db.session.execute(sa.select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in Base.metadata.sorted_tables
+        }
+        db.session.remove()
+    return rows
+
+
+def requests_for(rule, world, role):
+    """(url, case) for each request the rule needs: one per difference or notification case."""
+    cases = [None]
+    if "reference" in rule.arguments or "notification_id" in rule.arguments:
+        cases = [SEES, DOES_NOT_SEE]
+    slugs = list(ACTION_PAGES) if "slug" in rule.arguments else [None]
+    for case in cases:
+        for slug in slugs:
+            values = {}
+            for argument in rule.arguments:
+                if argument == "reference":
+                    values[argument] = world.seen if case == SEES else world.unseen
+                elif argument == "notification_id":
+                    values[argument] = (
+                        world.own.get(role, world.someone_else)
+                        if case == SEES
+                        else world.someone_else
+                    )
+                elif argument == "slug":
+                    values[argument] = slug
+                elif argument == "filename":
+                    values[argument] = (
+                        "app.css" if rule.endpoint == "static" else "images/favicon.ico"
+                    )
+                elif argument == "token":
+                    values[argument] = "not-a-real-link"
+                elif argument == "level":
+                    values[argument] = 1
+                elif isinstance(rule._converters[argument], IntegerConverter):
+                    values[argument] = getattr(world, argument)
+                else:
+                    raise AssertionError(f"{rule.endpoint}: no value for <{argument}>")
+            url = rule.build(values, append_unknown=False)[1]
+            if rule.endpoint == "raising.details":
+                url += "?urgent=no"
+            elif rule.endpoint == "oversight.report_csv":
+                url += "?from=2026-10-01&to=2026-12-31"
+            if rule.endpoint == "inbox.show" and case == SEES and role not in world.own:
+                case = DOES_NOT_SEE  # nobody's notification is "theirs" but their own
+            if "reference" in rule.arguments and role in OVERSIGHT:
+                case = SEES  # the partnership and auditors see every difference
+            elif "reference" in rule.arguments and role == Role.ADMIN:
+                case = DOES_NOT_SEE  # administrators see none
+            yield url, case, slug
+
+
+def action_rule(app, world, role, reference, slug, method):
+    """The action pages answer as the rules say: the form for who may act, else 403 or 409."""
+
+    def rule(role_, case):
+        if role is None:
+            return {302}
+        if case == DOES_NOT_SEE:
+            return {404}
+        with app.app_context():
+            user = db.session.get(User, world.users[role][0])
+            difference = queries.differences.find_difference(user, reference)
+            actions = queries.differences.facts(user, difference, NOW).actions
+            allowed = ACTION_PAGES[slug].action in actions
+            db.session.remove()
+        return {200} if allowed else {403, 409}
+
+    return rule
+
+
+def test_every_route_for_every_role(app, world):
+    rules = [r for r in app.url_map.iter_rules()]
+    endpoints = {r.endpoint for r in rules}
+    assert endpoints - MATRIX.keys() == set(), "routes with no entry in the access matrix"
+    assert MATRIX.keys() - endpoints == set(), "entries for routes that no longer exist"
+
+    checked = 0
+    refusals = 0
+    for role in ROLES:
+        browser = app.test_client()
+        if role is not None:
+            sign_in(browser, person(world, role))
+        form_page = "/sign-in" if role is None else "/account"
+        token = csrf_token_from(browser.get(form_page).get_data(as_text=True))
+        last = []
+        for method in ("GET", "POST"):
+            for rule in sorted(rules, key=lambda r: r.endpoint):
+                if method not in rule.methods:
+                    continue
+                entry = MATRIX[rule.endpoint]
+                expected_for = entry.get if method == "GET" else entry.post
+                assert expected_for is not None, f"{method} {rule.endpoint} has no entry"
+                for url, case, slug in requests_for(rule, world, role):
+                    if rule.endpoint == "auth.sign_out":
+                        last.append((url, case, expected_for))
+                        continue
+                    if expected_for == "action":
+                        expected = action_rule(app, world, role, url.split("/")[2], slug, method)(
+                            role, case
+                        )
+                    else:
+                        expected = expected_for(role, case)
+                    before = snapshot(app) if not expected & {200, 302} or role is None else None
+                    if method == "GET":
+                        response = browser.get(url)
+                    else:
+                        data = {"csrf_token": token}
+                        if expected_for == "action" and case == SEES:
+                            page = browser.get(url)
+                            if page.status_code == 200:
+                                data = hidden_fields(page.get_data(as_text=True))
+                        response = browser.post(url, data=data)
+                    body = response.get_data().decode("utf-8", "replace")
+                    response.close()
+                    checked += 1
+                    where = f"{method} {url} as {role or 'signed out'} ({case or '-'})"
+                    assert response.status_code in expected, (
+                        f"{where}: {response.status_code}, expected {sorted(expected)}"
+                    )
+                    assert "Content-Security-Policy" in response.headers, where
+                    if before is not None and response.status_code not in (200,):
+                        refusals += 1
+                        assert snapshot(app) == before, f"{where} was refused and changed data"
+                    if response.mimetype == "text/html" and response.status_code == 200:
+                        check_page(response)
+                    if role == Role.ADMIN:
+                        assert not REFERENCE.search(body), f"{where} shows a difference reference"
+        for url, case, expected_for in last:
+            response = browser.post(url, data={"csrf_token": token})
+            checked += 1
+            assert response.status_code in expected_for(role, case)
+    # The figures the report quotes: every request made, every refusal shown to change nothing.
+    print(f"\naccess matrix: {len(endpoints)} endpoints, {len(ROLES)} roles, {checked} requests, "
+          f"{refusals} refusals checked to change nothing")
+    assert checked > 500
+
+
+# --- Two findings in detail ----------------------------------------------------------------------
+
+
+def test_the_change_log_names_differences_to_the_partnership_but_not_administrators(
+    app, world, client_for
+):
+    with app.app_context():
+        db.session.add(
+            AdminChange(
+                actor_id=None, at=NOW, entity="stage policy", entity_id=None,
+                action="deadlines recomputed",
+                summary="Open deadlines recomputed: 3 differences moved",  # as once written
+                after={"moved": {world.seen: NOW.isoformat()}},
+            )
+        )
+        db.session.commit()
+    chair, admin = person(world, Role.PARTNERSHIP), person(world, Role.ADMIN)
+    for_partnership = client_for(chair).get("/changes").get_data(as_text=True)
+    assert world.seen in for_partnership and world.unseen in for_partnership
+    for_admin = client_for(admin).get("/changes").get_data(as_text=True)
+    assert "Open deadlines recomputed" in for_admin
+    assert not REFERENCE.search(for_admin)
+    assert "differences moved" not in for_admin and "Moved" not in for_admin
+
+
+def test_a_refused_action_sent_with_a_mistaken_form_is_refused_not_shown(app, world, client_for):
+    browser = client_for(person(world, Role.PRACTITIONER))
+    token = csrf_token_from(browser.get("/account").get_data(as_text=True))
+    before = snapshot(app)
+    # The raiser may not respond to their own difference, nor the partnership decide at stage 1.
+    for slug in ("respond", "decide", "extend", "reassign", "accept", "escalate"):
+        response = browser.post(
+            f"/differences/{world.seen}/{slug}", data={"csrf_token": token, "version": "1"}
+        )
+        assert response.status_code in (403, 409), slug
+    assert snapshot(app) == before

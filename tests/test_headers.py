@@ -1,0 +1,69 @@
+"""Security headers: a Content-Security-Policy with no inline script but the nonce'd GOV.UK line,
+HSTS outside development, a Permissions-Policy; on pages, error pages and downloads alike."""
+
+import re
+
+import pytest
+
+from escalate.models import Role
+from tests import factories
+from tests.conftest import make_app, persist, sign_in
+
+SCRIPT = re.compile(r"<script\b([^>]*)>")
+NONCE = re.compile(r"'nonce-([A-Za-z0-9_\-]+)'")
+
+
+def check_page(response) -> None:
+    """The page's inline script carries this response's nonce; nothing else is inline."""
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+    assert "style-src 'self';" in policy and "object-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy and "base-uri 'none'" in policy
+    html = response.get_data(as_text=True)
+    nonce = NONCE.search(policy)
+    for attributes in SCRIPT.findall(html):
+        assert "src=" in attributes or (nonce and f'nonce="{nonce.group(1)}"' in attributes)
+    assert not re.search(r"\sstyle=\"", html), "an inline style attribute"
+    assert not re.search(r"\son[a-z]+=\"", html), "an inline event handler"
+    assert "<style" not in html
+
+
+def test_every_page_has_the_policy_and_a_new_nonce_each_time(app, client):
+    first, second = client.get("/sign-in"), client.get("/sign-in")
+    check_page(first)
+    check_page(second)
+    nonces = {NONCE.search(r.headers["Content-Security-Policy"]).group(1) for r in (first, second)}
+    assert len(nonces) == 2
+    assert 'nonce="' in first.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/nowhere", "/admin", "/oversight/report.csv?from=x"])
+def test_error_pages_and_redirects_have_the_policy(client, path):
+    response = client.get(path)
+    assert response.status_code in (302, 400, 404)
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Permissions-Policy"].startswith("accelerometer=()")
+
+
+def test_signed_in_pages_and_downloads_have_the_policy(app, client):
+    chair = persist(app, lambda: factories.user(Role.PARTNERSHIP))
+    sign_in(client, chair)
+    for path in ("/oversight/", "/oversight/report", "/oversight/unresolved", "/changes"):
+        response = client.get(path)
+        assert response.status_code == 200
+        check_page(response)
+    download = client.get("/oversight/unresolved.csv")
+    assert "default-src 'self'" in download.headers["Content-Security-Policy"]
+
+
+def test_the_permissions_policy_turns_off_what_escalate_never_uses(client):
+    policy = client.get("/sign-in").headers["Permissions-Policy"]
+    for feature in ("camera=()", "microphone=()", "geolocation=()", "payment=()"):
+        assert feature in policy
+
+
+def test_hsts_outside_development_only(database_url, client):
+    assert "Strict-Transport-Security" not in client.get("/sign-in").headers
+    production = make_app(database_url, ESCALATE_ENV="production")
+    response = production.test_client().get("/sign-in")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
