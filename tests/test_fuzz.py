@@ -158,7 +158,7 @@ def world(app):
         )
         newcomer = factories.user(Role.AUDITOR, name="New Person")
         newcomer.password_hash = None
-        token, _ = create_invitation(newcomer, people.admin, NOW)
+        token, _ = create_invitation(newcomer, people.admin, NOW, app.config["SECRET_KEY"])
         db.session.commit()
         built = SimpleNamespace(
             people={k: (v.id, getattr(v, "email", None)) for k, v in vars(people).items()},
@@ -283,6 +283,13 @@ COMMANDS = {
     "verify-audit": ARG.map(lambda value: ["--batch-size", value]),
     "sweep": st.sampled_from([[], ["--dry-run"], ["--dry-run", "extra"]]),
     "seed-demo": st.sampled_from([["unexpected"]]),  # its run is tested in tests/test_cli.py
+    # Its run is tested in tests/test_scale.py; here, the arguments it must refuse.
+    "seed-bench": st.one_of(
+        ARG.filter(lambda value: not value.strip().isdigit()).map(
+            lambda value: ["--differences", value]
+        ),
+        st.sampled_from([["--differences", "0"], ["--people", "99"], ["unexpected"]]),
+    ),
 }
 
 

@@ -69,7 +69,9 @@ def test_a_password_sent_as_a_file_is_refused_on_the_set_password_page(app, clie
         user.password_hash = None
         from escalate.services.accounts import create_invitation
 
-        token, _ = create_invitation(user, None, app.config["CLOCK"]())
+        token, _ = create_invitation(
+            user, None, app.config["CLOCK"](), app.config["SECRET_KEY"]
+        )
         db.session.commit()
         user_id = user.id
     page = client.get(f"/set-password/{token}").get_data(as_text=True)

@@ -50,9 +50,9 @@ def admin(app):
 
 def copy_of(app, browser):
     """Another browser holding a copy of ``browser``'s session cookie."""
-    cookie = browser.get_cookie("session", domain="escalate.test")
+    cookie = browser.get_cookie("session", domain=app.config["SERVER_NAME"].split(":")[0])
     thief = app.test_client()
-    thief.set_cookie("session", cookie.value, domain="escalate.test")
+    thief.set_cookie("session", cookie.value, domain=cookie.domain)
     return thief
 
 
@@ -84,7 +84,7 @@ def test_a_new_password_ends_every_earlier_session(app, client, clock, worker, a
     with app.app_context():
         # "Send a new link" on the person's page, for a forgotten password.
         token = services.accounts.send_new_link(
-            db.session.get(User, admin.id), worker.id, clock()
+            db.session.get(User, admin.id), worker.id, clock(), app.config["SECRET_KEY"]
         ).token
     visitor = app.test_client()
     done = submit(
