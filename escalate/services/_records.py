@@ -3,6 +3,8 @@ administrators' record of changes, in the caller's transaction; and the one comm
 lost race into StaleDifference.
 """
 
+import functools
+import logging
 from datetime import UTC, date, datetime, time
 from enum import Enum
 
@@ -16,6 +18,7 @@ from escalate.extensions import db
 from escalate.models import (
     AdminChange,
     Agency,
+    Difference,
     Event,
     Notification,
     PartnershipSettings,
@@ -35,6 +38,46 @@ def commit_or_stale() -> None:
     except (StaleDataError, IntegrityError):
         db.session.rollback()
         raise StaleDifference() from None
+
+
+def stale_on_conflict(change):
+    """Decorate a use case so that losing a race to another change ends in StaleDifference (a
+    409, "this difference changed"), wherever the database says so: at the commit, at a flush
+    or at an automatic flush before a query."""
+
+    @functools.wraps(change)
+    def guarded(*args, **kwargs):
+        try:
+            return change(*args, **kwargs)
+        except (StaleDataError, IntegrityError) as error:
+            db.session.rollback()
+            logging.getLogger("escalate").info("%s lost a race: %s", change.__name__, error)
+            raise StaleDifference() from None
+
+    return guarded
+
+
+def lock_difference(*conditions) -> Difference | None:
+    """The difference matching ``conditions``, read afresh and held until the transaction ends.
+
+    A second change to the same difference waits here until the first is committed, then sees
+    its result and its version: it is refused as stale, or (a learning note) goes after it.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks (SQLAlchemy leaves FOR UPDATE out). Its one write lock, taken
+        # by a first write, queues changes here instead: this write changes nothing.
+        db.session.execute(
+            sa.update(Difference.__table__)
+            .where(*conditions)
+            .values(version=Difference.__table__.c.version)
+        )
+    return db.session.scalar(
+        sa.select(Difference)
+        .where(*conditions)
+        .with_for_update(of=Difference)
+        # The view may have loaded this difference before waiting: read it again.
+        .execution_options(populate_existing=True)
+    )
 
 
 def record_event(difference, kind, actor: User | None, now, data: dict, *, deadline=...) -> Event:

@@ -45,6 +45,7 @@ from escalate.services._records import (
     record_event,
     require_admin,
     settings_record,
+    stale_on_conflict,
 )
 from escalate.services._stages import rearm_deadline_alerts
 from escalate.workflow import FieldError, InvalidRequest, NotFound
@@ -286,6 +287,7 @@ def remove_last_stage(actor: User | None, now: datetime) -> PolicyStage:
     return last
 
 
+@stale_on_conflict
 def recompute_deadlines(actor: User | None, now: datetime) -> int:
     """Apply the current policy and calendar to every open stage's deadline. Each difference
     whose deadline moves gets an event in its history, and its raiser and responders are told."""
