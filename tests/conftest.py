@@ -10,6 +10,9 @@ import sqlalchemy as sa
 # The suite never reads a developer's configuration or writes a key into the instance folder.
 os.environ["ESCALATE_ENV"] = "development"
 os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-for-production-0123"
+os.environ["HISTORY_KEY"] = "test-history-key-that-is-long-enough-for-production-4567"
+os.environ.pop("HISTORY_OLD_KEYS", None)
+os.environ.pop("HISTORY_AUDITORS", None)
 os.environ.pop("DATABASE_URL", None)
 
 from escalate import create_app, services  # noqa: E402
@@ -57,6 +60,8 @@ def make_app(database_url: str, **overrides):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": "escalate.test",
+        # No test reads or writes the instance folder's checkpoints (the fixtures give a file).
+        "HISTORY_CHECKPOINT_LOG": os.devnull,
     }
     config.update(overrides)
     return create_app(config)
@@ -68,11 +73,16 @@ def app_config():
     return {}
 
 
+def checkpoint_log(tmp_path) -> dict:
+    """Each test's history checkpoints go to its own file, never the instance folder."""
+    return {"HISTORY_CHECKPOINT_LOG": str(tmp_path / "history-checkpoints.jsonl")}
+
+
 @pytest.fixture
-def bare_app(database_url, app_config):
+def bare_app(database_url, app_config, tmp_path):
     """The application with an empty database that has no tables (for migration tests)."""
     global _postgres_schema_ready
-    app = make_app(database_url, **app_config)
+    app = make_app(database_url, **{**checkpoint_log(tmp_path), **app_config})
     with app.app_context():
         _drop_everything(db.engine)
     _postgres_schema_ready = False
@@ -83,8 +93,8 @@ def bare_app(database_url, app_config):
 
 
 @pytest.fixture
-def app(database_url, app_config):
-    app = make_app(database_url, **app_config)
+def app(database_url, app_config, tmp_path):
+    app = make_app(database_url, **{**checkpoint_log(tmp_path), **app_config})
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             _reset_postgres(db.engine)

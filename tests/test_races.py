@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from escalate import history, services
+from escalate import queries, services
 from escalate.extensions import db
 from escalate.models import Difference, Event, EventKind, LearningNote, Role, State, User
 from tests import factories
@@ -85,7 +85,7 @@ def history_of(app, reference):
             sa.select(Difference).where(Difference.reference == reference)
         )
         kinds = [(e.sequence, e.kind) for e in difference.events]
-        verified = history.verify(difference.events).ok
+        verified = queries.histories.verify_difference(difference).ok
         state = difference.state
         db.session.remove()
     return state, kinds, verified
@@ -180,7 +180,7 @@ def test_twenty_learning_notes_written_at_once_are_all_kept(app, people, client_
         assert sorted(n.author_id for n in notes) == sorted(m.id for m in members)
         assert sorted(n.text for n in notes) == sorted(e.data["text"] for e in events)
         assert [e.sequence for e in events] == list(range(3, 3 + PEOPLE))
-        assert history.verify(difference.events).ok
+        assert queries.histories.verify_difference(difference).ok
         db.session.remove()
 
 

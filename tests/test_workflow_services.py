@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from escalate import history, queries, services, workflow
+from escalate import queries, services, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -1155,7 +1155,7 @@ def test_each_action_appends_exactly_one_event_to_a_verifiable_history(cast, nam
         T1,
     )
     assert case.text in event.data.values()
-    assert history.verify(d.events).ok
+    assert queries.histories.verify_difference(d).ok
     # Whatever changed, a form shown before it is now out of date.
     assert d.version > version_before
     assert_refused(StaleDifference, lambda: case.act(cast, user, d, version_before), d)
@@ -1249,7 +1249,7 @@ def test_the_full_journey_is_recorded_and_the_gp_is_told_every_outcome(cast):
         (EventKind.ESCALATED, cast.csc_senior, 4),
         (EventKind.DECIDED, cast.chair, 4),
     ]
-    assert history.verify(d.events).ok
+    assert queries.histories.verify_difference(d).ok
 
     inbox = queries.inbox.inbox(cast.gp)
     assert [n.event.kind for n in inbox] == [e.kind for e in reversed(d.events)]
@@ -1329,7 +1329,7 @@ def test_an_event_altered_in_the_database_breaks_verification_at_that_event(cast
     db.session.expire_all()
 
     assert d.events[2].data["rationale"] == "The GP agreed the decision was right."
-    verification = history.verify(d.events)
+    verification = queries.histories.verify_difference(d)
     assert (verification.ok, verification.broken_at) == (False, 3)
     assert "altered" in verification.reason
 
@@ -1342,7 +1342,7 @@ def test_an_event_removed_from_the_database_breaks_verification(cast):
     db.session.commit()
     db.session.expire_all()
 
-    verification = history.verify(d.events)
+    verification = queries.histories.verify_difference(d)
     assert (verification.ok, verification.broken_at) == (False, 4)
 
 
@@ -1363,7 +1363,7 @@ def test_the_history_cannot_be_changed_or_removed_through_the_orm(cast):
     db.session.expire_all()
     assert [e.data["rationale"] for e in d.events[1:]] == [RESPONSE]
     assert len(d.events) == 2
-    assert history.verify(d.events).ok
+    assert queries.histories.verify_difference(d).ok
 
 
 def test_the_history_verifies_whatever_time_zone_the_clock_reads_in(cast):
@@ -1373,7 +1373,7 @@ def test_the_history_verifies_whatever_time_zone_the_clock_reads_in(cast):
     db.session.expire_all()
 
     assert d.events[0].at == utc(2026, 6, 1, 9, 0)
-    assert history.verify(d.events).ok
+    assert queries.histories.verify_difference(d).ok
 
 
 # --- Who sees what -------------------------------------------------------------------------------

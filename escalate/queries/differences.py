@@ -22,6 +22,7 @@ from escalate.models import (
     User,
 )
 from escalate.queries.conditions import visible_to
+from escalate.queries.histories import verify_difference
 from escalate.queries.setup import WorkingCalendar, working_calendar
 from escalate.workflow import (
     NotFound,
@@ -245,7 +246,7 @@ def oversight_facts(user: User, difference: Difference, now: datetime) -> Oversi
         .order_by(LearningNote.created_at, LearningNote.id)
     ).all()
     return OversightFacts(
-        verification=history.verify(difference.events),
+        verification=verify_difference(difference),
         learning_notes=list(notes),
         may_add_learning_note=workflow.may_add_learning_note(
             actor_for(user), situation(difference, now)

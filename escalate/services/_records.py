@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from enum import Enum
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -20,6 +21,7 @@ from escalate.models import (
     Agency,
     Difference,
     Event,
+    HistoryHead,
     Notification,
     PartnershipSettings,
     Role,
@@ -81,30 +83,74 @@ def lock_difference(*conditions) -> Difference | None:
 
 
 def record_event(difference, kind, actor: User | None, now, data: dict, *, deadline=...) -> Event:
-    """Append an event to the difference's history, chained to the one before."""
-    previous = db.session.scalar(
-        sa.select(Event)
+    """Append an event to the difference's history and to the partnership's whole record,
+    sealed after the difference's previous event and the record's last one.
+
+    Call it once the difference's row says what the event did: the event vouches for it.
+    """
+    db.session.flush()  # the difference's row as it now stands
+    previous = db.session.execute(
+        sa.select(Event.sequence, Event.seal)
         .where(Event.difference_id == difference.id)
         .order_by(Event.sequence.desc())
         .limit(1)
-    )
+    ).first()
+    position, preceding_seal = _take_next_position()
     stage = difference.open_stage
     event = Event(
         difference_id=difference.id,
         sequence=(previous.sequence + 1) if previous else 1,
+        position=position,
         kind=kind,
         actor_id=actor.id if actor else None,
-        at=now.astimezone(UTC),  # as the database gives it back, so the hash still verifies
+        at=now.astimezone(UTC),  # as the database gives it back, so the seal still verifies
         stage_level=difference.stage_level,
         deadline=(stage.deadline if stage else None) if deadline is ... else deadline,
         data=data,
+        difference_digest=history.difference_digest(difference),
     )
-    history.seal(event, previous.hash if previous else history.GENESIS)
+    history.seal(
+        event,
+        history.KeyRing.from_config(current_app.config),
+        previous_seal=previous.seal if previous else history.GENESIS,
+        preceding_seal=preceding_seal,
+    )
+    db.session.execute(
+        sa.update(HistoryHead)
+        .where(HistoryHead.id == 1)
+        .values(seal=event.seal)
+        .execution_options(synchronize_session=False)
+    )
     # Every action moves the version on, so a form shown before any of them is refused as stale.
     flag_modified(difference, "stage_level")
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def _take_next_position() -> tuple[int, str]:
+    """The next place in the partnership's record and the seal of the event before it.
+
+    The head row stays locked until the transaction ends (on PostgreSQL a row lock; on SQLite
+    the database's write lock), so events take their places one at a time, in order.
+    """
+    taken = db.session.execute(
+        sa.update(HistoryHead)
+        .where(HistoryHead.id == 1)
+        .values(position=HistoryHead.position + 1)
+        .returning(HistoryHead.position, HistoryHead.seal)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is not None:
+        return taken.position, taken.seal
+    # No head row (a database built without install_defaults): start it from the last event.
+    last = db.session.execute(
+        sa.select(Event.position, Event.seal).order_by(Event.position.desc()).limit(1)
+    ).first()
+    position, seal = (last.position, last.seal) if last else (0, history.GENESIS)
+    db.session.add(HistoryHead(id=1, position=position + 1, seal=seal))
+    db.session.flush()
+    return position + 1, seal
 
 
 def message_facts(difference, stage, actor: User | None) -> dict:

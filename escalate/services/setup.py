@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from escalate import calendar, deadlines, policy, validation, wording
+from escalate import calendar, deadlines, history, policy, validation, wording
 from escalate.extensions import db
 from escalate.models import (
     AGENCY_ROLES,
@@ -16,6 +16,7 @@ from escalate.models import (
     AgencyStageContact,
     ClosureDay,
     EventKind,
+    HistoryHead,
     LeadRule,
     Nation,
     PartnershipSettings,
@@ -65,6 +66,8 @@ def install_defaults() -> None:
     if db.session.scalar(sa.select(sa.func.count(PolicyStage.id))) == 0:
         for stage in policy.DEFAULT_POLICY:
             db.session.add(PolicyStage(**vars(stage)))
+    if db.session.get(HistoryHead, 1) is None:
+        db.session.add(HistoryHead(id=1, position=0, seal=history.GENESIS))
     db.session.commit()
 
 
