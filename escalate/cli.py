@@ -151,10 +151,10 @@ def verify_audit(batch_size, full):
     )
     if result.checkpoint is not None:
         cp = result.checkpoint
+        after = plural(result.events - cp.position, "event after it was", "events after it were")
         click.echo(
             f"Events 1 to {cp.position} are as the checkpoint of {cp.at} fingerprinted them; "
-            f"the {plural(result.events - cp.position, 'event')} after it were verified seal by "
-            "seal (--full verifies every seal)."
+            f"the {after} verified seal by seal (--full verifies every seal)."
         )
 
 

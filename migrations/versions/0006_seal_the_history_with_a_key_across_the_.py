@@ -29,9 +29,7 @@ depends_on = None
 
 GENESIS = "0" * 64
 
-# The event columns the unkeyed chain of 0001-0005 covered (seal and previous_seal renamed).
-_LEGACY = sa.table(
-    "event",
+_COLUMNS = (
     sa.column("id", sa.Integer),
     sa.column("difference_id", sa.Integer),
     sa.column("sequence", sa.Integer),
@@ -44,6 +42,8 @@ _LEGACY = sa.table(
     sa.column("previous_seal", sa.String),
     sa.column("seal", sa.String),
 )
+# The event columns the unkeyed chain of 0001-0005 covered, its two hash columns renamed.
+_LEGACY = sa.table("event", *_COLUMNS)
 
 
 def _utc(moment):
@@ -68,16 +68,26 @@ def _legacy_hash(previous: str, row) -> str:
     return hashlib.sha256(f"{previous}\n{canonical}".encode()).hexdigest()
 
 
-def _legacy_rows(connection):
+def _legacy_rows(connection, previous="previous_seal", sealed="seal"):
+    """Every event in the order of each difference's chain; before this migration has renamed
+    them, the hash columns are called previous_hash and hash."""
+    table = sa.table(
+        "event", *(sa.column(c.name, c.type) for c in _COLUMNS[:-2]),
+        sa.column(previous, sa.String), sa.column(sealed, sa.String),
+    )
     return connection.execute(
-        sa.select(_LEGACY).order_by(_LEGACY.c.difference_id, _LEGACY.c.sequence)
+        sa.select(
+            *(table.c[c.name] for c in _COLUMNS[:-2]),
+            table.c[previous].label("previous_seal"),
+            table.c[sealed].label("seal"),
+        ).order_by(table.c.difference_id, table.c.sequence)
     )
 
 
-def _unverified(connection) -> list[str]:
+def _unverified(connection, **columns) -> list[str]:
     """The differences whose unkeyed history did not verify (as 0005's verify-audit said)."""
     broken, difference_id, previous, sequence = set(), None, GENESIS, 0
-    for row in _legacy_rows(connection):
+    for row in _legacy_rows(connection, **columns):
         if row.difference_id != difference_id:
             difference_id, previous, sequence = row.difference_id, GENESIS, 0
         if (
