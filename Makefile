@@ -23,11 +23,13 @@ run: $(STAMPS)/runtime $(ASSETS)/.copied
 test: $(STAMPS)/dev $(ASSETS)/.copied chromium
 	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
 
-# Peak memory of the unresolved-list CSV export (100 rows against 100,000), and the deadline
-# sweep's cost with the same 50 due among 1,000 or 200,000 differences (scratch SQLite files).
+# Peak memory of the unresolved-list CSV export (100 rows against 100,000), the deadline
+# sweep's cost with the same 50 due among 1,000 or 200,000 differences, and verifying the
+# history of 100,000 differences from a checkpoint and in full (scratch SQLite files).
 bench: $(STAMPS)/runtime
 	$(BIN)/python bench/export_memory.py
 	$(BIN)/python bench/sweep_cost.py
+	$(BIN)/python bench/verify_cost.py
 
 lint: $(STAMPS)/dev
 	$(BIN)/ruff check escalate tests wsgi.py migrations

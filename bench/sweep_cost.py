@@ -264,10 +264,6 @@ def rows_for(i: int, kind: str, people: People) -> dict[str, list[dict]]:
             "responders_fell_back": False,
         },
     )
-    event.difference_digest = history.difference_digest(SimpleNamespace(**difference))
-    # Differences are built in id order, so each raised event follows the one before it.
-    history.seal(event, people.keys, previous_seal=history.GENESIS, preceding_seal=people.last_seal)
-    people.last_seal = event.seal
     notification = {
         "recipient_id": responder,
         "difference_id": i,
@@ -285,7 +281,7 @@ def rows_for(i: int, kind: str, people: People) -> dict[str, list[dict]]:
         "difference": [difference],
         "stage": [stage],
         "assignment": assignments,
-        "event": [vars(event)],
+        "event": [event],  # sealed once its difference's row is in the database
         "notification": [notification],
     }
 
@@ -304,10 +300,27 @@ def build(scenario: Scenario) -> list[int]:
     due, batch = [], {name: [] for name in tables}
 
     def flush() -> None:
+        if not batch["difference"]:
+            return
+        db.session.execute(sa.insert(Difference.__table__), batch.pop("difference"))
+        text = queries.histories.as_stored(
+            [getattr(Difference, name) for name in history.DIFFERENCE_FIELDS], "sqlite"
+        )
+        ids = [event.difference_id for event in batch["event"]]
+        found = db.session.execute(sa.select(Difference.id, text).where(Difference.id.in_(ids)))
+        digests = {i: history.digest(stored) for i, stored in found}
+        # Differences are built in id order, so each raised event follows the one before it.
+        for event in batch["event"]:
+            event.difference_digest = digests[event.difference_id]
+            history.seal(
+                event, people.keys, previous_seal=history.GENESIS, preceding_seal=people.last_seal
+            )
+            people.last_seal = event.seal
+        batch["event"] = [vars(event) for event in batch["event"]]
         for name, model in tables.items():
-            if batch[name]:
+            if batch.get(name):
                 db.session.execute(sa.insert(model.__table__), batch[name])
-                batch[name].clear()
+        batch.update({name: [] for name in tables})
 
     for count, (i, kind) in enumerate(difference_rows(scenario), start=1):
         if kind not in ("waiting_response", "waiting_raiser", "closed"):

@@ -3,9 +3,10 @@
 Every event is sealed with a keyed MAC (HMAC-SHA256, the key kept outside the database) over its
 content, the seal of its difference's previous event and the seal of the event before it in the
 partnership's whole record (its ``position``: 1, 2, 3… across every difference). Each event
-also carries a digest of its difference's row as the event left it, so a row changed afterwards
-no longer matches its latest event. Checkpoints say how far the whole record had got, signed with
-the same key; they are kept outside the database (``checkpoint_log``).
+also carries a digest of its difference's row as the event left it (as stored, field by field),
+so a row changed afterwards no longer matches its latest event. Checkpoints say how far the
+whole record had got, signed with the same key; they are kept outside the database
+(``checkpoint_log``).
 
 Pure: no database session and no Flask. Keys are passed in as a ``KeyRing``.
 """
@@ -15,8 +16,7 @@ import hmac
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from enum import Enum
+from datetime import UTC
 
 GENESIS = "0" * 64
 SCHEME = "escalate-history-2"
@@ -88,29 +88,14 @@ class KeyRing:
         return cls.of(config["HISTORY_KEY"], config.get("HISTORY_OLD_KEYS", ()))
 
 
-def _plain(value):
-    """A value as sealed: the same whether it comes from a new object or from the database."""
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, str):
-        return str(value)  # a StrEnum by its value
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    raise TypeError(f"cannot seal a {type(value).__name__}")
-
-
 def _canonical(content) -> str:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def difference_digest(difference) -> str:
-    """The digest of a difference's row (an object or a database row with its fields)."""
-    values = [_plain(getattr(difference, name)) for name in DIFFERENCE_FIELDS]
-    return hashlib.sha256(_canonical(values).encode()).hexdigest()
+def digest(text: str) -> str:
+    """The digest of a difference's row, given as the text the database holds it as (the
+    queries build it from DIFFERENCE_FIELDS)."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def event_content(event) -> dict:
@@ -185,9 +170,9 @@ def check_event(event, sequence: int, previous_seal: str, keys: KeyRing) -> Veri
     return None
 
 
-def verify(events: Sequence, keys: KeyRing, difference=None) -> Verification:
+def verify(events: Sequence, keys: KeyRing, row_digest: str | None = None) -> Verification:
     """Check one difference's events (in sequence order) against their seals and each other;
-    with ``difference``, check that its row is as its latest event left it."""
+    with ``row_digest``, that its row is as its latest event left it."""
     sequence, previous = 0, GENESIS
     for event in events:
         problem = check_event(event, sequence, previous, keys)
@@ -196,7 +181,7 @@ def verify(events: Sequence, keys: KeyRing, difference=None) -> Verification:
         sequence, previous = event.sequence, event.seal
     if not events:
         return Verification(False, 1, NO_HISTORY)
-    if difference is not None and events[-1].difference_digest != difference_digest(difference):
+    if row_digest is not None and events[-1].difference_digest != row_digest:
         return Verification(False, events[-1].sequence, ROW_CHANGED)
     return VERIFIED
 
@@ -230,11 +215,19 @@ class Checkpoint:
     position: int
     seal: str
     at: str
-    fingerprint: str | None = None
+    fingerprint: str | None = None  # of every event up to ``position``
+    fingerprint_base: tuple[int, str] | None = None  # where a later fingerprint carries on
 
     @classmethod
     def from_line(cls, line: Mapping) -> "Checkpoint":
-        return cls(line["position"], line["seal"], line["at"], line.get("fingerprint"))
+        base = line.get("fingerprint_base")
+        return cls(
+            line["position"],
+            line["seal"],
+            line["at"],
+            line.get("fingerprint"),
+            (base[0], base[1]) if isinstance(base, list | tuple) and len(base) == 2 else None,
+        )
 
 
 @dataclass
@@ -310,15 +303,21 @@ class Walk:
             against_checkpoint(self.checkpoint, self.position, self.seal_at_checkpoint)
         )
 
-    def verdict(self, difference_id: int, digest: str) -> Verification:
-        """The verdict on a difference whose row has this digest."""
+    def verdict(self, difference_id: int, digest: str, latest=None) -> Verification:
+        """The verdict on a difference whose row has this digest. ``latest``: its latest
+        event's (sequence, digest), for a difference whose events all came before the
+        checkpoint the walk started from."""
         trail = self.trails.get(difference_id)
-        if trail is None or trail.events == 0:
-            return Verification(False, 1, NO_HISTORY)
-        if trail.problem is not None:
+        if trail is not None and trail.problem is not None:
             return trail.problem
-        if trail.digest != digest:
-            return Verification(False, trail.sequence, ROW_CHANGED)
+        if trail is not None and trail.events:
+            sequence, sealed = trail.sequence, trail.digest
+        elif latest is not None and latest[0] is not None:
+            sequence, sealed = latest
+        else:
+            return Verification(False, 1, NO_HISTORY)
+        if sealed != digest:
+            return Verification(False, sequence, ROW_CHANGED)
         return VERIFIED
 
 

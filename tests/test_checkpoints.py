@@ -277,3 +277,19 @@ def test_reseal_history_refuses_a_history_that_does_not_verify(app, runner, stor
 
     assert result.exit_code == 1
     assert "not sealed again" in result.stderr
+
+
+def test_digests_and_fingerprints_do_not_depend_on_the_session(app, story):
+    # PostgreSQL renders times and dates by the session's settings; what is sealed must not.
+    from escalate import queries
+
+    with app.app_context():
+        before = [queries.histories.row_digest(i) for i in range(1, 9)]
+        fingerprint = queries.histories.fingerprint_of(21)
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text("SET TIME ZONE 'Pacific/Auckland'"))
+            db.session.execute(sa.text("SET DateStyle = 'SQL, DMY'"))
+        assert [queries.histories.row_digest(i) for i in range(1, 9)] == before
+        assert queries.histories.fingerprint_of(21) == fingerprint
+        db.session.rollback()
+        db.session.remove()

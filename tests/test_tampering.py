@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from escalate import checkpoint_log, history, services
+from escalate import checkpoint_log, history, queries, services
 from escalate.extensions import db
 from escalate.models import Difference, Event, HistoryHead, State, User
 from tests import oversight_fixture as story_module
@@ -257,7 +257,8 @@ def delete_record_tail_and_replay(app, refs):
             sa.select(Event.position, Event.seal).where(Event.position == 20)
         ).one()
         h = db.session.get(Difference, h_id)
-        assert history.verify(h.events, history.KeyRing.from_config(app.config), h).ok
+        keys = history.KeyRing.from_config(app.config)
+        assert history.verify(h.events, keys, queries.histories.row_digest(h_id)).ok
         db.session.remove()
     sql(app, sa.update(HistoryHead.__table__).values(position=last.position, seal=last.seal))
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import aliased
 
 from escalate import checkpoint_log, history
 from escalate.extensions import db
@@ -111,7 +112,7 @@ def verify_difference(difference: Difference) -> Verification:
     places in the partnership's record, and the record against its head and last checkpoint."""
     keys = keyring()
     events = list(difference.events)
-    own = history.verify(events, keys, difference)
+    own = history.verify(events, keys, row_digest(difference.id))
     if not own.ok:
         return own
     problems = _around(events) + _record_ends(last_checkpoint(keys))
@@ -206,6 +207,7 @@ class Audit:
     position: int = 0  # where the record ends: its last event's position and seal
     seal: str = history.GENESIS
     fingerprint: str | None = None  # of every event up to ``position`` (when asked for)
+    fingerprint_base: tuple[int, str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -237,7 +239,7 @@ def audit(
     unchanged = (
         resume
         and not trust_checkpoint
-        and fingerprint_of(checkpoint.position, batch_size=batch_size) == checkpoint.fingerprint
+        and fingerprint_of(checkpoint.position)[0] == checkpoint.fingerprint
     )
     if resume and not trust_checkpoint and not unchanged:
         result.record.append(
@@ -276,13 +278,10 @@ def audit(
     if resume and trust_checkpoint:
         _check_trails(walk, result)
     else:
-        _check_rows(walk, result, batch_size, resume_up_to=checkpoint.position if resume else None)
+        _check_rows(walk, result, batch_size, from_checkpoint=resume)
     if fingerprint and result.ok:
-        result.fingerprint = fingerprint_of(
-            result.position,
-            after=checkpoint.position if resume else 0,
-            start=checkpoint.fingerprint if resume else None,
-            batch_size=batch_size,
+        result.fingerprint, result.fingerprint_base = fingerprint_of(
+            result.position, start=checkpoint.fingerprint_base if resume else None
         )
     return result
 
@@ -355,31 +354,48 @@ def _check_trails(walk: Walk, result: Audit) -> None:
             result.altered.append(HistoryCheck(reference, trail.events, trail.problem))
 
 
-def _check_rows(walk: Walk, result: Audit, batch_size: int, *, resume_up_to) -> None:
-    """Each difference's row against its latest event, a batch of differences at a time."""
+def _check_rows(walk: Walk, result: Audit, batch_size: int, *, from_checkpoint: bool) -> None:
+    """Each difference's row against its latest event, a batch of differences at a time. From a
+    checkpoint, a difference the walk did not meet is held to its latest event as stored (the
+    events up to the checkpoint are as it fingerprinted them)."""
+    latest = aliased(Event)
+    newest = (
+        sa.select(sa.func.max(latest.sequence))
+        .where(latest.difference_id == Difference.id)
+        .scalar_subquery()
+    )
+    connection = db.session.connection()
+    text = _difference_text(connection.dialect.name)
     last_id, seen = 0, set()
     while True:
-        batch = db.session.execute(
-            sa.select(Difference.id, *_DIFFERENCE_COLUMNS)
+        batch = connection.execute(
+            sa.select(
+                Difference.id,
+                Difference.reference,
+                Event.sequence,
+                Event.difference_digest,
+                text,
+            )
+            .outerjoin(
+                Event, sa.and_(Event.difference_id == Difference.id, Event.sequence == newest)
+            )
             .where(Difference.id > last_id)
             .order_by(Difference.id)
             .limit(batch_size)
         ).all()
         if not batch:
             break
-        if resume_up_to is not None:
-            _resume(walk, {row.id for row in batch}, resume_up_to)
         for row in batch:
-            seen.add(row.id)
+            seen.add(row[0])
             result.differences += 1
-            verification = walk.verdict(row.id, history.difference_digest(row))
+            verification = walk.verdict(
+                row[0], history.digest(row[4]), row[2:4] if from_checkpoint else None
+            )
             if not verification.ok:
-                trail = walk.trails.get(row.id)
-                result.altered.append(
-                    HistoryCheck(row.reference or f"#{row.id}", trail.events if trail else 0,
-                                 verification)
-                )
-        last_id = batch[-1].id
+                trail = walk.trails.get(row[0])
+                events = trail.events if trail else (row[2] or 0)
+                result.altered.append(HistoryCheck(row[1] or f"#{row[0]}", events, verification))
+        last_id = batch[-1][0]
     orphans = sorted(set(walk.trails) - seen)
     if orphans:
         result.record.append(
@@ -392,41 +408,70 @@ def _check_rows(walk: Walk, result: Audit, batch_size: int, *, resume_up_to) -> 
 
 # --- The fingerprint: the record's rows exactly as stored -----------------------------------
 
+BLOCK = 4096  # positions fingerprinted together; a checkpoint keeps where its last whole one ends
 
-def _as_stored(column, dialect: str):
-    if dialect == "postgresql" and isinstance(column.type, UTCDateTime):
-        # Instants as seconds since 1970, whatever the session's time zone.
-        return sa.cast(sa.extract("epoch", column), sa.Text)
+
+def _text(column):
+    """A column as text, the same in every session (no time zone or date style in it)."""
+    if isinstance(column.type, UTCDateTime):
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
+    if isinstance(column.type, sa.Date):
+        return sa.func.to_char(column, "YYYY-MM-DD")
     return sa.cast(column, sa.Text)
 
 
-def fingerprint_of(
-    up_to: int,
-    *,
-    after: int = 0,
-    start: str | None = None,
-    batch_size: int = 10_000,
-    connection=None,
-) -> str:
-    """A digest of every event row at positions after..up_to, each column as stored, chained row
-    by row: whatever changes, is removed or moves within them changes it. Carrying on from the
-    fingerprint ``start`` of the rows up to ``after``, it extends an earlier checkpoint's."""
+def as_stored(columns, dialect: str):
+    """Columns as one text, each as stored, quoted as an SQL literal (so that no two rows read
+    the same): the database builds it, and verifying reads one text a row."""
+    if dialect == "sqlite":
+        quoted = [sa.func.quote(column) for column in columns]
+    else:
+        quoted = [sa.func.quote_nullable(_text(column)) for column in columns]
+    text = quoted[0]
+    for part in quoted[1:]:
+        text = text.concat(",").concat(part)
+    return text
+
+
+def _difference_text(dialect: str):
+    return as_stored(_DIFFERENCE_COLUMNS, dialect)
+
+
+def row_digest(difference_id: int, connection=None) -> str | None:
+    """The digest of a difference's row as the database holds it now (in this transaction)."""
     connection = connection if connection is not None else db.session.connection()
-    dialect = connection.dialect.name
-    columns = [_as_stored(c, dialect) for c in _FINGERPRINTED]
-    digest = bytes.fromhex(start or history.GENESIS)
-    batch_size = max(batch_size, 1000)
-    while after < up_to:
+    text = connection.execute(
+        sa.select(_difference_text(connection.dialect.name)).where(Difference.id == difference_id)
+    ).scalar()
+    return None if text is None else history.digest(text)
+
+
+def fingerprint_of(
+    up_to: int, *, start: tuple[int, str] | None = None, connection=None
+) -> tuple[str, tuple[int, str]]:
+    """A digest of every event row up to position ``up_to``, each column as stored: whatever
+    changes in them, is removed or moves among them changes it.
+
+    The rows are taken BLOCK positions at a time, each block's text (built by the database)
+    chained onto the digest of the blocks before. Returns the fingerprint and, so that a later
+    one can carry on from it, the digest at the end of the last whole block (``start``: such a
+    point to carry on from, instead of the first event).
+    """
+    connection = connection if connection is not None else db.session.connection()
+    text = as_stored(_FINGERPRINTED, connection.dialect.name)
+    through, digest = start or (0, history.GENESIS)
+    digest = bytes.fromhex(digest)
+    whole = (through, digest.hex())
+    while through < up_to:
+        end = min(through + BLOCK, up_to)
         rows = connection.execute(
-            sa.select(Event.position, *columns)
-            .where(Event.position > after, Event.position <= up_to)
+            sa.select(text)
+            .where(Event.position > through, Event.position <= end)
             .order_by(Event.position)
-            .limit(batch_size)
-        ).all()
-        if not rows:
-            break
-        for row in rows:
-            text = "\x1f".join("\x00" if value is None else value for value in row[1:])
-            digest = hashlib.sha256(digest + text.encode()).digest()
-        after = rows[-1].position
-    return digest.hex()
+        ).scalars().all()
+        block = hashlib.sha256(digest + "\n".join(rows).encode()).digest()
+        if end < through + BLOCK:
+            return block.hex(), whole
+        through, digest = end, block
+        whole = (through, digest.hex())
+    return digest.hex(), whole

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from escalate import history, messages
+from escalate import history, messages, queries
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
@@ -107,7 +107,7 @@ def record_event(difference, kind, actor: User | None, now, data: dict, *, deadl
         stage_level=difference.stage_level,
         deadline=(stage.deadline if stage else None) if deadline is ... else deadline,
         data=data,
-        difference_digest=history.difference_digest(difference),
+        difference_digest=queries.histories.row_digest(difference.id),
     )
     history.seal(
         event,

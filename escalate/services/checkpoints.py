@@ -84,6 +84,7 @@ def checkpoint(now: datetime, *, mailer: notify.Mailer | None = None, full=False
                 "position": found.position,
                 "seal": found.seal,
                 "fingerprint": found.fingerprint,
+                "fingerprint_base": list(found.fingerprint_base),
                 "differences": _count(Difference.id),
                 "verified": {
                     "seals_from": found.checkpoint.position + 1 if found.checkpoint else 1,
@@ -256,13 +257,16 @@ def reseal(
     digests = {}
     if latest_digests_only:
         rows = Difference.__table__
+        text = queries.histories.as_stored(
+            [rows.c[name] for name in history.DIFFERENCE_FIELDS], connection.dialect.name
+        )
         latest_ids = sa.select(sa.func.max(table.c.id)).group_by(table.c.difference_id)
-        for row in connection.execute(
-            sa.select(table.c.id, *(rows.c[name] for name in history.DIFFERENCE_FIELDS))
+        for event_id, stored in connection.execute(
+            sa.select(table.c.id, text)
             .join(rows, rows.c.id == table.c.difference_id)
             .where(table.c.id.in_(latest_ids))
         ):
-            digests[row.id] = history.difference_digest(row)
+            digests[event_id] = history.digest(stored)
     previous: dict[int, str] = {}
     position, preceding, after = 0, GENESIS, None
     key = table.c.position if order == "position" else table.c.id
@@ -315,7 +319,7 @@ def reseal(
     connection.execute(
         sa.insert(HistoryHead.__table__).values(id=1, position=position, seal=preceding)
     )
-    fingerprint = queries.histories.fingerprint_of(position, connection=connection)
+    fingerprint, base = queries.histories.fingerprint_of(position, connection=connection)
     differences = connection.execute(sa.select(sa.func.count(Difference.__table__.c.id))).scalar()
     return {
         "kind": "resealed",
@@ -324,6 +328,7 @@ def reseal(
         "position": position,
         "seal": preceding,
         "fingerprint": fingerprint,
+        "fingerprint_base": list(base),
         "differences": differences,
         "unverified": sorted(unverified),
     }
