@@ -100,8 +100,18 @@ def log_problems(keys: KeyRing | None = None, path: str | None = None) -> list[R
     return problems
 
 
-def head():
-    return db.session.execute(sa.select(HistoryHead.position, HistoryHead.seal)).first()
+def ends():
+    """Where the record ends, read in one statement so that it is one moment's view (an event
+    and the head's move are committed together): the head's position and seal, how many events
+    there are and the last one's position."""
+    return db.session.execute(
+        sa.select(
+            sa.select(HistoryHead.position).scalar_subquery().label("position"),
+            sa.select(HistoryHead.seal).scalar_subquery().label("seal"),
+            sa.select(sa.func.count(Event.id)).scalar_subquery().label("events"),
+            sa.select(sa.func.max(Event.position)).scalar_subquery().label("last"),
+        )
+    ).one()
 
 
 # --- One difference: the badge on its page ----------------------------------------------------
@@ -111,11 +121,24 @@ def verify_difference(difference: Difference) -> Verification:
     """Its events against their seals and each other, its row against its latest event, their
     places in the partnership's record, and the record against its head and last checkpoint."""
     keys = keyring()
-    events = list(difference.events)
-    own = history.verify(events, keys, row_digest(difference.id))
+    connection = db.session.connection()
+    # The events and the row in one statement: an action committed meanwhile changes both.
+    rows = connection.execute(
+        sa.select(
+            *_EVENT_COLUMNS,
+            sa.select(_difference_text(connection.dialect.name))
+            .where(Difference.id == difference.id)
+            .scalar_subquery()
+            .label("row"),
+        )
+        .where(Event.difference_id == difference.id)
+        .order_by(Event.sequence)
+    ).all()
+    own = history.verify(rows, keys, history.digest(rows[-1].row) if rows else None)
     if not own.ok:
         return own
-    problems = _around(events) + _record_ends(last_checkpoint(keys))
+    record = ends()
+    problems = _around(rows, record) + _record_ends(record, last_checkpoint(keys))
     if problems:
         first = problems[0]
         where = f"at position {first.position}, " if first.position else ""
@@ -123,7 +146,7 @@ def verify_difference(difference: Difference) -> Verification:
     return history.VERIFIED
 
 
-def _around(events) -> list[RecordProblem]:
+def _around(events, record) -> list[RecordProblem]:
     """Each event's neighbours in the whole record are the ones it was sealed between."""
     positions = {e.position for e in events}
     wanted = {p - 1 for p in positions} | {p + 1 for p in positions}
@@ -135,7 +158,6 @@ def _around(events) -> list[RecordProblem]:
             )
         )
     }
-    last = head()
     problems = []
     for event in events:
         before, after = neighbours.get(event.position - 1), neighbours.get(event.position + 1)
@@ -150,38 +172,34 @@ def _around(events) -> list[RecordProblem]:
             problems.append(
                 RecordProblem("the record after this history's event was altered", event.position)
             )
-        if after is None and (last is None or last.position != event.position):
+        if after is None and record.position != event.position:
             problems.append(
                 RecordProblem("an event after this history's event is missing", event.position + 1)
             )
     return problems
 
 
-def _record_ends(reading: LogReading) -> list[RecordProblem]:
+def _record_ends(record, reading: LogReading) -> list[RecordProblem]:
     """Whole-record checks cheap enough for every page: no gap, the head, the checkpoint."""
-    count, highest = db.session.execute(
-        sa.select(sa.func.count(Event.id), sa.func.max(Event.position))
-    ).one()
-    highest = highest or 0
+    last = record.last or 0
     problems = list(reading.problems)
-    if count != highest:
-        missing = plural(highest - count, "event is", "events are")
+    if record.events != last:
+        missing = plural(last - record.events, "event is", "events are")
         problems.append(RecordProblem(f"{missing} missing from the record"))
-    last = head()
-    last_seal = db.session.scalar(sa.select(Event.seal).where(Event.position == highest))
-    if last is None:
-        if highest:
+    last_seal = db.session.scalar(sa.select(Event.seal).where(Event.position == last))
+    if record.position is None:
+        if last:
             problems.append(RecordProblem("the record's head is missing"))
-    elif last.position > highest:
-        missing = plural(last.position - highest, "event is", "events are")
+    elif record.position > last:
+        missing = plural(record.position - last, "event is", "events are")
         problems.append(RecordProblem(f"the record's last {missing} missing"))
-    elif last.position < highest or last.seal != last_seal:
+    elif record.position < last or record.seal != last_seal:
         problems.append(RecordProblem("the record's last event is not the one its head names"))
     if reading.checkpoint is not None:
         at_checkpoint = db.session.scalar(
             sa.select(Event.seal).where(Event.position == reading.checkpoint.position)
         )
-        problems.extend(history.against_checkpoint(reading.checkpoint, highest, at_checkpoint))
+        problems.extend(history.against_checkpoint(reading.checkpoint, last, at_checkpoint))
     return problems
 
 
@@ -266,12 +284,13 @@ def audit(
                 )
     else:
         walk = Walk(keys, checkpoint=checkpoint)
-    for batch in _event_batches(walk.position, batch_size):
+    record = ends()  # what is verified: the record as it stood now (later events wait)
+    for batch in _event_batches(walk.position, record.last or 0, batch_size):
         if resume:
             _resume(walk, {row.difference_id for row in batch}, checkpoint.position)
         for row in batch:
             walk.add(row)
-    walk.finish(head())
+    walk.finish(record if record.position is not None else None)
     result.record.extend(walk.problems)
     result.events = walk.events + (checkpoint.position if resume else 0)
     result.position, result.seal = walk.position, walk.seal
@@ -286,11 +305,11 @@ def audit(
     return result
 
 
-def _event_batches(after: int, batch_size: int) -> Iterator[list]:
+def _event_batches(after: int, up_to: int, batch_size: int) -> Iterator[list]:
     while True:
         batch = db.session.execute(
             sa.select(*_EVENT_COLUMNS)
-            .where(Event.position > after)
+            .where(Event.position > after, Event.position <= up_to)
             .order_by(Event.position)
             .limit(batch_size)
         ).all()
