@@ -86,15 +86,23 @@ def _migration(revision: str):
     return module
 
 
-def _story_then_back_to_0005(app):
-    """Histories written by escalate, then the database taken back to revision 0005 (unkeyed
-    chains, as every database before 0006 has them)."""
+def _story_then_back_to_0005(app, *, demo=False):
+    """Histories written by escalate (the test story, or the demo partnership), then the
+    database taken back to revision 0005 (unkeyed chains, as every database before 0006)."""
+    from datetime import UTC, datetime
+
+    from escalate import demo as demo_data
+    from escalate import services
     from tests import oversight_fixture, partnership
 
     upgrade()
-    people = partnership.ids(partnership.build())
-    db.session.commit()
-    refs = oversight_fixture.build(people)
+    if demo:
+        services.demo.seed_demo(demo_data.DEMO_PASSWORD, datetime(2026, 11, 20, 10, tzinfo=UTC))
+        refs = {}
+    else:
+        people = partnership.ids(partnership.build())
+        db.session.commit()
+        refs = oversight_fixture.build(people)
     db.session.remove()
     downgrade(revision="0005")
     with db.engine.connect() as connection:
@@ -144,6 +152,23 @@ def test_a_history_altered_before_the_upgrade_is_named_when_it_is_sealed_again(b
 
         lines = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])
         assert lines[-1]["unverified"] == [refs["B"]]
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def test_the_demo_partnership_migrates(bare_app):
+    from escalate import checkpoint_log, queries
+
+    with bare_app.app_context():
+        _story_then_back_to_0005(bare_app, demo=True)
+
+        upgrade()
+
+        found = queries.histories.audit(full=True)
+        assert found.ok and found.differences == 13, (found.altered, found.record)
+        lines = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])
+        assert [(line["kind"], line["unverified"]) for line in lines] == [("resealed", [])]
         db.session.remove()
         with db.engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE alembic_version"))
