@@ -28,6 +28,7 @@ test: $(STAMPS)/dev $(ASSETS)/.copied chromium
 # reuses it (instance/bench-*.sqlite, or the PostgreSQL database DATABASE_URL names).
 bench: $(STAMPS)/runtime $(ASSETS)/.copied wrk
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/verify_cost.py
 
 lint: $(STAMPS)/dev
 	$(BIN)/ruff check escalate tests bench wsgi.py migrations

@@ -162,29 +162,91 @@ def sweep(dry_run):
 
 
 @escalate_group.command("verify-audit")
-@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Recompute every seal from the first event, not only those after the last checkpoint.",
+)
 @with_appcontext
-def verify_audit(batch_size):
-    """Check every difference's history against its hash chain; exit 1 naming any altered."""
-
-    differences = events = 0
-    altered = []
-    for check in queries.histories.verify_every_history(batch_size):
-        differences += 1
-        events += check.events
-        if not check.verification.ok:
-            altered.append(check)
-            v = check.verification
-            click.echo(f"{check.reference}: event {v.broken_at}: {v.reason}", err=True)
-    if altered:
-        raise click.ClickException(
-            f"{len(altered)} of {differences} difference histories were altered: "
-            + ", ".join(c.reference for c in altered)
-            + "."
-        )
+def verify_audit(batch_size, full):
+    """Check every difference's history against its seals, and the partnership's whole record
+    against the last checkpoint; exit 1 naming anything altered, removed or out of place."""
+    result = queries.histories.audit(batch_size, full=full)
+    for check in result.altered:
+        v = check.verification
+        click.echo(f"{check.reference}: event {v.broken_at}: {v.reason}", err=True)
+    for problem in result.record:
+        where = f"position {problem.position}: " if problem.position else ""
+        click.echo(f"The partnership's record: {where}{problem.reason}", err=True)
+    if not result.ok:
+        summary = []
+        if result.altered:
+            summary.append(
+                f"{len(result.altered)} of {result.differences} difference histories were "
+                f"altered: {', '.join(c.reference for c in result.altered)}."
+            )
+        if result.record:
+            summary.append(
+                f"The partnership's record was altered "
+                f"({plural(len(result.record), 'problem')} above)."
+            )
+        raise click.ClickException(" ".join(summary))
     click.echo(
-        f"Verified the history of {plural(differences, 'difference')} "
-        f"({plural(events, 'event')}): nothing was altered."
+        f"Verified the history of {plural(result.differences, 'difference')} "
+        f"({plural(result.events, 'event')}): nothing was altered."
+    )
+    if result.checkpoint is not None:
+        cp = result.checkpoint
+        after = plural(result.events - cp.position, "event after it was", "events after it were")
+        click.echo(
+            f"Events 1 to {cp.position} are as the checkpoint of {cp.at} fingerprinted them; "
+            f"the {after} verified seal by seal (--full verifies every seal)."
+        )
+
+
+@escalate_group.command("checkpoint")
+@click.option("--full", is_flag=True, help="Verify every seal before writing the checkpoint.")
+@click.option("--email", is_flag=True, help="Email the checkpoint to the auditors now.")
+@with_appcontext
+def checkpoint(full, email):
+    """Verify the history since the last checkpoint and append a signed checkpoint of how far it
+    has got to the checkpoint log (HISTORY_CHECKPOINT_LOG); exit 1 if it does not verify.
+
+    The auditors are emailed the latest checkpoint once a day (the worker does this each round).
+    """
+    app = current_app._get_current_object()
+    report = services.checkpoints.checkpoint(
+        app.config["CLOCK"](), mailer=notify.mailer_from_app(app), full=full, email=email
+    )
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    if report.problems:
+        raise click.ClickException(
+            "The history does not verify: no checkpoint was written, and the auditors are told."
+        )
+    click.echo(f"History: {report}.")
+
+
+@escalate_group.command("reseal-history")
+@click.option("--reason", required=True, help="Why, for the checkpoint log (a new key, say).")
+@with_appcontext
+def reseal_history(reason):
+    """Seal every event again with HISTORY_KEY, after verifying every seal with the keys held.
+
+    For a key that may have been exposed: afterwards the old key is no longer needed.
+    """
+    app = current_app._get_current_object()
+    result = queries.histories.audit(full=True)
+    if not result.ok:
+        raise click.ClickException(
+            "The history does not verify, so it is not sealed again: run "
+            "`flask escalate verify-audit --full` to see why."
+        )
+    line = services.checkpoints.reseal_everything(app.config["CLOCK"](), reason=reason)
+    click.echo(
+        f"Sealed {plural(line['position'], 'event')} again with key {line['key_id']}; "
+        "the checkpoint log records it."
     )
 
 
@@ -320,6 +382,8 @@ def worker_jobs(app, clock, worker_id: str, stopping) -> list[tuple[str, Callabl
                 mailer, clock, worker_id=worker_id, stopping=stopping
             ),
         ),
+        # How far the history has got, signed into the checkpoint log; emailed once a day.
+        ("history", lambda: services.checkpoints.checkpoint(clock(), mailer=mailer)),
     ]
 
 

@@ -115,20 +115,51 @@ def _limit(environ, name: str, default: str) -> str:
     return raw
 
 
-def _development_secret_key(instance_path: str) -> str:
-    """Return the development key kept in the instance folder, creating it on first run."""
-    path = Path(instance_path) / "secret_key"
+def _development_secret_key(instance_path: str, name: str = "secret_key") -> str:
+    """Return a development key kept in the instance folder, creating it on first run."""
+    path = Path(instance_path) / name
     if path.exists():
         key = path.read_text().strip()
         if key:
             return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    # Readable by the owner only: the key signs every session cookie.
+    # Readable by the owner only: the keys sign session cookies and seal the history.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def _history_keys(environ, instance_path: str, production: bool) -> tuple[str, tuple[str, ...]]:
+    """The key that seals new history events, and the earlier keys kept to verify old ones."""
+    key = environ.get("HISTORY_KEY", "").strip()
+    if not key:
+        if production:
+            raise ConfigError(
+                "HISTORY_KEY is not set. In production escalate seals every history event with "
+                "a key kept outside the database: set HISTORY_KEY to 32 or more random "
+                "characters (for example the output of: "
+                "python -c 'import secrets; print(secrets.token_hex(32))') and keep a copy "
+                "somewhere safe."
+            )
+        key = _development_secret_key(instance_path, "history_key")
+    elif production and len(key) < 32:
+        raise ConfigError("HISTORY_KEY is too short: use at least 32 random characters.")
+    old = tuple(k for k in environ.get("HISTORY_OLD_KEYS", "").replace(",", " ").split() if k)
+    return key, old
+
+
+def _addresses(environ, name: str) -> tuple[str, ...]:
+    raw = environ.get(name, "")
+    found = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for address in found:
+        header = email_policy.header_factory("To", address)
+        if header.defects or len(header.addresses) != 1 or not header.addresses[0].domain:
+            raise ConfigError(
+                f"{name} must be email addresses separated by commas (got {address!r})."
+            )
+    return found
 
 
 def _database_url(environ, instance_path: str) -> str:
@@ -179,6 +210,8 @@ def load_config(instance_path: str, environ=None) -> dict:
             "SECRET_KEY is too short: use at least 32 random characters in production."
         )
 
+    history_key, old_history_keys = _history_keys(environ, instance_path, production)
+
     mail_server = environ.get("MAIL_SERVER", "").strip() or None
     use_tls = _flag(environ, "MAIL_USE_TLS", False)
     use_ssl = _flag(environ, "MAIL_USE_SSL", False)
@@ -218,6 +251,15 @@ def load_config(instance_path: str, environ=None) -> dict:
             environ, "WORKER_INTERVAL", 15, minimum=1, maximum=86_400, unit="seconds"
         ),
         "SECRET_KEY": secret_key,
+        # The history's seals (HMAC-SHA256): the key never goes into the database. Earlier keys
+        # are kept to verify what they sealed (SECURITY.md, "Rotating the history key").
+        "HISTORY_KEY": history_key,
+        "HISTORY_OLD_KEYS": old_history_keys,
+        # Signed checkpoints of the history, one JSON line each, appended and never rewritten.
+        "HISTORY_CHECKPOINT_LOG": environ.get("HISTORY_CHECKPOINT_LOG", "").strip()
+        or str(Path(instance_path) / "history-checkpoints.jsonl"),
+        # Who is emailed each day's checkpoint (addresses kept outside the database).
+        "HISTORY_AUDITORS": _addresses(environ, "HISTORY_AUDITORS"),
         "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SESSION_COOKIE_HTTPONLY": True,

@@ -495,7 +495,12 @@ class Assignment(Base):
 
 
 class Event(Base):
-    """One entry in a difference's history: append-only, each carrying the previous one's hash."""
+    """One entry in a difference's history: append-only and sealed (escalate.history).
+
+    ``sequence`` numbers a difference's events 1, 2, 3…; ``position`` numbers every event of the
+    partnership's whole record. The seal covers the event, its difference's previous seal
+    (``previous_seal``) and the seal of the event at the position before (``preceding_seal``).
+    """
 
     __tablename__ = "event"
     __table_args__ = (sa.UniqueConstraint("difference_id", "sequence"),)
@@ -509,11 +514,29 @@ class Event(Base):
     stage_level: Mapped[int]
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
     data: Mapped[dict] = mapped_column(sa.JSON)
-    previous_hash: Mapped[str] = mapped_column(sa.String(64))
-    hash: Mapped[str] = mapped_column(sa.String(64))
+    position: Mapped[int] = mapped_column(unique=True)
+    # The difference's row as this event left it (a digest); none on events sealed before 0006
+    # except each difference's latest.
+    difference_digest: Mapped[str | None] = mapped_column(sa.String(64))
+    key_id: Mapped[str] = mapped_column(sa.String(16))
+    previous_seal: Mapped[str] = mapped_column(sa.String(64))
+    preceding_seal: Mapped[str] = mapped_column(sa.String(64))
+    seal: Mapped[str] = mapped_column(sa.String(64))
 
     difference: Mapped[Difference] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+class HistoryHead(Base):
+    """How far the partnership's whole record has got: the last event's position and seal. One
+    row (id 1), locked by each new event to take the next position."""
+
+    __tablename__ = "history_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int]
+    seal: Mapped[str] = mapped_column(sa.String(64))
 
 
 class StageAlert(Base):

@@ -25,6 +25,9 @@ import sqlalchemy as sa
 # The suite never reads a developer's configuration or writes a key into the instance folder.
 os.environ["ESCALATE_ENV"] = "development"
 os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-for-production-0123"
+os.environ["HISTORY_KEY"] = "test-history-key-that-is-long-enough-for-production-4567"
+os.environ.pop("HISTORY_OLD_KEYS", None)
+os.environ.pop("HISTORY_AUDITORS", None)
 os.environ.pop("DATABASE_URL", None)
 
 from escalate import create_app, notify, services  # noqa: E402
@@ -156,6 +159,8 @@ def make_app(database_url: str, **overrides):
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_ENABLED": False,
+        # No test writes checkpoints into the instance folder (`app` gives each its own file).
+        "HISTORY_CHECKPOINT_LOG": os.devnull,
     }
     config.update(overrides)
     return create_app(config)
@@ -247,6 +252,10 @@ def app_config():
     return {}
 
 
+def checkpoint_log(tmp_path) -> dict:
+    """Each test's history checkpoints go to its own file, never the instance folder."""
+    return {"HISTORY_CHECKPOINT_LOG": str(tmp_path / "history-checkpoints.jsonl")}
+
 def _reading_key(request, app_key) -> tuple | None:
     """For a test marked read_only: what its data depends on (its module, its application and
     its fixtures, not its own parameters); None for any other test."""
@@ -268,6 +277,7 @@ def _serve(request, app, database_url: str, app_key, applications=None):
     # Flask-Limiter keeps `enabled` on its one object, as the last application built set it.
     limiter.enabled = app.config["RATELIMIT_ENABLED"]
     config, instance_path, views = dict(app.config), app.instance_path, set(app.view_functions)
+    app.config.update(checkpoint_log(request.getfixturevalue("tmp_path")))
     state = _state(database_url)
     reading = _reading_key(request, app_key)
     with app.app_context():
@@ -333,9 +343,9 @@ def own_app(request, database_url, app_config):
 
 
 @pytest.fixture
-def bare_app(database_url, app_config):
+def bare_app(database_url, app_config, tmp_path):
     """The application with an empty database that has no tables (for migration tests)."""
-    app = make_app(database_url, **app_config)
+    app = make_app(database_url, **{**checkpoint_log(tmp_path), **app_config})
     state = _state(database_url)
     state.schema_ready, state.kept = False, None  # the next test creates the schema again
     with app.app_context():

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from escalate import demo, history, queries, services
+from escalate import demo, queries, services
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -201,7 +201,7 @@ def _assert_demo_differences(now: datetime) -> None:
     }
     assert past_deadline == DEMO_OVERDUE
     for difference in differences:
-        assert history.verify(difference.events).ok, difference.reference
+        assert queries.histories.verify_difference(difference).ok, difference.reference
         assert all(event.at < now for event in difference.events), difference.reference
     every_action = {
         EventKind.RAISED,

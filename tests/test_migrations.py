@@ -71,3 +71,104 @@ def test_migrations_install_the_default_policy_and_settings(bare_app):
         db.session.remove()
         with db.engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def _migration(revision: str):
+    """A migration module, to use its own reading of the schema it leaves."""
+    import importlib.util
+    from pathlib import Path
+
+    versions = Path(__file__).resolve().parent.parent / "migrations" / "versions"
+    path = next(versions.glob(f"{revision}_*.py"))
+    spec = importlib.util.spec_from_file_location(f"migration_{revision}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _story_then_back_to_0005(app, *, demo=False):
+    """Histories written by escalate (the test story, or the demo partnership), then the
+    database taken back to revision 0005 (unkeyed chains, as every database before 0009)."""
+    from datetime import UTC, datetime
+
+    from escalate import demo as demo_data
+    from escalate import services
+    from tests import oversight_fixture, partnership
+
+    upgrade()
+    if demo:
+        services.demo.seed_demo(demo_data.DEMO_PASSWORD, datetime(2026, 11, 20, 10, tzinfo=UTC))
+        refs = {}
+    else:
+        people = partnership.ids(partnership.build())
+        db.session.commit()
+        refs = oversight_fixture.build(people)
+    db.session.remove()
+    downgrade(revision="0005")
+    with db.engine.connect() as connection:
+        unverified = _migration("0009")._unverified(
+            connection, previous="previous_hash", sealed="hash"
+        )
+        assert unverified == []  # the unkeyed chains verify, as 0005 checks them
+    return refs
+
+
+def test_existing_histories_are_sealed_again_once_and_the_checkpoint_log_says_so(bare_app):
+    from escalate import checkpoint_log, queries
+
+    with bare_app.app_context():
+        _story_then_back_to_0005(bare_app)
+
+        upgrade()
+
+        found = queries.histories.audit(full=True)
+        assert (found.ok, found.differences, found.events) == (True, 8, 21)
+        lines = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])
+        assert [(line["kind"], line["position"], line["unverified"]) for line in lines] == [
+            ("resealed", 21, [])
+        ]
+        from_checkpoint = queries.histories.audit()
+        assert from_checkpoint.ok and from_checkpoint.checkpoint.position == 21
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def test_a_history_altered_before_the_upgrade_is_named_when_it_is_sealed_again(bare_app):
+    from escalate import checkpoint_log
+
+    with bare_app.app_context():
+        refs = _story_then_back_to_0005(bare_app)
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "UPDATE event SET actor_id = 1 WHERE sequence = 2 AND difference_id = "
+                    "(SELECT id FROM difference WHERE reference = :b)"
+                ),
+                {"b": refs["B"]},
+            )
+
+        upgrade()
+
+        lines = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])
+        assert lines[-1]["unverified"] == [refs["B"]]
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def test_the_demo_partnership_migrates(bare_app):
+    from escalate import checkpoint_log, queries
+
+    with bare_app.app_context():
+        _story_then_back_to_0005(bare_app, demo=True)
+
+        upgrade()
+
+        found = queries.histories.audit(full=True)
+        assert found.ok and found.differences == 13, (found.altered, found.record)
+        lines = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])
+        assert [(line["kind"], line["unverified"]) for line in lines] == [("resealed", [])]
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from escalate import history, services
+from escalate import queries, services
 from escalate.deadlines import Duty
 from escalate.extensions import db
 from escalate.models import (
@@ -235,7 +235,7 @@ def test_a_missed_deadline_escalates_automatically_over_the_easter_weekend(ctx, 
         "difference moved to the next stage automatically."
     )
     assert escalated.data["rationale"] == reason
-    assert history.verify(moved.events).ok
+    assert queries.histories.verify_difference(moved).ok
 
     # The raiser is told, with the system's reason; the stage-2 responder (the social worker's
     # line manager) is told it is theirs; the social worker that it no longer waits for them.
@@ -580,7 +580,7 @@ def test_two_sweeps_at_once_do_everything_exactly_once(app, people):
             assert moved.stage_level == 2  # escalated once, not twice
             assert len(events(difference_id, EventKind.OVERDUE)) == 1
             assert len(events(difference_id, EventKind.ESCALATED)) == 1
-            assert history.verify(moved.events).ok
+            assert queries.histories.verify_difference(moved).ok
         alerts = db.session.execute(sa.select(StageAlert.stage_id, StageAlert.kind)).all()
         assert len(alerts) == 2 * count
         duplicates = db.session.execute(
@@ -705,5 +705,5 @@ def test_the_demo_loaded_at_a_fixed_moment_is_swept_once(ctx, now):
     )
     assert report.overdue >= 1 and report.escalated >= 1
     for difference_ in db.session.scalars(sa.select(Difference)):
-        assert history.verify(difference_.events).ok
+        assert queries.histories.verify_difference(difference_).ok
     assert_nothing_more_to_do(now)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from escalate import history, queries, services, workflow
+from escalate import queries, services, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -1160,7 +1160,7 @@ def test_each_action_appends_exactly_one_event_to_a_verifiable_history(cast, nam
         T1,
     )
     assert case.text in event.data.values()
-    assert history.verify(d.events).ok
+    assert queries.histories.verify_difference(d).ok
     # Whatever changed, a form shown before it is now out of date.
     assert d.version > version_before
     assert_refused(StaleDifference, lambda: case.act(cast, user, d, version_before), d)
@@ -1254,7 +1254,7 @@ def test_the_full_journey_is_recorded_and_the_gp_is_told_every_outcome(cast):
         (EventKind.ESCALATED, cast.csc_senior, 4),
         (EventKind.DECIDED, cast.chair, 4),
     ]
-    assert history.verify(d.events).ok
+    assert queries.histories.verify_difference(d).ok
 
     inbox = db.session.scalars(queries.inbox.inbox(cast.gp)).all()
     assert [n.event.kind for n in inbox] == [e.kind for e in reversed(d.events)]
@@ -1334,7 +1334,7 @@ def test_an_event_altered_in_the_database_breaks_verification_at_that_event(cast
     db.session.expire_all()
 
     assert d.events[2].data["rationale"] == "The GP agreed the decision was right."
-    verification = history.verify(d.events)
+    verification = queries.histories.verify_difference(d)
     assert (verification.ok, verification.broken_at) == (False, 3)
     assert "altered" in verification.reason
 
@@ -1347,7 +1347,7 @@ def test_an_event_removed_from_the_database_breaks_verification(cast):
     db.session.commit()
     db.session.expire_all()
 
-    verification = history.verify(d.events)
+    verification = queries.histories.verify_difference(d)
     assert (verification.ok, verification.broken_at) == (False, 4)
 
 
@@ -1368,7 +1368,7 @@ def test_the_history_cannot_be_changed_or_removed_through_the_orm(cast):
     db.session.expire_all()
     assert [e.data["rationale"] for e in d.events[1:]] == [RESPONSE]
     assert len(d.events) == 2
-    assert history.verify(d.events).ok
+    assert queries.histories.verify_difference(d).ok
 
 
 def test_the_history_verifies_whatever_time_zone_the_clock_reads_in(cast):
@@ -1378,7 +1378,7 @@ def test_the_history_verifies_whatever_time_zone_the_clock_reads_in(cast):
     db.session.expire_all()
 
     assert d.events[0].at == utc(2026, 6, 1, 9, 0)
-    assert history.verify(d.events).ok
+    assert queries.histories.verify_difference(d).ok
 
 
 # --- Who sees what -------------------------------------------------------------------------------

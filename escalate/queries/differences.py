@@ -25,6 +25,7 @@ from escalate.models import (
     User,
 )
 from escalate.queries.conditions import OPEN_STATES, current_party, visible_to
+from escalate.queries.histories import verify_difference
 from escalate.queries.paging import page_of_counted
 from escalate.queries.setup import WorkingCalendar, working_calendar
 from escalate.workflow import (
@@ -308,7 +309,7 @@ def oversight_facts(
         .options(joinedload(LearningNote.author))
     ).all()
     return OversightFacts(
-        verification=history.verify(difference.events),
+        verification=verify_difference(difference),
         learning_notes=list(notes),
         may_add_learning_note=workflow.may_add_learning_note(
             actor_for(user), state or situation(difference, now)

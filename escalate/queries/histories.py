@@ -1,33 +1,209 @@
-"""Verifying every difference's history, a batch at a time (`flask escalate verify-audit`). Never
-commits.
+"""Verifying the history: one difference's (the badge on its page) and the partnership's whole
+record (`flask escalate verify-audit`), against the key and the last checkpoint. Never commits.
+
+The whole record is verified from its last checkpoint: the events at or before it must be, byte
+for byte, the ones the checkpoint fingerprinted (one fast read, no seal recomputed), and only the
+events after it are verified seal by seal. ``full=True`` verifies every seal from the start.
 """
 
-
+import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import aliased
 
+from escalate import checkpoint_log, history
 from escalate.extensions import db
-from escalate.history import Verification, verify
-from escalate.models import (
-    Difference,
-    Event,
-)
+from escalate.history import Checkpoint, KeyRing, RecordProblem, Verification, Walk
+from escalate.models import Difference, Event, HistoryHead, UTCDateTime
+from escalate.wording import plural
 
-# The columns event_content and verify read: rows, not entities, so a batch leaves nothing behind.
+# The columns the seals cover: rows, not entities, so a batch leaves nothing behind.
 _EVENT_COLUMNS = (
     Event.difference_id,
     Event.sequence,
+    Event.position,
     Event.kind,
     Event.actor_id,
     Event.at,
     Event.stage_level,
     Event.deadline,
     Event.data,
-    Event.previous_hash,
-    Event.hash,
+    Event.difference_digest,
+    Event.key_id,
+    Event.previous_seal,
+    Event.preceding_seal,
+    Event.seal,
 )
+_DIFFERENCE_COLUMNS = tuple(getattr(Difference, name) for name in history.DIFFERENCE_FIELDS)
+# Every column of an event row, in this order, goes into the fingerprint.
+_FINGERPRINTED = tuple(Event.__table__.columns)
+CHECKPOINT_KINDS = ("checkpoint", "resealed")
+
+
+def keyring() -> KeyRing:
+    return KeyRing.from_config(current_app.config)
+
+
+def log_path() -> str:
+    return current_app.config["HISTORY_CHECKPOINT_LOG"]
+
+
+@dataclass(frozen=True)
+class LogReading:
+    """The last checkpoint the log holds that escalate's keys signed, and any problem found on
+    the way to it (a later line not signed by them)."""
+
+    checkpoint: Checkpoint | None
+    line: dict | None
+    problems: tuple[RecordProblem, ...] = ()
+
+
+def last_checkpoint(keys: KeyRing | None = None, path: str | None = None) -> LogReading:
+    keys, path = keys or keyring(), path or log_path()
+    problems = []
+    for line in checkpoint_log.backwards(path):
+        if line is None or line.get("kind") not in CHECKPOINT_KINDS:
+            continue
+        if not history.checkpoint_signed(line, keys):
+            problems.append(
+                RecordProblem(
+                    "a checkpoint in the checkpoint log is not signed with escalate's key "
+                    f"(the line of {line.get('at', 'unknown date')})"
+                )
+            )
+            continue
+        return LogReading(Checkpoint.from_line(line), line, tuple(problems))
+    return LogReading(None, None, tuple(problems))
+
+
+def log_problems(keys: KeyRing | None = None, path: str | None = None) -> list[RecordProblem]:
+    """Every line of the log checked: signed, and following the line before it."""
+    keys, path = keys or keyring(), path or log_path()
+    problems, previous = [], ""
+    for number, line in enumerate(checkpoint_log.lines(path), start=1):
+        if line is None or not history.checkpoint_signed(line, keys):
+            problems.append(
+                RecordProblem(f"line {number} of the checkpoint log is not signed by escalate")
+            )
+            continue
+        if line.get("previous", "") != previous:
+            problems.append(
+                RecordProblem(
+                    f"line {number} of the checkpoint log does not follow the line before it "
+                    "(a line was removed)"
+                )
+            )
+        previous = line["signature"]
+    return problems
+
+
+def ends():
+    """Where the record ends, read in one statement so that it is one moment's view (an event
+    and the head's move are committed together): the head's position and seal, how many events
+    there are and the last one's position."""
+    return db.session.execute(
+        sa.select(
+            sa.select(HistoryHead.position).scalar_subquery().label("position"),
+            sa.select(HistoryHead.seal).scalar_subquery().label("seal"),
+            sa.select(sa.func.count(Event.id)).scalar_subquery().label("events"),
+            sa.select(sa.func.max(Event.position)).scalar_subquery().label("last"),
+        )
+    ).one()
+
+
+# --- One difference: the badge on its page ----------------------------------------------------
+
+
+def verify_difference(difference: Difference) -> Verification:
+    """Its events against their seals and each other, its row against its latest event, their
+    places in the partnership's record, and the record against its head and last checkpoint."""
+    keys = keyring()
+    connection = db.session.connection()
+    # The events and the row in one statement: an action committed meanwhile changes both.
+    rows = connection.execute(
+        sa.select(
+            *_EVENT_COLUMNS,
+            sa.select(_difference_text(connection.dialect.name))
+            .where(Difference.id == difference.id)
+            .scalar_subquery()
+            .label("row"),
+        )
+        .where(Event.difference_id == difference.id)
+        .order_by(Event.sequence)
+    ).all()
+    own = history.verify(rows, keys, history.digest(rows[-1].row) if rows else None)
+    if not own.ok:
+        return own
+    record = ends()
+    problems = _around(rows, record) + _record_ends(record, last_checkpoint(keys))
+    if problems:
+        first = problems[0]
+        where = f"at position {first.position}, " if first.position else ""
+        return Verification(False, None, where + first.reason, record=True)
+    return history.VERIFIED
+
+
+def _around(events, record) -> list[RecordProblem]:
+    """Each event's neighbours in the whole record are the ones it was sealed between."""
+    positions = {e.position for e in events}
+    wanted = {p - 1 for p in positions} | {p + 1 for p in positions}
+    neighbours = {
+        row.position: row
+        for row in db.session.execute(
+            sa.select(Event.position, Event.seal, Event.preceding_seal).where(
+                Event.position.in_(wanted)
+            )
+        )
+    }
+    problems = []
+    for event in events:
+        before, after = neighbours.get(event.position - 1), neighbours.get(event.position + 1)
+        if event.position > 1 and (before is None or before.seal != event.preceding_seal):
+            problems.append(
+                RecordProblem(
+                    "the event before this history's event in the record is missing or altered",
+                    event.position - 1,
+                )
+            )
+        if after is not None and after.preceding_seal != event.seal:
+            problems.append(
+                RecordProblem("the record after this history's event was altered", event.position)
+            )
+        if after is None and record.position != event.position:
+            problems.append(
+                RecordProblem("an event after this history's event is missing", event.position + 1)
+            )
+    return problems
+
+
+def _record_ends(record, reading: LogReading) -> list[RecordProblem]:
+    """Whole-record checks cheap enough for every page: no gap, the head, the checkpoint."""
+    last = record.last or 0
+    problems = list(reading.problems)
+    if record.events != last:
+        missing = plural(last - record.events, "event is", "events are")
+        problems.append(RecordProblem(f"{missing} missing from the record"))
+    last_seal = db.session.scalar(sa.select(Event.seal).where(Event.position == last))
+    if record.position is None:
+        if last:
+            problems.append(RecordProblem("the record's head is missing"))
+    elif record.position > last:
+        missing = plural(record.position - last, "event is", "events are")
+        problems.append(RecordProblem(f"the record's last {missing} missing"))
+    elif record.position < last or record.seal != last_seal:
+        problems.append(RecordProblem("the record's last event is not the one its head names"))
+    if reading.checkpoint is not None:
+        at_checkpoint = db.session.scalar(
+            sa.select(Event.seal).where(Event.position == reading.checkpoint.position)
+        )
+        problems.extend(history.against_checkpoint(reading.checkpoint, last, at_checkpoint))
+    return problems
+
+
+# --- The whole record: `flask escalate verify-audit` -------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -37,32 +213,284 @@ class HistoryCheck:
     verification: Verification
 
 
-def verify_every_history(batch_size: int = 200) -> Iterator[HistoryCheck]:
-    """Verify each difference's history in turn, a batch of differences at a time."""
-    last_id = 0
+@dataclass
+class Audit:
+    """What verifying the whole record found."""
+
+    differences: int = 0
+    events: int = 0
+    altered: list[HistoryCheck] = field(default_factory=list)  # differences, by id
+    record: list[RecordProblem] = field(default_factory=list)  # the record as a whole
+    checkpoint: Checkpoint | None = None  # verified from here on (None: from the start)
+    position: int = 0  # where the record ends: its last event's position and seal
+    seal: str = history.GENESIS
+    fingerprint: str | None = None  # of every event up to ``position`` (when asked for)
+    fingerprint_base: tuple[int, str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.altered and not self.record
+
+
+def audit(
+    batch_size: int = 1000,
+    *,
+    full: bool = False,
+    trust_checkpoint: bool = False,
+    fingerprint: bool = False,
+) -> Audit:
+    """Verify every difference's history and the partnership's whole record.
+
+    By default, from the last checkpoint: the events up to it must be as it fingerprinted them,
+    the ones after it are verified seal by seal, and every difference's row against its latest
+    event. ``full``: every seal from the first event, and every line of the checkpoint log.
+    ``trust_checkpoint``: only what came after the checkpoint (the worker's quick check before a
+    new one). ``fingerprint``: also fingerprint the record to its end, for a new checkpoint.
+    """
+    keys = keyring()
+    reading = last_checkpoint(keys)
+    checkpoint = reading.checkpoint
+    result = Audit(record=list(reading.problems))
+    if full:
+        result.record.extend(log_problems(keys))
+    resume = not full and checkpoint is not None and checkpoint.fingerprint is not None
+    unchanged = (
+        resume
+        and not trust_checkpoint
+        and fingerprint_of(checkpoint.position)[0] == checkpoint.fingerprint
+    )
+    if resume and not trust_checkpoint and not unchanged:
+        result.record.append(
+            RecordProblem(
+                f"events at or before the checkpoint of {checkpoint.at} (position "
+                f"{checkpoint.position}) were changed, removed or reordered since"
+            )
+        )
+        resume = False
+    if resume:
+        walk = Walk(keys, checkpoint.position, checkpoint.seal, checkpoint)
+        result.checkpoint = checkpoint
+        if trust_checkpoint:
+            there = db.session.scalar(
+                sa.select(Event.seal).where(Event.position == checkpoint.position)
+            )
+            if there != checkpoint.seal:
+                result.record.append(
+                    RecordProblem(
+                        f"the event here is not the one the checkpoint of {checkpoint.at} "
+                        "recorded",
+                        checkpoint.position,
+                    )
+                )
+    else:
+        walk = Walk(keys, checkpoint=checkpoint)
+    record = ends()  # what is verified: the record as it stood now (later events wait)
+    for batch in _event_batches(walk.position, record.last or 0, batch_size):
+        if resume:
+            _resume(walk, {row.difference_id for row in batch}, checkpoint.position)
+        for row in batch:
+            walk.add(row)
+    walk.finish(record if record.position is not None else None)
+    result.record.extend(walk.problems)
+    result.events = walk.events + (checkpoint.position if resume else 0)
+    result.position, result.seal = walk.position, walk.seal
+    if resume and trust_checkpoint:
+        _check_trails(walk, result)
+    else:
+        _check_rows(walk, result, batch_size, from_checkpoint=resume)
+    if fingerprint and result.ok:
+        result.fingerprint, result.fingerprint_base = fingerprint_of(
+            result.position, start=checkpoint.fingerprint_base if resume else None
+        )
+    return result
+
+
+def _event_batches(after: int, up_to: int, batch_size: int) -> Iterator[list]:
     while True:
         batch = db.session.execute(
-            sa.select(Difference.id, Difference.reference)
+            sa.select(*_EVENT_COLUMNS)
+            .where(Event.position > after, Event.position <= up_to)
+            .order_by(Event.position)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            return
+        yield batch
+        after = batch[-1].position
+
+
+def _resume(walk: Walk, difference_ids, up_to: int) -> None:
+    """Give the walk the trail, up to the checkpoint, of each difference it has not met."""
+    new = [i for i in difference_ids if i not in walk.trails]
+    if not new:
+        return
+    latest = (
+        sa.select(
+            Event.difference_id,
+            sa.func.max(Event.sequence).label("sequence"),
+            sa.func.count(Event.id).label("events"),
+        )
+        .where(Event.difference_id.in_(new), Event.position <= up_to)
+        .group_by(Event.difference_id)
+        .subquery()
+    )
+    for row in db.session.execute(
+        sa.select(
+            Event.difference_id,
+            Event.sequence,
+            Event.seal,
+            Event.difference_digest,
+            latest.c.events,
+        ).join(
+            latest,
+            sa.and_(
+                Event.difference_id == latest.c.difference_id,
+                Event.sequence == latest.c.sequence,
+            ),
+        )
+    ):
+        walk.resume(
+            row.difference_id,
+            sequence=row.sequence,
+            seal=row.seal,
+            digest=row.difference_digest,
+            events=row.events,
+        )
+
+
+def _check_trails(walk: Walk, result: Audit) -> None:
+    """The histories the walk went through (their rows are left to verify-audit)."""
+    references = dict(
+        db.session.execute(
+            sa.select(Difference.id, Difference.reference).where(
+                Difference.id.in_(list(walk.trails))
+            )
+        ).all()
+    )
+    for difference_id, trail in walk.trails.items():
+        if trail.problem is not None:
+            reference = references.get(difference_id) or f"#{difference_id}"
+            result.altered.append(HistoryCheck(reference, trail.events, trail.problem))
+
+
+def _check_rows(walk: Walk, result: Audit, batch_size: int, *, from_checkpoint: bool) -> None:
+    """Each difference's row against its latest event, a batch of differences at a time. From a
+    checkpoint, a difference the walk did not meet is held to its latest event as stored (the
+    events up to the checkpoint are as it fingerprinted them)."""
+    latest = aliased(Event)
+    newest = (
+        sa.select(sa.func.max(latest.sequence))
+        .where(latest.difference_id == Difference.id)
+        .scalar_subquery()
+    )
+    connection = db.session.connection()
+    text = _difference_text(connection.dialect.name)
+    last_id, seen = 0, set()
+    while True:
+        batch = connection.execute(
+            sa.select(
+                Difference.id,
+                Difference.reference,
+                Event.sequence,
+                Event.difference_digest,
+                text,
+            )
+            .outerjoin(
+                Event, sa.and_(Event.difference_id == Difference.id, Event.sequence == newest)
+            )
             .where(Difference.id > last_id)
             .order_by(Difference.id)
             .limit(batch_size)
         ).all()
         if not batch:
-            return
-        events: dict[int, list] = {difference_id: [] for difference_id, _ in batch}
-        for row in db.session.execute(
-            sa.select(*_EVENT_COLUMNS)
-            .where(Event.difference_id.in_(list(events)))
-            .order_by(Event.difference_id, Event.sequence)
-        ):
-            events[row.difference_id].append(row)
-        for difference_id, reference in batch:
-            history = events[difference_id]
-            # Every difference starts with its "raised" event: an empty history lost it.
-            verification = (
-                verify(history) if history else Verification(False, 1, "an event is missing")
+            break
+        for row in batch:
+            seen.add(row[0])
+            result.differences += 1
+            verification = walk.verdict(
+                row[0], history.digest(row[4]), row[2:4] if from_checkpoint else None
             )
-            yield HistoryCheck(reference or f"#{difference_id}", len(history), verification)
+            if not verification.ok:
+                trail = walk.trails.get(row[0])
+                events = trail.events if trail else (row[2] or 0)
+                result.altered.append(HistoryCheck(row[1] or f"#{row[0]}", events, verification))
         last_id = batch[-1][0]
+    orphans = sorted(set(walk.trails) - seen)
+    if orphans:
+        result.record.append(
+            RecordProblem(
+                f"the record holds events of {len(orphans)} differences that no longer exist "
+                f"(ids {', '.join(map(str, orphans[:10]))})"
+            )
+        )
 
 
+# --- The fingerprint: the record's rows exactly as stored -----------------------------------
+
+BLOCK = 4096  # positions fingerprinted together; a checkpoint keeps where its last whole one ends
+
+
+def _text(column):
+    """A column as text, the same in every session (no time zone or date style in it)."""
+    if isinstance(column.type, UTCDateTime):
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
+    if isinstance(column.type, sa.Date):
+        return sa.func.to_char(column, "YYYY-MM-DD")
+    return sa.cast(column, sa.Text)
+
+
+def as_stored(columns, dialect: str):
+    """Columns as one text, each as stored, quoted as an SQL literal (so that no two rows read
+    the same): the database builds it, and verifying reads one text a row."""
+    if dialect == "sqlite":
+        quoted = [sa.func.quote(column) for column in columns]
+    else:
+        quoted = [sa.func.quote_nullable(_text(column)) for column in columns]
+    text = quoted[0]
+    for part in quoted[1:]:
+        text = text.concat(",").concat(part)
+    return text
+
+
+def _difference_text(dialect: str):
+    return as_stored(_DIFFERENCE_COLUMNS, dialect)
+
+
+def row_digest(difference_id: int, connection=None) -> str | None:
+    """The digest of a difference's row as the database holds it now (in this transaction)."""
+    connection = connection if connection is not None else db.session.connection()
+    text = connection.execute(
+        sa.select(_difference_text(connection.dialect.name)).where(Difference.id == difference_id)
+    ).scalar()
+    return None if text is None else history.digest(text)
+
+
+def fingerprint_of(
+    up_to: int, *, start: tuple[int, str] | None = None, connection=None
+) -> tuple[str, tuple[int, str]]:
+    """A digest of every event row up to position ``up_to``, each column as stored: whatever
+    changes in them, is removed or moves among them changes it.
+
+    The rows are taken BLOCK positions at a time, each block's text (built by the database)
+    chained onto the digest of the blocks before. Returns the fingerprint and, so that a later
+    one can carry on from it, the digest at the end of the last whole block (``start``: such a
+    point to carry on from, instead of the first event).
+    """
+    connection = connection if connection is not None else db.session.connection()
+    text = as_stored(_FINGERPRINTED, connection.dialect.name)
+    through, digest = start or (0, history.GENESIS)
+    digest = bytes.fromhex(digest)
+    whole = (through, digest.hex())
+    while through < up_to:
+        end = min(through + BLOCK, up_to)
+        rows = connection.execute(
+            sa.select(text)
+            .where(Event.position > through, Event.position <= end)
+            .order_by(Event.position)
+        ).scalars().all()
+        block = hashlib.sha256(digest + "\n".join(rows).encode()).digest()
+        if end < through + BLOCK:
+            return block.hex(), whole
+        through, digest = end, block
+        whole = (through, digest.hex())
+    return digest.hex(), whole

@@ -274,7 +274,8 @@ def deadline_moves(now: datetime, *, lock: bool = False) -> list[DeadlineMove]:
         .order_by(Difference.id)
     )
     if lock:
-        query = query.with_for_update(of=Difference)
+        # Read again once held: a difference loaded earlier may have moved on meanwhile.
+        query = query.with_for_update(of=Difference).execution_options(populate_existing=True)
     moves = []
     for difference in db.session.scalars(query):
         stage, rule = difference.open_stage, rules.get(difference.stage_level)

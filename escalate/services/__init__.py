@@ -4,6 +4,7 @@ transaction. Reads that change nothing are in escalate.queries.
 
 from escalate.services import (  # noqa: F401
     accounts,
+    checkpoints,
     delivery,
     demo,
     differences,

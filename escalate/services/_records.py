@@ -3,20 +3,25 @@ administrators' record of changes, in the caller's transaction; and the one comm
 lost race into StaleDifference.
 """
 
+import functools
+import logging
 from datetime import UTC, date, datetime, time
 from enum import Enum
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from escalate import history, messages
+from escalate import history, messages, queries
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
     Agency,
+    Difference,
     Event,
+    HistoryHead,
     Invitation,
     Notification,
     PartnershipSettings,
@@ -38,26 +43,85 @@ def commit_or_stale() -> None:
         raise StaleDifference() from None
 
 
+def stale_on_conflict(change):
+    """Decorate a use case so that losing a race to another change ends in StaleDifference (a
+    409, "this difference changed"), wherever the database says so: at the commit, at a flush
+    or at an automatic flush before a query."""
+
+    @functools.wraps(change)
+    def guarded(*args, **kwargs):
+        try:
+            return change(*args, **kwargs)
+        except (StaleDataError, IntegrityError) as error:
+            db.session.rollback()
+            logging.getLogger("escalate").info("%s lost a race: %s", change.__name__, error)
+            raise StaleDifference() from None
+
+    return guarded
+
+
+def lock_difference(*conditions) -> Difference | None:
+    """The difference matching ``conditions``, read afresh and held until the transaction ends.
+
+    A second change to the same difference waits here until the first is committed, then sees
+    its result and its version: it is refused as stale, or (a learning note) goes after it.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks (SQLAlchemy leaves FOR UPDATE out). Its one write lock, taken
+        # by a first write, queues changes here instead: this write changes nothing.
+        db.session.execute(
+            sa.update(Difference.__table__)
+            .where(*conditions)
+            .values(version=Difference.__table__.c.version)
+        )
+    return db.session.scalar(
+        sa.select(Difference)
+        .where(*conditions)
+        .with_for_update(of=Difference)
+        # The view may have loaded this difference before waiting: read it again.
+        .execution_options(populate_existing=True)
+    )
+
+
 def record_event(difference, kind, actor: User | None, now, data: dict, *, deadline=...) -> Event:
-    """Append an event to the difference's history, chained to the one before."""
-    previous = db.session.scalar(
-        sa.select(Event)
+    """Append an event to the difference's history and to the partnership's whole record,
+    sealed after the difference's previous event and the record's last one.
+
+    Call it once the difference's row says what the event did: the event vouches for it.
+    """
+    db.session.flush()  # the difference's row as it now stands
+    previous = db.session.execute(
+        sa.select(Event.sequence, Event.seal)
         .where(Event.difference_id == difference.id)
         .order_by(Event.sequence.desc())
         .limit(1)
-    )
+    ).first()
+    position, preceding_seal = _take_next_position()
     stage = difference.open_stage
     event = Event(
         difference_id=difference.id,
         sequence=(previous.sequence + 1) if previous else 1,
+        position=position,
         kind=kind,
         actor_id=actor.id if actor else None,
-        at=now.astimezone(UTC),  # as the database gives it back, so the hash still verifies
+        at=now.astimezone(UTC),  # as the database gives it back, so the seal still verifies
         stage_level=difference.stage_level,
         deadline=(stage.deadline if stage else None) if deadline is ... else deadline,
         data=data,
+        difference_digest=queries.histories.row_digest(difference.id),
     )
-    history.seal(event, previous.hash if previous else history.GENESIS)
+    history.seal(
+        event,
+        history.KeyRing.from_config(current_app.config),
+        previous_seal=previous.seal if previous else history.GENESIS,
+        preceding_seal=preceding_seal,
+    )
+    db.session.execute(
+        sa.update(HistoryHead)
+        .where(HistoryHead.id == 1)
+        .values(seal=event.seal)
+        .execution_options(synchronize_session=False)
+    )
     # Every action moves the version on, so a form shown before any of them is refused as stale.
     flag_modified(difference, "stage_level")
     db.session.add(event)
@@ -65,14 +129,58 @@ def record_event(difference, kind, actor: User | None, now, data: dict, *, deadl
     return event
 
 
+def _take_next_position() -> tuple[int, str]:
+    """The next place in the partnership's record and the seal of the event before it.
+
+    The head row stays locked until the transaction ends (on PostgreSQL a row lock; on SQLite
+    the database's write lock), so events take their places one at a time, in order.
+    """
+    taken = db.session.execute(
+        sa.update(HistoryHead)
+        .where(HistoryHead.id == 1)
+        .values(position=HistoryHead.position + 1)
+        .returning(HistoryHead.position, HistoryHead.seal)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is not None:
+        return taken.position, taken.seal
+    # No head row (a database built without install_defaults): start it from the last event.
+    last = db.session.execute(
+        sa.select(Event.position, Event.seal).order_by(Event.position.desc()).limit(1)
+    ).first()
+    position, seal = (last.position, last.seal) if last else (0, history.GENESIS)
+    db.session.add(HistoryHead(id=1, position=position + 1, seal=seal))
+    db.session.flush()
+    return position + 1, seal
+
+
 def seal_written_in_bulk(events) -> None:
     """Seal events that are written in bulk rather than by record_event (the synthetic
-    partnership of `flask escalate seed-bench`): each chained to the one before it of the same
-    difference, taken in the order given, which must be each history's sequence order."""
+    partnership of `flask escalate seed-bench`), in the order given, which must be each history's
+    sequence order: each after its difference's previous event and the record's last one. The
+    difference rows are written as they finally stand, so each event vouches for that row."""
+    keys = history.KeyRing.from_config(current_app.config)
+    position, preceding = _take_next_position()
+    db.session.execute(
+        sa.update(HistoryHead).where(HistoryHead.id == 1).values(position=position - 1)
+    )
     previous: dict[int, str] = {}
     for event in events:
-        history.seal(event, previous.get(event.difference_id, history.GENESIS))
-        previous[event.difference_id] = event.hash
+        event.position = position
+        history.seal(
+            event,
+            keys,
+            previous_seal=previous.get(event.difference_id, history.GENESIS),
+            preceding_seal=preceding,
+        )
+        previous[event.difference_id] = preceding = event.seal
+        position += 1
+    db.session.execute(
+        sa.update(HistoryHead)
+        .where(HistoryHead.id == 1)
+        .values(position=position - 1, seal=preceding)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def message_facts(difference, stage, actor: User | None) -> dict:

@@ -27,10 +27,12 @@ from escalate.queries.differences import actor_for, latest_response, person_for,
 from escalate.queries.setup import working_calendar
 from escalate.services._records import (
     commit_or_stale,
+    lock_difference,
     message_facts,
     notify_everyone,
     notify_people,
     record_event,
+    stale_on_conflict,
 )
 from escalate.services._stages import (
     close_difference,
@@ -72,6 +74,7 @@ def check_new_difference(raiser: User, new: NewDifference, now: datetime) -> Non
     _build_difference(raiser, new, now)
 
 
+@stale_on_conflict
 def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Difference:
     """Record a new difference and open its first stage."""
     difference = _build_difference(raiser, new, now)
@@ -165,6 +168,7 @@ def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Differ
     return difference
 
 
+@stale_on_conflict
 def respond(
     user, difference_id, version, *, outcome, rationale, child_impact, agreed_actions="", now
 ) -> Difference:
@@ -202,6 +206,7 @@ def respond(
     return difference
 
 
+@stale_on_conflict
 def accept(user, difference_id, version, *, comment="", now) -> Difference:
     """The raising side accepts the response: the difference is resolved."""
     difference, stage = _begin(user, difference_id, version, workflow.Action.ACCEPT, now)
@@ -237,6 +242,7 @@ def accept(user, difference_id, version, *, comment="", now) -> Difference:
     return difference
 
 
+@stale_on_conflict
 def escalate(user, difference_id, version, *, rationale, now) -> Difference:
     """Move the difference to the next stage, which opens with its own deadline."""
     difference, stage = _begin(user, difference_id, version, workflow.Action.ESCALATE, now)
@@ -246,6 +252,7 @@ def escalate(user, difference_id, version, *, rationale, now) -> Difference:
     return difference
 
 
+@stale_on_conflict
 def decide(
     user, difference_id, version, *, outcome, decision, rationale, child_impact, now
 ) -> Difference:
@@ -278,6 +285,7 @@ def decide(
     return difference
 
 
+@stale_on_conflict
 def withdraw(user, difference_id, version, *, rationale, now) -> Difference:
     """The raising side withdraws the difference, saying why."""
     difference, stage = _begin(user, difference_id, version, workflow.Action.WITHDRAW, now)
@@ -297,6 +305,7 @@ def withdraw(user, difference_id, version, *, rationale, now) -> Difference:
     return difference
 
 
+@stale_on_conflict
 def extend(user, difference_id, version, *, days, rationale, now) -> Difference:
     """The responder moves the stage's deadline by some working days, within the policy."""
     difference, stage = _begin(user, difference_id, version, workflow.Action.EXTEND, now)
@@ -316,6 +325,7 @@ def extend(user, difference_id, version, *, days, rationale, now) -> Difference:
     return difference
 
 
+@stale_on_conflict
 def reassign(user, difference_id, version, *, new_responder_id, rationale, now) -> Difference:
     """Give the open stage's response to someone else, saying why."""
     difference, stage = _begin(user, difference_id, version, workflow.Action.REASSIGN, now)
@@ -353,6 +363,7 @@ def reassign(user, difference_id, version, *, new_responder_id, rationale, now) 
     return difference
 
 
+@stale_on_conflict
 def record_conversation(
     user, difference_id, version, *, held_on, participants, agreed, now
 ) -> Difference:
@@ -382,11 +393,7 @@ def record_conversation(
 
 def _begin(user, difference_id, version, action, now) -> tuple[Difference, Stage | None]:
     """Load a difference for change, locking its row, and check the rules and the version."""
-    difference = db.session.scalar(
-        sa.select(Difference)
-        .where(Difference.id == difference_id, visible_to(user))
-        .with_for_update(of=Difference)
-    )
+    difference = lock_difference(Difference.id == difference_id, visible_to(user))
     if difference is None:
         raise NotFound("Difference not found.")
     try:
@@ -399,15 +406,14 @@ def _begin(user, difference_id, version, action, now) -> tuple[Difference, Stage
     return difference, difference.open_stage
 
 
+@stale_on_conflict
 def add_learning_note(user: User, reference: str, text: str, now: datetime):
     """The partnership records what it learned from a closed difference, on its history too."""
     from escalate.models import LearningNote
 
     # Locked like any action, so two notes at once take the next two places in the history.
-    difference = db.session.scalar(
-        sa.select(Difference)
-        .where(Difference.reference == (reference or "").strip().upper(), visible_to(user))
-        .with_for_update(of=Difference)
+    difference = lock_difference(
+        Difference.reference == (reference or "").strip().upper(), visible_to(user)
     )
     if difference is None:
         raise NotFound("Difference not found.")

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from escalate import calendar, deadlines, policy, validation, wording
+from escalate import calendar, deadlines, history, policy, validation, wording
 from escalate.extensions import db
 from escalate.models import (
     AGENCY_ROLES,
@@ -16,6 +16,7 @@ from escalate.models import (
     AgencyStageContact,
     ClosureDay,
     EventKind,
+    HistoryHead,
     LeadRule,
     Nation,
     PartnershipSettings,
@@ -45,6 +46,7 @@ from escalate.services._records import (
     record_event,
     require_admin,
     settings_record,
+    stale_on_conflict,
 )
 from escalate.services._stages import rearm_deadline_alerts
 from escalate.workflow import FieldError, InvalidRequest, NotFound
@@ -64,6 +66,8 @@ def install_defaults() -> None:
     if db.session.scalar(sa.select(sa.func.count(PolicyStage.id))) == 0:
         for stage in policy.DEFAULT_POLICY:
             db.session.add(PolicyStage(**vars(stage)))
+    if db.session.get(HistoryHead, 1) is None:
+        db.session.add(HistoryHead(id=1, position=0, seal=history.GENESIS))
     db.session.commit()
 
 
@@ -286,6 +290,7 @@ def remove_last_stage(actor: User | None, now: datetime) -> PolicyStage:
     return last
 
 
+@stale_on_conflict
 def recompute_deadlines(actor: User | None, now: datetime) -> int:
     """Apply the current policy and calendar to every open stage's deadline. Each difference
     whose deadline moves gets an event in its history, and its raiser and responders are told."""

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+from escalate import queries
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -536,6 +537,8 @@ class _Writer:
             stage_level=stage["level"],
             deadline=stage["deadline"] if deadline is ... else deadline,
             data=data,
+            position=None,  # taken in the partnership's record when the batch is sealed
+            difference_digest=None,
         )
         self.pending_events.append(event)
         now, rng = self.now, self.rng
@@ -563,17 +566,24 @@ class _Writer:
             )
 
     def flush(self) -> None:
+        self._insert(Difference, Stage, Assignment)
+        # Each difference's latest event vouches for its row as written.
+        latest = {event.difference_id: event for event in self.pending_events}
+        for difference_id, event in latest.items():
+            event.difference_digest = queries.histories.row_digest(difference_id)
         seal_written_in_bulk(self.pending_events)
         self.rows[Event] = [vars(event) for event in self.pending_events]
         self.events += len(self.pending_events)
         self.notifications += len(self.rows[Notification])
         self.pending_events = []
-        for model in (Difference, Stage, Assignment, Event, Notification, StageAlert,
-                      LearningNote):
+        self._insert(Event, Notification, StageAlert, LearningNote)
+        db.session.commit()
+
+    def _insert(self, *models) -> None:
+        for model in models:
             if self.rows[model]:
                 db.session.execute(sa.insert(model.__table__), self.rows[model])
             self.rows[model] = []
-        db.session.commit()
 
 
 def _analyse() -> None:

@@ -70,15 +70,58 @@ def test_bad_configuration_gets_a_clear_message(tmp_path, environ, message):
         load_config(str(tmp_path), {"ESCALATE_ENV": "development", **environ})
 
 
-def test_session_cookies_are_httponly_samesite_and_secure_in_production(tmp_path):
+PRODUCTION = {
+    "ESCALATE_ENV": "production",
+    "SECRET_KEY": "k" * 40,
+    "HISTORY_KEY": "h" * 40,
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+}
+
+
+def test_production_refuses_to_start_without_a_history_key(tmp_path):
+    with pytest.raises(ConfigError, match="HISTORY_KEY is not set"):
+        load_config(str(tmp_path), {k: v for k, v in PRODUCTION.items() if k != "HISTORY_KEY"})
+    with pytest.raises(ConfigError, match="HISTORY_KEY is too short"):
+        load_config(str(tmp_path), {**PRODUCTION, "HISTORY_KEY": "short"})
+    assert not (tmp_path / "history_key").exists()
+
+
+def test_development_generates_a_history_key_apart_from_the_secret_key(tmp_path):
+    first = load_config(str(tmp_path), {"ESCALATE_ENV": "development"})
+    key_file = tmp_path / "history_key"
+    assert key_file.read_text() == first["HISTORY_KEY"] != first["SECRET_KEY"]
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert load_config(str(tmp_path), {"ESCALATE_ENV": "development"})["HISTORY_KEY"] == (
+        first["HISTORY_KEY"]
+    )
+    assert first["HISTORY_OLD_KEYS"] == ()
+    assert first["HISTORY_CHECKPOINT_LOG"] == str(tmp_path / "history-checkpoints.jsonl")
+    assert first["HISTORY_AUDITORS"] == ()
+
+
+def test_history_settings_are_read_from_the_environment(tmp_path):
     config = load_config(
         str(tmp_path),
         {
-            "ESCALATE_ENV": "production",
-            "SECRET_KEY": "k" * 40,
-            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+            **PRODUCTION,
+            "HISTORY_OLD_KEYS": "o" * 40 + ", " + "p" * 40,
+            "HISTORY_CHECKPOINT_LOG": "/var/log/escalate/checkpoints.jsonl",
+            "HISTORY_AUDITORS": "audit@scrutiny.example, Chair <chair@partnership.example>",
         },
     )
+    assert config["HISTORY_KEY"] == "h" * 40
+    assert config["HISTORY_OLD_KEYS"] == ("o" * 40, "p" * 40)
+    assert config["HISTORY_CHECKPOINT_LOG"] == "/var/log/escalate/checkpoints.jsonl"
+    assert config["HISTORY_AUDITORS"] == (
+        "audit@scrutiny.example",
+        "Chair <chair@partnership.example>",
+    )
+    with pytest.raises(ConfigError, match="HISTORY_AUDITORS must be email addresses"):
+        load_config(str(tmp_path), {**PRODUCTION, "HISTORY_AUDITORS": "auditors"})
+
+
+def test_session_cookies_are_httponly_samesite_and_secure_in_production(tmp_path):
+    config = load_config(str(tmp_path), PRODUCTION)
     assert config["SESSION_COOKIE_HTTPONLY"] is True
     assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert config["SESSION_COOKIE_SECURE"] is True
@@ -96,6 +139,13 @@ def test_the_server_will_not_start_in_production_without_a_key_and_says_why():
     result = _run_wsgi({"ESCALATE_ENV": "production"})
     assert result.returncode == 1
     assert "escalate cannot start: SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_server_will_not_start_in_production_without_a_history_key():
+    result = _run_wsgi({"ESCALATE_ENV": "production", "SECRET_KEY": "k" * 40, "HISTORY_KEY": ""})
+    assert result.returncode == 1
+    assert "escalate cannot start: HISTORY_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
 
 
