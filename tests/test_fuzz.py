@@ -283,6 +283,10 @@ COMMANDS = {
     "verify-audit": ARG.map(lambda value: ["--batch-size", value]),
     "sweep": st.sampled_from([[], ["--dry-run"], ["--dry-run", "extra"]]),
     "seed-demo": st.sampled_from([["unexpected"]]),  # its run is tested in tests/test_cli.py
+    "checkpoint": st.lists(st.sampled_from(["--full", "--email", "extra"]), max_size=3),
+    "reseal-history": st.one_of(
+        st.just([]), ARG.map(lambda value: ["--reason", value])
+    ),
     # Its run is tested in tests/test_scale.py; here, the arguments it must refuse.
     "seed-bench": st.one_of(
         ARG.filter(lambda value: not value.strip().isdigit()).map(
