@@ -492,7 +492,7 @@ def counts_and_max_ids(app) -> dict:
     return found
 
 
-@pytest.mark.read_only
+# Not read_only: signing out at its end ends the auditor's sessions, a change to their account.
 def test_an_auditor_reads_every_route_and_changes_nothing(app, people, client_for, story):
     from escalate.respond.views import ACTION_PAGES
 

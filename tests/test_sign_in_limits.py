@@ -187,7 +187,7 @@ def test_memory_stores_in_separate_processes_each_allow_the_limit(database_url, 
 
 # --- Settings -----------------------------------------------------------------------------------
 
-PRODUCTION = {"ESCALATE_ENV": "production", "SECRET_KEY": "k" * 40}
+PRODUCTION = {"ESCALATE_ENV": "production", "SECRET_KEY": "k" * 40, "HISTORY_KEY": "h" * 40}
 
 
 @pytest.mark.parametrize("uri", [None, "", "memory://"])
