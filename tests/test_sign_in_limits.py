@@ -126,9 +126,10 @@ def test_the_client_address_comes_from_trusted_proxies_only(database_url, accoun
 
 @pytest.fixture
 def shared_store():
-    """The Redis that CI runs (TEST_REDIS_URL). Set but unreachable is a failure, not a skip."""
+    """The Redis that `make test` and CI use (TEST_REDIS_URL): unset or unreachable is a
+    failure, never a skip."""
     if not REDIS_URL:
-        pytest.skip("TEST_REDIS_URL is not set (CI sets it): the shared store is not tested")
+        pytest.fail("TEST_REDIS_URL is not set: `make test` sets it to the local Redis")
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
     try:
         client.ping()
