@@ -47,6 +47,15 @@ NATION_LABELS = {
     Nation.NORTHERN_IRELAND: "Northern Ireland",
 }
 WITHDRAWN_LABEL = "Withdrawn"
+# The dashboard's sections, each its own page under its sub navigation: the first is the overview.
+DASHBOARD_SECTIONS = {
+    "open": "Open now",
+    "outcomes": "Outcomes",
+    "themes": "Themes and learning",
+    "agencies": "Agencies",
+    "trend": "Trend",
+    "notifications": "Notifications",
+}
 CLOSED_OUTCOMES = (*(outcome.value for outcome in Outcome), "withdrawn")
 
 

@@ -123,6 +123,7 @@ MATRIX = {
     "respond.show": Entry(get=about_a_difference(200)),
     "respond.act": Entry(get="action", post="action"),
     "oversight.dashboard": Entry(get=only(OVERSIGHT, 200)),
+    "oversight.dashboard_section": Entry(get=only(OVERSIGHT, 200)),
     "oversight.unresolved": Entry(get=only(OVERSIGHT, 200)),
     "oversight.unresolved_csv": Entry(get=only(OVERSIGHT, 200)),
     "oversight.report": Entry(get=only(OVERSIGHT, 200)),
@@ -270,6 +271,8 @@ def requests_for(rule, world, role):
                     values[argument] = "not-a-real-link"
                 elif argument == "level":
                     values[argument] = 1
+                elif argument == "section":
+                    values[argument] = "themes"
                 elif isinstance(rule._converters[argument], IntegerConverter):
                     values[argument] = getattr(world, argument)
                 else:
