@@ -92,6 +92,7 @@ class DatabaseIdConverter(IntegerConverter):
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseIdConverter
     from escalate import presentation
+    from escalate.about.views import bp as about_bp
     from escalate.admin.views import bp as admin_bp
     from escalate.assets import bp as assets_bp
     from escalate.auth.views import bp as auth_bp
@@ -101,7 +102,7 @@ def register_blueprints(app: Flask) -> None:
     from escalate.respond.views import bp as respond_bp
 
     for blueprint in (
-        assets_bp, auth_bp, raising_bp, respond_bp, inbox_bp, oversight_bp, admin_bp
+        assets_bp, auth_bp, raising_bp, respond_bp, inbox_bp, oversight_bp, admin_bp, about_bp
     ):
         app.register_blueprint(blueprint)
     presentation.init_app(app)

@@ -105,6 +105,7 @@ MATRIX = {
     "static": Entry(get=everyone(200)),
     "assets.static": Entry(get=everyone(200)),
     "auth.index": Entry(get=everyone(302)),
+    "about.accessibility": Entry(get=everyone(200)),
     "auth.sign_in": Entry(
         get=lambda role, case: {200} if role is None else {302},
         post=lambda role, case: {200} if role is None else {302},
