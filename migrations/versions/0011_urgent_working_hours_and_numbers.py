@@ -1,8 +1,8 @@
 """urgent differences are timed in working hours; the working day's start; the highest stage an
 urgent difference may start at; the partnership's telephone numbers
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 
 A stage's urgent timescale becomes working hours. A stage still on the old default (1 working
 day at stages 1-3, 2 at the final stage) takes the new default (4 working hours at stages 1 and
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
