@@ -76,6 +76,8 @@ class DayMonthYearField(DateField):
             self.raw_data = [*valuelist, "", "", ""][:3]
         if not valuelist or not any(part.strip() for part in valuelist):
             self.data = None
+            # Spaces alone are no answer: InputRequired must see the date as missing.
+            self.raw_data = [part.strip() for part in self.raw_data or []]
             return
         if len(valuelist) != 3 or not all(part.strip() for part in valuelist):
             self.data = None
