@@ -555,8 +555,7 @@ class _Writer:
                     "difference_id": d.id,
                     "event_id": event.id,
                     "subject": f"RPD-{d.id:05d}: {kind.value.replace('_', ' ')} at {stage['name']}",
-                    "body": f"{SENTENCE}\n\nDifference RPD-{d.id:05d}: sign in to see its full "
-                    "record.",
+                    "body": SENTENCE,
                     "created_at": at,
                     "read_at": None if (recent and rng.random() < 0.7) or rng.random() < 0.03
                     else at + timedelta(hours=3),
