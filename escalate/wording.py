@@ -23,6 +23,10 @@ MAX_EMAIL_CHARACTERS = 254  # RFC 5321's limit on a forward path
 MIN_PASSWORD_CHARACTERS = 12  # NCSC: length is what makes a password strong
 MAX_PASSWORD_CHARACTERS = 200
 MAX_CHILD_REFERENCE_CHARACTERS = 60
+MAX_CODE_CHARACTERS = 40  # a six-digit code, or a recovery code typed with spaces
+RECOVERY_CODE_COUNT = 10  # single-use recovery codes made when two-factor sign-in is set up
+SECOND_STEP_MINUTES = 5  # after the password, how long the code may take before starting again
+TWO_FACTOR_ISSUER = "escalate"  # what an authenticator app shows above the account
 MAX_WORKING_DAYS = 60  # a bound that catches typing 500 for 5, far beyond any real procedure
 
 # --- Labels ------------------------------------------------------------------------------------
