@@ -34,6 +34,7 @@ from escalate import create_app, notify, services  # noqa: E402
 from escalate.extensions import db, limiter  # noqa: E402
 from escalate.models import Base  # noqa: E402
 from tests import factories  # noqa: E402
+from tests.openid_provider import provider  # noqa: E402, F401 (a fixture: the OpenID provider)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])

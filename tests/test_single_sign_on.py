@@ -5,10 +5,6 @@ Accounts are matched by verified email whatever its case; an unknown or unverifi
 refused and nothing is created; an agency can be made single sign-on only; sessions begun this
 way follow the same rules as any other and skip the code from an app."""
 
-import socket
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -21,54 +17,10 @@ from escalate.extensions import db
 from escalate.models import Agency, Role, User
 from tests import factories
 from tests.conftest import csrf_token_from, persist, sign_in, submit
+from tests.openid_provider import PROVIDER_NAME, free_port, give_claims, single_sign_on
 from tests.test_sign_in_limits import close, limited_app
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
-PROVIDER_NAME = "Northshire ID"
-
-
-def free_port() -> int:
-    with socket.socket() as spare:
-        spare.bind(("127.0.0.1", 0))
-        return spare.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def provider():
-    """A real OpenID provider in a process of its own on a free local port, for the whole test
-    session (it insists on a nonce, as escalate always sends one)."""
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port),
-         "--require-nonce"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            try:
-                if requests.get(f"{issuer}/.well-known/openid-configuration", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, "the OpenID provider stopped at start-up"
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the OpenID provider did not start within 10 seconds")
-        yield issuer
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def single_sign_on(issuer: str) -> dict:
-    return {
-        "OIDC_ISSUER": issuer,
-        "OIDC_CLIENT_ID": "escalate-tests",
-        "OIDC_CLIENT_SECRET": "a-client-secret-the-provider-checks",
-        "OIDC_PROVIDER_NAME": PROVIDER_NAME,
-    }
 
 
 @pytest.fixture
@@ -80,7 +32,7 @@ def at_the_provider(browser, provider, sub, claims, *, deny=False):
     """Press the button on escalate's sign-in page, sign in at the provider as ``sub`` (who has
     ``claims``), and come back to escalate: every hop a real HTTP request, as a browser makes
     them. Returns escalate's answer to the return from the provider."""
-    assert requests.put(f"{provider}/users/{sub}", json=claims, timeout=10).status_code == 204
+    give_claims(provider, sub, claims)
     page = browser.get("/sign-in").get_data(as_text=True)
     assert f"Sign in with {PROVIDER_NAME}" in page
     start = browser.get("/sign-in/single-sign-on")
