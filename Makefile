@@ -8,6 +8,8 @@ ASSETS := static/govuk
 
 export FLASK_APP := wsgi
 export ESCALATE_ENV ?= development
+# The demo partnership's own addresses are secure; the auditor's (scrutiny.example) is not.
+export SECURE_EMAIL_DOMAINS ?= northshire.example
 # The sign-in limits' shared store in the tests: the machine's Redis (database 15).
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 

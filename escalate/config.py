@@ -5,6 +5,7 @@ Problems are reported as :class:`ConfigError` with a sentence a person can act o
 """
 
 import os
+import re
 import secrets
 from datetime import UTC, datetime
 from email.policy import default as email_policy
@@ -197,6 +198,25 @@ def _single_sign_on(environ) -> dict:
             "OIDC_PROVIDER_NAME": name or None}
 
 
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+
+
+def _domains(environ, name: str) -> tuple[str, ...]:
+    """Email domains separated by commas or spaces, in lower case (``@nhs.net`` reads as
+    ``nhs.net``)."""
+    found = []
+    for part in environ.get(name, "").replace(",", " ").split():
+        domain = part.strip().lower().lstrip("@").rstrip(".")
+        if not _DOMAIN.match(domain):
+            raise ConfigError(
+                f"{name} must be email domains separated by commas, like nhs.net, "
+                f"northshire.gov.uk (got {part!r})."
+            )
+        found.append(domain)
+    return tuple(dict.fromkeys(found))
+
+
 def _database_url(environ, instance_path: str) -> str:
     url = environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -272,6 +292,9 @@ def load_config(instance_path: str, environ=None) -> dict:
         "EMAIL_SENDER": None,
         # "There is an update on RPD-…, sign in to read it": for partnerships without secure email.
         "EMAIL_LINK_ONLY": _flag(environ, "EMAIL_LINK_ONLY", False),
+        # Addresses at these domains, or their subdomains, are sent whole messages; every other
+        # address is sent only the reference and a link (notify.secure_address).
+        "SECURE_EMAIL_DOMAINS": _domains(environ, "SECURE_EMAIL_DOMAINS"),
         # Tries before an email is marked failed and the partnership told (back-off 1, 2, 4… min).
         "EMAIL_MAX_ATTEMPTS": _whole_number(
             environ, "EMAIL_MAX_ATTEMPTS", 8, minimum=1, maximum=100, unit="attempts"

@@ -613,6 +613,8 @@ class Notification(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # What the email carried when it was sent: "full" or "link_only" (notify.email_form).
+    email_form: Mapped[str | None] = mapped_column(sa.String(10))
 
     recipient: Mapped[User] = relationship()
     difference: Mapped[Difference | None] = relationship()

@@ -8,6 +8,7 @@ from flask_login import current_user
 from escalate import queries
 from escalate.models import AGENCY_ROLES, Role
 from escalate.wording import (
+    EMAIL_FORM_LABELS,
     MAX_TEXT_CHARACTERS,
     long_date,
     outcome_label,
@@ -68,6 +69,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(long_date)
     app.add_template_filter(plural)
     app.add_template_filter(outcome_label)
+    app.add_template_filter(lambda form: EMAIL_FORM_LABELS.get(form, ""), "email_form_label")
 
     @app.context_processor
     def shared():

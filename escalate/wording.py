@@ -51,6 +51,11 @@ NATION_LABELS = {
     Nation.NORTHERN_IRELAND: "Northern Ireland",
 }
 WITHDRAWN_LABEL = "Withdrawn"
+# What a notification's email carried (Notification.email_form), on the difference's page.
+EMAIL_FORM_LABELS = {
+    "full": "The whole message (a secure address)",
+    "link_only": "Only the reference and a link",
+}
 CLOSED_OUTCOMES = (*(outcome.value for outcome in Outcome), "withdrawn")
 
 

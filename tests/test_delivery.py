@@ -623,5 +623,5 @@ def test_the_difference_page_shows_each_notifications_delivery(app, people, cloc
             "server refused the address: 550 5.1.1 No such user here. The partnership has been "
             "told.",
             f"your difference has been raised 10:00am {at} Dr Emma Clarke In the inbox, not read "
-            f"Sent Sent at 10:00am {at}",
+            f"Sent Sent at 10:00am {at} The whole message (a secure address)",
         ], person
