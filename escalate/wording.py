@@ -28,6 +28,8 @@ RECOVERY_CODE_COUNT = 10  # single-use recovery codes made when two-factor sign-
 SECOND_STEP_MINUTES = 5  # after the password, how long the code may take before starting again
 TWO_FACTOR_ISSUER = "escalate"  # what an authenticator app shows above the account
 MAX_WORKING_DAYS = 60  # a bound that catches typing 500 for 5, far beyond any real procedure
+MAX_URGENT_WORKING_HOURS = 80  # two working weeks: urgent timescales are hours, not weeks
+MAX_PHONE_CHARACTERS = 40
 
 # --- Labels ------------------------------------------------------------------------------------
 
