@@ -30,7 +30,7 @@ os.environ.pop("HISTORY_OLD_KEYS", None)
 os.environ.pop("HISTORY_AUDITORS", None)
 os.environ.pop("DATABASE_URL", None)
 
-from escalate import create_app, notify, services  # noqa: E402
+from escalate import create_app, notify, services, two_factor  # noqa: E402
 from escalate.extensions import db, limiter  # noqa: E402
 from escalate.models import Base  # noqa: E402
 from tests import factories  # noqa: E402
@@ -460,6 +460,23 @@ def sign_in(client, user, password: str = factories.PASSWORD):
         response = submit(client, "/sign-in/code", {"code": code})
         assert response.status_code == 302, "the code did not complete the sign-in"
     return response
+
+
+SETUP_KEY = re.compile(r'id="setup-key">([A-Z2-7 ]+)<')
+
+
+def set_up_two_factor(client) -> str:
+    """Set up two-factor sign-in through its page, as a person with an authenticator app does:
+    the key shown as text goes into the app, the app's code of the moment (by the application's
+    clock) comes back. Returns the key."""
+    page = client.get("/account/two-factor")
+    assert page.status_code == 200, f"the set-up page answered {page.status_code}"
+    key = SETUP_KEY.search(page.get_data(as_text=True)).group(1).replace(" ", "")
+    now = client.application.config["CLOCK"]()
+    code = two_factor.code_at(key, two_factor.step_at(now))
+    done = submit(client, "/account/two-factor", {"code": code})
+    assert "Two-factor sign-in is on" in done.get_data(as_text=True)
+    return key
 
 
 @pytest.fixture
