@@ -13,4 +13,5 @@ from escalate.services import (  # noqa: F401
     setup,
     sweep,
     synthetic,
+    two_factor,
 )
