@@ -5,7 +5,7 @@ in: with its lists full and empty, each form as first shown and sent blank (ever
 and the pages that say something went wrong (400, 403, 404, 405, 409, 429). On every one,
 axe-core checks WCAG 2.0, 2.1 and 2.2 A and AA, the page must not scroll sideways at 320 CSS
 pixels, and it must have one h1 and a title that names it. Any failure fails the test, with every
-problem listed. The respond and audit journeys are then done by keyboard alone, the focus
+problem listed. The audit journey is then done by keyboard alone, the focus
 visible at every stop.
 
 The number of page states checked is printed at the end of the run (tests/browser/conftest.py).
@@ -415,39 +415,6 @@ def sign_in_by_keyboard(b: pages.Browser, email: str) -> None:
         b.after(lambda: b.press(Keys.ENTER))
         b.follow_by_keyboard("Continue")
     assert "Signed in as" in b.text()
-
-
-def test_a_responder_responds_by_keyboard_alone(app, demo, driver):
-    b = pages.Browser(driver, demo, DEMO_PASSWORD)
-    sign_in_by_keyboard(b, SOCIAL_WORKER)
-    b.follow_by_keyboard("Waiting for you")
-    assert b.driver.find_element(By.TAG_NAME, "h1").text == "Waiting for you"
-    # The first difference waiting for a response from this social worker.
-    focus = b.tab_to(lambda f: re.fullmatch(r"/differences/RPD-\d{4}-\d{5}", f["href"]))
-    reference = focus["text"]
-    b.after(lambda: b.press(Keys.ENTER))
-    assert reference in b.driver.find_element(By.TAG_NAME, "h1").text
-    b.follow_by_keyboard("Respond")
-    # The outcome: Tab into the radios, then the arrow keys choose.
-    focus = b.tab_to(lambda f: f["name"] == "outcome")
-    for _ in range(5):
-        if focus["value"] == "upheld":
-            break
-        b.press(Keys.ARROW_DOWN)
-        focus = b.focus()
-        assert focus["visible"], focus
-    assert focus["value"] == "upheld" and focus["checked"], focus
-    b.type_into("rationale", "The parent's explanation fits the marks, and the nursery saw it.")
-    b.type_into("child_impact", "No medical; the family keeps its early help support.")
-    b.tab_to(lambda f: f["text"] == "Send response")
-    b.after(lambda: b.press(Keys.ENTER))
-    assert "Your response has been sent" in b.text(), b.text()
-    with app.app_context():
-        state = db.session.scalar(
-            sa.select(Difference.state).where(Difference.reference == reference)
-        )
-        db.session.remove()
-    assert state == State.AWAITING_RAISER
 
 
 def test_an_auditor_reads_a_difference_the_dashboard_and_the_report_by_keyboard_alone(
