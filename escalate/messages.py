@@ -28,6 +28,13 @@ def _outcome_line(outcome) -> str:
     return f"Outcome: {label[:1].lower()}{label[1:]}." if label else ""
 
 
+def _what_was_decided(outcome) -> str:
+    return {
+        "agreed": "agreed to change its decision",
+        "partly_agreed": "partly agreed: it proposes a different plan",
+    }.get(outcome, "upheld its decision")
+
+
 def invitation(*, expires_at: datetime) -> tuple[str, str]:
     """(subject, body) of the outbox row for a set-password link.
 
@@ -78,11 +85,7 @@ def _responded(
     reply_by=None,
     **_,
 ):
-    headline = (
-        f"{receiving_agency} agreed to change its decision"
-        if outcome == "agreed"
-        else f"{receiving_agency} upheld its decision"
-    )
+    headline = f"{receiving_agency} {_what_was_decided(outcome)}"
     return headline, [
         f"{actor} responded at stage: {stage}.",
         _outcome_line(outcome),
@@ -176,6 +179,34 @@ def _conversation(*, reference, stage, actor, held_on, participants, agreed, **_
     ]
 
 
+# --- Alerts to the partnership ---
+
+
+def _urgent_raised(
+    *, reference, stage, raiser, raising_agency, receiving_agency, deadline=None, **_
+):
+    return "an urgent difference has been raised", [
+        f"{raiser} ({raising_agency}) has raised a professional difference with "
+        f"{receiving_agency} and marked it urgent: the child may be at immediate risk of "
+        "significant harm.",
+        f"It opened at stage: {stage}. {_deadline_line(deadline)}",
+        "The partnership is alerted to every urgent difference, so that it can check that "
+        "immediate action has been taken and that the difference is moving.",
+    ]
+
+
+def _senior_stage(
+    *, reference, stage, raising_agency, receiving_agency, deadline=None, rationale="", **_
+):
+    return f"a difference has reached {stage}", [
+        f"The professional difference between {raising_agency} and {receiving_agency} has "
+        f"reached stage: {stage}, the last before the partnership's own.",
+        f"Reason given: {rationale}" if rationale else "",
+        _deadline_line(deadline),
+        "The partnership is alerted whenever a difference reaches the senior stage.",
+    ]
+
+
 # --- The deadline sweep ---
 
 
@@ -223,6 +254,19 @@ def _overdue(
                 f"stage: {next_stage}."
             )
         return f"the response was due by {when(deadline)} and is overdue", [missed, follow]
+    if to == "partnership":
+        if escalating:
+            follow = f"It has moved to stage: {next_stage} automatically."
+        elif is_final:
+            follow = "The partnership's decision is now overdue."
+        else:
+            follow = f"The raising side can now escalate it to stage: {next_stage}."
+        return f"overdue at stage: {stage}", [
+            missed,
+            follow,
+            "The partnership is alerted whenever a deadline is missed at the senior or final "
+            "stage.",
+        ]
     if to == "next_responder":
         return f"a difference may be escalated to you ({next_stage})", [
             missed,
@@ -243,7 +287,7 @@ def _overdue(
 def _raiser_reminder(*, reference, stage, receiving_agency, responded_at, outcome, **_):
     local = to_local(responded_at)
     on = day_and_date(local)
-    decided = "agreed to change its decision" if outcome == "agreed" else "upheld its decision"
+    decided = _what_was_decided(outcome)
     return "a response is waiting for your answer", [
         f"{receiving_agency} responded on {on} at stage: {stage}, and {decided}.",
         "The difference is waiting for you: accept the response, or escalate the difference to "
@@ -268,6 +312,8 @@ def _deadline_recomputed(*, reference, stage, to, previous_deadline, deadline, o
 
 
 _WRITERS = {
+    "urgent_raised": _urgent_raised,
+    "senior_stage": _senior_stage,
     "deadline_recomputed": _deadline_recomputed,
     "reminder": _reminder,
     "overdue": _overdue,

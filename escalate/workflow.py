@@ -420,8 +420,7 @@ def require_rationale(text: str | None, *, field: str = "rationale", what: str =
     cleaned = (text or "").strip()
     if not cleaned:
         raise RationaleRequired(field, f"Enter {what}")
-    normalised = " ".join(_normalise(cleaned).split())
-    if normalised in PLACEHOLDERS or normalised.rstrip("s") in PLACEHOLDERS:
+    if is_placeholder(cleaned):
         raise RationaleRequired(
             field,
             f"Explain {what} in your own words: \u201c{cleaned}\u201d does not record why, and "
@@ -443,11 +442,23 @@ def require_rationale(text: str | None, *, field: str = "rationale", what: str =
     return cleaned
 
 
+def is_placeholder(text: str | None) -> bool:
+    """Whether ``text`` only stands in for an answer ("n/a", "see above", "as discussed"…)."""
+    normalised = " ".join(_normalise(text or "").split())
+    return normalised in PLACEHOLDERS or normalised.rstrip("s") in PLACEHOLDERS
+
+
 def require_text(text: str | None, *, field: str, what: str) -> str:
-    """Return required free text, cleaned; refuse it when empty or too long."""
+    """Return required free text, cleaned; refuse it when empty, a placeholder or too long."""
     cleaned = (text or "").strip()
     if not cleaned:
         raise FieldError(field, f"Enter {what}")
+    if is_placeholder(cleaned):
+        raise RationaleRequired(
+            field,
+            f"Enter {what} in your own words: \u201c{cleaned}\u201d does not say it, and the "
+            "record must make sense to someone reading it later",
+        )
     if len(cleaned) > MAX_TEXT_CHARACTERS:
         raise FieldError(
             field, f"Keep {what} to {MAX_TEXT_CHARACTERS:,} characters or fewer"

@@ -964,7 +964,7 @@ def test_recomputing_moves_open_deadlines_records_events_and_tells_people(
             other.version,
             outcome="upheld",
             rationale="The threshold for a section 47 enquiry is not met on this information.",
-            child_impact="Early help continues.",
+            child_impact="Early help continues for the family.",
             now=NOW,
         )
         other_id = other.id

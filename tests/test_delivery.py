@@ -515,7 +515,7 @@ def test_every_step_of_the_journey_emails_the_raiser_its_outcome_and_rationale(
             {
                 "outcome": "upheld",
                 "rationale": RATIONALE,
-                "child_impact": "No change for the child.",
+                "child_impact": "No change for the child at all.",
             },
         ),
         (

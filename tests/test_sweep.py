@@ -189,7 +189,7 @@ def test_a_response_before_the_deadline_ends_the_reminders_and_the_overdue_notic
         version(difference_id),
         outcome="upheld",
         rationale=GOOD,
-        child_impact="Family support continues.",
+        child_impact="Family support continues through early help.",
         now=utc(2025, 4, 17, 9),
     )
     assert difference(difference_id).open_stage.remind_at is None
@@ -414,7 +414,7 @@ def respond_on_thursday(people, difference_id) -> None:
         version(difference_id),
         outcome="upheld",
         rationale=GOOD,
-        child_impact="Family support continues.",
+        child_impact="Family support continues through early help.",
         now=utc(2025, 4, 17, 9),
     )
 

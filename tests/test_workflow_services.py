@@ -657,7 +657,14 @@ def test_stage_three_goes_to_the_agencies_stage_three_contacts(cast):
     assert stage.people(Side.LEAD) == [cast.health_senior]
     event = last_event(d)
     assert event.actor == cast.gp_manager
-    assert recipients(event) == {cast.gp.id, cast.csc_senior.id, cast.health_senior.id}
+    # The partnership is alerted when a difference reaches the senior stage.
+    assert recipients(event) == {
+        cast.gp.id,
+        cast.csc_senior.id,
+        cast.health_senior.id,
+        cast.chair.id,
+        cast.business_manager.id,
+    }
 
 
 def test_the_final_stage_goes_to_the_partnership(cast):
@@ -1277,7 +1284,15 @@ def test_responders_and_leads_are_told_when_their_stage_opens(cast):
 
     assert recipients(raised) == {cast.gp.id, cast.sw.id}
     assert recipients(to_two) == {cast.gp.id, cast.sw_manager.id, cast.gp_manager.id}
-    assert recipients(to_three) == {cast.gp.id, cast.csc_senior.id, cast.health_senior.id}
+    partnership = {cast.chair.id, cast.business_manager.id}  # alerted at the senior stage
+    assert recipients(to_three) == {
+        cast.gp.id,
+        cast.csc_senior.id,
+        cast.health_senior.id,
+        *partnership,
+    }
+    [alert] = notifications(cast.chair, to_three)
+    assert "a difference has reached Senior manager or designated professional" in alert.subject
     assert recipients(to_four) == {cast.gp.id, cast.chair.id, cast.business_manager.id}
     [to_senior] = notifications(cast.health_senior, to_three)
     assert "You lead for the raising agency at this stage." in to_senior.body

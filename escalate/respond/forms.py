@@ -47,12 +47,17 @@ class RespondForm(ActionForm):
         widget=GovRadioInput(),
         choices=[
             (Outcome.AGREED.value, "I agree: the decision will change"),
+            (Outcome.PARTLY_AGREED.value, "I partly agree: a different plan"),
             (Outcome.UPHELD.value, "I uphold the decision: it stands"),
         ],
-        validators=[InputRequired(message="Select whether you agree or uphold the decision")],
+        validators=[
+            InputRequired(
+                message="Select whether you agree, partly agree or uphold the decision"
+            )
+        ],
     )
     agreed_actions = _text(
-        "If you agree, what actions are agreed?",
+        "If you agree or partly agree, what actions are agreed?",
         description="Who will do what, and by when.",
     )
     rationale = _text(
@@ -100,9 +105,10 @@ class DecideForm(ActionForm):
         widget=GovRadioInput(),
         choices=[
             (Outcome.AGREED.value, "The decision changes"),
+            (Outcome.PARTLY_AGREED.value, "A different plan"),
             (Outcome.UPHELD.value, "The decision stands"),
         ],
-        validators=[InputRequired(message="Select whether the decision changes or stands")],
+        validators=[InputRequired(message="Select whether the decision changes, a different plan, or it stands")],
     )
     decision = _text(
         "The decision", "Enter the decision", "What will happen, who does it, by when."

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from escalate import calendar, deadlines, workflow
+from escalate import calendar, deadlines, policy, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -23,7 +23,12 @@ from escalate.models import (
 )
 from escalate.queries.choices import stage_contacts_for
 from escalate.queries.setup import WorkingCalendar, working_calendar
-from escalate.services._records import message_facts, notify_people, record_event
+from escalate.services._records import (
+    alert_partnership,
+    message_facts,
+    notify_people,
+    record_event,
+)
 from escalate.workflow import (
     InvalidRequest,
 )
@@ -36,8 +41,18 @@ def policy_stage_at(level: int) -> PolicyStage:
     return stage
 
 
+def final_level() -> int:
+    return db.session.scalar(sa.select(sa.func.max(PolicyStage.level)))
+
+
 def is_final_level(level: int) -> bool:
-    return level == db.session.scalar(sa.select(sa.func.max(PolicyStage.level)))
+    return level == final_level()
+
+
+def alert_partnership_if_senior(difference, stage: Stage, event, now, facts_: dict) -> None:
+    """A difference that has reached the senior stage is the partnership's to watch."""
+    if policy.is_senior_level(stage.level, final_level()):
+        alert_partnership(difference, event, now, "senior_stage", facts_)
 
 
 def active_or_none(user: User | None) -> User | None:
@@ -138,6 +153,7 @@ def escalate_to_next_stage(
         difference, event, now, next_stage.people(Side.RESPONDER), "escalated", "responder", facts_
     )
     notify_people(difference, event, now, next_stage.people(Side.LEAD), "escalated", "lead", facts_)
+    alert_partnership_if_senior(difference, next_stage, event, now, facts_)
     return next_stage
 
 

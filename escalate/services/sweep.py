@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from escalate import deadlines, messages, queries, wording, workflow
+from escalate import deadlines, messages, policy, queries, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Difference,
@@ -32,12 +32,13 @@ from escalate.models import (
 from escalate.queries.differences import situation
 from escalate.queries.setup import working_calendar
 from escalate.services._records import (
+    alert_partnership,
     message_facts,
     notify_people,
     notify_without_event,
     record_event,
 )
-from escalate.services._stages import escalate_to_next_stage, pick_for_stage
+from escalate.services._stages import escalate_to_next_stage, final_level, pick_for_stage
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,8 @@ def _record_overdue(difference: Difference, stage: Stage, now: datetime, *, esca
         "is_final": stage.is_final,
     }
     notify_people(difference, event, now, responders, "overdue", "responder", facts_)
+    if policy.partnership_watches_overdue(stage.level, final_level()):
+        alert_partnership(difference, event, now, "overdue", facts_)
     if escalating:
         others = [lead for lead in leads if lead.id != difference.raiser_id]
         notify_people(difference, event, now, others, "overdue", "lead", facts_)

@@ -775,7 +775,9 @@ def test_a_rationale_of_10000_characters_is_accepted_and_one_more_is_refused():
 
 
 def test_require_text_returns_short_text_stripped():
-    assert workflow.require_text("  No.\n", field="decision", what="the decision") == "No."
+    assert workflow.require_text("  A medical.\n", field="decision", what="the decision") == (
+        "A medical."
+    )
 
 
 @pytest.mark.parametrize("text", [None, "", "  \n "])
