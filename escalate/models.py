@@ -429,6 +429,10 @@ class Difference(Base):
     events: Mapped[list["Event"]] = relationship(
         back_populates="difference", order_by="Event.sequence"
     )
+    # Who supports the raiser, and the raising leads' proposals: rows of their own, outside the
+    # sealed row (the events that added them are sealed).
+    supporters: Mapped[list["Supporter"]] = relationship(order_by="Supporter.id")
+    proposals: Mapped[list["Proposal"]] = relationship(order_by="Proposal.id")
     # The stage at the difference's level: the open one, or the last it reached once closed.
     # Read-only, for lists to load with one join what each row shows.
     current_stage: Mapped["Stage"] = relationship(
@@ -446,6 +450,11 @@ class Difference(Base):
         if self.state.is_final:
             return None
         return next((s for s in self.stages if s.level == self.stage_level), None)
+
+    @property
+    def open_proposal(self) -> "Proposal | None":
+        """A raising lead's proposal still waiting for the raiser's answer."""
+        return next((p for p in self.proposals if p.ended_at is None), None)
 
 
 class Stage(Base):

@@ -8,9 +8,13 @@ from escalate.services import (  # noqa: F401
     delivery,
     demo,
     differences,
+    digest,
     importing,
     inbox,
+    proposals,
+    raising_side,
     setup,
+    support,
     sweep,
     synthetic,
 )

@@ -14,6 +14,7 @@ from escalate.models import (
     Difference,
     EventKind,
     PolicyStage,
+    ProposalEnd,
     Role,
     Side,
     Stage,
@@ -115,7 +116,16 @@ def open_stage(
     return stage, record
 
 
+def end_open_proposal(difference, now) -> None:
+    """A lead's proposal waiting for the raiser is overtaken once the difference closes or moves
+    to another stage: what it proposed no longer fits."""
+    proposal = difference.open_proposal
+    if proposal is not None:
+        proposal.ended_at, proposal.end = now, ProposalEnd.OVERTAKEN
+
+
 def close_difference(difference, stage, state: State, outcome: str, now) -> None:
+    end_open_proposal(difference, now)
     difference.state = state
     difference.outcome = outcome
     difference.closed_at = now
@@ -137,6 +147,7 @@ def escalate_to_next_stage(
 ) -> Stage:
     stage.closed_at = now
     stop_reminders(stage)
+    end_open_proposal(difference, now)
     cal = working_calendar()
     next_stage, opened = open_stage(difference, policy_stage_at(stage.level + 1), now, cal)
     difference.state = State.AWAITING_RESPONSE
@@ -172,7 +183,7 @@ def schedule_raiser_reminder(stage: Stage, now: datetime) -> None:
     they have not accepted or escalated within the policy's window."""
     cal = working_calendar()
     stage.remind_at = None
-    stage.raiser_remind_at = deadlines.raiser_reminder_at(
+    stage.reply_by = stage.raiser_remind_at = deadlines.raiser_reminder_at(
         now,
         policy_stage_at(stage.level).raiser_reply_days,
         nation=cal.nation,

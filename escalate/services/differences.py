@@ -44,6 +44,7 @@ from escalate.services._stages import (
     rearm_deadline_alerts,
     schedule_raiser_reminder,
 )
+from escalate.services._support import add_supporters
 from escalate.workflow import (
     FieldError,
     NotAllowed,
@@ -85,8 +86,13 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
     difference.reference = f"RPD-{now.year}-{difference.id:05d}"
     cal = working_calendar()
     stage, opened = open_stage(difference, policy_stage_at(1), now, cal)
+    supporters = add_supporters(difference, raiser, now)
     event = record_event(
-        difference, EventKind.RAISED, raiser, now, {"urgent": difference.urgent, **opened}
+        difference,
+        EventKind.RAISED,
+        raiser,
+        now,
+        {"urgent": difference.urgent, **opened, "supporters": [u.name for u in supporters]},
     )
     common = message_facts(difference, stage, raiser) | {
         "raiser": raiser.name,
@@ -97,6 +103,7 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
     notify_people(
         difference, event, now, stage.people(Side.RESPONDER), "raised", "responder", common
     )
+    notify_people(difference, event, now, supporters, "raised", "supporter", common)
     if difference.urgent:
         alert_partnership(difference, event, now, "urgent_raised", common)
     alert_partnership_if_senior(difference, stage, event, now, common)
@@ -204,8 +211,15 @@ def respond(
         "child_impact": child_impact,
         "agreed_actions": agreed_actions,
     }
-    event = record_event(difference, EventKind.RESPONDED, user, now, data, deadline=None)
-    facts_ = message_facts(difference, stage, user) | data
+    event = record_event(
+        difference,
+        EventKind.RESPONDED,
+        user,
+        now,
+        data | {"reply_by": stage.reply_by.isoformat()},
+        deadline=None,
+    )
+    facts_ = message_facts(difference, stage, user) | data | {"reply_by": stage.reply_by}
     notify_people(difference, event, now, [difference.raiser], "responded", "raiser", facts_)
     notify_people(difference, event, now, stage.people(Side.LEAD), "responded", "lead", facts_)
     commit_or_stale()
