@@ -104,6 +104,11 @@ class Cast:
 
 @pytest.fixture
 def cast(ctx) -> Cast:
+    return build_cast()
+
+
+def build_cast() -> Cast:
+    """The people of a small partnership, in the current application context (committed)."""
     health = factories.agency("Northshire Health", AgencyKind.HEALTH)
     csc = factories.agency("Northshire Children's Social Care", AgencyKind.CHILDRENS_SOCIAL_CARE)
     police = factories.agency("Northshire Police", AgencyKind.POLICE)
