@@ -334,14 +334,19 @@ def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:
     elif action in (Action.PROPOSE_ACCEPT, Action.PROPOSE_WITHDRAW):
         if action == Action.PROPOSE_ACCEPT and not awaiting_raiser:
             return WrongState("There is no response to accept yet.")
-        if not _is_raising_lead(actor, s):
-            return NotAllowed(
-                "Only a lead for the raising side proposes this; the person who raised the "
-                "difference decides it themselves."
+        if not (s.lead_ids - {s.raiser_id}):
+            return WrongState(
+                "Nobody but the person who raised the difference leads for the raising side at "
+                "this stage: they decide it themselves."
             )
         if s.open_proposal is not None:
             return WrongState(
                 "A proposal is already waiting for the answer of the person who raised it."
+            )
+        if not _is_raising_lead(actor, s):
+            return NotAllowed(
+                "Only a lead for the raising side proposes this; the person who raised the "
+                "difference decides it themselves."
             )
     elif action == Action.ANSWER_PROPOSAL:
         if s.open_proposal is None:

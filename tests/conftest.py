@@ -161,6 +161,8 @@ def make_app(database_url: str, **overrides):
         "RATELIMIT_ENABLED": False,
         # No test writes checkpoints into the instance folder (`app` gives each its own file).
         "HISTORY_CHECKPOINT_LOG": os.devnull,
+        # The sweep's weekly digest only where a test asks for it (tests/test_raisers_voice.py).
+        "WEEKLY_DIGEST": False,
     }
     config.update(overrides)
     return create_app(config)

@@ -145,7 +145,7 @@ def test_silence_applies_the_proposal_when_the_window_ends_once(cast):
     assert d.state == State.AWAITING_RESPONSE
 
     report = services.sweep.sweep(utc(2026, 3, 5, 17, 1))
-    assert "1 proposal applied" in str(report)
+    assert str(report).endswith(", 1 proposal applied")
     db.session.expire_all()
     assert (d.state, d.outcome) == (State.WITHDRAWN, "withdrawn")
     event = last_event(d)
@@ -420,7 +420,8 @@ def test_an_overdue_stage_below_the_senior_stage_is_not_the_partnerships_alert(c
     assert partnership_told(cast, overdue) == set()
 
 
-def test_the_weekly_digest_goes_once_a_week_with_what_is_open_by_stage(cast):
+def test_the_weekly_digest_goes_once_a_week_with_what_is_open_by_stage(app, cast):
+    app.config["WEEKLY_DIGEST"] = True
     # Missed deadlines stay where they are, so the digest has something overdue to report.
     db.session.execute(sa.update(PolicyStage).values(auto_escalate=False))
     db.session.commit()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -108,14 +109,20 @@ class SweepReport:
 
     def __str__(self) -> str:
         plural = wording.plural
-        return (
+        said = (
             f"{plural(self.reminders, 'reminder')}, {self.overdue} overdue, "
-            f"{self.escalated} escalated, {plural(self.raiser_reminders, 'raiser reminder')}, "
-            f"{plural(self.count(deadlines.Duty.RAISER_MANAGER), 'manager told', 'managers told')}"
-            f", {self.count(deadlines.Duty.CLOSE_NO_REPLY)} closed for no reply, "
-            f"{plural(self.count(deadlines.Duty.PROPOSAL_APPLIED), 'proposal')} applied, "
-            f"{plural(self.digests, 'weekly digest')}"
+            f"{self.escalated} escalated, {plural(self.raiser_reminders, 'raiser reminder')}"
         )
+        # What the raising side's silence and the partnership's digest led to, when anything.
+        for count, words in (
+            (self.count(deadlines.Duty.RAISER_MANAGER), ("manager told", "managers told")),
+            (self.count(deadlines.Duty.CLOSE_NO_REPLY), ("closed for no reply",) * 2),
+            (self.count(deadlines.Duty.PROPOSAL_APPLIED), ("proposal applied",) * 2),
+            (self.digests, ("weekly digest", "weekly digests")),
+        ):
+            if count:
+                said += f", {plural(count, *words)}"
+        return said
 
 
 def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
@@ -156,7 +163,8 @@ def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
             difference_id,
             functools.partial(_apply_proposal, proposal_id=proposal_id, now=now, dry_run=dry_run),
         )
-    _one_item(report, dry_run, None, lambda _: _send_digest(report, now, dry_run))
+    if current_app.config["WEEKLY_DIGEST"]:
+        _one_item(report, dry_run, None, lambda _: _send_digest(report, now, dry_run))
     return report
 
 
