@@ -762,6 +762,7 @@ def stage_data(**overrides):
         "reminder_days_before": "1",
         "auto_escalate": "yes",
         "raiser_reply_days": "5",
+        "proposal_reply_days": "2",
         "max_extension_days": "5",
     }
     return data | overrides
@@ -812,6 +813,7 @@ def test_the_final_stage_asks_only_for_timescales(app, admin):
             "urgent_working_days": "2",
             "reminder_days_before": "2",
             "raiser_reply_days": "5",
+            "proposal_reply_days": "2",
             "max_extension_days": "0",
             # A crafted request cannot change who acts at the final stage.
             "responder_rule": "agency_contacts",
@@ -864,6 +866,7 @@ def test_a_stage_is_added_at_the_end_as_the_final_stage(app, admin):
             "urgent_working_days": "2",
             "reminder_days_before": "1",
             "raiser_reply_days": "5",
+            "proposal_reply_days": "2",
             "max_extension_days": "5",
         },
     )
