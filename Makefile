@@ -1,6 +1,8 @@
 # `make run` and `make test` set up everything they need on a fresh machine.
 PYTHON ?= python3
 PORT ?= 5000
+# The web server and the worker both see it: links in emails point at the port served.
+export PORT
 VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .make
@@ -8,6 +10,8 @@ ASSETS := static/govuk
 
 export FLASK_APP := wsgi
 export ESCALATE_ENV ?= development
+# The demo partnership's own addresses are secure; the auditor's (scrutiny.example) is not.
+export SECURE_EMAIL_DOMAINS ?= northshire.example
 # The sign-in limits' shared store in the tests: the machine's Redis (database 15).
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 

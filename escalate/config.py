@@ -5,6 +5,7 @@ Problems are reported as :class:`ConfigError` with a sentence a person can act o
 """
 
 import os
+import re
 import secrets
 from datetime import UTC, datetime
 from email.policy import default as email_policy
@@ -61,7 +62,7 @@ def _mail_sender(environ) -> str:
 
 
 def _base_url(environ) -> str:
-    raw = environ.get("ESCALATE_BASE_URL", "").strip() or "http://127.0.0.1:5000"
+    raw = environ.get("ESCALATE_BASE_URL", "").strip() or f"http://127.0.0.1:{_port(environ)}"
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
@@ -69,6 +70,15 @@ def _base_url(environ) -> str:
             f"https:// (for example https://escalate.example.org); got {raw!r}."
         )
     return raw.rstrip("/")
+
+
+def _port(environ) -> int:
+    """The port `make run` serves on (PORT, 5000 unless set): without ESCALATE_BASE_URL, links in
+    emails point there, so they work whatever port the development server was given."""
+    text = environ.get("PORT", "").strip() or "5000"
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"PORT must be a port number from 1 to 65535 (got {text!r}).")
+    return int(text)
 
 
 def url_settings(base_url: str) -> dict:
@@ -162,6 +172,25 @@ def _addresses(environ, name: str) -> tuple[str, ...]:
     return found
 
 
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+
+
+def _domains(environ, name: str) -> tuple[str, ...]:
+    """Email domains separated by commas or spaces, in lower case (``@nhs.net`` reads as
+    ``nhs.net``)."""
+    found = []
+    for part in environ.get(name, "").replace(",", " ").split():
+        domain = part.strip().lower().lstrip("@").rstrip(".")
+        if not _DOMAIN.match(domain):
+            raise ConfigError(
+                f"{name} must be email domains separated by commas, like nhs.net, "
+                f"northshire.gov.uk (got {part!r})."
+            )
+        found.append(domain)
+    return tuple(dict.fromkeys(found))
+
+
 def _database_url(environ, instance_path: str) -> str:
     url = environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -237,6 +266,9 @@ def load_config(instance_path: str, environ=None) -> dict:
         "EMAIL_SENDER": None,
         # "There is an update on RPD-…, sign in to read it": for partnerships without secure email.
         "EMAIL_LINK_ONLY": _flag(environ, "EMAIL_LINK_ONLY", False),
+        # Addresses at these domains, or their subdomains, are sent whole messages; every other
+        # address is sent only the reference and a link (notify.secure_address).
+        "SECURE_EMAIL_DOMAINS": _domains(environ, "SECURE_EMAIL_DOMAINS"),
         # Tries before an email is marked failed and the partnership told (back-off 1, 2, 4… min).
         "EMAIL_MAX_ATTEMPTS": _whole_number(
             environ, "EMAIL_MAX_ATTEMPTS", 8, minimum=1, maximum=100, unit="attempts"

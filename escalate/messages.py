@@ -18,9 +18,15 @@ def compose(
     differently to the person who raised the difference and to the person who must now act.
     """
     subject, lines = _WRITERS[kind](reference=reference, stage=stage, to=for_recipient, **facts)
+    # The words are read in the inbox (beside a link to the difference) and in the email (with
+    # its own link), so they do not tell the reader to sign in.
     body = "\n\n".join(line for line in lines if line)
-    body += f"\n\nDifference {reference}: sign in to see its full record."
     return f"{reference}: {subject}", body
+
+
+def _the_stage(name: str) -> str:
+    """A stage named in a sentence: "the Manager to manager stage"."""
+    return f"the {name} stage"
 
 
 def _outcome_line(outcome) -> str:
@@ -96,7 +102,7 @@ def _responded(
 ):
     headline = f"{receiving_agency} {_what_was_decided(outcome)}"
     return headline, [
-        f"{actor} responded at stage: {stage}.",
+        f"{actor} responded at {_the_stage(stage)}.",
         _outcome_line(outcome),
         f"Actions agreed: {agreed_actions}" if agreed_actions else "",
         f"Rationale: {rationale}",
@@ -142,7 +148,7 @@ def _accepted(
 ):
     who = "escalate" if applied_after_no_reply else actor
     return "the difference has been resolved", [
-        f"{who} accepted the response at stage: {stage}. The difference is resolved.",
+        f"{who} accepted the response at {_the_stage(stage)}. The difference is resolved.",
         _proposal_line(proposed_by, applied_after_no_reply, reply_by, proposal_rationale),
         _outcome_line(outcome),
         f"Rationale given in the response: {rationale}" if rationale else "",
@@ -157,7 +163,7 @@ def _escalated(*, reference, stage, to, actor, previous_stage, rationale, deadli
         else (f"{actor} escalated the difference")
     )
     lines = [
-        f"{who} from stage: {previous_stage}, to stage: {stage}.",
+        f"{who} from {_the_stage(previous_stage)} to {_the_stage(stage)}.",
         f"Reason: {rationale}",
         _deadline_line(deadline),
     ]
@@ -176,7 +182,7 @@ def _escalated(*, reference, stage, to, actor, previous_stage, rationale, deadli
 
 def _decided(*, reference, stage, actor, outcome, decision, rationale, child_impact, **_):
     return "the partnership has decided", [
-        f"{actor} recorded the partnership's decision at stage: {stage}. The difference is "
+        f"{actor} recorded the partnership's decision at {_the_stage(stage)}. The difference is "
         "resolved.",
         _outcome_line(outcome),
         f"Decision: {decision}",
@@ -199,12 +205,12 @@ def _withdrawn(
 ):
     if proposed_by:
         return "the difference has been withdrawn", [
-            f"The difference was withdrawn at stage: {stage}.",
+            f"The difference was withdrawn at {_the_stage(stage)}.",
             _proposal_line(proposed_by, applied_after_no_reply, reply_by, rationale),
             f"Comment: {comment}" if comment else "",
         ]
     return "the difference has been withdrawn", [
-        f"{actor} withdrew the difference at stage: {stage}.",
+        f"{actor} withdrew the difference at {_the_stage(stage)}.",
         f"Reason: {rationale}",
     ]
 
@@ -216,14 +222,14 @@ def _proposed(*, reference, stage, to, actor, proposal, rationale, reply_by, rai
     what = _PROPOSALS[proposal]
     if to == "raiser":
         return f"{actor} proposes {what}: do you agree?", [
-            f"{actor}, who leads for your agency at stage: {stage}, proposes {what}.",
+            f"{actor}, who leads for your agency at {_the_stage(stage)}, proposes {what}.",
             f"Their reason: {rationale}",
             f"It is your difference: confirm the proposal, or object and say why, by "
             f"{when(reply_by)}. If you object, the difference goes on. If you do not reply by "
             "then, the proposal takes effect.",
         ]
     return f"{actor} proposes {what}", [
-        f"{actor} proposes {what} at stage: {stage}.",
+        f"{actor} proposes {what} at {_the_stage(stage)}.",
         f"Their reason: {rationale}",
         f"{raiser} has until {when(reply_by)} to confirm or object.",
     ]
@@ -231,7 +237,7 @@ def _proposed(*, reference, stage, to, actor, proposal, rationale, reply_by, rai
 
 def _proposal_objected(*, reference, stage, actor, proposal, proposed_by, reason, **_):
     return f"{actor} objected to {_PROPOSALS[proposal]}", [
-        f"{actor} objected to the proposal by {proposed_by} at stage: {stage}: "
+        f"{actor} objected to the proposal by {proposed_by} at {_the_stage(stage)}: "
         f"{_PROPOSALS[proposal]}. The difference goes on.",
         f"Their reason: {reason}",
     ]
@@ -247,7 +253,7 @@ def _advice(*, reference, stage, actor, advice, **_):
 
 def _extended(*, reference, stage, actor, rationale, deadline, days, **_):
     return f"the deadline moved to {when(deadline)}", [
-        f"{actor} extended the deadline at stage: {stage} by {plural(days, 'working day')}.",
+        f"{actor} extended the deadline at {_the_stage(stage)} by {plural(days, 'working day')}.",
         f"Reason: {rationale}",
         f"The response is now due by {when(deadline)}.",
     ]
@@ -256,12 +262,12 @@ def _extended(*, reference, stage, actor, rationale, deadline, days, **_):
 def _reassigned(*, reference, stage, to, actor, new_responder, rationale, deadline, **_):
     if to == "responder":
         return f"a professional difference has been assigned to you ({stage})", [
-            f"{actor} assigned this difference to you at stage: {stage}.",
+            f"{actor} assigned this difference to you at {_the_stage(stage)}.",
             f"Reason: {rationale}",
             _deadline_line(deadline),
         ]
     return f"now assigned to {new_responder}", [
-        f"{actor} assigned the response at stage: {stage} to {new_responder}.",
+        f"{actor} assigned the response at {_the_stage(stage)} to {new_responder}.",
         f"Reason: {rationale}",
         _deadline_line(deadline),
     ]
@@ -269,7 +275,7 @@ def _reassigned(*, reference, stage, to, actor, new_responder, rationale, deadli
 
 def _conversation(*, reference, stage, actor, held_on, participants, agreed, **_):
     return "a conversation was recorded", [
-        f"{actor} recorded a conversation held on {held_on} at stage: {stage}.",
+        f"{actor} recorded a conversation held on {held_on} at {_the_stage(stage)}.",
         f"Who took part: {participants}",
         f"What was agreed: {agreed}",
     ]
@@ -285,7 +291,7 @@ def _urgent_raised(
         f"{raiser} ({raising_agency}) has raised a professional difference with "
         f"{receiving_agency} and marked it urgent: the child may be at immediate risk of "
         "significant harm.",
-        f"It opened at stage: {stage}. {_deadline_line(deadline)}",
+        f"It opened at {_the_stage(stage)}. {_deadline_line(deadline)}",
         "The partnership is alerted to every urgent difference, so that it can check that "
         "immediate action has been taken and that the difference is moving.",
     ]
@@ -296,7 +302,7 @@ def _senior_stage(
 ):
     return f"a difference has reached {stage}", [
         f"The professional difference between {raising_agency} and {receiving_agency} has "
-        f"reached stage: {stage}, the last before the partnership's own.",
+        f"reached {_the_stage(stage)}, the last before the partnership's own.",
         f"Reason given: {rationale}" if rationale else "",
         _deadline_line(deadline),
         "The partnership is alerted whenever a difference reaches the senior stage.",
@@ -348,7 +354,7 @@ def _days_left(days_left) -> str:
 def _reminder(*, reference, stage, raising_agency, deadline, days_left=None, **_):
     return f"reminder: a response is due by {when(deadline)}", [
         f"The professional difference raised by {raising_agency} is waiting for your response "
-        f"at stage: {stage}.",
+        f"at {_the_stage(stage)}.",
         f"Your response is due by {when(deadline)}. {_days_left(days_left)}",
         "If you need more time, you can extend the deadline and say why. If it cannot be "
         "resolved at your level, you can escalate it to the next stage.",
@@ -358,29 +364,31 @@ def _reminder(*, reference, stage, raising_agency, deadline, days_left=None, **_
 def _overdue(
     *, reference, stage, to, deadline, next_stage=None, escalating=False, is_final=False, **_
 ):
-    missed = f"The response at stage: {stage} was due by {when(deadline)} and none was recorded."
+    missed = (
+        f"The response at {_the_stage(stage)} was due by {when(deadline)} and none was recorded."
+    )
     if to == "responder":
         if escalating:
             follow = (
-                f"The difference has moved to stage: {next_stage} automatically, and no longer "
-                "waits for your response."
+                f"The difference has moved to {_the_stage(next_stage)} automatically, and no "
+                "longer waits for your response."
             )
         elif is_final:
             follow = "Please record the partnership's decision as soon as you can."
         else:
             follow = (
                 "Please respond as soon as you can. The raising side can now escalate it to "
-                f"stage: {next_stage}."
+                f"{_the_stage(next_stage)}."
             )
         return f"the response was due by {when(deadline)} and is overdue", [missed, follow]
     if to == "partnership":
         if escalating:
-            follow = f"It has moved to stage: {next_stage} automatically."
+            follow = f"It has moved to {_the_stage(next_stage)} automatically."
         elif is_final:
             follow = "The partnership's decision is now overdue."
         else:
-            follow = f"The raising side can now escalate it to stage: {next_stage}."
-        return f"overdue at stage: {stage}", [
+            follow = f"The raising side can now escalate it to {_the_stage(next_stage)}."
+        return f"overdue at {_the_stage(stage)}", [
             missed,
             follow,
             "The partnership is alerted whenever a deadline is missed at the senior or final "
@@ -389,16 +397,17 @@ def _overdue(
     if to == "next_responder":
         return f"a difference may be escalated to you ({next_stage})", [
             missed,
-            f"If the raising side escalates it, it will come to you at stage: {next_stage}. "
+            f"If the raising side escalates it, it will come to you at {_the_stage(next_stage)}. "
             "You do not need to do anything yet.",
         ]
     if escalating:
-        follow = f"The difference has moved to stage: {next_stage} automatically."
+        follow = f"The difference has moved to {_the_stage(next_stage)} automatically."
     elif is_final:
         follow = "The partnership has been told that its decision is overdue."
     else:
         follow = (
-            f"You can now escalate it to stage: {next_stage}, or keep waiting for the response."
+            f"You can now escalate it to {_the_stage(next_stage)}, or keep waiting for the "
+            "response."
         )
     return "the response is overdue", [missed, follow]
 
@@ -418,7 +427,7 @@ def _raiser_reminder(
     on = day_and_date(local)
     decided = _what_was_decided(outcome)
     return "a response is waiting for your answer", [
-        f"{receiving_agency} responded on {on} at stage: {stage}, and {decided}.",
+        f"{receiving_agency} responded on {on} at {_the_stage(stage)}, and {decided}.",
         "The difference is waiting for you: accept the response, or escalate the difference to "
         "the next stage if you still disagree."
         + (f" It was due by {when(reply_by)}." if reply_by else ""),
@@ -433,7 +442,7 @@ def _raiser_reminder(
 
 def _raising_side_silent(*, reference, stage, raiser, reply_by, closes_at, **_):
     return f"{raiser} has not answered a response", [
-        f"A response at stage: {stage} has waited for {raiser} to accept it or escalate the "
+        f"A response at {_the_stage(stage)} has waited for {raiser} to accept it or escalate the "
         f"difference since {when(reply_by)}, and they were reminded.",
         "You are told as their line manager, or as a lead for the raising side. Please make sure "
         "that the response is accepted, or the difference escalated.",
@@ -455,7 +464,7 @@ def no_reply_reason(reply_by) -> str:
 
 def _closed_no_reply(*, reference, stage, reason, **_):
     return "closed: no reply from the raising side", [
-        f"The difference closed at stage: {stage} because nobody on the raising side accepted "
+        f"The difference closed at {_the_stage(stage)} because nobody on the raising side accepted "
         "the response or escalated it.",
         f"Reason: {reason}",
     ]
@@ -467,7 +476,7 @@ def _closed_no_reply(*, reference, stage, reason, **_):
 def _deadline_recomputed(*, reference, stage, to, previous_deadline, deadline, overdue, **_):
     lines = [
         f"The partnership's administrator applied the current stage policy and working calendar "
-        f"to this difference, so the deadline at stage: {stage} has been recomputed.",
+        f"to this difference, so the deadline at {_the_stage(stage)} has been recomputed.",
         f"The response was due by {when(previous_deadline)}. It is now due by {when(deadline)}.",
     ]
     if overdue:

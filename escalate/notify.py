@@ -168,7 +168,9 @@ class Mailer:
     base_url: str  # ESCALATE_BASE_URL: the Message-ID's domain (links come from url_settings)
     from_address: str  # MAIL_DEFAULT_SENDER
     service_name: str
-    link_only: bool = False  # EMAIL_LINK_ONLY: no case content in the email at all
+    link_only: bool = False  # EMAIL_LINK_ONLY: no case content in any email at all
+    # SECURE_EMAIL_DOMAINS: only addresses there are sent whole messages (secure_address).
+    secure_domains: tuple[str, ...] = ()
     max_attempts: int = 8  # EMAIL_MAX_ATTEMPTS
     claim_seconds: int = 300  # EMAIL_CLAIM_SECONDS
     partnership: str | None = None  # PARTNERSHIP_NAME, for the email with a set-password link
@@ -198,6 +200,7 @@ def mailer_from_app(app) -> Mailer:
         from_address=config["MAIL_DEFAULT_SENDER"],
         service_name=config["SERVICE_NAME"],
         link_only=config["EMAIL_LINK_ONLY"],
+        secure_domains=tuple(config.get("SECURE_EMAIL_DOMAINS") or ()),
         max_attempts=config["EMAIL_MAX_ATTEMPTS"],
         claim_seconds=config["EMAIL_CLAIM_SECONDS"],
         partnership=config.get("PARTNERSHIP_NAME"),
@@ -273,13 +276,36 @@ def without_child_details(text: str, difference) -> str:
     return text
 
 
+FULL = "full"
+LINK_ONLY = "link_only"
+
+
+def secure_address(email: str, domains) -> bool:
+    """Whether an address is at one of ``domains`` or at a subdomain of one: ``nhs.net`` covers
+    ``x@nhs.net`` and ``x@trust.nhs.net``, never ``x@notnhs.net`` or ``x@nhs.net.example``."""
+    domain = email.rpartition("@")[2].strip().lower().rstrip(".")
+    return bool(domain) and any(domain == d or domain.endswith("." + d) for d in domains)
+
+
+def email_form(notification, mailer: Mailer) -> str:
+    """FULL or LINK_ONLY: what the email for this notification carries. Whole messages go only
+    to secure addresses, and to none when EMAIL_LINK_ONLY is set. A set-password email carries
+    no case content either way."""
+    if notification.invitation is not None:
+        return FULL
+    if mailer.link_only or not secure_address(notification.recipient.email, mailer.secure_domains):
+        return LINK_ONLY
+    return FULL
+
+
 def compose(notification, mailer: Mailer) -> EmailMessage:
     """The email for one notification: plain text with an HTML alternative.
 
     About a difference, the text is the notification's own (what happened, the stage, the
     outcome and its rationale, the deadline), without the child's details
-    (``without_child_details``); in link-only mode nothing but the reference and the link leaves
-    the service. With an invitation, it is the set-password link, made again here
+    (``without_child_details``); to an address outside the secure domains, or in link-only mode,
+    nothing but the reference and the link leaves the service (``email_form``). With an
+    invitation, it is the set-password link, made again here
     (``invitation_facts``). Needs an application context: links are built with ``url_for``.
     """
     if notification.invitation is not None:
@@ -318,14 +344,18 @@ def update_facts(notification, mailer: Mailer) -> tuple[str, dict]:
         reference = None
         url = external_url("inbox.show", notification_id=notification.id)
         update = f"{mailer.service_name}: there is a new message, sign in to read it"
+    link_only = email_form(notification, mailer) == LINK_ONLY
     context = {
         "reference": reference,
         "url": url,
-        "link_only": mailer.link_only,
+        "link_only": link_only,
         # Paragraphs, each a list of lines: the HTML template escapes every line itself.
         "paragraphs": [part.split("\n") for part in body.split("\n\n")],
     }
-    return (update if mailer.link_only else notification.subject), context
+    if link_only:
+        # Nothing of the body is handed to the templates: it cannot leak into them.
+        context["paragraphs"] = []
+    return (update if link_only else notification.subject), context
 
 
 def invitation_facts(notification, mailer: Mailer) -> tuple[str, dict]:

@@ -24,6 +24,8 @@ MIN_PASSWORD_CHARACTERS = 12  # NCSC: length is what makes a password strong
 MAX_PASSWORD_CHARACTERS = 200
 MAX_CHILD_REFERENCE_CHARACTERS = 60
 MAX_WORKING_DAYS = 60  # a bound that catches typing 500 for 5, far beyond any real procedure
+MAX_URGENT_WORKING_HOURS = 80  # two working weeks: urgent timescales are hours, not weeks
+MAX_PHONE_CHARACTERS = 40
 
 # --- Labels ------------------------------------------------------------------------------------
 
@@ -47,6 +49,11 @@ NATION_LABELS = {
     Nation.NORTHERN_IRELAND: "Northern Ireland",
 }
 WITHDRAWN_LABEL = "Withdrawn"
+# What a notification's email carried (Notification.email_form), on the difference's page.
+EMAIL_FORM_LABELS = {
+    "full": "The whole message (a secure address)",
+    "link_only": "Only the reference and a link",
+}
 # A difference the raising side never answered: its own row, never counted as resolved.
 NO_REPLY_LABEL = "Closed: no reply from the raising side"
 CLOSED_OUTCOMES = (*(outcome.value for outcome in Outcome), "withdrawn", "no_reply")

@@ -409,7 +409,7 @@ def test_the_partnership_is_alerted_at_the_senior_stage_and_when_overdue_there(c
     db.session.expire_all()
     overdue = next(e for e in d.events if e.kind == EventKind.OVERDUE)
     [alert] = notifications(cast.chair, overdue)
-    assert "overdue at stage: Senior manager or designated professional" in alert.subject
+    assert "overdue at the Senior manager or designated professional stage" in alert.subject
 
 
 def test_an_overdue_stage_below_the_senior_stage_is_not_the_partnerships_alert(cast):

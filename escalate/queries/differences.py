@@ -118,6 +118,8 @@ class DifferenceFacts:
     leads: list[User]
     latest_response: dict | None  # the open stage's response, while the raising side decides
     situation: workflow.Situation | None = None
+    last_response: dict | None = None  # the most recent response at any stage
+    raised_by_viewer: bool = False
     # While the raising side decides: by when they should accept or escalate.
     reply_by: datetime | None = None
     proposal: Proposal | None = None  # a lead's proposal waiting for the raiser's answer
@@ -141,6 +143,8 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         leads=stage.people(Side.LEAD) if stage else [],
         latest_response=latest_response(difference),
         situation=state,
+        last_response=last_response(difference),
+        raised_by_viewer=difference.raiser_id == user.id,
         reply_by=stage.reply_by
         if stage is not None and difference.state == State.AWAITING_RAISER
         else None,
@@ -156,6 +160,19 @@ def latest_response(difference: Difference) -> dict | None:
     if response is None:
         return None
     return {"by": response.actor.name if response.actor else "", "at": response.at, **response.data}
+
+
+def last_response(difference: Difference) -> dict | None:
+    """The most recent response at any stage (an action's page shows it), or None."""
+    response = next((e for e in reversed(difference.events) if e.kind == EventKind.RESPONDED), None)
+    if response is None:
+        return None
+    return {
+        "by": response.actor.name if response.actor else "",
+        "at": response.at,
+        "stage_level": response.stage_level,
+        **response.data,
+    }
 
 
 @dataclass(frozen=True)

@@ -165,12 +165,15 @@ def _deliver_claimed(notification_id: int, mailer: notify.Mailer, clock, worker_
             # Every try was cut short (a worker that died mid-send each time): stop trying.
             raise notify.DeliveryError(notification.last_error or NOBODY_FINISHED, permanent=True)
         message = notify.compose(notification, mailer)
+        form = notify.email_form(notification, mailer)
         db.session.commit()  # no transaction stays open while the mail server is talked to
         mailer.sender.send(message)
     except notify.DeliveryError as error:
         db.session.rollback()
         return _record_failure(notification_id, worker_id, clock(), mailer, error)
-    _end_claim(notification_id, worker_id, email_status=EmailStatus.SENT, sent_at=clock())
+    _end_claim(
+        notification_id, worker_id, email_status=EmailStatus.SENT, sent_at=clock(), email_form=form
+    )
     db.session.commit()
     return EmailStatus.SENT
 
@@ -275,9 +278,6 @@ def _tell_partnership_email_failed(notification: Notification, reason: str, now)
             f"The message was: {notification.subject}",
             "It is still in their inbox in escalate, but they may not know it is there. Please "
             "make sure they are told another way, and check their email address.",
-            f"Difference {reference}: sign in to see its full record."
-            if notification.difference
-            else "",
         ]
     ).rstrip()
     partnership = db.session.scalars(
