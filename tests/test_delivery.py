@@ -625,7 +625,8 @@ def test_the_difference_page_shows_each_notifications_delivery(app, people, cloc
             "In the inbox, not read Not emailed "
             + services.delivery.NOT_EMAILED_PARTNERSHIP_NOTICE,
             f"Dr Emma Clarke has raised a professional difference: you support them 10:00am {at} "
-            f"Dr David Chen In the inbox, not read Sent Sent at 10:00am {at}",
+            f"Dr David Chen In the inbox, not read Sent Sent at 10:00am {at} "
+            "The whole message (a secure address)",
             f"a professional difference needs your response by 5pm on Friday 27 November 2026 "
             f"10:00am {at} Sam Okafor In the inbox, not read Failed After 1 try: The mail "
             "server refused the address: 550 5.1.1 No such user here. The partnership has been "
