@@ -17,4 +17,5 @@ from escalate.services import (  # noqa: F401
     support,
     sweep,
     synthetic,
+    two_factor,
 )
