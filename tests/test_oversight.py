@@ -19,7 +19,7 @@ from escalate.extensions import db
 from escalate.models import Base, Difference, Event, EventKind, LearningNote, Notification
 from escalate.oversight import views as oversight_views
 from tests import oversight_fixture as story_module
-from tests.conftest import kept, sign_in, submit
+from tests.conftest import kept, set_up_two_factor, sign_in, submit
 from tests.oversight_fixture import NOTE_A, NOTE_C, NOW, tables
 
 
@@ -642,6 +642,7 @@ def test_the_dashboard_shows_the_demo_partnership_as_counted_by_hand(app, runner
         SimpleNamespace(email="ruth.adeyemi@partnership.northshire.example"),
         demo.DEMO_PASSWORD,
     )
+    set_up_two_factor(chair)  # the partnership signs in with two factors
     page = dashboard(chair)
     figures = dict(re.findall(r'id="figure-([a-z-]+)">(\d+)<', page))
     assert figures == {
