@@ -183,7 +183,9 @@ def _assert_demo_differences(now: datetime) -> None:
     """The demo's differences, as they stand at ``now``, show the partnership every situation."""
     differences = db.session.scalars(sa.select(Difference).order_by(Difference.id)).all()
     assert [d.child_reference for d in differences] == [s.child_reference for s in demo.SCENARIOS]
-    assert {d.state for d in differences} == set(State)
+    # Every state but "closed: no reply from the raising side", which takes three reply windows
+    # of silence after a response (tests/test_raisers_voice.py follows one there).
+    assert {d.state for d in differences} == set(State) - {State.CLOSED_NO_REPLY}
     still_open = [d for d in differences if not d.state.is_final]
     assert {d.stage_level for d in still_open} == {1, 2, 3, 4}
     assert any(d.urgent for d in still_open)

@@ -43,13 +43,7 @@ def seed_demo(password: str, now: datetime) -> dict[str, int]:
     """
     from escalate import demo
 
-    created = {
-        "agencies": 0,
-        "users": 0,
-        "stage contacts": 0,
-        "differences": 0,
-        "safeguarding leads": 0,
-    }
+    created = {"agencies": 0, "users": 0, "stage contacts": 0, "differences": 0}
     password_hash = generate_password_hash(password)
     agencies: dict[str, Agency] = {}
     for name, kind in demo.AGENCIES:
@@ -101,7 +95,6 @@ def seed_demo(password: str, now: datetime) -> dict[str, int]:
         )
         if exists is None:
             db.session.add(AgencySafeguardingLead(agency_id=agency.id, user=user))
-            created["safeguarding leads"] += 1
     db.session.commit()
 
     cal = working_calendar()
