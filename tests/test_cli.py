@@ -40,11 +40,14 @@ def test_create_user_bootstraps_an_admin_who_can_sign_in(app, runner):
     result = _create(runner, "--email", "Admin@Example.org", "--name", "Ada Admin")
     assert result.exit_code == 0, result.output
     assert "Created admin account for admin@example.org." in result.output
+    assert "they set up two-factor sign-in with an authenticator app" in result.output
     with app.app_context():
         user = db.session.scalar(sa.select(User))
         assert (user.email, user.role, user.agency) == ("admin@example.org", Role.ADMIN, None)
         assert user.password_hash != PASSWORD
-    sign_in(app.test_client(), user, PASSWORD)
+    browser = app.test_client()
+    sign_in(browser, user, PASSWORD)
+    assert browser.get("/admin").location.endswith("/account/two-factor")
 
 
 def test_create_user_asks_for_the_password_when_no_variable_is_set(app, runner):
