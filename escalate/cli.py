@@ -144,10 +144,13 @@ def seed_bench(differences, people):
 )
 @with_appcontext
 def sweep(dry_run):
-    """Send due reminders, record missed deadlines and escalate where the policy says so."""
+    """Send due reminders, record missed deadlines and escalate where the policy says so;
+    anonymise differences closed longer ago than the retention policy keeps them."""
     report = services.sweep.sweep(current_app.config["CLOCK"](), dry_run=dry_run)
     for item in report.items if dry_run else ():
         click.echo(item.summary)
+    for reference in report.anonymised if dry_run else ():
+        click.echo(f"{reference}: anonymise under the retention policy")
     for problem in report.problems:
         click.echo(f"Not done: {problem}", err=True)
     counts = str(report)

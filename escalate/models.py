@@ -308,6 +308,8 @@ class EventKind(enum.StrEnum):
     OVERDUE = "overdue"  # the sweep found the stage's deadline missed
     LEARNING_NOTE = "learning_note"  # the partnership's learning, on a closed difference
     DEADLINE_RECOMPUTED = "deadline_recomputed"  # an admin applied a changed policy
+    CORRECTED = "corrected"  # the partnership erased a mistaken entry and said why
+    ANONYMISED = "anonymised"  # the retention policy's sweep erased its texts
 
 
 class Nation(enum.StrEnum):
@@ -381,7 +383,7 @@ class Difference(Base):
     )
 
     child_reference: Mapped[str] = mapped_column(sa.String(60))
-    child_initials: Mapped[str] = mapped_column(sa.String(10))
+    child_initials: Mapped[str] = mapped_column(sa.String(60))  # room for the words of erasure
     child_date_of_birth: Mapped[date | None]
 
     category: Mapped[Category] = mapped_column(_enum(Category, "category"))
@@ -401,6 +403,14 @@ class Difference(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # Working days from raising to closing, fixed when it closes so reports can aggregate in SQL.
     resolution_working_days: Mapped[int | None]
+    # When the retention policy erased its texts (the figures and dates are kept).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Commitments to the texts above (history.DIFFERENCE_TEXTS), which the row's digest covers
+    # instead of the texts themselves.
+    text_seals: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # The texts of this row and of its events that were erased: "row:<field>" or
+    # "<sequence>:<field>" -> {"why": "retention" or "correction", "by": the erasing event}.
+    erasures: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
 
     raiser: Mapped[User] = relationship(foreign_keys=[raiser_id])
     named_professional: Mapped[User | None] = relationship(foreign_keys=[named_professional_id])
@@ -513,7 +523,11 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     stage_level: Mapped[int]
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    data: Mapped[dict] = mapped_column(sa.JSON)
+    data: Mapped[dict] = mapped_column(sa.JSON)  # what happened, but for the free texts
+    # The free texts (history.EVENT_TEXTS): not sealed themselves, so they can be erased; their
+    # commitments in ``text_seals`` are.
+    texts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    text_seals: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     position: Mapped[int] = mapped_column(unique=True)
     # The difference's row as this event left it (a digest); none on events sealed before 0006
     # except each difference's latest.
@@ -525,6 +539,11 @@ class Event(Base):
 
     difference: Mapped[Difference] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+    @property
+    def details(self) -> dict:
+        """Everything the event records, its texts (as they now stand) included."""
+        return {**(self.data or {}), **(self.texts or {})}
 
 
 class HistoryHead(Base):

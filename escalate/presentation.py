@@ -5,11 +5,13 @@ from datetime import date, datetime
 from flask import Flask, current_app, g, request, url_for
 from flask_login import current_user
 
-from escalate import queries
+from escalate import history, queries
 from escalate.models import AGENCY_ROLES, Role
 from escalate.wording import (
     EMAIL_FORM_LABELS,
+    EVENT_TEXT_LABELS,
     MAX_TEXT_CHARACTERS,
+    ROW_TEXT_LABELS,
     long_date,
     outcome_label,
     plural,
@@ -114,13 +116,31 @@ EVENT_TITLES = {
     "learning_note": "Learning note",
     "deadline_recomputed": "Deadline recomputed",
     "overdue": "Deadline missed",
+    "corrected": "Mistaken entry corrected",
+    "anonymised": "Anonymised under the retention policy",
 }
 
-def timeline(events) -> list[dict]:
-    """A difference's history as MOJ timeline items: newest first, each with labelled lines."""
+
+def row_removals(erasures) -> list[str]:
+    """Which of the difference's own details were removed, and why."""
+    row = history.erased_in(erasures).get(None, {})
+    return [removal_note(name, why, event_texts=False) for name, why in row.items()]
+
+
+def removal_note(name: str, why: str | None, *, event_texts: bool) -> str:
+    """Where a text was removed, and why, in the words of the page."""
+    label = (EVENT_TEXT_LABELS if event_texts else ROW_TEXT_LABELS).get(name, name)
+    if why == history.CORRECTION:
+        return f"{label}: entered by mistake and removed (see the correction)"
+    return f"{label}: removed under the retention policy"
+
+def timeline(events, erasures=None) -> list[dict]:
+    """A difference's history as MOJ timeline items: newest first, each with labelled lines;
+    where a text was erased (``erasures``, the difference's), why and by which event."""
+    erased = history.erased_in(erasures)
     items = []
     for event in events:
-        data = event.data or {}
+        data = event.details
         lines = []
         kind = str(event.kind)
         if kind in ("raised", "escalated"):
@@ -166,6 +186,22 @@ def timeline(events) -> list[dict]:
                 lines.append(("Was due", time_and_date(previous)))
             lines.append(("Response now due", time_and_date(event.deadline)))
             lines.append(("Why", "The partnership's stage policy or calendar changed"))
+        elif kind == "corrected":
+            lines.append(("Entry corrected", data.get("entry_label", "")))
+            lines.append(("Why it was wrong", data.get("rationale", "")))
+            lines.append(
+                ("Corrected text", data.get("corrected_text") or "None: the entry was removed")
+            )
+        elif kind == "anonymised":
+            years = data.get("retention_years")
+            lines.append(
+                (
+                    "Why",
+                    f"The retention policy keeps a closed difference's details for "
+                    f"{plural(years or 0, 'year')}: the child's details and every text were "
+                    "removed; the figures and dates are kept",
+                )
+            )
         elif kind == "overdue":  # recorded by the deadline sweep
             lines.append(("Response was due", time_and_date(event.deadline)))
             lines.append(("Waiting for", ", ".join(data.get("responders", [])) or "Nobody found"))
@@ -174,6 +210,8 @@ def timeline(events) -> list[dict]:
             by = "escalate, automatically"
         else:
             by = event.actor.name if event.actor else "escalate"
+        for name, why in erased.get(event.sequence, {}).items():
+            lines.append(("Text removed", removal_note(name, why, event_texts=True)))
         items.append(
             {
                 "title": EVENT_TITLES.get(kind, kind),

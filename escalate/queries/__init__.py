@@ -8,6 +8,7 @@ from escalate.queries import (  # noqa: F401
     histories,
     inbox,
     paging,
+    records,
     setup,
     spreadsheets,
     unresolved,

@@ -101,7 +101,8 @@ def show(reference):
     return render_template(
         "respond/show.html",
         facts=facts,
-        timeline=presentation.timeline(difference.events),
+        timeline=presentation.timeline(difference.events, difference.erasures),
+        removals=presentation.row_removals(difference.erasures),
         oversight=queries.differences.oversight_facts(
             current_user, difference, now, facts.situation
         ),

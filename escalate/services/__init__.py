@@ -10,6 +10,7 @@ from escalate.services import (  # noqa: F401
     differences,
     importing,
     inbox,
+    retention,
     setup,
     sweep,
     synthetic,

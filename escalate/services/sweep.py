@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,6 +32,7 @@ from escalate.models import (
 )
 from escalate.queries.differences import situation
 from escalate.queries.setup import working_calendar
+from escalate.services import retention
 from escalate.services._records import (
     message_facts,
     notify_people,
@@ -73,6 +75,7 @@ class SweepReport:
     items: list[SweepItem] = field(default_factory=list)
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
+    anonymised: list[str] = field(default_factory=list)  # references, under the retention policy
 
     def count(self, duty: deadlines.Duty) -> int:
         return sum(1 for item in self.items if item.duty == duty)
@@ -94,24 +97,39 @@ class SweepReport:
         return self.count(deadlines.Duty.RAISER_REMINDER)
 
     def __bool__(self) -> bool:
-        return bool(self.items or self.skipped or self.problems)
+        return bool(self.items or self.skipped or self.problems or self.anonymised)
 
     def __str__(self) -> str:
         plural = wording.plural
+        anonymised = f", {len(self.anonymised)} anonymised" if self.anonymised else ""
         return (
             f"{plural(self.reminders, 'reminder')}, {self.overdue} overdue, "
             f"{self.escalated} escalated, {plural(self.raiser_reminders, 'raiser reminder')}"
+            f"{anonymised}"
         )
 
 
-def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
-    """Do everything that is due at ``now``: one transaction per stage, each done exactly once.
+def sweep(
+    now: datetime, *, dry_run: bool = False, retention_years: int | None = None
+) -> SweepReport:
+    """Do everything that is due at ``now``: one transaction per stage, each done exactly once;
+    then anonymise the differences the retention policy says are due (closed
+    ``retention_years`` ago, RETENTION_YEARS by default), one transaction each.
 
     With ``dry_run`` it reports what it would do and changes nothing. Everything due is done in
-    one call (no cap): the due queries are indexed range queries on ``remind_at``, ``deadline``
-    and ``raiser_remind_at``, so the work grows with what is due, not with what is open.
+    one call (no cap): the due queries are indexed range queries on ``remind_at``, ``deadline``,
+    ``raiser_remind_at`` and ``closed_at``, so the work grows with what is due, not with what is
+    open.
     """
     report = SweepReport(dry_run=dry_run)
+    _sweep_stages(report, now, dry_run)
+    years = retention_years or current_app.config["RETENTION_YEARS"]
+    report.anonymised, skipped = retention.anonymise_due(now, years, dry_run=dry_run)
+    report.skipped += skipped
+    return report
+
+
+def _sweep_stages(report: SweepReport, now: datetime, dry_run: bool) -> None:
     due = _due_stages(now)
     db.session.rollback()  # end the read: each item below is its own transaction
     for stage_id, difference_id in due:
@@ -134,7 +152,6 @@ def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
             report.skipped += 1  # held by another sweep right now
         else:
             report.items.extend(items)
-    return report
 
 
 def _due_stages(now: datetime) -> list[tuple[int, int]]:
