@@ -296,3 +296,33 @@ def test_a_correction_then_the_retention_policy_both_leave_a_verified_history(
     assert erased[3]["rationale"] == history.CORRECTION
     assert texts[4]["rationale"] == REMOVED and erased[4]["rationale"] == history.RETENTION
     assert runner.invoke(args=["escalate", "verify-audit", "--full"]).exit_code == 0
+
+
+def test_seed_bench_seals_its_histories_through_commitments_to_their_texts(app, runner):
+    with app.app_context():
+        services.synthetic.seed_bench(40, NOW, people=60)
+        texts = db.session.execute(
+            sa.select(Event.id, Event.texts, Event.text_seals, Event.data).where(
+                Event.texts != sa.null()
+            )
+        ).all()
+        with_texts = [row for row in texts if row.texts]
+        db.session.remove()
+    assert with_texts and all(set(r.texts) == set(r.text_seals) for r in with_texts)
+    assert not any(set(r.data) & history.EVENT_TEXTS for r in texts)
+    for args in (["verify-audit", "--full"], ["checkpoint"], ["verify-audit"]):
+        assert runner.invoke(args=["escalate", *args]).exit_code == 0, args
+
+    changed = with_texts[0]
+    name = next(iter(changed.texts))
+    with app.app_context():
+        db.session.execute(
+            sa.update(Event.__table__)
+            .where(Event.__table__.c.id == changed.id)
+            .values(texts={**changed.texts, name: "Rewritten with SQL."})
+        )
+        db.session.commit()
+        db.session.remove()
+    for args in (["verify-audit"], ["verify-audit", "--full"]):
+        found = runner.invoke(args=["escalate", *args])
+        assert found.exit_code == 1 and history.ALTERED in found.stderr, args
