@@ -182,6 +182,9 @@ def verify_audit(batch_size, full):
     for problem in result.record:
         where = f"position {problem.position}: " if problem.position else ""
         click.echo(f"The partnership's record: {where}{problem.reason}", err=True)
+    for problem in result.access:
+        where = f"position {problem.position}: " if problem.position else ""
+        click.echo(f"The access log: {where}{problem.reason}", err=True)
     if not result.ok:
         summary = []
         if result.altered:
@@ -194,10 +197,18 @@ def verify_audit(batch_size, full):
                 f"The partnership's record was altered "
                 f"({plural(len(result.record), 'problem')} above)."
             )
+        if result.access:
+            summary.append(
+                f"The access log was altered ({plural(len(result.access), 'problem')} above)."
+            )
         raise click.ClickException(" ".join(summary))
     click.echo(
         f"Verified the history of {plural(result.differences, 'difference')} "
         f"({plural(result.events, 'event')}): nothing was altered."
+    )
+    click.echo(
+        f"Verified the access log ({plural(result.access_entries, 'entry', 'entries')}): "
+        "nothing was altered."
     )
     if result.checkpoint is not None:
         cp = result.checkpoint

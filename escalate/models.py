@@ -682,6 +682,70 @@ class Invitation(Base):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
+class AccessKind(enum.StrEnum):
+    VIEWED_DIFFERENCE = "viewed_difference"
+    VIEWED_REPORT = "viewed_report"  # the dashboard, the unresolved list, the report, this log
+    DOWNLOADED_CSV = "downloaded_csv"
+
+    @property
+    def label(self) -> str:
+        return ACCESS_KIND_LABELS[self]
+
+
+ACCESS_KIND_LABELS = {
+    AccessKind.VIEWED_DIFFERENCE: "Viewed the difference",
+    AccessKind.VIEWED_REPORT: "Viewed a report",
+    AccessKind.DOWNLOADED_CSV: "Downloaded a spreadsheet",
+}
+
+
+class AccessEntry(Base):
+    """The access log: who viewed a difference, a report or downloaded a spreadsheet, and when.
+
+    Append-only and sealed like the history (escalate.history, "the access log"): each entry's
+    seal covers the seal of the entry before it, ``position`` numbers them 1, 2, 3…
+    """
+
+    __tablename__ = "access_entry"
+    __table_args__ = (
+        # A difference's views, newest first (its page); the log's search by date and person.
+        sa.Index("ix_access_entry_difference_position", "difference_id", "position"),
+        sa.Index("ix_access_entry_user_position", "user_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    kind: Mapped[AccessKind] = mapped_column(_enum(AccessKind, "access_kind"))
+    difference_id: Mapped[int | None] = mapped_column(sa.ForeignKey("difference.id"))
+    what: Mapped[str] = mapped_column(sa.String(300))  # the page or file, and its filters
+    key_id: Mapped[str] = mapped_column(sa.String(16))
+    previous_seal: Mapped[str] = mapped_column(sa.String(64))
+    seal: Mapped[str] = mapped_column(sa.String(64))
+
+    user: Mapped[User] = relationship()
+    difference: Mapped[Difference | None] = relationship()
+
+
+class AccessHead(Base):
+    """The access log's last position and seal: one row, locked by each new entry so that
+    entries take their places one at a time."""
+
+    __tablename__ = "access_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int]
+    seal: Mapped[str] = mapped_column(sa.String(64))
+
+
+@sa.event.listens_for(AccessEntry, "before_update")
+@sa.event.listens_for(AccessEntry, "before_delete")
+def _access_log_is_append_only(mapper, connection, target) -> None:
+    raise ValueError("the access log is append-only: entries are never changed or removed")
+
+
 @sa.event.listens_for(Event, "before_update")
 @sa.event.listens_for(Event, "before_delete")
 def _history_is_append_only(mapper, connection, target) -> None:

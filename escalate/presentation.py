@@ -34,6 +34,7 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
         items.append(("oversight.dashboard", "Dashboard"))
         items.append(("oversight.unresolved", "Unresolved differences"))
         items.append(("oversight.report", "Report"))
+        items.append(("records.access_log", "Access log"))
     if user.role == Role.ADMIN:
         items.append(("admin.index", "Administration"))
     if user.role in CHANGE_LOG_READERS:
@@ -85,6 +86,19 @@ def init_app(app: Flask) -> None:
 def now() -> datetime:
     """The current instant, from the application's clock (tests set a fixed one)."""
     return current_app.config["CLOCK"]()
+
+
+def log_access(kind, what: str, difference_id: int | None = None) -> None:
+    """Record in the access log that the person signed in is viewing or downloading ``what``."""
+    from escalate import services
+
+    services.access.record(current_user, kind, now(), difference_id=difference_id, what=what)
+
+
+def with_filters(what: str) -> str:
+    """``what``, and the filters it was asked for with (the query string), for the access log."""
+    asked = request.query_string.decode("utf-8", "replace")
+    return f"{what} ({asked})" if asked else what
 
 
 def attach_error(form, error) -> None:

@@ -19,6 +19,7 @@ from escalate import checkpoint_log, history
 from escalate.extensions import db
 from escalate.history import Checkpoint, KeyRing, RecordProblem, Verification, Walk
 from escalate.models import Difference, Event, HistoryHead, UTCDateTime
+from escalate.queries import access as queries_access
 from escalate.wording import plural
 
 # The columns the seals cover: rows, not entities, so a batch leaves nothing behind.
@@ -242,10 +243,14 @@ class Audit:
     seal: str = history.GENESIS
     fingerprint: str | None = None  # of every event up to ``position`` (when asked for)
     fingerprint_base: tuple[int, str] | None = None
+    access: list[RecordProblem] = field(default_factory=list)  # the access log's problems
+    access_entries: int = 0  # verified
+    access_position: int = 0  # where the access log ends: its last entry's position and seal
+    access_seal: str = history.GENESIS
 
     @property
     def ok(self) -> bool:
-        return not self.altered and not self.record
+        return not self.altered and not self.record and not self.access
 
 
 def audit(
@@ -315,6 +320,15 @@ def audit(
     else:
         _check_rows(walk, result, batch_size, from_checkpoint=resume)
         _check_texts(result, keys, batch_size)
+    access = queries_access.verify(
+        keys,
+        reading.line.get("access") if reading.line else None,
+        from_checkpoint=resume and trust_checkpoint,
+        batch_size=batch_size,
+    )
+    result.access = access.problems
+    result.access_entries, result.access_position = access.entries, access.position
+    result.access_seal = access.seal
     if fingerprint and result.ok:
         result.fingerprint, result.fingerprint_base = fingerprint_of(
             result.position, start=checkpoint.fingerprint_base if resume else None

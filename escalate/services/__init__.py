@@ -3,6 +3,7 @@ transaction. Reads that change nothing are in escalate.queries.
 """
 
 from escalate.services import (  # noqa: F401
+    access,
     accounts,
     checkpoints,
     delivery,

@@ -74,7 +74,13 @@ def checkpoint(now: datetime, *, mailer: notify.Mailer | None = None, full=False
             _email_auditors(mailer, now, alert, report)
         return report
     previous = queries.histories.last_checkpoint(keys, path).checkpoint
-    if found.position and (previous is None or found.position != previous.position or whole):
+    moved = previous is None or found.position != previous.position or (
+        (queries.histories.last_checkpoint(keys, path).line or {}).get("access", {}).get(
+            "position"
+        )
+        != found.access_position
+    )
+    if (found.position or found.access_position) and (moved or whole):
         report.written = append(
             path,
             keys,
@@ -85,6 +91,7 @@ def checkpoint(now: datetime, *, mailer: notify.Mailer | None = None, full=False
                 "seal": found.seal,
                 "fingerprint": found.fingerprint,
                 "fingerprint_base": list(found.fingerprint_base),
+                "access": {"position": found.access_position, "seal": found.access_seal},
                 "differences": _count(Difference.id),
                 "verified": {
                     "seals_from": found.checkpoint.position + 1 if found.checkpoint else 1,
@@ -124,6 +131,9 @@ def _describe(found) -> list[str]:
     for problem in found.record:
         where = f"position {problem.position}: " if problem.position else ""
         problems.append(f"the partnership's record: {where}{problem.reason}")
+    for problem in found.access:
+        where = f"position {problem.position}: " if problem.position else ""
+        problems.append(f"the access log: {where}{problem.reason}")
     return problems
 
 
