@@ -188,6 +188,28 @@ def verify(keys: KeyRing, checkpoint: dict | None, *, from_checkpoint: bool, bat
         start["seal"] if start else history.GENESIS,
         checkpoint,
     )
+    if start and start.get("position"):
+        # Trusting what came before the checkpoint: it must still end where the checkpoint saw.
+        there = db.session.scalar(
+            sa.select(AccessEntry.seal).where(AccessEntry.position == start["position"])
+        )
+        if there is None:
+            last = db.session.scalar(sa.select(sa.func.max(AccessEntry.position))) or 0
+            walk.problems.append(
+                history.RecordProblem(
+                    f"the access log ends at position {last}, before the checkpoint's position "
+                    f"{start['position']}: entries were removed",
+                    last + 1,
+                )
+            )
+            return walk
+        if there != start.get("seal"):
+            walk.problems.append(
+                history.RecordProblem(
+                    "the access log's entry here is not the one the checkpoint recorded",
+                    start["position"],
+                )
+            )
     head = db.session.execute(sa.select(AccessHead.position, AccessHead.seal)).first()
     up_to = head.position if head is not None else None
     after = walk.position
