@@ -1,4 +1,4 @@
-"""Working-day arithmetic for escalation-stage deadlines.
+"""Working-day and working-hour arithmetic for escalation-stage deadlines.
 
 A working day is Monday to Friday, excluding the GOV.UK bank holidays of the chosen nation and
 any extra local closure days. Everything here is pure: callers pass in every date and instant,
@@ -25,6 +25,7 @@ import holidays
 NATIONS = ("england-and-wales", "scotland", "northern-ireland")
 DEFAULT_NATION = "england-and-wales"
 DEFAULT_TZ = "Europe/London"
+START_OF_WORKING_DAY = time(9, 0)
 END_OF_WORKING_DAY = time(17, 0)
 
 # England and Wales share bank holidays, so ENG stands for both.
@@ -196,6 +197,120 @@ def working_days_left(
     return working_days_between(
         now.astimezone(zone).date(), deadline.astimezone(zone).date(), nation, closures
     )
+
+
+# --- Working hours (urgent differences) ------------------------------------------------------
+
+# A bound on the search for working time: a year with no working day is a misconfiguration.
+_MAX_DAYS_SEARCHED = 3660
+
+
+def _check_minutes(minutes: int) -> int:
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
+        raise ValueError(f"minutes must be an int of at least 0, got {minutes!r}")
+    return minutes
+
+
+def _check_working_day_times(day_start: time, day_end: time) -> None:
+    if day_start.tzinfo is not None or day_end.tzinfo is not None:
+        raise ValueError("the working day's start and end are naive local times")
+    if not day_start < day_end:
+        raise ValueError("the working day must start before it ends")
+
+
+def _opening_hours(day: date, day_start: time, day_end: time, zone: ZoneInfo):
+    """The working day's start and end on ``day`` as UTC instants (each wall-clock time is
+    placed in its own offset, so a day either side of a clock change is counted correctly)."""
+    opens = datetime.combine(day, day_start, tzinfo=zone).astimezone(UTC)
+    closes = datetime.combine(day, day_end, tzinfo=zone).astimezone(UTC)
+    return opens, closes
+
+
+def add_working_minutes(
+    start: datetime,
+    minutes: int,
+    nation: str = DEFAULT_NATION,
+    closures: Iterable[date] = (),
+    day_start: time = START_OF_WORKING_DAY,
+    day_end: time = END_OF_WORKING_DAY,
+    tz: str = DEFAULT_TZ,
+) -> datetime:
+    """Return the UTC instant ``minutes`` of working time after ``start``.
+
+    Working time runs from ``day_start`` to ``day_end`` (local wall-clock times in ``tz``) on
+    working days. Time before the day starts, after it ends, at weekends, on bank holidays and
+    on closure days does not count: 4 working hours from 3pm on a Friday end at 11am on the
+    next working day. An amount that ends exactly at ``day_end`` ends then (not the next
+    morning). ``start`` must be aware; with 0 minutes the answer is ``start`` moved forward to
+    the next working time, if it is outside working time.
+    """
+    _check_aware(start, "start")
+    _check_minutes(minutes)
+    _check_nation(nation)
+    _check_working_day_times(day_start, day_end)
+    zone = _zone(tz)
+    closed = frozenset(closures)
+    cursor = start.astimezone(UTC)
+    remaining = timedelta(minutes=minutes)
+    day = start.astimezone(zone).date()
+    for _ in range(_MAX_DAYS_SEARCHED):
+        if _is_working_day(day, nation, closed):
+            opens, closes = _opening_hours(day, day_start, day_end, zone)
+            begin = max(cursor, opens)
+            if begin < closes or (begin == closes and not remaining):
+                available = closes - begin
+                if remaining <= available:
+                    return begin + remaining
+                remaining -= available
+        day += timedelta(days=1)
+    raise ValueError("no working time found within ten years: check the closure days")
+
+
+def add_working_hours(
+    start: datetime,
+    hours: int,
+    nation: str = DEFAULT_NATION,
+    closures: Iterable[date] = (),
+    day_start: time = START_OF_WORKING_DAY,
+    day_end: time = END_OF_WORKING_DAY,
+    tz: str = DEFAULT_TZ,
+) -> datetime:
+    """Return the UTC instant ``hours`` working hours after ``start`` (see
+    :func:`add_working_minutes`). ``hours`` must be an int of at least 1."""
+    _check_days(hours)  # the same rule: a positive int, never a bool
+    return add_working_minutes(start, hours * 60, nation, closures, day_start, day_end, tz)
+
+
+def working_minutes_between(
+    start: datetime,
+    end: datetime,
+    nation: str = DEFAULT_NATION,
+    closures: Iterable[date] = (),
+    day_start: time = START_OF_WORKING_DAY,
+    day_end: time = END_OF_WORKING_DAY,
+    tz: str = DEFAULT_TZ,
+) -> int:
+    """Whole minutes of working time from ``start`` to ``end``; 0 when ``end`` is not after
+    ``start``. The inverse of :func:`add_working_minutes` for a ``start`` in working time."""
+    _check_aware(start, "start")
+    _check_aware(end, "end")
+    _check_nation(nation)
+    _check_working_day_times(day_start, day_end)
+    if end <= start:
+        return 0
+    zone = _zone(tz)
+    closed = frozenset(closures)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    total = timedelta(0)
+    day, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    while day <= last:
+        if _is_working_day(day, nation, closed):
+            opens, closes = _opening_hours(day, day_start, day_end, zone)
+            begin, finish = max(start, opens), min(end, closes)
+            if begin < finish:
+                total += finish - begin
+        day += timedelta(days=1)
+    return int(total.total_seconds() // 60)
 
 
 # --- Reporting periods ----------------------------------------------------------------------

@@ -62,7 +62,7 @@ def _mail_sender(environ) -> str:
 
 
 def _base_url(environ) -> str:
-    raw = environ.get("ESCALATE_BASE_URL", "").strip() or "http://127.0.0.1:5000"
+    raw = environ.get("ESCALATE_BASE_URL", "").strip() or f"http://127.0.0.1:{_port(environ)}"
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
@@ -70,6 +70,15 @@ def _base_url(environ) -> str:
             f"https:// (for example https://escalate.example.org); got {raw!r}."
         )
     return raw.rstrip("/")
+
+
+def _port(environ) -> int:
+    """The port `make run` serves on (PORT, 5000 unless set): without ESCALATE_BASE_URL, links in
+    emails point there, so they work whatever port the development server was given."""
+    text = environ.get("PORT", "").strip() or "5000"
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"PORT must be a port number from 1 to 65535 (got {text!r}).")
+    return int(text)
 
 
 def url_settings(base_url: str) -> dict:

@@ -4,6 +4,10 @@ Pure: no Flask, no database session, no clock. Services describe a stage as a
 :class:`StageClock` and ask :func:`duties` what is due at ``now``; the schedule a stage carries
 (``remind_at``, ``raiser_remind_at``) is computed here when it opens, is extended or is answered.
 
+An urgent difference's stage, timed in working hours, reminds its responder halfway through its
+working time (4 working hours opened at 3pm on a Friday: a reminder at 5pm, a deadline at 11am
+on Monday).
+
 What "N working days before the deadline" means: the same local time of day as the deadline (the
 end of the working day) on the working day that is N working days before the deadline's day.
 With a deadline of 5pm on Thursday 17 April 2025 and one day's notice, the reminder is due at
@@ -57,6 +61,19 @@ def reminder_at(
     # Combine afresh rather than subtract hours: the day may be on the other side of a clock change.
     moment = datetime.combine(day, local.time(), tzinfo=local.tzinfo).astimezone(UTC)
     return moment if moment > since else None
+
+
+def halfway_reminder_at(
+    deadline: datetime, *, since: datetime, working_minutes: int, add_minutes
+) -> datetime | None:
+    """An urgent stage's reminder: half its working time after ``since`` (when it opened), or
+    None when there is too little time for a reminder to help (under a working minute each
+    side). ``add_minutes(start, minutes)`` adds working time in the partnership's calendar."""
+    half = working_minutes // 2
+    if half < 1:
+        return None
+    moment = add_minutes(since, half)
+    return moment if since < moment < deadline else None
 
 
 def raiser_reminder_at(

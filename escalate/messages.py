@@ -18,9 +18,15 @@ def compose(
     differently to the person who raised the difference and to the person who must now act.
     """
     subject, lines = _WRITERS[kind](reference=reference, stage=stage, to=for_recipient, **facts)
+    # The words are read in the inbox (beside a link to the difference) and in the email (with
+    # its own link), so they do not tell the reader to sign in.
     body = "\n\n".join(line for line in lines if line)
-    body += f"\n\nDifference {reference}: sign in to see its full record."
     return f"{reference}: {subject}", body
+
+
+def _the_stage(name: str) -> str:
+    """A stage named in a sentence: "the Manager to manager stage"."""
+    return f"the {name} stage"
 
 
 def _outcome_line(outcome) -> str:
@@ -84,7 +90,7 @@ def _responded(
         else f"{receiving_agency} upheld its decision"
     )
     return headline, [
-        f"{actor} responded at stage: {stage}.",
+        f"{actor} responded at {_the_stage(stage)}.",
         _outcome_line(outcome),
         f"Actions agreed: {agreed_actions}" if agreed_actions else "",
         f"Rationale: {rationale}",
@@ -97,7 +103,7 @@ def _responded(
 
 def _accepted(*, reference, stage, actor, comment, outcome=None, rationale="", **_):
     return "the difference has been resolved", [
-        f"{actor} accepted the response at stage: {stage}. The difference is resolved.",
+        f"{actor} accepted the response at {_the_stage(stage)}. The difference is resolved.",
         _outcome_line(outcome),
         f"Rationale given in the response: {rationale}" if rationale else "",
         f"Comment: {comment}" if comment else "",
@@ -111,7 +117,7 @@ def _escalated(*, reference, stage, to, actor, previous_stage, rationale, deadli
         else (f"{actor} escalated the difference")
     )
     lines = [
-        f"{who} from stage: {previous_stage}, to stage: {stage}.",
+        f"{who} from {_the_stage(previous_stage)} to {_the_stage(stage)}.",
         f"Reason: {rationale}",
         _deadline_line(deadline),
     ]
@@ -130,7 +136,7 @@ def _escalated(*, reference, stage, to, actor, previous_stage, rationale, deadli
 
 def _decided(*, reference, stage, actor, outcome, decision, rationale, child_impact, **_):
     return "the partnership has decided", [
-        f"{actor} recorded the partnership's decision at stage: {stage}. The difference is "
+        f"{actor} recorded the partnership's decision at {_the_stage(stage)}. The difference is "
         "resolved.",
         _outcome_line(outcome),
         f"Decision: {decision}",
@@ -141,14 +147,14 @@ def _decided(*, reference, stage, actor, outcome, decision, rationale, child_imp
 
 def _withdrawn(*, reference, stage, actor, rationale, **_):
     return "the difference has been withdrawn", [
-        f"{actor} withdrew the difference at stage: {stage}.",
+        f"{actor} withdrew the difference at {_the_stage(stage)}.",
         f"Reason: {rationale}",
     ]
 
 
 def _extended(*, reference, stage, actor, rationale, deadline, days, **_):
     return f"the deadline moved to {when(deadline)}", [
-        f"{actor} extended the deadline at stage: {stage} by {plural(days, 'working day')}.",
+        f"{actor} extended the deadline at {_the_stage(stage)} by {plural(days, 'working day')}.",
         f"Reason: {rationale}",
         f"The response is now due by {when(deadline)}.",
     ]
@@ -157,12 +163,12 @@ def _extended(*, reference, stage, actor, rationale, deadline, days, **_):
 def _reassigned(*, reference, stage, to, actor, new_responder, rationale, deadline, **_):
     if to == "responder":
         return f"a professional difference has been assigned to you ({stage})", [
-            f"{actor} assigned this difference to you at stage: {stage}.",
+            f"{actor} assigned this difference to you at {_the_stage(stage)}.",
             f"Reason: {rationale}",
             _deadline_line(deadline),
         ]
     return f"now assigned to {new_responder}", [
-        f"{actor} assigned the response at stage: {stage} to {new_responder}.",
+        f"{actor} assigned the response at {_the_stage(stage)} to {new_responder}.",
         f"Reason: {rationale}",
         _deadline_line(deadline),
     ]
@@ -170,7 +176,7 @@ def _reassigned(*, reference, stage, to, actor, new_responder, rationale, deadli
 
 def _conversation(*, reference, stage, actor, held_on, participants, agreed, **_):
     return "a conversation was recorded", [
-        f"{actor} recorded a conversation held on {held_on} at stage: {stage}.",
+        f"{actor} recorded a conversation held on {held_on} at {_the_stage(stage)}.",
         f"Who took part: {participants}",
         f"What was agreed: {agreed}",
     ]
@@ -198,7 +204,7 @@ def _days_left(days_left) -> str:
 def _reminder(*, reference, stage, raising_agency, deadline, days_left=None, **_):
     return f"reminder: a response is due by {when(deadline)}", [
         f"The professional difference raised by {raising_agency} is waiting for your response "
-        f"at stage: {stage}.",
+        f"at {_the_stage(stage)}.",
         f"Your response is due by {when(deadline)}. {_days_left(days_left)}",
         "If you need more time, you can extend the deadline and say why. If it cannot be "
         "resolved at your level, you can escalate it to the next stage.",
@@ -208,34 +214,37 @@ def _reminder(*, reference, stage, raising_agency, deadline, days_left=None, **_
 def _overdue(
     *, reference, stage, to, deadline, next_stage=None, escalating=False, is_final=False, **_
 ):
-    missed = f"The response at stage: {stage} was due by {when(deadline)} and none was recorded."
+    missed = (
+        f"The response at {_the_stage(stage)} was due by {when(deadline)} and none was recorded."
+    )
     if to == "responder":
         if escalating:
             follow = (
-                f"The difference has moved to stage: {next_stage} automatically, and no longer "
-                "waits for your response."
+                f"The difference has moved to {_the_stage(next_stage)} automatically, and no "
+                "longer waits for your response."
             )
         elif is_final:
             follow = "Please record the partnership's decision as soon as you can."
         else:
             follow = (
                 "Please respond as soon as you can. The raising side can now escalate it to "
-                f"stage: {next_stage}."
+                f"{_the_stage(next_stage)}."
             )
         return f"the response was due by {when(deadline)} and is overdue", [missed, follow]
     if to == "next_responder":
         return f"a difference may be escalated to you ({next_stage})", [
             missed,
-            f"If the raising side escalates it, it will come to you at stage: {next_stage}. "
+            f"If the raising side escalates it, it will come to you at {_the_stage(next_stage)}. "
             "You do not need to do anything yet.",
         ]
     if escalating:
-        follow = f"The difference has moved to stage: {next_stage} automatically."
+        follow = f"The difference has moved to {_the_stage(next_stage)} automatically."
     elif is_final:
         follow = "The partnership has been told that its decision is overdue."
     else:
         follow = (
-            f"You can now escalate it to stage: {next_stage}, or keep waiting for the response."
+            f"You can now escalate it to {_the_stage(next_stage)}, or keep waiting for the "
+            "response."
         )
     return "the response is overdue", [missed, follow]
 
@@ -245,7 +254,7 @@ def _raiser_reminder(*, reference, stage, receiving_agency, responded_at, outcom
     on = day_and_date(local)
     decided = "agreed to change its decision" if outcome == "agreed" else "upheld its decision"
     return "a response is waiting for your answer", [
-        f"{receiving_agency} responded on {on} at stage: {stage}, and {decided}.",
+        f"{receiving_agency} responded on {on} at {_the_stage(stage)}, and {decided}.",
         "The difference is waiting for you: accept the response, or escalate the difference to "
         "the next stage if you still disagree.",
     ]
@@ -257,7 +266,7 @@ def _raiser_reminder(*, reference, stage, receiving_agency, responded_at, outcom
 def _deadline_recomputed(*, reference, stage, to, previous_deadline, deadline, overdue, **_):
     lines = [
         f"The partnership's administrator applied the current stage policy and working calendar "
-        f"to this difference, so the deadline at stage: {stage} has been recomputed.",
+        f"to this difference, so the deadline at {_the_stage(stage)} has been recomputed.",
         f"The response was due by {when(previous_deadline)}. It is now due by {when(deadline)}.",
     ]
     if overdue:

@@ -319,15 +319,27 @@ class Nation(enum.StrEnum):
 
 
 class PartnershipSettings(Base):
-    """The partnership's calendar and contact text: one row (id 1)."""
+    """The partnership's calendar, urgent rules and contact text: one row (id 1)."""
 
     __tablename__ = "partnership_settings"
-    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+    __table_args__ = (
+        sa.CheckConstraint("id = 1", name="single_row"),
+        sa.CheckConstraint("highest_urgent_start >= 1", name="highest_urgent_start_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     nation: Mapped[Nation] = mapped_column(_enum(Nation, "nation"))
+    start_of_working_day: Mapped[time] = mapped_column(
+        default=time(9, 0), server_default="09:00:00"
+    )
     end_of_working_day: Mapped[time]
+    # The highest stage at which the raiser of an urgent difference may start it.
+    highest_urgent_start: Mapped[int] = mapped_column(default=3, server_default="3")
     act_now_text: Mapped[str] = mapped_column(sa.Text)
+    # The partnership's numbers, shown on the act-now page and in every page's footer.
+    mash_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
+    out_of_hours_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
+    police_phone: Mapped[str] = mapped_column(sa.String(40), default="101", server_default="101")
 
 
 class ClosureDay(Base):
@@ -347,7 +359,7 @@ class PolicyStage(Base):
     __table_args__ = (
         sa.CheckConstraint("level >= 1", name="level_positive"),
         sa.CheckConstraint("working_days >= 1", name="working_days_positive"),
-        sa.CheckConstraint("urgent_working_days >= 1", name="urgent_working_days_positive"),
+        sa.CheckConstraint("urgent_working_hours >= 1", name="urgent_working_hours_positive"),
         sa.CheckConstraint("reminder_days_before >= 0", name="reminder_not_negative"),
         sa.CheckConstraint("raiser_reply_days >= 1", name="raiser_reply_days_positive"),
         sa.CheckConstraint("max_extension_days >= 0", name="max_extension_not_negative"),
@@ -359,7 +371,7 @@ class PolicyStage(Base):
     responder_rule: Mapped[ResponderRule] = mapped_column(_enum(ResponderRule, "responder_rule"))
     lead_rule: Mapped[LeadRule] = mapped_column(_enum(LeadRule, "lead_rule"))
     working_days: Mapped[int]
-    urgent_working_days: Mapped[int]
+    urgent_working_hours: Mapped[int]
     reminder_days_before: Mapped[int] = mapped_column(default=1)
     auto_escalate: Mapped[bool] = mapped_column(default=True)
     raiser_reply_days: Mapped[int] = mapped_column(default=5)
@@ -464,7 +476,8 @@ class Stage(Base):
     is_final: Mapped[bool]
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deadline: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    working_days: Mapped[int]
+    working_days: Mapped[int]  # 0 on an urgent difference's stage, timed in working hours
+    working_hours: Mapped[int | None]  # an urgent difference's stage: its working hours
     extended_days: Mapped[int] = mapped_column(default=0)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))

@@ -1,6 +1,7 @@
 """The partnership's stage policy (product.md §3): the default, and the rules any policy must
 keep. Pure: no Flask, no database session, no clock."""
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -9,8 +10,11 @@ from escalate.models import LeadRule, ResponderRule
 from escalate.validation import check_name
 from escalate.wording import (
     MAX_ACT_NOW_CHARACTERS,
+    MAX_PHONE_CHARACTERS,
     MAX_STAGE_NAME_CHARACTERS,
+    MAX_URGENT_WORKING_HOURS,
     MAX_WORKING_DAYS,
+    plural,
 )
 from escalate.workflow import FieldError, InvalidRequest
 
@@ -22,17 +26,36 @@ class StagePolicy:
     responder_rule: ResponderRule
     lead_rule: LeadRule
     working_days: int
-    urgent_working_days: int
+    urgent_working_hours: int
     reminder_days_before: int = 1
     auto_escalate: bool = True
     raiser_reply_days: int = 5
     max_extension_days: int = 5
 
 
+@dataclass(frozen=True)
+class Timescale:
+    """How long a stage gives the responder: working days, or (urgent) working hours."""
+
+    days: int = 0
+    hours: int = 0
+
+    @property
+    def is_hours(self) -> bool:
+        return bool(self.hours)
+
+
+def timescale(stage, *, urgent: bool) -> Timescale:
+    """A policy stage's timescale for a difference: working hours when it is urgent."""
+    if urgent:
+        return Timescale(hours=stage.urgent_working_hours)
+    return Timescale(days=stage.working_days)
+
+
 # product.md §3: the policy a new partnership starts with (an administrator can change it).
 DEFAULT_POLICY = (
     StagePolicy(
-        1, "Practitioner to practitioner", ResponderRule.NAMED_PROFESSIONAL, LeadRule.RAISER, 5, 1
+        1, "Practitioner to practitioner", ResponderRule.NAMED_PROFESSIONAL, LeadRule.RAISER, 5, 4
     ),
     StagePolicy(
         2,
@@ -40,7 +63,7 @@ DEFAULT_POLICY = (
         ResponderRule.NAMED_PROFESSIONALS_MANAGER,
         LeadRule.RAISERS_MANAGER,
         5,
-        1,
+        4,
     ),
     StagePolicy(
         3,
@@ -48,7 +71,7 @@ DEFAULT_POLICY = (
         ResponderRule.AGENCY_CONTACTS,
         LeadRule.AGENCY_CONTACTS,
         5,
-        1,
+        8,
     ),
     StagePolicy(
         4,
@@ -56,7 +79,7 @@ DEFAULT_POLICY = (
         ResponderRule.PARTNERSHIP,
         LeadRule.NONE,
         10,
-        2,
+        16,
         auto_escalate=False,
         max_extension_days=10,
     ),
@@ -67,6 +90,7 @@ DEFAULT_ACT_NOW_TEXT = (
     "significant harm, make a referral to children's social care (the MASH) straight away, "
     "by telephone, and follow it up in writing."
 )
+DEFAULT_POLICE_PHONE = "101"
 
 
 def _days(value, *, field: str, what: str, minimum: int, maximum: int = MAX_WORKING_DAYS) -> int:
@@ -85,17 +109,23 @@ def check_stage(stage: StagePolicy, *, is_final: bool) -> None:
     """One stage's rules: a name, positive timescales, and a final stage the partnership decides."""
     check_name(stage.name, field="name", what="the stage's name", limit=MAX_STAGE_NAME_CHARACTERS)
     _days(stage.working_days, field="working_days", what="the working days", minimum=1)
-    _days(
-        stage.urgent_working_days,
-        field="urgent_working_days",
-        what="the working days for an urgent difference",
-        minimum=1,
-    )
-    if stage.urgent_working_days > stage.working_days:
+    hours = stage.urgent_working_hours
+    if isinstance(hours, bool) or not isinstance(hours, int):
         raise FieldError(
-            "urgent_working_days",
+            "urgent_working_hours", "Enter the working hours for an urgent difference, like 4"
+        )
+    if not 1 <= hours <= MAX_URGENT_WORKING_HOURS:
+        raise FieldError(
+            "urgent_working_hours",
+            "The working hours for an urgent difference must be between 1 and "
+            f"{MAX_URGENT_WORKING_HOURS}",
+        )
+    if hours > stage.working_days * HOURS_IN_A_WORKING_DAY:
+        raise FieldError(
+            "urgent_working_hours",
             "An urgent difference cannot have longer than the usual "
-            f"{stage.working_days} working days",
+            f"{plural(stage.working_days, 'working day')} "
+            f"({stage.working_days * HOURS_IN_A_WORKING_DAY} working hours)",
         )
     _days(
         stage.reminder_days_before,
@@ -158,6 +188,9 @@ def check_policy(stages: Sequence[StagePolicy]) -> None:
         check_stage(stage, is_final=expected == len(stages))
 
 
+# What "N working days" is in hours when the rules compare an urgent timescale with the usual one.
+HOURS_IN_A_WORKING_DAY = 8
+
 EARLIEST_END_OF_WORKING_DAY = time(12, 0)
 LATEST_END_OF_WORKING_DAY = time(23, 59)
 
@@ -172,6 +205,65 @@ def check_end_of_working_day(value) -> time:
             "Enter the end of the working day as a time between 12:00 and 23:59, like 17:00",
         )
     return value.replace(second=0, microsecond=0)
+
+
+EARLIEST_START_OF_WORKING_DAY = time(6, 0)
+MIN_WORKING_DAY_HOURS = 2
+
+
+def check_start_of_working_day(value, end_of_working_day: time) -> time:
+    """When the working day starts (urgent differences count working hours from it): from 06:00,
+    and at least two hours before the day ends."""
+    if not isinstance(value, time) or value < EARLIEST_START_OF_WORKING_DAY:
+        raise FieldError(
+            "start_of_working_day",
+            "Enter the start of the working day as a time from 06:00, like 09:00",
+        )
+    value = value.replace(second=0, microsecond=0)
+    start = value.hour * 60 + value.minute
+    end = end_of_working_day.hour * 60 + end_of_working_day.minute
+    if end - start < MIN_WORKING_DAY_HOURS * 60:
+        raise FieldError(
+            "start_of_working_day",
+            f"The working day must start at least {MIN_WORKING_DAY_HOURS} hours before it ends "
+            f"({end_of_working_day.strftime('%H:%M')})",
+        )
+    return value
+
+
+def check_highest_urgent_start(value, stage_levels: Sequence[int]) -> int:
+    """The highest stage an urgent difference may start at: a stage before the final one."""
+    choices = list(stage_levels)[:-1] or [1]
+    if isinstance(value, bool) or not isinstance(value, int) or value not in choices:
+        raise FieldError(
+            "highest_urgent_start",
+            f"Choose a stage between 1 and {max(choices)}: an urgent difference cannot start "
+            "at the final stage",
+        )
+    return value
+
+
+def urgent_start_levels(highest_urgent_start: int, stage_levels: Sequence[int]) -> list[int]:
+    """The stages the raiser of an urgent difference may choose to start at."""
+    before_final = list(stage_levels)[:-1] or list(stage_levels)
+    return [level for level in before_final if level <= highest_urgent_start] or [1]
+
+
+_PHONE = re.compile(r"\+?[0-9][0-9 ()-]*[0-9]")
+
+
+def check_phone(value: str | None, *, field: str, what: str) -> str:
+    """A telephone number as people dial it (digits, spaces, brackets, hyphens; may be blank)."""
+    cleaned = " ".join((value or "").split())
+    if not cleaned:
+        return ""
+    if (
+        len(cleaned) > MAX_PHONE_CHARACTERS
+        or not _PHONE.fullmatch(cleaned)
+        or sum(c.isdigit() for c in cleaned) < 3
+    ):
+        raise FieldError(field, f"Enter {what} as digits, like 01632 960000")
+    return cleaned
 
 
 def check_act_now_text(text: str | None) -> str:

@@ -25,6 +25,8 @@ MAX_PASSWORD_CHARACTERS = 200
 MAX_CHILD_REFERENCE_CHARACTERS = 60
 MAX_CHILD_INITIALS_CHARACTERS = 10
 MAX_WORKING_DAYS = 60  # a bound that catches typing 500 for 5, far beyond any real procedure
+MAX_URGENT_WORKING_HOURS = 80  # two working weeks: urgent timescales are hours, not weeks
+MAX_PHONE_CHARACTERS = 40
 
 # --- Labels ------------------------------------------------------------------------------------
 

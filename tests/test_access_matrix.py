@@ -160,6 +160,7 @@ MATRIX = {
     "admin.add_stage": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.remove_stage": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.recompute": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.urgent_start": Entry(post=ADMIN_POST),
     "admin.calendar": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.add_closure": Entry(post=ADMIN_POST),
     "admin.remove_closure": Entry(post=ADMIN_POST),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from escalate import services
+from escalate import policy, services
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
@@ -102,6 +102,7 @@ def admin_posts(people):
         "/admin/policy/stages/new",
         "/admin/policy/stages/remove-last",
         "/admin/policy/recompute",
+        "/admin/policy/urgent-start",
         "/admin/calendar",
         "/admin/calendar/closure-days",
         "/admin/calendar/closure-days/1/remove",
@@ -758,7 +759,7 @@ def stage_data(**overrides):
         "responder_rule": "named_professional",
         "lead_rule": "raiser",
         "working_days": "3",
-        "urgent_working_days": "1",
+        "urgent_working_hours": "4",
         "reminder_days_before": "1",
         "auto_escalate": "yes",
         "raiser_reply_days": "5",
@@ -787,7 +788,8 @@ def test_a_stage_change_is_saved_recorded_and_governs_the_next_difference(app, a
     [
         ({"working_days": "0"}, "must be at least 1"),
         ({"working_days": "five"}, "Enter a whole number, like 5"),
-        ({"urgent_working_days": "4"}, "cannot have longer than the usual 3"),
+        ({"urgent_working_hours": "25"}, "cannot have longer than the usual 3 working days"),
+        ({"urgent_working_hours": "0"}, "between 1 and 80"),
         ({"reminder_days_before": "3"}, "The reminder must come before the deadline"),
         ({"raiser_reply_days": "0"}, "must be at least 1"),
         ({"name": ""}, "Enter the stage&#39;s name"),
@@ -809,7 +811,7 @@ def test_the_final_stage_asks_only_for_timescales(app, admin):
         {
             "name": "Independent chair",
             "working_days": "8",
-            "urgent_working_days": "2",
+            "urgent_working_hours": "16",
             "reminder_days_before": "2",
             "raiser_reply_days": "5",
             "max_extension_days": "0",
@@ -845,7 +847,7 @@ def _values(level):
             "responder_rule",
             "lead_rule",
             "working_days",
-            "urgent_working_days",
+            "urgent_working_hours",
             "reminder_days_before",
             "auto_escalate",
             "raiser_reply_days",
@@ -861,7 +863,7 @@ def test_a_stage_is_added_at_the_end_as_the_final_stage(app, admin):
         {
             "name": "Independent scrutiny",
             "working_days": "10",
-            "urgent_working_days": "2",
+            "urgent_working_hours": "16",
             "reminder_days_before": "1",
             "raiser_reply_days": "5",
             "max_extension_days": "5",
@@ -1048,7 +1050,9 @@ def test_recomputing_keeps_extensions_and_uses_new_closure_days(app, admin, peop
 
 def test_the_calendar_changes_and_is_recorded(app, admin):
     response = submit(
-        admin, "/admin/calendar", {"nation": "scotland", "end_of_working_day": "16:30"}
+        admin,
+        "/admin/calendar",
+        {"nation": "scotland", "start_of_working_day": "09:00", "end_of_working_day": "16:30"},
     )
     assert response.status_code == 302
     settings = one(app, PartnershipSettings, PartnershipSettings.id == 1)
@@ -1064,10 +1068,16 @@ def test_the_calendar_changes_and_is_recorded(app, admin):
         ({"nation": "wales", "end_of_working_day": "17:00"}, "Not a valid choice"),
         ({"nation": "scotland", "end_of_working_day": "teatime"}, "Enter a time like 17:00"),
         ({"nation": "scotland", "end_of_working_day": "03:00"}, "between 12:00 and 23:59"),
+        ({"nation": "scotland", "end_of_working_day": "17:00", "start_of_working_day": ""},
+         "Enter the start of the working day"),
+        ({"nation": "scotland", "end_of_working_day": "17:00", "start_of_working_day": "05:00"},
+         "from 06:00"),
+        ({"nation": "scotland", "end_of_working_day": "13:00", "start_of_working_day": "12:00"},
+         "at least 2 hours before it ends"),
     ],
 )
 def test_a_bad_calendar_is_refused(app, admin, data, message):
-    response = submit(admin, "/admin/calendar", data)
+    response = submit(admin, "/admin/calendar", {"start_of_working_day": "09:00"} | data)
     assert response.status_code == 200 and message in text(response)
     assert one(app, PartnershipSettings, PartnershipSettings.id == 1).nation == (
         Nation.ENGLAND_AND_WALES
@@ -1116,6 +1126,52 @@ def test_the_act_now_text_is_what_a_raiser_at_immediate_risk_sees(app, admin, pe
     assert change.after == {"act_now_text": text_}
     empty = submit(admin, "/admin/act-now", {"text": "   "})
     assert "Enter what people must do" in text(empty)
+
+
+def test_the_partnerships_numbers_are_set_with_the_act_now_text(app, admin):
+    page = text(admin.get("/admin/act-now"))
+    assert 'name="mash_phone"' in page and 'value="101"' in page
+    data = {
+        "text": policy.DEFAULT_ACT_NOW_TEXT,
+        "mash_phone": "01632  960100",
+        "out_of_hours_phone": "01632 960200",
+        "police_phone": "101",
+    }
+    assert submit(admin, "/admin/act-now", data).status_code == 302
+    settings = one(app, PartnershipSettings, PartnershipSettings.id == 1)
+    assert (settings.mash_phone, settings.out_of_hours_phone, settings.police_phone) == (
+        "01632 960100",
+        "01632 960200",
+        "101",
+    )
+    (change,) = changes(app, "act now text")
+    assert change.after == {"mash_phone": "01632 960100", "out_of_hours_phone": "01632 960200"}
+    refused = submit(admin, "/admin/act-now", data | {"mash_phone": "ring the MASH"})
+    assert refused.status_code == 200 and "Enter the MASH&#39;s number as digits" in text(refused)
+    assert one(app, PartnershipSettings, PartnershipSettings.id == 1).mash_phone == "01632 960100"
+
+
+def test_the_highest_urgent_start_is_part_of_the_policy(app, admin):
+    page = text(admin.get("/admin/policy"))
+    assert "Urgent differences" in page and "4 working hours" in page
+    radios = re.findall(r'<input[^>]*name="highest_urgent_start"[^>]*>', page)
+    # Stages 1 to 3 may be chosen, never the final stage; 3 is the default.
+    assert [re.search(r'value="(\d)"', r).group(1) for r in radios] == ["1", "2", "3"]
+    assert ["checked" in r for r in radios] == [False, False, True]
+    response = submit(admin, "/admin/policy/urgent-start", {"highest_urgent_start": "2"},
+                      form_page="/admin/policy")
+    assert response.status_code == 302
+    assert one(app, PartnershipSettings, PartnershipSettings.id == 1).highest_urgent_start == 2
+    (change,) = changes(app, "stage policy")
+    assert (change.before, change.after) == (
+        {"highest_urgent_start": 3},
+        {"highest_urgent_start": 2},
+    )
+    for bad in ("4", "0", "two"):
+        refused = submit(admin, "/admin/policy/urgent-start", {"highest_urgent_start": bad},
+                         form_page="/admin/policy")
+        assert refused.status_code == 400 and "Not a valid choice" in text(refused)
+    assert one(app, PartnershipSettings, PartnershipSettings.id == 1).highest_urgent_start == 2
 
 
 # --- The record of changes ---------------------------------------------------------------------

@@ -71,7 +71,7 @@ def make_stage_one_three_days(admin):
             "responder_rule": "named_professional",
             "lead_rule": "raiser",
             "working_days": "3",
-            "urgent_working_days": "1",
+            "urgent_working_hours": "4",
             "reminder_days_before": "1",
             "auto_escalate": "yes",
             "raiser_reply_days": "5",

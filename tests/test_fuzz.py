@@ -102,6 +102,7 @@ FORM_PAGES = {
     "CalendarForm": FormPage("admin", "/admin/calendar"),
     "ClosureDayForm": FormPage("admin", "/admin/calendar/closure-days"),
     "ActNowForm": FormPage("admin", "/admin/act-now"),
+    "UrgentStartForm": FormPage("admin", "/admin/policy/urgent-start"),
     "ReportForm": FormPage("chair", "/oversight/report", "GET"),
     "LearningNoteForm": FormPage("chair", "/oversight/differences/{d3}/learning-note"),
     "CorrectionForm": FormPage("chair", "/differences/{d2}/correct"),

@@ -156,23 +156,26 @@ def test_the_responder_is_reminded_once_when_the_reminder_falls_due(ctx, people)
 
 
 def test_an_urgent_difference_uses_the_urgent_timescale_for_its_reminder_and_deadline(ctx, people):
-    # Raised urgent at 10am on Wednesday 16 April 2025: due by 5pm on Thursday 17 April (one
-    # working day); the reminder falls at 5pm on the Wednesday, the day it was raised.
+    # Raised urgent at 10am on Wednesday 16 April 2025: due four working hours later, by 2pm
+    # that day; the reminder falls halfway, at noon.
     stage = difference(raise_one(people, utc(2025, 4, 16, 9), urgent=True)).open_stage
-    assert (stage.deadline, stage.remind_at) == (utc(2025, 4, 17, 16), utc(2025, 4, 16, 16))
+    assert (stage.deadline, stage.remind_at) == (utc(2025, 4, 16, 13), utc(2025, 4, 16, 11))
+    assert (stage.working_days, stage.working_hours) == (0, 4)
     mark = last_notification_id()
-    assert sweep(utc(2025, 4, 16, 16)).reminders == 1
+    assert sweep(utc(2025, 4, 16, 10, 59)).items == []
+    assert sweep(utc(2025, 4, 16, 11)).reminders == 1
     [reminder] = messages_to(people.sw, mark)
-    assert "due by 5pm on Thursday 17 April 2025" in reminder.subject
+    assert "due by 2pm on Wednesday 16 April 2025" in reminder.subject
 
 
-def test_an_urgent_difference_raised_after_hours_gets_no_reminder_before_it_opened(ctx, people):
-    # Raised at 6pm on Wednesday 16 April: one working day later is 5pm on Thursday 17; a
-    # reminder a working day before would be 5pm on the Wednesday, before it was raised.
+def test_an_urgent_difference_raised_after_hours_starts_its_clock_the_next_morning(ctx, people):
+    # Raised at 6pm on Wednesday 16 April: the four working hours run from 9am on Thursday 17,
+    # so it is due by 1pm then, with a reminder at 11am (never during the night).
     stage = difference(raise_one(people, utc(2025, 4, 16, 17), urgent=True)).open_stage
-    assert stage.deadline == utc(2025, 4, 17, 16)
-    assert stage.remind_at is None
-    assert sweep(utc(2025, 4, 17, 12)).items == []
+    assert stage.deadline == utc(2025, 4, 17, 12)
+    assert stage.remind_at == utc(2025, 4, 17, 10)
+    assert sweep(utc(2025, 4, 17, 8)).items == []
+    assert sweep(utc(2025, 4, 17, 10)).reminders == 1
 
 
 def test_a_policy_without_reminders_sends_none(ctx, people):
@@ -202,11 +205,11 @@ def test_a_response_before_the_deadline_ends_the_reminders_and_the_overdue_notic
 
 
 def test_a_missed_deadline_escalates_automatically_over_the_easter_weekend(ctx, people):
-    # Urgent, raised at 10am on Wednesday 16 April 2025, due by 5pm on Thursday 17 April; nobody
-    # responds and no sweep runs until 9am on Good Friday.
+    # Urgent, raised at 10am on Wednesday 16 April 2025, due by 2pm that day; nobody responds
+    # and no sweep runs after 2pm until 9am on Good Friday.
     difference_id = raise_one(people, utc(2025, 4, 16, 9), urgent=True)
     mark = last_notification_id()
-    assert sweep(utc(2025, 4, 17, 16)).overdue == 0  # due by 5pm: not overdue at 5pm
+    assert sweep(utc(2025, 4, 16, 13)).overdue == 0  # due by 2pm: not overdue at 2pm
     mark_after_reminder = last_notification_id()
     assert mark_after_reminder == mark + 1  # the reminder went
 
@@ -220,18 +223,19 @@ def test_a_missed_deadline_escalates_automatically_over_the_easter_weekend(ctx, 
     assert (moved.state, moved.stage_level) == (State.AWAITING_RESPONSE, 2)
     first, second = moved.stages
     assert first.closed_at == good_friday and first.remind_at is None
-    # The next stage opens with its own urgent deadline: one working day after Good Friday,
-    # skipping Easter Monday, is Tuesday 22 April. Its reminder would fall before it opened.
-    assert second.deadline == utc(2025, 4, 22, 16) and second.working_days == 1
-    assert second.remind_at is None
+    # The next stage opens with its own urgent deadline: its four working hours start on
+    # Tuesday 22 April at 9am (Good Friday and Easter Monday are not working days), so it is due
+    # by 1pm then, with a reminder at 11am.
+    assert second.deadline == utc(2025, 4, 22, 12) and second.working_hours == 4
+    assert second.remind_at == utc(2025, 4, 22, 10)
 
     overdue, escalated = events(difference_id)[-2:]
     assert overdue.kind == EventKind.OVERDUE and overdue.actor_id is None
-    assert overdue.deadline == utc(2025, 4, 17, 16) and overdue.stage_level == 1
+    assert overdue.deadline == utc(2025, 4, 16, 13) and overdue.stage_level == 1
     assert escalated.kind == EventKind.ESCALATED and escalated.actor_id is None
     assert escalated.data["automatic"] is True
     reason = (
-        "The response was due by 5pm on Thursday 17 April 2025 and none was recorded, so the "
+        "The response was due by 2pm on Wednesday 16 April 2025 and none was recorded, so the "
         "difference moved to the next stage automatically."
     )
     assert escalated.data["rationale"] == reason
@@ -241,12 +245,12 @@ def test_a_missed_deadline_escalates_automatically_over_the_easter_weekend(ctx, 
     # line manager) is told it is theirs; the social worker that it no longer waits for them.
     [to_raiser] = messages_to(people.gp, mark_after_reminder)
     assert to_raiser.subject == "RPD-2025-00001: escalated to Manager to manager"
-    assert reason in to_raiser.body and "due by 5pm on Tuesday 22 April 2025" in to_raiser.body
+    assert reason in to_raiser.body and "due by 1pm on Tuesday 22 April 2025" in to_raiser.body
     [to_manager] = messages_to(people.tm, mark_after_reminder)
     assert "escalated to you" in to_manager.subject and reason in to_manager.body
     [to_social_worker] = messages_to(people.sw, mark_after_reminder)
     assert "is overdue" in to_social_worker.subject
-    assert "moved to stage: Manager to manager automatically" in to_social_worker.body
+    assert "moved to the Manager to manager stage automatically" in to_social_worker.body
     [to_raisers_manager] = messages_to(people.gp_lead, mark_after_reminder)  # stage-2 lead
     assert "has reached Manager to manager" in to_raisers_manager.subject
     for message in (to_raiser, to_manager, to_social_worker):
@@ -270,7 +274,7 @@ def test_where_the_policy_does_not_escalate_both_sides_and_the_next_responder_ar
     [to_raiser] = messages_to(people.gp, mark)  # the raiser leads at stage 1: told once
     assert to_raiser.subject == "RPD-2025-00001: the response is overdue"
     assert "was due by 5pm on Wednesday 23 April 2025 and none was recorded" in to_raiser.body
-    assert "You can now escalate it to stage: Manager to manager" in to_raiser.body
+    assert "You can now escalate it to the Manager to manager stage" in to_raiser.body
     [to_responder] = messages_to(people.sw, mark)
     assert "Please respond as soon as you can" in to_responder.body
     [to_next] = messages_to(people.tm, mark)
@@ -506,7 +510,7 @@ def test_the_sweep_command_and_its_dry_run(app, runner, people):
     lines = dry.output.strip().splitlines()
     assert lines == [
         "RPD-2025-00002, stage 1 (Practitioner to practitioner): record that the response due "
-        "by 5pm on Wednesday 16 April 2025 is overdue, and tell both sides",
+        "by 2pm on Tuesday 15 April 2025 is overdue, and tell both sides",
         "RPD-2025-00002, stage 1 (Practitioner to practitioner): escalate automatically to the "
         "next stage",
         "RPD-2025-00001, stage 1 (Practitioner to practitioner): remind the responder that the "
@@ -536,7 +540,8 @@ def test_the_history_shows_the_missed_deadline(app, people, client_for):
         db.session.remove()
     app.config["CLOCK"] = lambda: utc(2025, 4, 24, 9)
     page = client_for(people.gp).get("/differences/RPD-2025-00001").get_data(as_text=True)
-    assert "Deadline missed" in page
+    assert "The response deadline was missed" in page and "Recorded automatically" in page
+    assert "by escalate" not in page  # the service is not named as if it were a person
     assert "Response was due" in page and "5:00pm on Wednesday 23 April 2025" in page
     assert "Waiting for" in page and "Sam Okafor" in page
     assert "The raising side can escalate it to Manager to manager, where Jo Evans" in page

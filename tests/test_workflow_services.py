@@ -365,35 +365,32 @@ def test_the_deadline_skips_easter_bank_holidays_and_the_weekend(cast):
 
 
 @pytest.mark.parametrize(
-    ("raised_at", "immediate_risk", "deadline"),
+    ("raised_at", "deadline"),
     [
         # Friday afternoon: five working days later is the next Friday.
-        (utc(2026, 3, 6, 15, 0), False, utc(2026, 3, 13, 17, 0)),
-        # Urgent: one working day, and Saturday and Sunday are not working days.
-        (utc(2026, 3, 6, 15, 0), True, utc(2026, 3, 9, 17, 0)),
+        (utc(2026, 3, 6, 15, 0), utc(2026, 3, 13, 17, 0)),
         # 11:30pm UTC on Tuesday 30 June is already Wednesday 1 July in London.
-        (utc(2026, 6, 30, 23, 30), False, utc(2026, 7, 8, 16, 0)),
+        (utc(2026, 6, 30, 23, 30), utc(2026, 7, 8, 16, 0)),
     ],
 )
-def test_the_deadline_is_5pm_london_time_a_number_of_working_days_later(
-    cast, raised_at, immediate_risk, deadline
-):
-    protective = "The child is staying with her aunt tonight; police have been informed."
-    d = raise_(
-        cast,
-        now=raised_at,
-        immediate_risk=immediate_risk,
-        protective_action=protective if immediate_risk else "",
-    )
+def test_the_deadline_is_5pm_london_time_a_number_of_working_days_later(cast, raised_at, deadline):
+    d = raise_(cast, now=raised_at)
 
-    assert d.urgent is immediate_risk
-    assert d.open_stage.working_days == (1 if immediate_risk else 5)
+    assert d.urgent is False
+    assert (d.open_stage.working_days, d.open_stage.working_hours) == (5, None)
     assert d.open_stage.deadline == deadline
     assert d.open_stage.deadline.astimezone(LONDON).hour == 17
-    if immediate_risk:
-        assert d.protective_action == protective
-        [to_sw] = notifications(cast.sw)
-        assert "marked urgent" in to_sw.body
+
+
+def test_an_urgent_deadline_is_four_working_hours_away_across_the_weekend(cast):
+    protective = "The child is staying with her aunt tonight; police have been informed."
+    # 3pm on Friday 6 March 2026: two working hours that day, two on Monday from 9am.
+    d = raise_(cast, now=utc(2026, 3, 6, 15, 0), immediate_risk=True, protective_action=protective)
+    assert d.urgent and d.protective_action == protective
+    assert (d.open_stage.working_days, d.open_stage.working_hours) == (0, 4)
+    assert d.open_stage.deadline == utc(2026, 3, 9, 11, 0)
+    [to_sw] = notifications(cast.sw)
+    assert "marked urgent" in to_sw.body and "11am on Monday 9 March 2026" in to_sw.body
 
 
 def test_references_number_differences_in_order(cast):
@@ -615,7 +612,7 @@ def test_the_raiser_escalates_after_the_response_to_the_managers(cast):
     assert recipients(event) == {cast.gp.id, cast.sw_manager.id, cast.gp_manager.id}
     [to_gp] = notifications(cast.gp, event)
     assert f"Reason: {ESCALATION}" in to_gp.body
-    assert "to stage: Manager to manager" in to_gp.body
+    assert "to the Manager to manager stage" in to_gp.body
     [to_manager] = notifications(cast.sw_manager, event)
     assert "escalated to you" in to_manager.subject
     assert "5pm on Tuesday 10 March 2026" in to_manager.body
@@ -686,8 +683,9 @@ def test_an_urgent_difference_keeps_urgent_timescales_when_escalated(cast):
     d = raise_(cast, immediate_risk=True, protective_action="Police attended and she is safe.")
     escalate(cast.sw, d, now=T0)
 
-    assert d.open_stage.working_days == 1
-    assert d.open_stage.deadline == utc(2026, 3, 3, 17, 0)
+    # Escalated at 9am on Monday 2 March: stage 2 gives its four working hours, to 1pm.
+    assert (d.open_stage.level, d.open_stage.working_hours) == (2, 4)
+    assert d.open_stage.deadline == utc(2026, 3, 2, 13, 0)
 
 
 @pytest.mark.parametrize(
@@ -1262,10 +1260,10 @@ def test_the_full_journey_is_recorded_and_the_gp_is_told_every_outcome(cast):
     for text, body in zip(JOURNEY_TEXTS, bodies[1:], strict=True):
         assert text in body
     assert "Outcome: upheld – the decision stands." in bodies[1]
-    assert "to stage: Manager to manager" in bodies[2]
-    assert "Stan Manager responded at stage: Manager to manager" in bodies[3]
-    assert "to stage: Senior manager or designated professional" in bodies[4]
-    assert "to stage: Partnership resolution" in bodies[5]
+    assert "to the Manager to manager stage" in bodies[2]
+    assert "Stan Manager responded at the Manager to manager stage" in bodies[3]
+    assert "to the Senior manager or designated professional stage" in bodies[4]
+    assert "to the Partnership resolution" in bodies[5]
     assert f"Decision: {DECISION}" in bodies[6]
     assert all(n.subject.startswith("RPD-2026-00001: ") for n in inbox)
     assert queries.inbox.unread_count(cast.gp) == 7

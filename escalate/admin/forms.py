@@ -166,11 +166,12 @@ class StageForm(Form):
         "Counted from the day the stage opens; the deadline is the end of the working day.",
         "Enter the working days to respond",
     )
-    urgent_working_days = _days(
-        "Working days to respond when the child may be at immediate risk",
-        "Urgent differences use this instead.",
-        "Enter the working days for an urgent difference",
-        example="1",
+    urgent_working_hours = _days(
+        "Working hours to respond when the child may be at immediate risk",
+        "Urgent differences use this instead, counted in the working day's hours "
+        "(8 hours is one working day).",
+        "Enter the working hours for an urgent difference",
+        example="4",
     )
     reminder_days_before = _days(
         "Remind the responder this many working days before the deadline",
@@ -202,7 +203,7 @@ class StageForm(Form):
             "responder_rule": self.responder_rule.data,
             "lead_rule": self.lead_rule.data,
             "working_days": self.working_days.data,
-            "urgent_working_days": self.urgent_working_days.data,
+            "urgent_working_hours": self.urgent_working_hours.data,
             "reminder_days_before": self.reminder_days_before.data,
             "auto_escalate": self.auto_escalate.data == "yes",
             "raiser_reply_days": self.raiser_reply_days.data,
@@ -240,6 +241,13 @@ class CalendarForm(Form):
         choices=list(NATION_LABELS.items()),
         validators=[InputRequired(message="Select the nation whose bank holidays apply")],
     )
+    start_of_working_day = TimeField(
+        "Start of the working day",
+        description="Urgent differences count working hours from this time (UK time), "
+        "for example 09:00.",
+        widget=GovTextInput(),
+        validators=[InputRequired(message="Enter the start of the working day, like 09:00")],
+    )
     end_of_working_day = TimeField(
         "End of the working day",
         description="Deadlines fall due at this time (UK time), for example 17:00.",
@@ -247,6 +255,20 @@ class CalendarForm(Form):
         validators=[InputRequired(message="Enter the end of the working day, like 17:00")],
     )
     submit = SubmitField("Save calendar", widget=GovSubmitInput())
+
+
+class UrgentStartForm(Form):
+    """The highest stage an urgent difference may start at (choices set by the view)."""
+
+    highest_urgent_start = RadioField(
+        "Highest stage at which the raiser of an urgent difference may start it",
+        description="The raiser chooses any stage up to this one. The final stage is never a "
+        "starting stage.",
+        widget=GovRadioInput(),
+        choices=[],
+        validators=[InputRequired(message="Select the highest starting stage")],
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())
 
 
 class ClosureDayForm(Form):
@@ -279,7 +301,30 @@ class ActNowForm(Form):
             at_most(wording.MAX_ACT_NOW_CHARACTERS, "The text"),
         ],
     )
+    mash_phone = StringField(
+        "The MASH (children's social care front door): telephone",
+        description="For example, 01632 960100.",
+        widget=GovTextInput(),
+        validators=[Optional(), at_most(wording.MAX_PHONE_CHARACTERS, "The number")],
+    )
+    out_of_hours_phone = StringField(
+        "Out of hours: the emergency duty team's telephone",
+        description="Evenings, weekends and bank holidays.",
+        widget=GovTextInput(),
+        validators=[Optional(), at_most(wording.MAX_PHONE_CHARACTERS, "The number")],
+    )
+    police_phone = StringField(
+        "Police, when it is not an emergency: telephone",
+        description="Usually 101. In an emergency people call 999, which is always shown.",
+        widget=GovTextInput(),
+        validators=[Optional(), at_most(wording.MAX_PHONE_CHARACTERS, "The number")],
+    )
     submit = SubmitField("Save", widget=GovSubmitInput())
+
+    def phones(self) -> dict:
+        """The numbers the form carried (a number not sent at all stays as it is)."""
+        fields = (self.mash_phone, self.out_of_hours_phone, self.police_phone)
+        return {field.name: field.data or "" for field in fields if field.raw_data}
 
 
 class SetPasswordForm(Form):

@@ -350,13 +350,52 @@ def send_link(user_id):
 @bp.route("/admin/policy")
 @admin_only
 def policy():
-    return render_template(
-        "admin/policy.html",
-        stages=queries.setup.policy_stages(),
-        removal_problem=queries.setup.removal_problem(),
-        responder_labels=wording.RESPONDER_RULE_LABELS,
-        lead_labels=wording.LEAD_RULE_LABELS,
+    return _policy_page(_urgent_start_form(formdata=None))
+
+
+def _policy_page(urgent_form, status=200):
+    return (
+        render_template(
+            "admin/policy.html",
+            stages=queries.setup.policy_stages(),
+            removal_problem=queries.setup.removal_problem(),
+            responder_labels=wording.RESPONDER_RULE_LABELS,
+            lead_labels=wording.LEAD_RULE_LABELS,
+            settings=queries.setup.partnership_settings(),
+            urgent_form=urgent_form,
+        ),
+        status,
     )
+
+
+def _urgent_start_form(**kwargs) -> forms.UrgentStartForm:
+    settings = queries.setup.partnership_settings()
+    if kwargs.get("formdata", True) is None:
+        kwargs["data"] = {"highest_urgent_start": str(settings.highest_urgent_start)}
+    form = forms.UrgentStartForm(**kwargs)
+    stages = queries.setup.policy_stages()
+    form.highest_urgent_start.choices = [
+        (str(stage.level), f"Stage {stage.level}: {stage.name}") for stage in stages[:-1] or stages
+    ]
+    return form
+
+
+@bp.route("/admin/policy/urgent-start", methods=["POST"])
+@admin_only
+def urgent_start():
+    form = _urgent_start_form()
+    if form.validate_on_submit():
+        try:
+            changed = services.setup.change_highest_urgent_start(
+                current_user, int(form.highest_urgent_start.data), presentation.now()
+            )
+        except FieldError as error:
+            services.differences.forget_changes()
+            presentation.attach_error(form, error)
+        else:
+            _saved(changed, "The highest starting stage for urgent differences")
+            return redirect(url_for("admin.policy"))
+    return _policy_page(form, 400)
 
 
 def _stage_form(stage=None) -> forms.StageForm:
@@ -367,7 +406,7 @@ def _stage_form(stage=None) -> forms.StageForm:
                 "responder_rule": stage.responder_rule.value,
                 "lead_rule": stage.lead_rule.value,
                 "working_days": stage.working_days,
-                "urgent_working_days": stage.urgent_working_days,
+                "urgent_working_hours": stage.urgent_working_hours,
                 "reminder_days_before": stage.reminder_days_before,
                 "auto_escalate": "yes" if stage.auto_escalate else "no",
                 "raiser_reply_days": stage.raiser_reply_days,
@@ -391,7 +430,7 @@ def _final_values(form) -> dict:
     values = {
         "name": form.name.data,
         "working_days": form.working_days.data,
-        "urgent_working_days": form.urgent_working_days.data,
+        "urgent_working_hours": form.urgent_working_hours.data,
         "reminder_days_before": form.reminder_days_before.data,
         "raiser_reply_days": form.raiser_reply_days.data,
         "max_extension_days": form.max_extension_days.data,
@@ -515,16 +554,13 @@ def recompute():
 @admin_only
 def calendar():
     settings = queries.setup.partnership_settings()
-    form = forms.CalendarForm(
-        data={"nation": settings.nation.value, "end_of_working_day": settings.end_of_working_day}
-        if request.method == "GET"
-        else None
-    )
+    form = forms.CalendarForm(data=_calendar_data(settings) if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
             changed = services.setup.change_calendar(
                 current_user,
                 nation=form.nation.data,
+                start_of_working_day=form.start_of_working_day.data,
                 end_of_working_day=form.end_of_working_day.data,
                 now=presentation.now(),
             )
@@ -535,6 +571,14 @@ def calendar():
             _saved(changed, "The calendar")
             return redirect(url_for("admin.calendar"))
     return _calendar_page(form, forms.ClosureDayForm(formdata=None))
+
+
+def _calendar_data(settings) -> dict:
+    return {
+        "nation": settings.nation.value,
+        "start_of_working_day": settings.start_of_working_day,
+        "end_of_working_day": settings.end_of_working_day,
+    }
 
 
 def _calendar_page(form, closure_form):
@@ -571,10 +615,7 @@ def add_closure():
             )
             return redirect(url_for("admin.calendar"))
     settings = queries.setup.partnership_settings()
-    form = forms.CalendarForm(
-        formdata=None,
-        data={"nation": settings.nation.value, "end_of_working_day": settings.end_of_working_day},
-    )
+    form = forms.CalendarForm(formdata=None, data=_calendar_data(settings))
     return _calendar_page(form, closure_form), 400
 
 
@@ -592,12 +633,19 @@ def remove_closure(closure_id):
 def act_now():
     settings = queries.setup.partnership_settings()
     form = forms.ActNowForm(
-        data={"text": settings.act_now_text} if request.method == "GET" else None
+        data={
+            "text": settings.act_now_text,
+            "mash_phone": settings.mash_phone,
+            "out_of_hours_phone": settings.out_of_hours_phone,
+            "police_phone": settings.police_phone,
+        }
+        if request.method == "GET"
+        else None
     )
     if form.validate_on_submit():
         try:
             changed = services.setup.change_act_now_text(
-                current_user, form.text.data, presentation.now()
+                current_user, form.text.data, presentation.now(), phones=form.phones()
             )
         except FieldError as error:
             services.differences.forget_changes()

@@ -112,6 +112,8 @@ class DifferenceFacts:
     leads: list[User]
     latest_response: dict | None  # the open stage's response, while the raising side decides
     situation: workflow.Situation | None = None
+    last_response: dict | None = None  # the most recent response at any stage
+    raised_by_viewer: bool = False
 
 
 def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalendar | None = None):
@@ -131,6 +133,8 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         leads=stage.people(Side.LEAD) if stage else [],
         latest_response=latest_response(difference),
         situation=state,
+        last_response=last_response(difference),
+        raised_by_viewer=difference.raiser_id == user.id,
     )
 
 
@@ -142,6 +146,19 @@ def latest_response(difference: Difference) -> dict | None:
         return None
     by = response.actor.name if response.actor else ""
     return {"by": by, "at": response.at, **response.details}
+
+
+def last_response(difference: Difference) -> dict | None:
+    """The most recent response at any stage (an action's page shows it), or None."""
+    response = next((e for e in reversed(difference.events) if e.kind == EventKind.RESPONDED), None)
+    if response is None:
+        return None
+    return {
+        "by": response.actor.name if response.actor else "",
+        "at": response.at,
+        "stage_level": response.stage_level,
+        **response.data,
+    }
 
 
 @dataclass(frozen=True)

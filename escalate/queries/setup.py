@@ -73,10 +73,32 @@ class WorkingCalendar:
     nation: str
     end_of_day: time
     closures: frozenset[date]
+    start_of_day: time = calendar.START_OF_WORKING_DAY
 
     def deadline(self, opened: datetime, days: int) -> datetime:
         return calendar.deadline_at(
             opened, days, self.nation, self.closures, end_of_day=self.end_of_day
+        )
+
+    def deadline_in_hours(self, opened: datetime, hours: int) -> datetime:
+        """An urgent stage's deadline: ``hours`` working hours after ``opened``."""
+        return calendar.add_working_hours(
+            opened, hours, self.nation, self.closures, self.start_of_day, self.end_of_day
+        )
+
+    def stage_deadline(self, opened: datetime, timescale: "policy.Timescale") -> datetime:
+        if timescale.hours:
+            return self.deadline_in_hours(opened, timescale.hours)
+        return self.deadline(opened, timescale.days)
+
+    def add_minutes(self, start: datetime, minutes: int) -> datetime:
+        return calendar.add_working_minutes(
+            start, minutes, self.nation, self.closures, self.start_of_day, self.end_of_day
+        )
+
+    def minutes_between(self, start: datetime, end: datetime) -> int:
+        return calendar.working_minutes_between(
+            start, end, self.nation, self.closures, self.start_of_day, self.end_of_day
         )
 
     def days_left(self, deadline: datetime, now: datetime) -> int:
@@ -86,7 +108,9 @@ class WorkingCalendar:
 def working_calendar() -> WorkingCalendar:
     settings = partnership_settings()
     closures = frozenset(db.session.scalars(sa.select(ClosureDay.day)))
-    return WorkingCalendar(str(settings.nation), settings.end_of_working_day, closures)
+    return WorkingCalendar(
+        str(settings.nation), settings.end_of_working_day, closures, settings.start_of_working_day
+    )
 
 
 def stage_record(stage: PolicyStage) -> dict:
@@ -95,7 +119,7 @@ def stage_record(stage: PolicyStage) -> dict:
         "responder_rule": ResponderRule(stage.responder_rule),
         "lead_rule": LeadRule(stage.lead_rule),
         "working_days": stage.working_days,
-        "urgent_working_days": stage.urgent_working_days,
+        "urgent_working_hours": stage.urgent_working_hours,
         "reminder_days_before": stage.reminder_days_before,
         "auto_escalate": stage.auto_escalate,
         "raiser_reply_days": stage.raiser_reply_days,
@@ -260,7 +284,7 @@ class DeadlineMove:
     stage: Stage
     old: datetime
     new: datetime
-    working_days: int
+    timescale: policy.Timescale
 
 
 def deadline_moves(now: datetime, *, lock: bool = False) -> list[DeadlineMove]:
@@ -281,12 +305,12 @@ def deadline_moves(now: datetime, *, lock: bool = False) -> list[DeadlineMove]:
         stage, rule = difference.open_stage, rules.get(difference.stage_level)
         if stage is None or rule is None:
             continue
-        days = rule.urgent_working_days if difference.urgent else rule.working_days
-        new = cal.deadline(stage.opened_at, days)
+        timescale = policy.timescale(rule, urgent=difference.urgent)
+        new = cal.stage_deadline(stage.opened_at, timescale)
         if stage.extended_days:
             new = cal.deadline(new, stage.extended_days)
         if new != stage.deadline:
-            moves.append(DeadlineMove(difference, stage, stage.deadline, new, days))
+            moves.append(DeadlineMove(difference, stage, stage.deadline, new, timescale))
     return moves
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import presentation, queries, services
+from escalate import presentation, queries, services, workflow
 from escalate.models import AccessKind
 from escalate.respond import forms
 from escalate.workflow import OVERSIGHT_ROLES, Action, FieldError, StaleDifference
@@ -91,7 +91,12 @@ def waiting():
         current_user, presentation.page_number(), WAITING_PER_PAGE
     )
     rows = queries.differences.rows(pages, now, cal)
-    return render_template("respond/waiting.html", pages=pages, rows=rows)
+    return render_template(
+        "respond/waiting.html",
+        pages=pages,
+        rows=rows,
+        may_raise=workflow.may_raise(queries.differences.actor_for(current_user)),
+    )
 
 
 @bp.route("/differences/<reference>")
@@ -112,6 +117,7 @@ def show(reference):
         "respond/show.html",
         views=views,
         facts=facts,
+        outcome=presentation.outcome_card(difference),
         timeline=presentation.timeline(difference.events, difference.erasures),
         removals=presentation.row_removals(difference.erasures),
         oversight=queries.differences.oversight_facts(

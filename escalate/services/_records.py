@@ -362,8 +362,13 @@ def user_record(user: User) -> dict:
 def settings_record(settings: PartnershipSettings) -> dict:
     return {
         "nation": settings.nation.value,
+        "start_of_working_day": settings.start_of_working_day.strftime("%H:%M"),
         "end_of_working_day": settings.end_of_working_day.strftime("%H:%M"),
+        "highest_urgent_start": settings.highest_urgent_start,
         "act_now_text": settings.act_now_text,
+        "mash_phone": settings.mash_phone,
+        "out_of_hours_phone": settings.out_of_hours_phone,
+        "police_phone": settings.police_phone,
     }
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from escalate import calendar, deadlines, workflow
+from escalate import calendar, deadlines, policy, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -67,17 +67,21 @@ def pick_for_stage(rule, difference: Difference, level: int, agency_id: int):
 def open_stage(
     difference, policy_stage: PolicyStage, now, cal: WorkingCalendar
 ) -> tuple[Stage, dict]:
-    """Open a stage with its deadline and people; also return what its history event records."""
-    days = policy_stage.urgent_working_days if difference.urgent else policy_stage.working_days
+    """Open a stage with its deadline and people; also return what its history event records.
+
+    An urgent difference's stage is timed in working hours, and its responder is reminded at
+    half the time; any other stage in working days, reminded as the policy says."""
+    timescale = policy.timescale(policy_stage, urgent=difference.urgent)
     stage = Stage(
         level=policy_stage.level,
         name=policy_stage.name,
         is_final=is_final_level(policy_stage.level),
         opened_at=now,
-        deadline=cal.deadline(now, days),
-        working_days=days,
+        deadline=cal.stage_deadline(now, timescale),
+        working_days=timescale.days,
+        working_hours=timescale.hours or None,
     )
-    stage.remind_at = reminder_at(stage.deadline, policy_stage, since=now, cal=cal)
+    stage.remind_at = reminder_for(stage, policy_stage, since=now, cal=cal)
     responders, responders_fell_back = pick_for_stage(
         policy_stage.responder_rule, difference, policy_stage.level, difference.receiving_agency_id
     )
@@ -141,9 +145,17 @@ def escalate_to_next_stage(
     return next_stage
 
 
-def reminder_at(deadline, policy_stage: PolicyStage, *, since, cal: WorkingCalendar):
+def reminder_for(stage: Stage, policy_stage: PolicyStage, *, since, cal: WorkingCalendar):
+    """When to remind the stage's responder of its deadline (None: no reminder)."""
+    if stage.working_hours:
+        return deadlines.halfway_reminder_at(
+            stage.deadline,
+            since=since,
+            working_minutes=cal.minutes_between(since, stage.deadline),
+            add_minutes=cal.add_minutes,
+        )
     return deadlines.reminder_at(
-        deadline,
+        stage.deadline,
         policy_stage.reminder_days_before,
         since=since,
         nation=cal.nation,
@@ -172,8 +184,8 @@ def rearm_deadline_alerts(stage: Stage, now: datetime) -> None:
     reminder or overdue notice falls due receives it (the assignment message itself states the
     deadline, so a responder assigned after the reminder went is not sent a second one).
     """
-    stage.remind_at = reminder_at(
-        stage.deadline, policy_stage_at(stage.level), since=now, cal=working_calendar()
+    stage.remind_at = reminder_for(
+        stage, policy_stage_at(stage.level), since=now, cal=working_calendar()
     )
     db.session.execute(
         sa.delete(StageAlert).where(

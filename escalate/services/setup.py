@@ -60,8 +60,13 @@ def install_defaults() -> None:
             PartnershipSettings(
                 id=1,
                 nation=Nation.ENGLAND_AND_WALES,
+                start_of_working_day=calendar.START_OF_WORKING_DAY,
                 end_of_working_day=calendar.END_OF_WORKING_DAY,
+                highest_urgent_start=3,
                 act_now_text=policy.DEFAULT_ACT_NOW_TEXT,
+                mash_phone="",
+                out_of_hours_phone="",
+                police_phone=policy.DEFAULT_POLICE_PHONE,
             )
         )
     if db.session.scalar(sa.select(sa.func.count(PolicyStage.id))) == 0:
@@ -208,7 +213,7 @@ def _stage_values(level: int, values: dict) -> policy.StagePolicy:
         responder_rule=values.get("responder_rule"),
         lead_rule=values.get("lead_rule"),
         working_days=values.get("working_days"),
-        urgent_working_days=values.get("urgent_working_days"),
+        urgent_working_hours=values.get("urgent_working_hours"),
         reminder_days_before=values.get("reminder_days_before"),
         auto_escalate=bool(values.get("auto_escalate")),
         raiser_reply_days=values.get("raiser_reply_days"),
@@ -301,11 +306,13 @@ def recompute_deadlines(actor: User | None, now: datetime) -> int:
     moves = deadline_moves(now, lock=True)
     for move in moves:
         move.stage.deadline = move.new
-        move.stage.working_days = move.working_days
+        move.stage.working_days = move.timescale.days
+        move.stage.working_hours = move.timescale.hours or None
         rearm_deadline_alerts(move.stage, now)
         data = {
             "previous_deadline": move.old.isoformat(),
-            "working_days": move.working_days,
+            "working_days": move.timescale.days,
+            "working_hours": move.timescale.hours,
             "extended_days": move.stage.extended_days,
         }
         event = record_event(move.difference, EventKind.DEADLINE_RECOMPUTED, actor, now, data)
@@ -347,8 +354,12 @@ def recompute_deadlines(actor: User | None, now: datetime) -> int:
     return len(moves)
 
 
-def change_calendar(actor: User | None, *, nation, end_of_working_day, now) -> bool:
-    """Set the nation whose bank holidays apply and the time deadlines fall due each day."""
+def change_calendar(
+    actor: User | None, *, nation, end_of_working_day, now, start_of_working_day=None
+) -> bool:
+    """Set the nation whose bank holidays apply and the working day: when it starts (urgent
+    differences count working hours from then) and ends (deadlines fall due then). Without a
+    start, the start stays as it is."""
     require_admin(actor)
     try:
         nation = Nation(nation)
@@ -356,8 +367,13 @@ def change_calendar(actor: User | None, *, nation, end_of_working_day, now) -> b
         raise FieldError("nation", "Select the nation whose bank holidays apply") from None
     end_of_working_day = policy.check_end_of_working_day(end_of_working_day)
     settings = partnership_settings()
+    start_of_working_day = policy.check_start_of_working_day(
+        settings.start_of_working_day if start_of_working_day is None else start_of_working_day,
+        end_of_working_day,
+    )
     before = settings_record(settings)
     settings.nation = nation
+    settings.start_of_working_day = start_of_working_day
     settings.end_of_working_day = end_of_working_day
     changed = record_admin_edit(
         actor,
@@ -420,13 +436,48 @@ def remove_closure_day(actor: User | None, closure_id: int, now) -> ClosureDay:
     return closure
 
 
-def change_act_now_text(actor: User | None, text: str, now) -> bool:
-    """The contacts shown to someone who says a child is at immediate risk."""
+PHONES = {
+    "mash_phone": "the MASH's number",
+    "out_of_hours_phone": "the out-of-hours team's number",
+    "police_phone": "the police's non-emergency number",
+}
+
+
+def change_highest_urgent_start(actor: User | None, level, now) -> bool:
+    """The highest stage at which the raiser of an urgent difference may start it."""
+    require_admin(actor)
+    level = policy.check_highest_urgent_start(level, [s.level for s in policy_stages()])
+    settings = partnership_settings()
+    before = settings_record(settings)
+    settings.highest_urgent_start = level
+    changed = record_admin_edit(
+        actor,
+        now,
+        entity="stage policy",
+        entity_id=None,
+        summary="Highest starting stage for urgent differences changed",
+        before=before,
+        after=settings_record(settings),
+    )
+    db.session.commit()
+    return changed
+
+
+def change_act_now_text(actor: User | None, text: str, now, *, phones: dict | None = None) -> bool:
+    """The contacts shown to someone who says a child is at immediate risk: the text, and the
+    partnership's numbers (``phones``: mash_phone, out_of_hours_phone, police_phone; numbers
+    not given stay as they are)."""
     require_admin(actor)
     cleaned = policy.check_act_now_text(text)
     settings = partnership_settings()
+    numbers = {}
+    for field, what in PHONES.items():
+        if phones is not None and field in phones:
+            numbers[field] = policy.check_phone(phones[field], field=field, what=what)
     before = settings_record(settings)
     settings.act_now_text = cleaned
+    for field, number in numbers.items():
+        setattr(settings, field, number)
     changed = record_admin_edit(
         actor,
         now,

@@ -300,14 +300,16 @@ class _Writer:
         closed_at = None
         for stage_level in range(1, level + 1):
             rule = self.policy[stage_level]
-            days = rule.urgent_working_days if urgent else rule.working_days
+            # Urgent stages are timed in working hours; bulk data rounds them up to a day.
+            hours = rule.urgent_working_hours if urgent else None
+            days = -(-hours // 8) if urgent else rule.working_days
             final_here = stage_level == level
             if long_history:
                 t = now - timedelta(days=2)
             elif is_open and final_here:
                 # The open stage: opened recently, some deadlines already missed.
                 t = max(t, now - timedelta(days=rng.uniform(0, 9)))
-            stage = self._stage(d, stage_level, t, days)
+            stage = self._stage(d, stage_level, t, days, hours)
             responders, leads = self._assign(d, stage, stage_level)
             opened = {
                 "stage": rule.name,
@@ -428,7 +430,7 @@ class _Writer:
         self.differences += 1
         return reference
 
-    def _stage(self, d, level: int, opened_at: datetime, days: int) -> dict:
+    def _stage(self, d, level: int, opened_at: datetime, days: int, hours=None) -> dict:
         rule = self.policy[level]
         deadline = (opened_at + timedelta(days=days * 7 / 5)).replace(
             hour=17, minute=0, second=0, microsecond=0
@@ -441,7 +443,8 @@ class _Writer:
             "is_final": level == 4,
             "opened_at": opened_at,
             "deadline": deadline,
-            "working_days": days,
+            "working_days": 0 if hours else days,
+            "working_hours": hours,
             "extended_days": 0,
             "responded_at": None,
             "outcome": None,
@@ -552,8 +555,7 @@ class _Writer:
                     "difference_id": d.id,
                     "event_id": event.id,
                     "subject": f"RPD-{d.id:05d}: {kind.value.replace('_', ' ')} at {stage['name']}",
-                    "body": f"{SENTENCE}\n\nDifference RPD-{d.id:05d}: sign in to see its full "
-                    "record.",
+                    "body": SENTENCE,
                     "created_at": at,
                     "read_at": None if (recent and rng.random() < 0.7) or rng.random() < 0.03
                     else at + timedelta(hours=3),

@@ -2,7 +2,7 @@
 CSV."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -44,8 +44,9 @@ def test_stages_are_numbered_without_gaps():
         ("working_days", 0, "at least 1"),
         ("working_days", -3, "at least 1"),
         ("working_days", 61, "60 working days or fewer"),
-        ("urgent_working_days", 0, "at least 1"),
-        ("urgent_working_days", 6, "cannot have longer than the usual 5"),
+        ("urgent_working_hours", 0, "between 1 and 80"),
+        ("urgent_working_hours", 81, "between 1 and 80"),
+        ("urgent_working_hours", 1.5, "Enter the working hours"),
         ("reminder_days_before", -1, "at least 0"),
         ("reminder_days_before", 5, "must come before the deadline"),
         ("raiser_reply_days", 0, "at least 1"),
@@ -63,6 +64,59 @@ def test_timescales_must_be_positive_and_each_field_sensible(field, value, words
     error = refusal(policy.check_stage, stage, is_final=False)
     assert isinstance(error, FieldError) and error.field == field
     assert words in str(error)
+
+
+def test_urgent_hours_cannot_be_longer_than_the_usual_working_days():
+    stage = replace(
+        DEFAULT_POLICY[0], working_days=1, reminder_days_before=0, urgent_working_hours=9
+    )
+    error = refusal(policy.check_stage, stage, is_final=False)
+    assert error.field == "urgent_working_hours"
+    assert "cannot have longer than the usual 1 working day (8 working hours)" in str(error)
+    policy.check_stage(replace(stage, urgent_working_hours=8), is_final=False)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "words"),
+    [
+        (time(5, 59), time(17), "from 06:00"),
+        (time(16), time(17), "at least 2 hours before it ends (17:00)"),
+        ("9am", time(17), "from 06:00"),
+    ],
+)
+def test_the_working_day_starts_early_enough_and_well_before_it_ends(start, end, words):
+    error = refusal(policy.check_start_of_working_day, start, end)
+    assert error.field == "start_of_working_day" and words in str(error)
+    assert policy.check_start_of_working_day(time(8, 30, 15), time(17)) == time(8, 30)
+
+
+def test_an_urgent_difference_starts_at_most_at_the_stage_before_the_final_one():
+    assert policy.check_highest_urgent_start(2, [1, 2, 3, 4]) == 2
+    for bad in (0, 4, 5, True, "2", None):
+        error = refusal(policy.check_highest_urgent_start, bad, [1, 2, 3, 4])
+        assert error.field == "highest_urgent_start" and "between 1 and 3" in str(error)
+    assert policy.urgent_start_levels(3, [1, 2, 3, 4]) == [1, 2, 3]
+    assert policy.urgent_start_levels(2, [1, 2, 3, 4]) == [1, 2]
+    # A policy shrunk below the setting offers what it still has before its final stage.
+    assert policy.urgent_start_levels(3, [1, 2]) == [1]
+    assert policy.urgent_start_levels(3, [1]) == [1]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("01632 960100", "01632 960100"), ("  101 ", "101"), ("+44 (0)1632-960 100", None),
+     ("", ""), (None, "")],
+)
+def test_telephone_numbers_are_digits_as_people_dial_them(value, expected):
+    if expected is None:
+        expected = "+44 (0)1632-960 100"
+    assert policy.check_phone(value, field="mash_phone", what="the MASH's number") == expected
+
+
+@pytest.mark.parametrize("value", ["call the MASH", "12", "0" * 41, "01632 960100 ext"])
+def test_a_telephone_number_that_is_not_one_is_refused(value):
+    error = refusal(policy.check_phone, value, field="mash_phone", what="the MASH's number")
+    assert error.field == "mash_phone" and "as digits" in str(error)
 
 
 def test_zero_reminder_and_zero_extension_are_allowed():

@@ -1016,9 +1016,10 @@ def test_default_policy_has_the_four_stages_of_product_md():
     ]
 
 
-def test_default_policy_timescales_in_working_days():
+def test_default_policy_timescales_in_working_days_and_urgent_working_hours():
     assert [stage.working_days for stage in DEFAULT_POLICY] == [5, 5, 5, 10]
-    assert [stage.urgent_working_days for stage in DEFAULT_POLICY] == [1, 1, 1, 2]
+    # Four working hours at stages 1 and 2, one working day at 3, two at the final stage.
+    assert [stage.urgent_working_hours for stage in DEFAULT_POLICY] == [4, 4, 8, 16]
 
 
 def test_default_policy_escalates_missed_deadlines_except_at_the_final_stage():
