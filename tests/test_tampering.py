@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from escalate import checkpoint_log, history, queries, services
+from escalate import access_log, checkpoint_log, history, queries, services
 from escalate.extensions import db
 from escalate.models import AccessEntry, Difference, Event, HistoryHead, State, User
 from tests import oversight_fixture as story_module
@@ -620,8 +620,8 @@ def access_resealed(app, refs):
         forged = SimpleNamespace(**entry)
         forged.user_id = user_id = 1 if entry["position"] == 1 else entry["user_id"]
         forged.previous_seal = previous
-        message = "\n".join((history.ACCESS_SCHEME, previous,
-                             history._canonical(history.access_content(forged))))  # fmt: skip
+        message = "\n".join((access_log.ACCESS_SCHEME, previous,
+                             history._canonical(access_log.access_content(forged))))  # fmt: skip
         previous = guessed(message)
         sql(app, "UPDATE access_entry SET user_id = :u, previous_seal = :p, seal = :s "
                  "WHERE position = :n", u=user_id, p=forged.previous_seal, s=previous,
@@ -638,8 +638,8 @@ def access_forged(app, refs):
         position=head.position + 1, at=NOW, user_id=1, kind="viewed_report",
         difference_id=None, what="The dashboard", key_id=key_id, previous_seal=head.seal,
     )  # fmt: skip
-    content = history._canonical(history.access_content(forged))
-    forged.seal = guessed("\n".join((history.ACCESS_SCHEME, head.seal, content)))
+    content = history._canonical(access_log.access_content(forged))
+    forged.seal = guessed("\n".join((access_log.ACCESS_SCHEME, head.seal, content)))
     sql(app, sa.insert(AccessEntry.__table__).values(**vars(forged)))
     sql(app, "UPDATE access_head SET position = :p, seal = :s", p=forged.position, s=forged.seal)
 

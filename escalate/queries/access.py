@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 
 from escalate import history
+from escalate.access_log import AccessWalk
 from escalate.calendar import DEFAULT_TZ
 from escalate.extensions import db
-from escalate.history import AccessWalk, KeyRing
+from escalate.history import KeyRing
 from escalate.models import AccessEntry, AccessHead, Difference, User
 from escalate.queries.paging import page_of_counted
 from escalate.wording import iso_minute

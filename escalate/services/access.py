@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from escalate import history
+from escalate import access_log, history
 from escalate.extensions import db
 from escalate.models import AccessEntry, AccessHead, AccessKind, User
 
@@ -43,7 +43,7 @@ def record(
         difference_id=difference_id,
         what=what[:MAX_WHAT],
     )
-    history.seal_access(
+    access_log.seal_access(
         entry, history.KeyRing.from_config(current_app.config), previous_seal=taken[1]
     )
     db.session.add(entry)
