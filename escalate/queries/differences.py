@@ -157,7 +157,7 @@ def last_response(difference: Difference) -> dict | None:
         "by": response.actor.name if response.actor else "",
         "at": response.at,
         "stage_level": response.stage_level,
-        **response.data,
+        **response.details,
     }
 
 
