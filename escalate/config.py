@@ -172,6 +172,41 @@ def _addresses(environ, name: str) -> tuple[str, ...]:
     return found
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _single_sign_on(environ) -> dict:
+    """OpenID Connect single sign-on: the provider's issuer address and escalate's client id and
+    secret there, all three or none."""
+    issuer = environ.get("OIDC_ISSUER", "").strip().rstrip("/")
+    client_id = environ.get("OIDC_CLIENT_ID", "").strip()
+    secret = environ.get("OIDC_CLIENT_SECRET", "").strip()
+    name = environ.get("OIDC_PROVIDER_NAME", "").strip()
+    given = {"OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": client_id, "OIDC_CLIENT_SECRET": secret}
+    if not any(given.values()):
+        return {"OIDC_ISSUER": None, "OIDC_CLIENT_ID": None, "OIDC_CLIENT_SECRET": None,
+                "OIDC_PROVIDER_NAME": None}
+    missing = [key for key, value in given.items() if not value]
+    if missing:
+        raise ConfigError(
+            "Single sign-on needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together: "
+            f"set {' and '.join(missing)} too, or none of them."
+        )
+    parts = urlsplit(issuer)
+    if not parts.hostname or not (
+        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+    ):
+        raise ConfigError(
+            "OIDC_ISSUER must be the provider's issuer address, starting with https:// (for "
+            "example https://login.microsoftonline.com/TENANT-ID/v2.0; http:// only for a "
+            f"provider on this machine); got {issuer!r}."
+        )
+    if len(name) > 60:
+        raise ConfigError("OIDC_PROVIDER_NAME must be at most 60 characters, like NHS CIS2.")
+    return {"OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": client_id, "OIDC_CLIENT_SECRET": secret,
+            "OIDC_PROVIDER_NAME": name or None}
+
+
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 
@@ -333,6 +368,8 @@ def load_config(instance_path: str, environ=None) -> dict:
         "TRUSTED_PROXIES": _whole_number(
             environ, "TRUSTED_PROXIES", 0, minimum=0, maximum=5, unit="proxies"
         ),
+        # Single sign-on (OpenID Connect): None when not configured.
+        **_single_sign_on(environ),
         "SERVICE_NAME": "Resolve a professional difference",
         "CLOCK": lambda: datetime.now(UTC),
         "PARTNERSHIP_NAME": environ.get("PARTNERSHIP_NAME", "").strip() or None,
