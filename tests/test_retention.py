@@ -251,9 +251,10 @@ def test_a_correction_that_cannot_be_made_says_why_and_changes_nothing(
     app, people, client_for, fields, message
 ):
     reference = raise_and_close(app, people, NOW, respond=True)
+    chair = client_for(people.chair)  # signing in notes the two-factor code used
     before = everything_stored(app)
 
-    refused = submit(client_for(people.chair), correction_page(reference), fields)
+    refused = submit(chair, correction_page(reference), fields)
 
     assert refused.status_code == 200
     assert message in refused.get_data(as_text=True)
