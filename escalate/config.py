@@ -318,6 +318,8 @@ def load_config(instance_path: str, environ=None) -> dict:
         "RETENTION_YEARS": _whole_number(
             environ, "RETENTION_YEARS", 6, minimum=1, maximum=100, unit="years"
         ),
+        # The sweep sends the partnership a weekly digest of what is open (once each week).
+        "WEEKLY_DIGEST": _flag(environ, "WEEKLY_DIGEST", True),
         # Pause between rounds of `flask escalate worker`.
         "WORKER_INTERVAL": _whole_number(
             environ, "WORKER_INTERVAL", 15, minimum=1, maximum=86_400, unit="seconds"

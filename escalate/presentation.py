@@ -132,7 +132,13 @@ EVENT_TITLES = {
     "overdue": "The response deadline was missed",
     "corrected": "Mistaken entry corrected",
     "anonymised": "Anonymised under the retention policy",
+    "proposed": "Proposal to the raiser",
+    "proposal_objected": "Proposal objected to: the difference goes on",
+    "advice": "Advice from the raiser's supporter",
+    "closed_no_reply": "Closed: no reply from the raising side",
 }
+
+PROPOSALS = {"accept": "Accepting the response", "withdraw": "Withdrawing the difference"}
 
 
 def row_removals(erasures) -> list[str]:
@@ -147,6 +153,7 @@ def removal_note(name: str, why: str | None, *, event_texts: bool) -> str:
     if why == history.CORRECTION:
         return f"{label}: entered by mistake and removed (see the correction)"
     return f"{label}: removed under the retention policy"
+
 
 def timeline(events, erasures=None) -> list[dict]:
     """A difference's history as MOJ timeline items: newest first, each with labelled lines;
@@ -167,6 +174,8 @@ def timeline(events, erasures=None) -> list[dict]:
                 lines.append(("Leading for the raising side", ", ".join(data["leads"])))
             if event.deadline:
                 lines.append(("Response due", time_and_date(event.deadline)))
+            if data.get("supporters"):
+                lines.append(("Supporting the raiser", ", ".join(data["supporters"])))
         elif kind in ("responded", "decided"):
             lines.append(("Outcome", outcome_label(data.get("outcome"))))
             for key, label in (
@@ -177,10 +186,29 @@ def timeline(events, erasures=None) -> list[dict]:
             ):
                 if data.get(key):
                     lines.append((label, data[key]))
+            if data.get("reply_by"):
+                lines.append(("Raising side to answer by", _when(data["reply_by"])))
         elif kind == "accepted":
+            lines.extend(_proposal_lines(data))
             lines.append(("Comment", data.get("comment") or "None"))
         elif kind == "withdrawn":
+            lines.extend(_proposal_lines(data))
+            if not data.get("proposed_by"):
+                lines.append(("Reason", data.get("rationale", "")))
+            elif data.get("comment"):
+                lines.append(("Comment", data["comment"]))
+        elif kind == "proposed":
+            lines.append(("Proposes", PROPOSALS.get(data.get("proposal"), "")))
             lines.append(("Reason", data.get("rationale", "")))
+            lines.append(("Raiser to confirm or object by", _when(data.get("reply_by"))))
+        elif kind == "proposal_objected":
+            lines.append(("Proposal", PROPOSALS.get(data.get("proposal"), "")))
+            lines.append(("Proposed by", data.get("proposed_by", "")))
+            lines.append(("Why the raiser objects", data.get("reason", "")))
+        elif kind == "advice":
+            lines.append(("Advice", data.get("advice", "")))
+        elif kind == "closed_no_reply":
+            lines.append(("Reason", data.get("reason", "")))
         elif kind == "extended":
             lines.append(("Extended by", f"{data.get('days')} working days"))
             lines.append(("Reason", data.get("rationale", "")))
@@ -240,6 +268,26 @@ def timeline(events, erasures=None) -> list[dict]:
     return list(reversed(items))
 
 
+def _when(text: str | None) -> str:
+    return time_and_date(datetime.fromisoformat(text)) if text else ""
+
+
+def _proposal_lines(data: dict) -> list[tuple[str, str]]:
+    """How a lead's proposal came to take effect, on the event that applied it."""
+    if not data.get("proposed_by"):
+        return []
+    how = (
+        "Applied after no reply from the raiser by " + _when(data.get("reply_by"))
+        if data.get("applied_after_no_reply")
+        else "Confirmed by the person who raised it"
+    )
+    return [
+        ("Proposed by", data["proposed_by"]),
+        ("Reason for the proposal", data.get("proposal_rationale", "")),
+        ("How", how),
+    ]
+
+
 # The history events that close a difference, and the response an acceptance closes it on.
 CLOSING_EVENTS = ("accepted", "decided", "withdrawn")
 
@@ -276,14 +324,17 @@ def outcome_card(difference) -> dict | None:
         if response is not None:
             lines.append(("Response from", _by_and_when(response)))
         lines.append(("Accepted by", _by_and_when(closing)))
+        lines += _proposal_lines(data)
         lines.append(("Comment", data.get("comment", "")))
     elif kind == "decided":
         title = "Resolved by the partnership's decision"
         lines += _decision_lines(data, data.get("outcome"))
         lines.append(("Decided by", _by_and_when(closing)))
     else:
-        lines.append(("Reason", data.get("rationale", "")))
+        if not data.get("proposed_by"):
+            lines.append(("Reason", data.get("rationale", "")))
         lines.append(("Withdrawn by", _by_and_when(closing)))
+        lines += _proposal_lines(data)
     return {"title": title, "lines": [line for line in lines if line[1]]}
 
 

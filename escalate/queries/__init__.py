@@ -5,6 +5,7 @@ from escalate.queries import (  # noqa: F401
     choices,
     conditions,
     differences,
+    digest,
     figures,
     histories,
     inbox,

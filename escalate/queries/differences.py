@@ -19,9 +19,11 @@ from escalate.models import (
     LearningNote,
     Notification,
     PolicyStage,
+    Proposal,
     Side,
     Stage,
     State,
+    Supporter,
     User,
 )
 from escalate.queries.conditions import OPEN_STATES, current_party, visible_to
@@ -71,6 +73,8 @@ def situation(difference: Difference, now: datetime) -> workflow.Situation:
         involved_ids=involved,
         extended_days=stage.extended_days if stage else 0,
         max_extension_days=policy_stage.max_extension_days if policy_stage else 0,
+        supporter_ids=frozenset(s.user_id for s in difference.supporters),
+        open_proposal=proposal.kind.value if (proposal := difference.open_proposal) else None,
     )
 
 
@@ -83,6 +87,8 @@ PAGE_LOADS = (
     joinedload(Difference.receiving_agency),
     selectinload(Difference.stages).selectinload(Stage.assignments).joinedload(Assignment.user),
     selectinload(Difference.events).joinedload(Event.actor),
+    selectinload(Difference.supporters).joinedload(Supporter.user),
+    selectinload(Difference.proposals).joinedload(Proposal.proposer),
 )
 
 
@@ -114,6 +120,10 @@ class DifferenceFacts:
     situation: workflow.Situation | None = None
     last_response: dict | None = None  # the most recent response at any stage
     raised_by_viewer: bool = False
+    # While the raising side decides: by when they should accept or escalate.
+    reply_by: datetime | None = None
+    proposal: Proposal | None = None  # a lead's proposal waiting for the raiser's answer
+    supporters: tuple = ()  # Supporter rows: who supports the raiser
 
 
 def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalendar | None = None):
@@ -135,6 +145,11 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         situation=state,
         last_response=last_response(difference),
         raised_by_viewer=difference.raiser_id == user.id,
+        reply_by=stage.reply_by
+        if stage is not None and difference.state == State.AWAITING_RAISER
+        else None,
+        proposal=difference.open_proposal,
+        supporters=tuple(difference.supporters),
     )
 
 
