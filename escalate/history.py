@@ -80,6 +80,8 @@ EVENT_TEXTS = frozenset(
         "agreed",
         "text",
         "corrected_text",
+        "reason",
+        "advice",
     }
 )
 # Why a text was erased, and the words left in its place.

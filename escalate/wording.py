@@ -75,6 +75,8 @@ EVENT_TEXT_LABELS = {
     "agreed": "What was agreed",
     "text": "What the partnership learned",
     "corrected_text": "Corrected text",
+    "reason": "Reason",
+    "advice": "Advice",
 }
 # What a notification's email carried (Notification.email_form), on the difference's page.
 EMAIL_FORM_LABELS = {
