@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from escalate import calendar, demo, notify, queries, services, validation
+from escalate import calendar, demo, notify, policy, queries, services, validation
 from escalate.models import Role
 from escalate.wording import plural
 from escalate.workflow import DomainError
@@ -92,6 +92,11 @@ def create_user(email, name, role, agency_name, job_title):
         job_title=job_title,
     )
     click.echo(f"Created {user.role.value} account for {user.email}.")
+    if user.role in policy.TWO_FACTOR_ROLES:
+        click.echo(
+            "When they first sign in, they set up two-factor sign-in with an authenticator app "
+            "before anything else."
+        )
 
 
 @escalate_group.command("seed-demo")

@@ -16,6 +16,7 @@ from escalate import queries, services
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
+    AgencySafeguardingLead,
     AgencyStageContact,
     Base,
     ClosureDay,
@@ -154,6 +155,8 @@ MATRIX = {
     "admin.agency": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.change_agency": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.remove_contact": Entry(post=ADMIN_POST),
+    "admin.add_safeguarding_lead": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.remove_safeguarding_lead": Entry(post=ADMIN_POST),
     "admin.users": Entry(get=only(ADMIN, 200)),
     "admin.invite": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.user": Entry(get=only(ADMIN, 200)),
@@ -188,6 +191,8 @@ def world(app):
         people = partnership.build()
         spare = factories.user(Role.PRACTITIONER, agency=people.police, name="Spare Account")
         db.session.add(ClosureDay(day=datetime(2027, 1, 4).date(), description="Closed"))
+        lead = AgencySafeguardingLead(agency_id=people.csc.id, user_id=people.sw2.id)
+        db.session.add(lead)
         db.session.commit()
         seen = services.differences.raise_difference(
             people.gp, factories.new_difference(people.csc, named_professional_id=people.sw.id), NOW
@@ -238,6 +243,7 @@ def world(app):
             agency_id=people.csc.id,
             user_id=spare.id,
             contact_id=db.session.scalar(sa.select(AgencyStageContact.id)),
+            lead_id=lead.id,
             closure_id=db.session.scalar(sa.select(ClosureDay.id)),
         )
         db.session.remove()

@@ -101,6 +101,7 @@ FORM_PAGES = {
     "AgencyForm": FormPage("admin", "/admin/agencies/new"),
     "AccountForm": FormPage("admin", "/admin/users/invite"),
     "StageContactForm": FormPage("admin", "/admin/agencies/{csc}"),
+    "SafeguardingLeadForm": FormPage("admin", "/admin/agencies/{csc}/safeguarding-leads"),
     "StageForm": FormPage("admin", "/admin/policy/stages/1"),
     "CalendarForm": FormPage("admin", "/admin/calendar"),
     "ClosureDayForm": FormPage("admin", "/admin/calendar/closure-days"),
