@@ -149,10 +149,13 @@ def seed_bench(differences, people):
 )
 @with_appcontext
 def sweep(dry_run):
-    """Send due reminders, record missed deadlines and escalate where the policy says so."""
+    """Send due reminders, record missed deadlines and escalate where the policy says so;
+    anonymise differences closed longer ago than the retention policy keeps them."""
     report = services.sweep.sweep(current_app.config["CLOCK"](), dry_run=dry_run)
     for item in report.items if dry_run else ():
         click.echo(item.summary)
+    for reference in report.anonymised if dry_run else ():
+        click.echo(f"{reference}: anonymise under the retention policy")
     for problem in report.problems:
         click.echo(f"Not done: {problem}", err=True)
     counts = str(report)
@@ -184,6 +187,9 @@ def verify_audit(batch_size, full):
     for problem in result.record:
         where = f"position {problem.position}: " if problem.position else ""
         click.echo(f"The partnership's record: {where}{problem.reason}", err=True)
+    for problem in result.access:
+        where = f"position {problem.position}: " if problem.position else ""
+        click.echo(f"The access log: {where}{problem.reason}", err=True)
     if not result.ok:
         summary = []
         if result.altered:
@@ -196,10 +202,18 @@ def verify_audit(batch_size, full):
                 f"The partnership's record was altered "
                 f"({plural(len(result.record), 'problem')} above)."
             )
+        if result.access:
+            summary.append(
+                f"The access log was altered ({plural(len(result.access), 'problem')} above)."
+            )
         raise click.ClickException(" ".join(summary))
     click.echo(
         f"Verified the history of {plural(result.differences, 'difference')} "
         f"({plural(result.events, 'event')}): nothing was altered."
+    )
+    click.echo(
+        f"Verified the access log ({plural(result.access_entries, 'entry', 'entries')}): "
+        "nothing was altered."
     )
     if result.checkpoint is not None:
         cp = result.checkpoint

@@ -86,6 +86,15 @@ def learning_note(role, case):
     return {409} if role == Role.PARTNERSHIP else {403}
 
 
+def correction(role, case):
+    if role is None:
+        return {302}
+    if case == DOES_NOT_SEE:
+        return {404}
+    # The partnership corrects a mistaken entry (an empty form: errors); nobody else may.
+    return {200} if role == Role.PARTNERSHIP else {403}
+
+
 def public_link(role, case):
     # An unknown link is "not found"; someone signed in is told to sign out first.
     return {404} if role is None else {409}
@@ -137,6 +146,9 @@ MATRIX = {
     "oversight.report": Entry(get=only(OVERSIGHT, 200)),
     "oversight.report_csv": Entry(get=only(OVERSIGHT, 200)),
     "oversight.learning_note": Entry(get=learning_note, post=learning_note),
+    "records.correct": Entry(get=correction, post=correction),
+    "records.access_log": Entry(get=only(OVERSIGHT, 200)),
+    "records.access_log_csv": Entry(get=only(OVERSIGHT, 200)),
     "admin.changes": Entry(get=only(OVERSIGHT | ADMIN, 200)),
     "admin.set_password": Entry(get=public_link, post=public_link),
     "admin.index": Entry(get=only(ADMIN, 200)),

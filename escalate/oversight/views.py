@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 
 from escalate import calendar, presentation, queries, services, wording
 from escalate.calendar import to_local
-from escalate.models import Category, Role
+from escalate.models import AccessKind, Category, Role
 from escalate.oversight import charts
 from escalate.oversight.forms import (
     LearningNoteForm,
@@ -60,6 +60,7 @@ def dashboard_section(section):
 def _dashboard_page(section: str):
     """One section of the dashboard: every section reads the same (cached) figures, so each
     page costs what the whole dashboard did, and no more."""
+    presentation.log_access(AccessKind.VIEWED_REPORT, "The dashboard")
     now = presentation.now()
     figures = queries.figures.cached("dashboard", lambda: queries.figures.dashboard(now), now)
     return render_template(
@@ -105,6 +106,9 @@ def _filter_args(parsed) -> dict:
 
 @bp.route("/unresolved")
 def unresolved():
+    presentation.log_access(
+        AccessKind.VIEWED_REPORT, presentation.with_filters("The unresolved list")
+    )
     now = presentation.now()
     parsed, agencies, stages = _parsed_filters()
     pages = queries.unresolved.unresolved_page(
@@ -164,6 +168,9 @@ WAITING = {"response": "Waiting for a response", "raiser": "Waiting for the rais
 
 @bp.route("/unresolved.csv")
 def unresolved_csv():
+    presentation.log_access(
+        AccessKind.DOWNLOADED_CSV, presentation.with_filters("The unresolved list as CSV")
+    )
     now = presentation.now()
     parsed, _, _ = _parsed_filters()
     stamp = to_local(now).strftime("%Y-%m-%d")
@@ -190,6 +197,10 @@ def _report_period():
 @bp.route("/report")
 def report():
     period, form = _report_period()
+    presentation.log_access(
+        AccessKind.VIEWED_REPORT,
+        f"The report for {period.label}" if period else "The report page (no period chosen)",
+    )
     figures = (
         queries.figures.cached(
             "report", lambda: queries.figures.report(period), presentation.now(), period
@@ -218,6 +229,7 @@ def report_csv():
     if problem is not None:
         abort(400, problem[1])
     period = calendar.Period(first, last)
+    presentation.log_access(AccessKind.DOWNLOADED_CSV, f"The report for {period.label} as CSV")
     return Response(
         stream_with_context(queries.figures.report_csv(queries.figures.report(period))),
         mimetype="text/csv",
