@@ -248,6 +248,10 @@ class Browser:
         return self.apps[email].at(step * 30)
 
     def sign_out(self) -> None:
+        # The browser may still be on another server's page (one browser serves a whole module,
+        # and cookies do not care about ports): sign out here.
+        if not self.driver.current_url.startswith(self.base):
+            self.visit("/accessibility")
         buttons = self.driver.find_elements(By.CSS_SELECTOR, ".app-signed-in .app-link-button")
         if buttons:
             self.after(buttons[0].click)
