@@ -48,6 +48,14 @@ def _raised(
     *, reference, stage, to, raiser, raising_agency, receiving_agency, deadline, urgent, **_
 ):
     urgency = "It is marked urgent: the child may be at immediate risk. " if urgent else ""
+    if to == "lead":
+        return f"a professional difference has started at {stage}", [
+            f"{raiser} ({raising_agency}) has raised a professional difference with "
+            f"{receiving_agency}. {urgency}It starts at stage: {stage}, where you lead for the "
+            "raising agency.",
+            _deadline_line(deadline),
+            "You can escalate it, saying why, without waiting for the response.",
+        ]
     if to == "raiser":
         return "your difference has been raised", [
             f"Your professional difference with {receiving_agency} has been recorded as "
@@ -187,21 +195,16 @@ def automatic_escalation_reason(deadline) -> str:
     )
 
 
-def _days_left(days_left) -> str:
-    if days_left is None:
-        return ""
-    if days_left <= 0:
-        return "It is due today."
-    return f"That is {plural(days_left, 'working day')} from today."
-
-
-def _reminder(*, reference, stage, raising_agency, deadline, days_left=None, **_):
+def _reminder(*, reference, stage, raising_agency, deadline, time_left="", urgent=False, **_):
     return f"reminder: a response is due by {when(deadline)}", [
         f"The professional difference raised by {raising_agency} is waiting for your response "
         f"at stage: {stage}.",
-        f"Your response is due by {when(deadline)}. {_days_left(days_left)}",
-        "If you need more time, you can extend the deadline and say why. If it cannot be "
-        "resolved at your level, you can escalate it to the next stage.",
+        f"Your response is due by {when(deadline)}." + (f" {time_left}." if time_left else ""),
+        "It is urgent: the child may be at immediate risk, and its deadline cannot be extended."
+        if urgent
+        else "If you need more time, you can ask the raising side to agree a later deadline, "
+        "saying why.",
+        "If it cannot be resolved at your level, you can escalate it to the next stage.",
     ]
 
 

@@ -120,6 +120,7 @@ class Situation:
     involved_ids: frozenset[int] = field(default_factory=frozenset)  # any stage, ever
     extended_days: int = 0
     max_extension_days: int = 0
+    urgent: bool = False
 
 
 MANAGING_ROLES = frozenset({Role.MANAGER, Role.SENIOR})
@@ -297,7 +298,8 @@ def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:
             if not (awaiting_response and s.is_overdue):
                 return WrongState("Only a missed deadline escalates a difference automatically.")
         elif _is_raising_side(actor, s):
-            if awaiting_response and not s.is_overdue:
+            # An urgent difference's raising side need not wait: the child may be at risk now.
+            if awaiting_response and not s.is_overdue and not s.urgent:
                 return WrongState(
                     "Wait for the response, or for the deadline to pass, before escalating."
                 )

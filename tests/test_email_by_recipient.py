@@ -132,7 +132,7 @@ FACTS = {
     "days": 2,
     "new_responder": "Leah Morgan",
     "held_on": "20 November 2026",
-    "days_left": 1,
+    "time_left": "1 working day left",
     "responded_at": NOW,
     "overdue": False,
     "escalating": False,

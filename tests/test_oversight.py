@@ -345,7 +345,7 @@ def test_the_csv_export_says_what_the_list_says(people, client_for, story):
             "Waiting for a response",
             "Yes",
             "Yes",
-            "2026-11-19 17:00",
+            "2026-11-18 13:00",
         ]
     ]
     # No child's details leave the service in an export.

@@ -146,7 +146,8 @@ def test_the_responder_is_reminded_once_when_the_reminder_falls_due(ctx, people)
     assert reminder.subject == (
         "RPD-2025-00001: reminder: a response is due by 5pm on Wednesday 23 April 2025"
     )
-    assert "That is 1 working day from today." in reminder.body
+    assert "due by 5pm on Wednesday 23 April 2025. 1 working day left." in reminder.body
+    assert "ask the raising side to agree a later deadline" in reminder.body
     assert "QZ" not in reminder.body + reminder.subject and "2019" not in reminder.body
     assert reminder.event_id is None  # a reminder changes nothing in the history
     assert messages_to(people.gp, mark) == []
@@ -166,6 +167,8 @@ def test_an_urgent_difference_uses_the_urgent_timescale_for_its_reminder_and_dea
     assert sweep(utc(2025, 4, 16, 11)).reminders == 1
     [reminder] = messages_to(people.sw, mark)
     assert "due by 2pm on Wednesday 16 April 2025" in reminder.subject
+    assert "2 working hours left" in reminder.body
+    assert "its deadline cannot be extended" in reminder.body
 
 
 def test_an_urgent_difference_raised_after_hours_starts_its_clock_the_next_morning(ctx, people):

@@ -688,6 +688,23 @@ def test_an_urgent_difference_keeps_urgent_timescales_when_escalated(cast):
     assert d.open_stage.deadline == utc(2026, 3, 2, 13, 0)
 
 
+def test_the_raiser_of_an_urgent_difference_escalates_before_any_response(cast):
+    d = raise_(cast, immediate_risk=True, protective_action="Police attended and she is safe.")
+    with pytest.raises(WrongState, match="Wait for the response"):
+        escalate(cast.gp, raise_(cast, child_reference="CSC-2"), now=T0)
+    escalate(cast.gp, d, now=T0)
+    assert (d.state, d.stage_level) == (State.AWAITING_RESPONSE, 2)
+    event = last_event(d)
+    assert event.kind == EventKind.ESCALATED and event.actor_id == cast.gp.id
+    assert event.data["rationale"] == ESCALATION and event.data["automatic"] is False
+    with pytest.raises(RationaleRequired):
+        escalate(cast.gp, d, now=T0, rationale="n/a")
+    # Again at stage 2, still before any response: to stage 3, one working day.
+    escalate(cast.gp, d, now=T0)
+    assert (d.stage_level, d.open_stage.working_hours) == (3, 8)
+    assert d.open_stage.deadline == utc(2026, 3, 2, 17, 0)
+
+
 @pytest.mark.parametrize(
     ("setup", "who", "rationale", "error", "field"),
     [

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
-from escalate import deadlines, history, workflow
+from escalate import deadlines, history, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Assignment,
@@ -71,6 +71,7 @@ def situation(difference: Difference, now: datetime) -> workflow.Situation:
         involved_ids=involved,
         extended_days=stage.extended_days if stage else 0,
         max_extension_days=policy_stage.max_extension_days if policy_stage else 0,
+        urgent=difference.urgent,
     )
 
 
@@ -112,6 +113,8 @@ class DifferenceFacts:
     leads: list[User]
     latest_response: dict | None  # the open stage's response, while the raising side decides
     situation: workflow.Situation | None = None
+    due: str = ""  # the deadline as read now: "3:30pm today"
+    time_left: str = ""  # "2 working hours left", "3 working days left"
 
 
 def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalendar | None = None):
@@ -131,7 +134,20 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         leads=stage.people(Side.LEAD) if stage else [],
         latest_response=latest_response(difference),
         situation=state,
+        **deadline_words(stage if awaiting else None, now, cal),
     )
+
+
+def deadline_words(stage: Stage | None, now: datetime, cal: WorkingCalendar) -> dict:
+    """How a page says when a response is due and how long is left: working hours for an
+    urgent difference's stage, working days otherwise."""
+    if stage is None:
+        return {"due": "", "time_left": ""}
+    if stage.working_hours:
+        left = wording.working_time_left(cal.minutes_between(now, stage.deadline))
+    else:
+        left = wording.working_days_left(cal.days_left(stage.deadline, now))
+    return {"due": wording.due_by(stage.deadline, now), "time_left": left}
 
 
 def latest_response(difference: Difference) -> dict | None:
@@ -152,6 +168,8 @@ class DifferenceRow:
     deadline: datetime | None
     is_overdue: bool
     working_days_left: int | None
+    due: str = ""
+    time_left: str = ""
 
 
 # What each row of a list shows, loaded by the list's own query.
@@ -176,6 +194,7 @@ def rows(differences, now: datetime, cal: WorkingCalendar) -> list[DifferenceRow
                 deadline=deadline,
                 is_overdue=deadlines.is_overdue(difference.state, deadline, now),
                 working_days_left=cal.days_left(deadline, now) if awaiting else None,
+                **deadline_words(stage if awaiting else None, now, cal),
             )
         )
     return made

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms.validators import InputRequired
 
 from escalate import presentation, queries, services, workflow
 from escalate.raising.forms import DifferenceForm, RiskForm
@@ -38,8 +39,15 @@ def act_now():
     )
 
 
-def _difference_form() -> DifferenceForm:
+def _difference_form(urgent: bool) -> DifferenceForm:
     form = DifferenceForm()
+    if urgent:
+        form.start_stage.choices = queries.choices.urgent_start_choices()
+        form.start_stage.validators = [
+            InputRequired(message="Select the stage at which the difference starts")
+        ]
+    else:
+        del form.start_stage
     agencies = queries.choices.other_agencies(current_user)
     form.receiving_agency.choices = [(0, "Select an agency")] + [(a.id, a.name) for a in agencies]
     form.named_professional.choices = [(0, "I do not know")] + [
@@ -64,6 +72,7 @@ def _new_difference(form: DifferenceForm, urgent: bool) -> services.differences.
         informal_discussion=form.informal_discussion.data or "",
         immediate_risk=urgent,
         protective_action=form.protective_action.data or "",
+        start_stage=int(form.start_stage.data) if urgent and form.start_stage.data else None,
     )
 
 
@@ -77,6 +86,8 @@ def _chosen_labels(form: DifferenceForm) -> dict[str, str]:
         "agency": label(form.receiving_agency, form.receiving_agency.data),
         "named": label(form.named_professional, form.named_professional.data or 0),
         "category": label(form.category, form.category.data),
+        "start_stage": label(form.start_stage, form.start_stage.data) if "start_stage" in form
+        else "",
     }
 
 
@@ -89,7 +100,7 @@ def details():
         # The immediate-risk question comes before anything else: nobody skips it.
         return redirect(url_for("raising.start"))
     urgent = answer == "yes"
-    form = _difference_form()
+    form = _difference_form(urgent)
     if request.method == "POST" and request.form.get("change"):
         form.validate()  # fill the form again from what was sent, errors hidden
         for field in form:

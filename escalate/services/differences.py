@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from escalate import calendar, wording, workflow
+from escalate import calendar, policy, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -24,7 +24,7 @@ from escalate.models import (
 from escalate.queries import conditions
 from escalate.queries.conditions import visible_to
 from escalate.queries.differences import actor_for, latest_response, person_for, situation
-from escalate.queries.setup import working_calendar
+from escalate.queries.setup import partnership_settings, policy_stages, working_calendar
 from escalate.services._records import (
     commit_or_stale,
     lock_difference,
@@ -67,6 +67,8 @@ class NewDifference:
     child_date_of_birth: date | None = None
     informal_discussion: str = ""
     protective_action: str = ""
+    # An urgent difference's raiser chooses the stage to start at (up to the policy's highest).
+    start_stage: int | None = None
 
 
 def check_new_difference(raiser: User, new: NewDifference, now: datetime) -> None:
@@ -82,19 +84,25 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
     db.session.flush()
     difference.reference = f"RPD-{now.year}-{difference.id:05d}"
     cal = working_calendar()
-    stage, opened = open_stage(difference, policy_stage_at(1), now, cal)
-    event = record_event(
-        difference, EventKind.RAISED, raiser, now, {"urgent": difference.urgent, **opened}
-    )
+    start = difference.stage_level
+    stage, opened = open_stage(difference, policy_stage_at(start), now, cal)
+    data = {"urgent": difference.urgent, **opened}
+    if start != 1:
+        data["start_stage"] = start
+    event = record_event(difference, EventKind.RAISED, raiser, now, data)
     common = message_facts(difference, stage, raiser) | {
         "raiser": raiser.name,
         "deadline": stage.deadline,
         "urgent": difference.urgent,
+        "start_stage": start,
     }
     notify_people(difference, event, now, [raiser], "raised", "raiser", common)
     notify_people(
         difference, event, now, stage.people(Side.RESPONDER), "raised", "responder", common
     )
+    # Started above stage 1: the raising side's lead there is told at once too.
+    leads = [lead for lead in stage.people(Side.LEAD) if lead.id != raiser.id]
+    notify_people(difference, event, now, leads, "raised", "lead", common)
     commit_or_stale()
     return difference
 
@@ -124,6 +132,7 @@ def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Differ
         new.child_date_of_birth,
         calendar.to_local(now).date(),
     )
+    start_stage = _start_stage(new)
     difference = Difference(
         raiser=raiser,
         raising_agency_id=raiser.agency_id,
@@ -162,10 +171,30 @@ def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Differ
         ),
         urgent=new.immediate_risk,
         state=State.AWAITING_RESPONSE,
-        stage_level=1,
+        stage_level=start_stage,
         raised_at=now,
     )
     return difference
+
+
+def _start_stage(new: NewDifference) -> int:
+    """Stage 1, or for an urgent difference the stage its raiser chose (within the policy; none
+    chosen is stage 1)."""
+    if not new.immediate_risk:
+        if new.start_stage not in (None, 1):
+            raise FieldError(
+                "start_stage", "Only an urgent difference can start above stage 1"
+            )
+        return 1
+    allowed = policy.urgent_start_levels(
+        partnership_settings().highest_urgent_start, [s.level for s in policy_stages()]
+    )
+    start = 1 if new.start_stage is None else new.start_stage
+    if start not in allowed:
+        raise FieldError(
+            "start_stage", f"An urgent difference can start at stage {wording.either(allowed)}"
+        )
+    return start
 
 
 @stale_on_conflict

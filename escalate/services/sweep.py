@@ -281,7 +281,10 @@ def _remind_responders(difference: Difference, stage: Stage, now: datetime) -> N
     stage.remind_at = None
     facts_ = message_facts(difference, stage, None) | {
         "deadline": stage.deadline,
-        "days_left": working_calendar().days_left(stage.deadline, now),
+        "time_left": queries.differences.deadline_words(stage, now, working_calendar())[
+            "time_left"
+        ],
+        "urgent": difference.urgent,
     }
     notify_without_event(
         difference, now, stage.people(Side.RESPONDER), "reminder", "responder", facts_

@@ -591,6 +591,21 @@ def test_raising_side_may_escalate_an_awaited_response_only_once_overdue(actor):
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])
+@pytest.mark.parametrize("actor", [RAISER, LEAD], ids=["raiser", "lead"])
+def test_an_urgent_differences_raising_side_may_escalate_without_waiting(actor, level):
+    awaited = situation(stage_level=level, urgent=True, is_overdue=False)
+    workflow.check(actor, awaited, ESCALATE)
+    assert ESCALATE in workflow.allowed_actions(actor, awaited)
+    # Still nowhere to go from the final stage, and still only the parties.
+    final = final_stage(urgent=True)
+    assert str(refusal(RAISER, final, ESCALATE)) == (
+        "This is the final stage: there is nowhere further to escalate."
+    )
+    assert type(refusal(UNRELATED_PRACTITIONER, awaited, ESCALATE)) is NotFound
+    assert type(refusal(RECEIVING_MANAGER, awaited, ESCALATE)) is NotAllowed
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
 def test_system_escalates_a_missed_deadline_without_needing_to_see_it(level):
     workflow.check(SYSTEM, situation(stage_level=level, is_overdue=True), ESCALATE)
     assert workflow.allowed_actions(SYSTEM, situation(stage_level=level, is_overdue=True)) == [
