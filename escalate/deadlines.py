@@ -34,10 +34,11 @@ class Duty(enum.StrEnum):
     OVERDUE = "overdue"  # record the missed deadline and tell both sides
     AUTO_ESCALATE = "auto_escalated"  # move the difference to the next stage
     RAISER_REMINDER = "raiser_reminder"  # remind the raising side to answer a response
+    EXTENSION_LAPSED = "extension_lapsed"  # a request for more time unanswered at the deadline
 
 
 # What a new deadline for the responder starts afresh: an extension re-arms these.
-RESPONDER_DUTIES = (Duty.REMINDER, Duty.OVERDUE)
+RESPONDER_DUTIES = (Duty.REMINDER, Duty.OVERDUE, Duty.EXTENSION_LAPSED)
 
 
 def reminder_at(
@@ -102,6 +103,8 @@ class StageClock:
     raiser_remind_at: datetime | None = None
     auto_escalate: bool = False
     done: frozenset[str] = field(default_factory=frozenset)  # stage_alert kinds recorded
+    # The deadline a pending request for more time would move (it lapses then), if any.
+    extension_pending_until: datetime | None = None
 
 
 def is_past(deadline: datetime, now: datetime) -> bool:
@@ -123,24 +126,20 @@ def duties(stage: StageClock, now: datetime) -> list[Duty]:
       once the deadline has passed: the overdue notice says more.
     - Waiting for a response, before the deadline, at or after ``remind_at``: remind (once).
     - Waiting for the raising side, at or after ``raiser_remind_at``: remind them (once).
+    - Waiting for a response with a request for more time unanswered when the deadline it
+      would move comes: the request lapses (once), before anything else due then.
     """
     if not stage.is_open_stage or stage.state.is_final:
         return []
     if stage.state == State.AWAITING_RESPONSE:
-        if is_past(stage.deadline, now):
-            if Duty.OVERDUE in stage.done:
-                return []
-            found = [Duty.OVERDUE]
-            if stage.auto_escalate and not stage.is_final and Duty.AUTO_ESCALATE not in stage.done:
-                found.append(Duty.AUTO_ESCALATE)
-            return found
-        if (
-            stage.remind_at is not None
-            and stage.remind_at <= now
-            and Duty.REMINDER not in stage.done
-        ):
-            return [Duty.REMINDER]
-        return []
+        lapsed = (
+            [Duty.EXTENSION_LAPSED]
+            if stage.extension_pending_until is not None
+            and stage.extension_pending_until <= now
+            and Duty.EXTENSION_LAPSED not in stage.done
+            else []
+        )
+        return lapsed + _responder_duties(stage, now)
     if (
         stage.state == State.AWAITING_RAISER
         and stage.raiser_remind_at is not None
@@ -148,4 +147,18 @@ def duties(stage: StageClock, now: datetime) -> list[Duty]:
         and Duty.RAISER_REMINDER not in stage.done
     ):
         return [Duty.RAISER_REMINDER]
+    return []
+
+
+def _responder_duties(stage: StageClock, now: datetime) -> list[Duty]:
+    """What is due for a stage waiting for a response: overdue (and escalation), or a reminder."""
+    if is_past(stage.deadline, now):
+        if Duty.OVERDUE in stage.done:
+            return []
+        found = [Duty.OVERDUE]
+        if stage.auto_escalate and not stage.is_final and Duty.AUTO_ESCALATE not in stage.done:
+            found.append(Duty.AUTO_ESCALATE)
+        return found
+    if stage.remind_at is not None and stage.remind_at <= now and Duty.REMINDER not in stage.done:
+        return [Duty.REMINDER]
     return []

@@ -778,7 +778,8 @@ SCENARIOS = [
             ),
         ),
     ),
-    # Stage 1, waiting for a response, with the deadline extended by the responder.
+    # Stage 1, waiting for a response, with the deadline moved: the responder asked for more
+    # time and the GP agreed.
     Scenario(
         raiser=DAVID,
         receiving=TRUST,
@@ -806,6 +807,13 @@ SCENARIOS = [
                 rationale="The emergency department's records for that night are kept by a "
                 "separate team and I have asked for them. I need three more working days to "
                 "give you a full answer.",
+            ),
+            step(
+                3,
+                DAVID,
+                Action.ANSWER_EXTENSION,
+                agree="yes",
+                answer="Agreed: a full answer matters more here than a quick one.",
             ),
         ),
     ),

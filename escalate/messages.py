@@ -6,7 +6,7 @@ Only the difference's reference identifies the child: never initials or a date o
 from datetime import datetime
 
 from escalate.calendar import to_local
-from escalate.wording import day_and_date, outcome_label, plural, when
+from escalate.wording import day_and_date, outcome_label, when
 
 
 def compose(
@@ -154,11 +154,45 @@ def _withdrawn(*, reference, stage, actor, rationale, **_):
     ]
 
 
-def _extended(*, reference, stage, actor, rationale, deadline, days, **_):
-    return f"the deadline moved to {when(deadline)}", [
-        f"{actor} extended the deadline at stage: {stage} by {plural(days, 'working day')}.",
-        f"Reason: {rationale}",
-        f"The response is now due by {when(deadline)}.",
+def _extension_requested(
+    *, reference, stage, to, requested_by, rationale, deadline, proposed_deadline, **_
+):
+    return f"more time asked for: to {when(proposed_deadline)}", [
+        f"{requested_by} asks for the response at stage: {stage} to be due by "
+        f"{when(proposed_deadline)} instead of {when(deadline)}.",
+        f"Why: {rationale}",
+        "The deadline moves only if you agree. You can agree, or refuse and say why; if nobody "
+        f"answers by {when(deadline)}, the request lapses and the deadline stays.",
+    ]
+
+
+def _extension_agreed(
+    *, reference, stage, to, actor, rationale, deadline, proposed_deadline, answer="", **_
+):
+    return f"more time agreed: the response is due by {when(proposed_deadline)}", [
+        f"{actor} agreed that the response at stage: {stage} is now due by "
+        f"{when(proposed_deadline)} (it was due by {when(deadline)}).",
+        f"The reason given for more time: {rationale}",
+        f"Comment: {answer}" if answer else "",
+    ]
+
+
+def _extension_refused(
+    *, reference, stage, to, actor, deadline, proposed_deadline, answer="", **_
+):
+    return f"more time refused: the response is still due by {when(deadline)}", [
+        f"{actor} did not agree to move the deadline at stage: {stage} to "
+        f"{when(proposed_deadline)}.",
+        f"Reason: {answer}",
+        f"The response is still due by {when(deadline)}.",
+    ]
+
+
+def _extension_lapsed(*, reference, stage, to, deadline, proposed_deadline, **_):
+    return "the request for more time lapsed", [
+        f"The request to move the deadline at stage: {stage} to {when(proposed_deadline)} was "
+        f"not answered by {when(deadline)}, so it lapsed and the deadline stands.",
+        "Please respond as soon as you can." if to == "responder" else "",
     ]
 
 
@@ -281,7 +315,10 @@ _WRITERS = {
     "escalated": _escalated,
     "decided": _decided,
     "withdrawn": _withdrawn,
-    "extended": _extended,
+    "extension_requested": _extension_requested,
+    "extension_agreed": _extension_agreed,
+    "extension_refused": _extension_refused,
+    "extension_lapsed": _extension_lapsed,
     "reassigned": _reassigned,
     "conversation": _conversation,
 }

@@ -109,6 +109,10 @@ EVENT_TITLES = {
     "decided": "Partnership decision: resolved",
     "withdrawn": "Withdrawn",
     "extended": "Deadline extended",
+    "extension_requested": "More time asked for",
+    "extension_agreed": "More time agreed: deadline moved",
+    "extension_refused": "More time refused",
+    "extension_lapsed": "Request for more time lapsed",
     "reassigned": "Reassigned",
     "conversation": "Conversation recorded",
     "learning_note": "Learning note",
@@ -151,6 +155,19 @@ def timeline(events) -> list[dict]:
             lines.append(("Extended by", f"{data.get('days')} working days"))
             lines.append(("Reason", data.get("rationale", "")))
             lines.append(("Response now due", time_and_date(event.deadline)))
+        elif kind.startswith("extension_"):
+            lines.append(("New deadline asked for", _instant(data.get("proposed_deadline"))))
+            lines.append(("Reason", data.get("rationale", "")))
+            if kind == "extension_agreed":
+                lines.append(("Was due", _instant(data.get("previous_deadline"))))
+                lines.append(("Response now due", time_and_date(event.deadline)))
+            elif kind == "extension_refused":
+                lines.append(("Refused because", data.get("answer", "")))
+                lines.append(("Response still due", time_and_date(event.deadline)))
+            elif kind == "extension_lapsed":
+                lines.append(("Response still due", time_and_date(event.deadline)))
+            if kind == "extension_agreed" and data.get("answer"):
+                lines.append(("Comment", data["answer"]))
         elif kind == "reassigned":
             lines.append(("Now responding", data.get("new_responder", "")))
             lines.append(("Reason", data.get("rationale", "")))
@@ -184,6 +201,10 @@ def timeline(events) -> list[dict]:
             }
         )
     return list(reversed(items))
+
+
+def _instant(text: str | None) -> str:
+    return time_and_date(datetime.fromisoformat(text)) if text else ""
 
 
 def _after_overdue(data: dict) -> str:

@@ -16,6 +16,8 @@ from escalate.models import (
     Difference,
     Event,
     EventKind,
+    ExtensionRequest,
+    ExtensionStatus,
     LearningNote,
     Notification,
     PolicyStage,
@@ -55,6 +57,7 @@ def situation(difference: Difference, now: datetime) -> workflow.Situation:
         else None
     )
     involved = frozenset(a.user_id for s in difference.stages for a in s.assignments)
+    awaiting = stage is not None and difference.state == State.AWAITING_RESPONSE
     return workflow.Situation(
         state=difference.state,
         stage_level=difference.stage_level,
@@ -72,6 +75,24 @@ def situation(difference: Difference, now: datetime) -> workflow.Situation:
         extended_days=stage.extended_days if stage else 0,
         max_extension_days=policy_stage.max_extension_days if policy_stage else 0,
         urgent=difference.urgent,
+        extension_pending=awaiting and pending_extension(stage, now) is not None,
+    )
+
+
+def pending_extension(stage: Stage | None, now: datetime) -> ExtensionRequest | None:
+    """The request for more time waiting for the raising side's answer at this stage, if any.
+    One whose deadline has come is no longer pending, whether or not the sweep has recorded
+    its lapse yet."""
+    if stage is None:
+        return None
+    return db.session.scalar(
+        sa.select(ExtensionRequest)
+        .where(
+            ExtensionRequest.stage_id == stage.id,
+            ExtensionRequest.status == ExtensionStatus.PENDING,
+            ExtensionRequest.current_deadline > now,
+        )
+        .options(joinedload(ExtensionRequest.requested_by))
     )
 
 
@@ -115,6 +136,7 @@ class DifferenceFacts:
     situation: workflow.Situation | None = None
     due: str = ""  # the deadline as read now: "3:30pm today"
     time_left: str = ""  # "2 working hours left", "3 working days left"
+    extension_request: ExtensionRequest | None = None  # waiting for the raising side
 
 
 def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalendar | None = None):
@@ -135,6 +157,7 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         latest_response=latest_response(difference),
         situation=state,
         **deadline_words(stage if awaiting else None, now, cal),
+        extension_request=pending_extension(stage, now) if state.extension_pending else None,
     )
 
 

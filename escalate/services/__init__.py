@@ -8,6 +8,7 @@ from escalate.services import (  # noqa: F401
     delivery,
     demo,
     differences,
+    extension_requests,
     importing,
     inbox,
     setup,

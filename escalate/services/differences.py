@@ -39,7 +39,6 @@ from escalate.services._stages import (
     escalate_to_next_stage,
     open_stage,
     policy_stage_at,
-    rearm_deadline_alerts,
     schedule_raiser_reminder,
 )
 from escalate.workflow import (
@@ -330,26 +329,6 @@ def withdraw(user, difference_id, version, *, rationale, now) -> Difference:
         "withdrawn",
         message_facts(difference, stage, user) | {"rationale": rationale},
     )
-    commit_or_stale()
-    return difference
-
-
-@stale_on_conflict
-def extend(user, difference_id, version, *, days, rationale, now) -> Difference:
-    """The responder moves the stage's deadline by some working days, within the policy."""
-    difference, stage = _begin(user, difference_id, version, workflow.Action.EXTEND, now)
-    days = workflow.check_extension(situation(difference, now), days)
-    rationale = workflow.require_rationale(rationale, what="why more time is needed")
-    # Counted from the deadline, or from now if it has already passed, so that an extension
-    # always gives time that is still to come.
-    stage.deadline = working_calendar().deadline(max(stage.deadline, now), days)
-    stage.extended_days += days
-    rearm_deadline_alerts(stage, now)
-    data = {"days": days, "rationale": rationale}
-    event = record_event(difference, EventKind.EXTENDED, user, now, data)
-    facts_ = message_facts(difference, stage, user) | data | {"deadline": stage.deadline}
-    notify_people(difference, event, now, [difference.raiser], "extended", "raiser", facts_)
-    notify_people(difference, event, now, stage.people(Side.LEAD), "extended", "lead", facts_)
     commit_or_stale()
     return difference
 

@@ -24,6 +24,8 @@ from escalate.extensions import db
 from escalate.models import (
     Difference,
     EventKind,
+    ExtensionRequest,
+    ExtensionStatus,
     PolicyStage,
     Side,
     Stage,
@@ -38,6 +40,7 @@ from escalate.services._records import (
     record_event,
 )
 from escalate.services._stages import escalate_to_next_stage, pick_for_stage
+from escalate.services.extension_requests import lapse_extension
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class SweepItem:
             deadlines.Duty.AUTO_ESCALATE: "escalate automatically to the next stage",
             deadlines.Duty.RAISER_REMINDER: "remind the raising side that a response is waiting "
             "for their answer",
+            deadlines.Duty.EXTENSION_LAPSED: "record that the unanswered request for more time "
+            "has lapsed, and tell both sides",
         }[self.duty]
         return f"{self.reference}, stage {self.stage_level} ({self.stage}): {what}"
 
@@ -93,6 +98,10 @@ class SweepReport:
     def raiser_reminders(self) -> int:
         return self.count(deadlines.Duty.RAISER_REMINDER)
 
+    @property
+    def lapsed(self) -> int:
+        return self.count(deadlines.Duty.EXTENSION_LAPSED)
+
     def __bool__(self) -> bool:
         return bool(self.items or self.skipped or self.problems)
 
@@ -101,6 +110,7 @@ class SweepReport:
         return (
             f"{plural(self.reminders, 'reminder')}, {self.overdue} overdue, "
             f"{self.escalated} escalated, {plural(self.raiser_reminders, 'raiser reminder')}"
+            + (f", {self.lapsed} request for more time lapsed" if self.lapsed else "")
         )
 
 
@@ -173,7 +183,19 @@ def _due_stages(now: datetime) -> list[tuple[int, int]]:
         deadlines.Duty.RAISER_REMINDER,
         Stage.raiser_remind_at <= now,
     )
-    return [tuple(row) for row in (*overdue, *reminders, *raisers)]
+    # Pending requests for more time are few (one a stage at most), found by their status.
+    lapsing = db.session.execute(
+        sa.select(Stage.id, Stage.difference_id)
+        .join(ExtensionRequest, ExtensionRequest.stage_id == Stage.id)
+        .where(
+            ExtensionRequest.status == ExtensionStatus.PENDING,
+            ExtensionRequest.current_deadline <= now,
+            not_done(deadlines.Duty.EXTENSION_LAPSED),
+        )
+        .order_by(ExtensionRequest.current_deadline, Stage.id)
+    ).all()
+    found = [tuple(row) for row in (*lapsing, *overdue, *reminders, *raisers)]
+    return list(dict.fromkeys(found))
 
 
 def _reference_of(difference_id: int) -> str:
@@ -198,6 +220,12 @@ def _sweep_stage(stage_id: int, difference_id: int, now: datetime, *, act: bool)
     done = frozenset(
         db.session.scalars(sa.select(StageAlert.kind).where(StageAlert.stage_id == stage.id))
     )
+    pending_until = db.session.scalar(
+        sa.select(ExtensionRequest.current_deadline).where(
+            ExtensionRequest.stage_id == stage.id,
+            ExtensionRequest.status == ExtensionStatus.PENDING,
+        )
+    )
     # Checked again now that the row is held: the difference may have moved on since the query.
     duties = deadlines.duties(
         deadlines.StageClock(
@@ -209,6 +237,7 @@ def _sweep_stage(stage_id: int, difference_id: int, now: datetime, *, act: bool)
             raiser_remind_at=stage.raiser_remind_at,
             auto_escalate=bool(policy_stage and policy_stage.auto_escalate),
             done=done,
+            extension_pending_until=pending_until,
         ),
         now,
     )
@@ -221,6 +250,8 @@ def _sweep_stage(stage_id: int, difference_id: int, now: datetime, *, act: bool)
     for duty in duties:
         db.session.add(StageAlert(stage_id=stage.id, kind=duty.value, at=now))
     db.session.flush()  # a second sweep stops here, on the unique constraint, before any work
+    if deadlines.Duty.EXTENSION_LAPSED in duties:
+        lapse_extension(difference, stage, now)
     if deadlines.Duty.OVERDUE in duties:
         _record_overdue(difference, stage, now, escalating=deadlines.Duty.AUTO_ESCALATE in duties)
     elif deadlines.Duty.REMINDER in duties:

@@ -31,6 +31,7 @@ ESCALATE = Action.ESCALATE
 DECIDE = Action.DECIDE
 WITHDRAW = Action.WITHDRAW
 EXTEND = Action.EXTEND
+ANSWER = Action.ANSWER_EXTENSION
 REASSIGN = Action.REASSIGN
 CONVERSE = Action.RECORD_CONVERSATION
 
@@ -175,15 +176,33 @@ AWAITING_RESPONSE = {
     "system": [],
 }
 
+# Overdue: the raising side may escalate; more time can no longer be asked for.
 OVERDUE = {
     **AWAITING_RESPONSE,
     "raiser": [ESCALATE, WITHDRAW, CONVERSE],
     "stage lead": [ESCALATE, WITHDRAW, CONVERSE],
+    "responder": [RESPOND, ESCALATE, CONVERSE],
     "system": [ESCALATE],
 }
 
 EXTENSION_USED_UP = {
     **AWAITING_RESPONSE,
+    "responder": [RESPOND, ESCALATE, CONVERSE],
+}
+
+# The responder has asked for more time: the raising side answers; nobody asks again meanwhile.
+MORE_TIME_ASKED = {
+    **AWAITING_RESPONSE,
+    "raiser": [WITHDRAW, ANSWER, CONVERSE],
+    "stage lead": [WITHDRAW, ANSWER, CONVERSE],
+    "responder": [RESPOND, ESCALATE, CONVERSE],
+}
+
+# Urgent: the raising side may escalate at once; nobody extends the deadline.
+URGENT = {
+    **AWAITING_RESPONSE,
+    "raiser": [ESCALATE, WITHDRAW, CONVERSE],
+    "stage lead": [ESCALATE, WITHDRAW, CONVERSE],
     "responder": [RESPOND, ESCALATE, CONVERSE],
 }
 
@@ -217,13 +236,19 @@ SITUATIONS = {
     "stage 1 awaiting response": (situation(), AWAITING_RESPONSE),
     "stage 2 overdue": (situation(stage_level=2, is_overdue=True), OVERDUE),
     "stage 1 extension used up": (situation(extended_days=5), EXTENSION_USED_UP),
+    "stage 1 more time asked": (situation(extension_pending=True), MORE_TIME_ASKED),
+    "stage 2 urgent": (situation(stage_level=2, urgent=True), URGENT),
+    "stage 1 urgent overdue": (situation(urgent=True, is_overdue=True), OVERDUE),
     "stage 1 awaiting raiser": (situation(state=State.AWAITING_RAISER), AWAITING_RAISER),
     "stage 3 awaiting raiser": (
         situation(stage_level=3, state=State.AWAITING_RAISER),
         AWAITING_RAISER,
     ),
     "final stage": (final_stage(), FINAL_STAGE),
-    "final stage overdue": (final_stage(is_overdue=True), FINAL_STAGE),
+    "final stage overdue": (
+        final_stage(is_overdue=True),
+        {**FINAL_STAGE, "partnership chair": [DECIDE, REASSIGN, CONVERSE]},
+    ),
     "resolved at stage 2": (situation(stage_level=2, state=State.RESOLVED), {}),
     "withdrawn at stage 1": (situation(state=State.WITHDRAWN), {}),
     "resolved at final stage": (final_stage(state=State.RESOLVED), {}),
@@ -238,6 +263,8 @@ NOT_NOW = {
     ("stage 1 awaiting response", "stage lead", ESCALATE),
     ("stage 1 extension used up", "raiser", ESCALATE),
     ("stage 1 extension used up", "stage lead", ESCALATE),
+    ("stage 1 more time asked", "raiser", ESCALATE),
+    ("stage 1 more time asked", "stage lead", ESCALATE),
     ("stage 1 awaiting raiser", "responder", ESCALATE),
     ("stage 3 awaiting raiser", "responder", ESCALATE),
 }
@@ -295,6 +322,7 @@ def test_actions_are_offered_in_a_stable_page_order_with_a_label_each():
         DECIDE,
         WITHDRAW,
         EXTEND,
+        ANSWER,
         REASSIGN,
         CONVERSE,
     ]
@@ -505,6 +533,48 @@ def test_nothing_can_be_done_to_a_final_difference(s, word, actor):
             NotAllowed,
             "Only the person this stage is assigned to can extend its deadline.",
             id="extend-by-raiser",
+        ),
+        pytest.param(
+            RESPONDER,
+            situation(urgent=True),
+            EXTEND,
+            WrongState,
+            "An urgent difference's deadline cannot be extended: the child may be at immediate "
+            "risk.",
+            id="extend-urgent",
+        ),
+        pytest.param(
+            RESPONDER,
+            situation(is_overdue=True),
+            EXTEND,
+            WrongState,
+            "The deadline has passed: more time can be asked for only before it.",
+            id="extend-overdue",
+        ),
+        pytest.param(
+            RESPONDER,
+            situation(extension_pending=True),
+            EXTEND,
+            WrongState,
+            "A request for more time is already waiting for the raising side's answer.",
+            id="extend-twice",
+        ),
+        pytest.param(
+            RAISER,
+            situation(),
+            ANSWER,
+            WrongState,
+            "There is no request for more time to answer.",
+            id="answer-nothing-asked",
+        ),
+        pytest.param(
+            RESPONDER,
+            situation(extension_pending=True),
+            ANSWER,
+            NotAllowed,
+            "Only the person who raised the difference, or their lead at this stage, can agree "
+            "to more time.",
+            id="answer-own-request",
         ),
         pytest.param(
             RESPONDER,
@@ -899,8 +969,8 @@ def test_check_extension_returns_the_days_within_the_policy(days):
 def test_check_extension_refuses_anything_but_a_positive_whole_number(days):
     with pytest.raises(FieldError) as caught:
         workflow.check_extension(situation(max_extension_days=5), days)
-    assert caught.value.field == "days"
-    assert str(caught.value) == "Enter the number of working days, like 3"
+    assert caught.value.field == "new_deadline"
+    assert str(caught.value) == "Enter a new deadline on a working day after the current one"
 
 
 @pytest.mark.parametrize(
@@ -915,7 +985,7 @@ def test_check_extension_says_how_many_days_are_left(extended, days, message):
     s = situation(extended_days=extended, max_extension_days=5)
     with pytest.raises(FieldError) as caught:
         workflow.check_extension(s, days)
-    assert caught.value.field == "days"
+    assert caught.value.field == "new_deadline"
     assert str(caught.value) == message
 
 
