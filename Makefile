@@ -1,6 +1,8 @@
 # `make run` and `make test` set up everything they need on a fresh machine.
 PYTHON ?= python3
 PORT ?= 5000
+# The web server and the worker both see it: links in emails point at the port served.
+export PORT
 VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .make

@@ -55,6 +55,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    from escalate.auth import single_sign_on
+
+    single_sign_on.init_app(app)
     app.jinja_loader = ChoiceLoader(
         [
             FileSystemLoader(str(ROOT / "templates")),
@@ -92,8 +95,10 @@ class DatabaseIdConverter(IntegerConverter):
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseIdConverter
     from escalate import presentation
+    from escalate.admin import sign_in  # noqa: F401 (its pages join admin)
     from escalate.admin.views import bp as admin_bp
     from escalate.assets import bp as assets_bp
+    from escalate.auth import single_sign_on, two_factor  # noqa: F401 (their pages join auth)
     from escalate.auth.views import bp as auth_bp
     from escalate.inbox.views import bp as inbox_bp
     from escalate.oversight.views import bp as oversight_bp

@@ -62,7 +62,7 @@ def _mail_sender(environ) -> str:
 
 
 def _base_url(environ) -> str:
-    raw = environ.get("ESCALATE_BASE_URL", "").strip() or "http://127.0.0.1:5000"
+    raw = environ.get("ESCALATE_BASE_URL", "").strip() or f"http://127.0.0.1:{_port(environ)}"
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
@@ -70,6 +70,15 @@ def _base_url(environ) -> str:
             f"https:// (for example https://escalate.example.org); got {raw!r}."
         )
     return raw.rstrip("/")
+
+
+def _port(environ) -> int:
+    """The port `make run` serves on (PORT, 5000 unless set): without ESCALATE_BASE_URL, links in
+    emails point there, so they work whatever port the development server was given."""
+    text = environ.get("PORT", "").strip() or "5000"
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"PORT must be a port number from 1 to 65535 (got {text!r}).")
+    return int(text)
 
 
 def url_settings(base_url: str) -> dict:
@@ -161,6 +170,41 @@ def _addresses(environ, name: str) -> tuple[str, ...]:
                 f"{name} must be email addresses separated by commas (got {address!r})."
             )
     return found
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _single_sign_on(environ) -> dict:
+    """OpenID Connect single sign-on: the provider's issuer address and escalate's client id and
+    secret there, all three or none."""
+    issuer = environ.get("OIDC_ISSUER", "").strip().rstrip("/")
+    client_id = environ.get("OIDC_CLIENT_ID", "").strip()
+    secret = environ.get("OIDC_CLIENT_SECRET", "").strip()
+    name = environ.get("OIDC_PROVIDER_NAME", "").strip()
+    given = {"OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": client_id, "OIDC_CLIENT_SECRET": secret}
+    if not any(given.values()):
+        return {"OIDC_ISSUER": None, "OIDC_CLIENT_ID": None, "OIDC_CLIENT_SECRET": None,
+                "OIDC_PROVIDER_NAME": None}
+    missing = [key for key, value in given.items() if not value]
+    if missing:
+        raise ConfigError(
+            "Single sign-on needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together: "
+            f"set {' and '.join(missing)} too, or none of them."
+        )
+    parts = urlsplit(issuer)
+    if not parts.hostname or not (
+        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+    ):
+        raise ConfigError(
+            "OIDC_ISSUER must be the provider's issuer address, starting with https:// (for "
+            "example https://login.microsoftonline.com/TENANT-ID/v2.0; http:// only for a "
+            f"provider on this machine); got {issuer!r}."
+        )
+    if len(name) > 60:
+        raise ConfigError("OIDC_PROVIDER_NAME must be at most 60 characters, like NHS CIS2.")
+    return {"OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": client_id, "OIDC_CLIENT_SECRET": secret,
+            "OIDC_PROVIDER_NAME": name or None}
 
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -319,6 +363,8 @@ def load_config(instance_path: str, environ=None) -> dict:
         "TRUSTED_PROXIES": _whole_number(
             environ, "TRUSTED_PROXIES", 0, minimum=0, maximum=5, unit="proxies"
         ),
+        # Single sign-on (OpenID Connect): None when not configured.
+        **_single_sign_on(environ),
         "SERVICE_NAME": "Resolve a professional difference",
         "CLOCK": lambda: datetime.now(UTC),
         "PARTNERSHIP_NAME": environ.get("PARTNERSHIP_NAME", "").strip() or None,

@@ -75,6 +75,9 @@ class DayMonthYearField(DateField):
             # the wrong number of parts (never a browser), must not break the page.
             self.raw_data = [*valuelist, "", "", ""][:3]
         if not valuelist or not any(part.strip() for part in valuelist):
+            # Boxes holding only spaces are empty: a required date is then missing, not a
+            # date the form goes on to use.
+            self.raw_data = ["", "", ""]
             self.data = None
             return
         if len(valuelist) != 3 or not all(part.strip() for part in valuelist):

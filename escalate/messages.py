@@ -18,9 +18,15 @@ def compose(
     differently to the person who raised the difference and to the person who must now act.
     """
     subject, lines = _WRITERS[kind](reference=reference, stage=stage, to=for_recipient, **facts)
+    # The words are read in the inbox (beside a link to the difference) and in the email (with
+    # its own link), so they do not tell the reader to sign in.
     body = "\n\n".join(line for line in lines if line)
-    body += f"\n\nDifference {reference}: sign in to see its full record."
     return f"{reference}: {subject}", body
+
+
+def _the_stage(name: str) -> str:
+    """A stage named in a sentence: "the Manager to manager stage"."""
+    return f"the {name} stage"
 
 
 def _outcome_line(outcome) -> str:
@@ -51,8 +57,8 @@ def _raised(
     if to == "lead":
         return f"a professional difference has started at {stage}", [
             f"{raiser} ({raising_agency}) has raised a professional difference with "
-            f"{receiving_agency}. {urgency}It starts at stage: {stage}, where you lead for the "
-            "raising agency.",
+            f"{receiving_agency}. {urgency}It starts at {_the_stage(stage)}, where you lead for "
+            "the raising agency.",
             _deadline_line(deadline),
             "You can escalate it, saying why, without waiting for the response.",
         ]
@@ -92,7 +98,7 @@ def _responded(
         else f"{receiving_agency} upheld its decision"
     )
     return headline, [
-        f"{actor} responded at stage: {stage}.",
+        f"{actor} responded at {_the_stage(stage)}.",
         _outcome_line(outcome),
         f"Actions agreed: {agreed_actions}" if agreed_actions else "",
         f"Rationale: {rationale}",
@@ -105,7 +111,7 @@ def _responded(
 
 def _accepted(*, reference, stage, actor, comment, outcome=None, rationale="", **_):
     return "the difference has been resolved", [
-        f"{actor} accepted the response at stage: {stage}. The difference is resolved.",
+        f"{actor} accepted the response at {_the_stage(stage)}. The difference is resolved.",
         _outcome_line(outcome),
         f"Rationale given in the response: {rationale}" if rationale else "",
         f"Comment: {comment}" if comment else "",
@@ -119,7 +125,7 @@ def _escalated(*, reference, stage, to, actor, previous_stage, rationale, deadli
         else (f"{actor} escalated the difference")
     )
     lines = [
-        f"{who} from stage: {previous_stage}, to stage: {stage}.",
+        f"{who} from {_the_stage(previous_stage)} to {_the_stage(stage)}.",
         f"Reason: {rationale}",
         _deadline_line(deadline),
     ]
@@ -138,7 +144,7 @@ def _escalated(*, reference, stage, to, actor, previous_stage, rationale, deadli
 
 def _decided(*, reference, stage, actor, outcome, decision, rationale, child_impact, **_):
     return "the partnership has decided", [
-        f"{actor} recorded the partnership's decision at stage: {stage}. The difference is "
+        f"{actor} recorded the partnership's decision at {_the_stage(stage)}. The difference is "
         "resolved.",
         _outcome_line(outcome),
         f"Decision: {decision}",
@@ -149,7 +155,7 @@ def _decided(*, reference, stage, actor, outcome, decision, rationale, child_imp
 
 def _withdrawn(*, reference, stage, actor, rationale, **_):
     return "the difference has been withdrawn", [
-        f"{actor} withdrew the difference at stage: {stage}.",
+        f"{actor} withdrew the difference at {_the_stage(stage)}.",
         f"Reason: {rationale}",
     ]
 
@@ -158,7 +164,7 @@ def _extension_requested(
     *, reference, stage, to, requested_by, rationale, deadline, proposed_deadline, **_
 ):
     return f"more time asked for: to {when(proposed_deadline)}", [
-        f"{requested_by} asks for the response at stage: {stage} to be due by "
+        f"{requested_by} asks for the response at {_the_stage(stage)} to be due by "
         f"{when(proposed_deadline)} instead of {when(deadline)}.",
         f"Why: {rationale}",
         "The deadline moves only if you agree. You can agree, or refuse and say why; if nobody "
@@ -170,7 +176,7 @@ def _extension_agreed(
     *, reference, stage, to, actor, rationale, deadline, proposed_deadline, answer="", **_
 ):
     return f"more time agreed: the response is due by {when(proposed_deadline)}", [
-        f"{actor} agreed that the response at stage: {stage} is now due by "
+        f"{actor} agreed that the response at {_the_stage(stage)} is now due by "
         f"{when(proposed_deadline)} (it was due by {when(deadline)}).",
         f"The reason given for more time: {rationale}",
         f"Comment: {answer}" if answer else "",
@@ -181,7 +187,7 @@ def _extension_refused(
     *, reference, stage, to, actor, deadline, proposed_deadline, answer="", **_
 ):
     return f"more time refused: the response is still due by {when(deadline)}", [
-        f"{actor} did not agree to move the deadline at stage: {stage} to "
+        f"{actor} did not agree to move the deadline at {_the_stage(stage)} to "
         f"{when(proposed_deadline)}.",
         f"Reason: {answer}",
         f"The response is still due by {when(deadline)}.",
@@ -190,7 +196,7 @@ def _extension_refused(
 
 def _extension_lapsed(*, reference, stage, to, deadline, proposed_deadline, **_):
     return "the request for more time lapsed", [
-        f"The request to move the deadline at stage: {stage} to {when(proposed_deadline)} was "
+        f"The request to move the deadline at {_the_stage(stage)} to {when(proposed_deadline)} was "
         f"not answered by {when(deadline)}, so it lapsed and the deadline stands.",
         "Please respond as soon as you can." if to == "responder" else "",
     ]
@@ -199,12 +205,12 @@ def _extension_lapsed(*, reference, stage, to, deadline, proposed_deadline, **_)
 def _reassigned(*, reference, stage, to, actor, new_responder, rationale, deadline, **_):
     if to == "responder":
         return f"a professional difference has been assigned to you ({stage})", [
-            f"{actor} assigned this difference to you at stage: {stage}.",
+            f"{actor} assigned this difference to you at {_the_stage(stage)}.",
             f"Reason: {rationale}",
             _deadline_line(deadline),
         ]
     return f"now assigned to {new_responder}", [
-        f"{actor} assigned the response at stage: {stage} to {new_responder}.",
+        f"{actor} assigned the response at {_the_stage(stage)} to {new_responder}.",
         f"Reason: {rationale}",
         _deadline_line(deadline),
     ]
@@ -212,7 +218,7 @@ def _reassigned(*, reference, stage, to, actor, new_responder, rationale, deadli
 
 def _conversation(*, reference, stage, actor, held_on, participants, agreed, **_):
     return "a conversation was recorded", [
-        f"{actor} recorded a conversation held on {held_on} at stage: {stage}.",
+        f"{actor} recorded a conversation held on {held_on} at {_the_stage(stage)}.",
         f"Who took part: {participants}",
         f"What was agreed: {agreed}",
     ]
@@ -232,7 +238,7 @@ def automatic_escalation_reason(deadline) -> str:
 def _reminder(*, reference, stage, raising_agency, deadline, time_left="", urgent=False, **_):
     return f"reminder: a response is due by {when(deadline)}", [
         f"The professional difference raised by {raising_agency} is waiting for your response "
-        f"at stage: {stage}.",
+        f"at {_the_stage(stage)}.",
         f"Your response is due by {when(deadline)}." + (f" {time_left}." if time_left else ""),
         "It is urgent: the child may be at immediate risk, and its deadline cannot be extended."
         if urgent
@@ -245,34 +251,37 @@ def _reminder(*, reference, stage, raising_agency, deadline, time_left="", urgen
 def _overdue(
     *, reference, stage, to, deadline, next_stage=None, escalating=False, is_final=False, **_
 ):
-    missed = f"The response at stage: {stage} was due by {when(deadline)} and none was recorded."
+    missed = (
+        f"The response at {_the_stage(stage)} was due by {when(deadline)} and none was recorded."
+    )
     if to == "responder":
         if escalating:
             follow = (
-                f"The difference has moved to stage: {next_stage} automatically, and no longer "
-                "waits for your response."
+                f"The difference has moved to {_the_stage(next_stage)} automatically, and no "
+                "longer waits for your response."
             )
         elif is_final:
             follow = "Please record the partnership's decision as soon as you can."
         else:
             follow = (
                 "Please respond as soon as you can. The raising side can now escalate it to "
-                f"stage: {next_stage}."
+                f"{_the_stage(next_stage)}."
             )
         return f"the response was due by {when(deadline)} and is overdue", [missed, follow]
     if to == "next_responder":
         return f"a difference may be escalated to you ({next_stage})", [
             missed,
-            f"If the raising side escalates it, it will come to you at stage: {next_stage}. "
+            f"If the raising side escalates it, it will come to you at {_the_stage(next_stage)}. "
             "You do not need to do anything yet.",
         ]
     if escalating:
-        follow = f"The difference has moved to stage: {next_stage} automatically."
+        follow = f"The difference has moved to {_the_stage(next_stage)} automatically."
     elif is_final:
         follow = "The partnership has been told that its decision is overdue."
     else:
         follow = (
-            f"You can now escalate it to stage: {next_stage}, or keep waiting for the response."
+            f"You can now escalate it to {_the_stage(next_stage)}, or keep waiting for the "
+            "response."
         )
     return "the response is overdue", [missed, follow]
 
@@ -282,7 +291,7 @@ def _raiser_reminder(*, reference, stage, receiving_agency, responded_at, outcom
     on = day_and_date(local)
     decided = "agreed to change its decision" if outcome == "agreed" else "upheld its decision"
     return "a response is waiting for your answer", [
-        f"{receiving_agency} responded on {on} at stage: {stage}, and {decided}.",
+        f"{receiving_agency} responded on {on} at {_the_stage(stage)}, and {decided}.",
         "The difference is waiting for you: accept the response, or escalate the difference to "
         "the next stage if you still disagree.",
     ]
@@ -294,7 +303,7 @@ def _raiser_reminder(*, reference, stage, receiving_agency, responded_at, outcom
 def _deadline_recomputed(*, reference, stage, to, previous_deadline, deadline, overdue, **_):
     lines = [
         f"The partnership's administrator applied the current stage policy and working calendar "
-        f"to this difference, so the deadline at stage: {stage} has been recomputed.",
+        f"to this difference, so the deadline at {_the_stage(stage)} has been recomputed.",
         f"The response was due by {when(previous_deadline)}. It is now due by {when(deadline)}.",
     ]
     if overdue:

@@ -124,6 +124,9 @@ class Agency(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     kind: Mapped[AgencyKind] = mapped_column(_enum(AgencyKind, "agency_kind"))
+    # False: the agency's people sign in only through single sign-on (their organisation's
+    # account, with its own multi-factor authentication); a password is refused.
+    passwords_allowed: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="agency")
@@ -154,10 +157,19 @@ class User(Base):
     # Stored in each session at sign-in; raised by signing out, a new password, deactivation and
     # reactivation, which so end every session begun before.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Two-factor sign-in: the authenticator app's shared secret (base32), set once a code from
+    # the app has confirmed it; and the last time step whose code was accepted, so that no code
+    # is accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     agency: Mapped[Agency | None] = relationship(back_populates="users")
     line_manager: Mapped["User | None"] = relationship(remote_side=[id])
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_secret is not None
 
     # The four members Flask-Login expects, written out so this module needs no Flask.
     @property
@@ -338,6 +350,9 @@ class PartnershipSettings(Base):
     # The highest stage at which the raiser of an urgent difference may start it.
     highest_urgent_start: Mapped[int] = mapped_column(default=3, server_default="3")
     act_now_text: Mapped[str] = mapped_column(sa.Text)
+    # Two-factor sign-in for every password account, not only administrators, partnership
+    # members and auditors (who always need it).
+    two_factor_for_everyone: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # The partnership's numbers, shown on the act-now page and in every page's footer.
     mash_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     out_of_hours_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
@@ -713,6 +728,17 @@ class Invitation(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class RecoveryCode(Base):
+    """One of a person's single-use recovery codes for two-factor sign-in (only its hash)."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 @sa.event.listens_for(Event, "before_update")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import time
 
-from escalate.models import LeadRule, ResponderRule
+from escalate.models import LeadRule, ResponderRule, Role
 from escalate.validation import check_name
 from escalate.wording import (
     MAX_ACT_NOW_CHARACTERS,
@@ -274,3 +274,23 @@ def check_act_now_text(text: str | None) -> str:
     if len(cleaned) > MAX_ACT_NOW_CHARACTERS:
         raise FieldError("text", f"Keep it to {MAX_ACT_NOW_CHARACTERS:,} characters or fewer")
     return cleaned
+
+
+# --- Signing in --------------------------------------------------------------------------------
+
+# Who can see every difference or change the partnership's setup: a password alone never opens
+# their account.
+TWO_FACTOR_ROLES = frozenset({Role.ADMIN, Role.PARTNERSHIP, Role.AUDITOR})
+
+
+def two_factor_required(role: Role, *, for_everyone: bool) -> bool:
+    """Whether a person signing in with a password must also give a code from an authenticator
+    app: always for administrators, partnership members and auditors; for everyone when the
+    partnership says so. (Single sign-on relies on the organisation's own multi-factor checks.)"""
+    return for_everyone or role in TWO_FACTOR_ROLES
+
+
+def passwords_allowed(agency) -> bool:
+    """Whether a person of ``agency`` (None: the partnership's own staff) may sign in with a
+    password; otherwise only through single sign-on."""
+    return agency is None or agency.passwords_allowed

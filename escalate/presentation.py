@@ -117,7 +117,7 @@ EVENT_TITLES = {
     "conversation": "Conversation recorded",
     "learning_note": "Learning note",
     "deadline_recomputed": "Deadline recomputed",
-    "overdue": "Deadline missed",
+    "overdue": "The response deadline was missed",
 }
 
 def timeline(events) -> list[dict]:
@@ -187,10 +187,12 @@ def timeline(events) -> list[dict]:
             lines.append(("Response was due", time_and_date(event.deadline)))
             lines.append(("Waiting for", ", ".join(data.get("responders", [])) or "Nobody found"))
             lines.append(("What happens next", _after_overdue(data)))
-        if data.get("automatic"):
-            by = "escalate, automatically"
+        # What the service did by itself (a missed deadline, an automatic escalation) says so,
+        # rather than naming the service as if it were a person.
+        if data.get("automatic") or event.actor is None:
+            by = "Recorded automatically"
         else:
-            by = event.actor.name if event.actor else "escalate"
+            by = f"by {event.actor.name}"
         items.append(
             {
                 "title": EVENT_TITLES.get(kind, kind),
@@ -205,6 +207,68 @@ def timeline(events) -> list[dict]:
 
 def _instant(text: str | None) -> str:
     return time_and_date(datetime.fromisoformat(text)) if text else ""
+
+
+# The history events that close a difference, and the response an acceptance closes it on.
+CLOSING_EVENTS = ("accepted", "decided", "withdrawn")
+
+
+def outcome_card(difference) -> dict | None:
+    """How a closed difference ended, for the summary card at the top of its page: the title,
+    then labelled lines (outcome, decision, reasons, what it means for the child, who and when).
+    None while it is open."""
+    if difference.closed_at is None:
+        return None
+    events = list(difference.events)
+    # The event that closed it: one of CLOSING_EVENTS, else (a closure recorded some other way)
+    # the last event before any learning note.
+    closing = next((e for e in reversed(events) if str(e.kind) in CLOSING_EVENTS), None) or next(
+        (e for e in reversed(events) if str(e.kind) != "learning_note"), None
+    )
+    title = difference.state.label
+    if closing is None:
+        return {"title": title, "lines": [("Closed", time_and_date(difference.closed_at))]}
+    kind, data = str(closing.kind), closing.data or {}
+    lines = []
+    if kind not in CLOSING_EVENTS:
+        item = timeline([closing])[0]
+        lines = [("What happened", item["title"]), *item["lines"]]
+        lines.append(("Recorded", _by_and_when(closing)))
+        return {"title": title, "lines": [line for line in lines if line[1]]}
+    if kind == "accepted":
+        response = next(
+            (e for e in reversed(events[: events.index(closing)]) if str(e.kind) == "responded"),
+            None,
+        )
+        answer = (response.data or {}) if response else {}
+        lines += _decision_lines(answer, data.get("outcome") or difference.outcome)
+        if response is not None:
+            lines.append(("Response from", _by_and_when(response)))
+        lines.append(("Accepted by", _by_and_when(closing)))
+        lines.append(("Comment", data.get("comment", "")))
+    elif kind == "decided":
+        title = "Resolved by the partnership's decision"
+        lines += _decision_lines(data, data.get("outcome"))
+        lines.append(("Decided by", _by_and_when(closing)))
+    else:
+        lines.append(("Reason", data.get("rationale", "")))
+        lines.append(("Withdrawn by", _by_and_when(closing)))
+    return {"title": title, "lines": [line for line in lines if line[1]]}
+
+
+def _decision_lines(data: dict, outcome) -> list[tuple[str, str]]:
+    return [
+        ("Outcome", outcome_label(outcome)),
+        ("Decision", data.get("decision", "")),
+        ("Actions agreed", data.get("agreed_actions", "")),
+        ("Reasons", data.get("rationale", "")),
+        ("What this means for the child", data.get("child_impact", "")),
+    ]
+
+
+def _by_and_when(event) -> str:
+    who = event.actor.name if event.actor else "Recorded automatically"
+    return f"{who}, {time_and_date(event.at)}"
 
 
 def _after_overdue(data: dict) -> str:

@@ -30,10 +30,11 @@ os.environ.pop("HISTORY_OLD_KEYS", None)
 os.environ.pop("HISTORY_AUDITORS", None)
 os.environ.pop("DATABASE_URL", None)
 
-from escalate import create_app, notify, services  # noqa: E402
+from escalate import create_app, notify, services, two_factor  # noqa: E402
 from escalate.extensions import db, limiter  # noqa: E402
 from escalate.models import Base  # noqa: E402
 from tests import factories  # noqa: E402
+from tests.openid_provider import provider  # noqa: E402, F401 (a fixture: the OpenID provider)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -115,13 +116,18 @@ def _empty(database_url: str) -> None:
     db.session.remove()
 
 
+# Written by signing in, which a read_only test may do: the step of the last two-factor code.
+SIGN_IN_BOOKKEEPING = {"totp_last_step"}
+
+
 def _every_row() -> dict:
-    """In an app context: every row of every table and, on PostgreSQL, where each sequence stands
-    (so that any change at all shows)."""
+    """In an app context: every row of every table (but the sign-in bookkeeping) and, on
+    PostgreSQL, where each sequence stands (so that any change at all shows)."""
     with db.engine.connect() as connection:
         rows = {
             table.name: connection.execute(
-                sa.select(table).order_by(*table.primary_key.columns)
+                sa.select(*(c for c in table.columns if c.name not in SIGN_IN_BOOKKEEPING))
+                .order_by(*table.primary_key.columns)
             ).all()
             for table in Base.metadata.sorted_tables
         }
@@ -445,9 +451,32 @@ def submit(client, url: str, data: dict, *, form_page: str | None = None, **kwar
 
 
 def sign_in(client, user, password: str = factories.PASSWORD):
+    """Sign in through the real pages: the password, then (for an account with two-factor
+    sign-in) the code its authenticator app shows now."""
     response = submit(client, "/sign-in", {"email": user.email, "password": password})
     assert response.status_code == 302, "sign-in did not succeed"
+    if response.location.endswith("/sign-in/code"):
+        code = factories.next_code(client.application, user.email)
+        response = submit(client, "/sign-in/code", {"code": code})
+        assert response.status_code == 302, "the code did not complete the sign-in"
     return response
+
+
+SETUP_KEY = re.compile(r'id="setup-key">([A-Z2-7 ]+)<')
+
+
+def set_up_two_factor(client) -> str:
+    """Set up two-factor sign-in through its page, as a person with an authenticator app does:
+    the key shown as text goes into the app, the app's code of the moment (by the application's
+    clock) comes back. Returns the key."""
+    page = client.get("/account/two-factor")
+    assert page.status_code == 200, f"the set-up page answered {page.status_code}"
+    key = SETUP_KEY.search(page.get_data(as_text=True)).group(1).replace(" ", "")
+    now = client.application.config["CLOCK"]()
+    code = two_factor.code_at(key, two_factor.step_at(now))
+    done = submit(client, "/account/two-factor", {"code": code})
+    assert "Two-factor sign-in is on" in done.get_data(as_text=True)
+    return key
 
 
 @pytest.fixture

@@ -3,12 +3,18 @@
 import itertools
 from functools import cache
 
+import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+from escalate import policy
+from escalate import two_factor as codes
 from escalate.extensions import db
 from escalate.models import AGENCY_ROLES, Agency, AgencyKind, AgencyStageContact, Role, User
 
 PASSWORD = "correct horse battery staple"
+# The authenticator app of every test account that must use two-factor sign-in (see
+# `next_code`): administrators, partnership members and auditors have it set up already.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _sequence = itertools.count(1)
 
 
@@ -36,6 +42,7 @@ def user(
     password: str = PASSWORD,
     active: bool = True,
     job_title: str = "",
+    two_factor: bool | None = None,
 ) -> User:
     role = Role(role)
     number = next(_sequence)
@@ -51,9 +58,33 @@ def user(
         active=active,
         password_hash=_hash(password),
     )
+    if two_factor is None:
+        two_factor = role in policy.TWO_FACTOR_ROLES
+    if two_factor:
+        made.totp_secret = TOTP_SECRET
     db.session.add(made)
     db.session.flush()
     return made
+
+
+def next_code(app, email: str) -> str:
+    """The code the test account's authenticator app shows now (by the application's clock).
+
+    A code is accepted once: when the account's last accepted code is this one (or a later
+    one), the account is moved back as if the code had been used half a minute earlier, the
+    way the real app would simply show the next code by then. Only the tests' helpers do this.
+    """
+    now = app.config["CLOCK"]()
+    step = codes.step_at(now)
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == email.lower()))
+        assert user is not None and user.totp_secret, f"{email} has no two-factor sign-in"
+        if user.totp_last_step is not None and user.totp_last_step >= step:
+            user.totp_last_step = step - 1
+            db.session.commit()
+        code = codes.code_at(user.totp_secret, step)
+        db.session.remove()
+    return code
 
 
 def stage_contact(agency: Agency, level: int, contact: User) -> AgencyStageContact:

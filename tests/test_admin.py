@@ -84,6 +84,7 @@ ADMIN_PAGES = [
     "/admin/policy/recompute",
     "/admin/calendar",
     "/admin/act-now",
+    "/admin/sign-in",
 ]
 
 
@@ -107,6 +108,8 @@ def admin_posts(people):
         "/admin/calendar/closure-days",
         "/admin/calendar/closure-days/1/remove",
         "/admin/act-now",
+        "/admin/sign-in",
+        f"/admin/users/{people.chair.id}/reset-two-factor",
     ]
 
 
@@ -179,7 +182,8 @@ def test_an_agency_is_added_and_renamed_and_both_recorded(app, admin, people):
     assert "The agency saved" in text(admin.get(response.headers["Location"]))
     created, renamed = changes(app, "agency")
     assert created.action == "created" and created.actor_id == people.admin.id
-    assert created.before is None and created.after == {"name": "Northshire Fire", "kind": "other"}
+    assert created.before is None
+    assert created.after == {"name": "Northshire Fire", "kind": "other", "passwords": "allowed"}
     assert (renamed.before, renamed.after) == (
         {"name": "Northshire Fire"},
         {"name": "Northshire Fire and Rescue"},

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from escalate.extensions import db
 from escalate.models import AdminChange, Agency, Difference, User
-from tests.conftest import hidden_fields, submit
+from tests.conftest import hidden_fields, set_up_two_factor, submit
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday, GMT
 ADMIN_PASSWORD = "the first admin's passphrase"
@@ -41,6 +41,9 @@ def bootstrap_admin(app, runner):
         browser, "/sign-in", {"email": "admin@northshire.example", "password": ADMIN_PASSWORD}
     )
     assert signed_in.status_code == 302
+    # An administrator sets up two-factor sign-in before anything else.
+    assert browser.get("/").location.endswith("/account/two-factor")
+    set_up_two_factor(browser)
     return browser
 
 

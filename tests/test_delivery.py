@@ -150,7 +150,7 @@ def test_each_person_gets_an_email_with_the_outcome_its_rationale_and_a_link(
     link = f"{BASE_URL}/differences/{reference}"
     for part in (text, html):
         assert "Hello Dr Emma Clarke," in part
-        assert "Sam Okafor responded at stage: Practitioner to practitioner." in part
+        assert "Sam Okafor responded at the Practitioner to practitioner stage." in part
         assert "Outcome: upheld – the decision stands." in part
         assert f"Rationale: {RATIONALE}" in part
         assert "Family support continues through early help." in part
@@ -550,7 +550,8 @@ def test_every_step_of_the_journey_emails_the_raiser_its_outcome_and_rationale(
     assert "has been recorded as RPD-2026-00001" in raised
     assert "Outcome: upheld – the decision stands." in upheld and RATIONALE in upheld
     assert (
-        "to stage: Manager to manager" in escalated and "bruising pattern is unusual" in escalated
+        "to the Manager to manager stage" in escalated
+        and "bruising pattern is unusual" in escalated
     )
     assert "Outcome: agreed – the decision changes." in agreed
     assert "needs a paediatric opinion" in agreed and "Book the medical by Tuesday." in agreed

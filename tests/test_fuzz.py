@@ -22,7 +22,7 @@ from escalate.extensions import db
 from escalate.models import Base, Role, User
 from escalate.services.accounts import create_invitation
 from tests import factories, partnership
-from tests.conftest import hidden_fields, sign_in
+from tests.conftest import hidden_fields, sign_in, submit
 from tests.test_input import FORM_MODULES
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
@@ -91,6 +91,9 @@ class FormPage:
 
 FORM_PAGES = {
     "SignInForm": FormPage(None, "/sign-in"),
+    "SecondStepForm": FormPage("chair, password only", "/sign-in/code"),
+    "SetUpTwoFactorForm": FormPage("gp", "/account/two-factor"),
+    "TwoFactorSettingForm": FormPage("admin", "/admin/sign-in"),
     "SetPasswordForm": FormPage(None, "/set-password/{token}"),
     "ConfirmForm": FormPage("admin", "/admin/users/{spare}/deactivate"),
     "AgencyForm": FormPage("admin", "/admin/agencies/new"),
@@ -175,7 +178,12 @@ def world(app):
 
 def _browser(app, world, who):
     browser = app.test_client()
-    if who is not None:
+    if who is not None and who.endswith(", password only"):
+        # The password is right; the sign-in waits for the code from the app.
+        _, email = world.people[who.split(",")[0]]
+        response = submit(browser, "/sign-in", {"email": email, "password": factories.PASSWORD})
+        assert response.location.endswith("/sign-in/code")
+    elif who is not None:
         user_id, email = world.people[who]
         sign_in(browser, SimpleNamespace(id=user_id, email=email))
     return browser

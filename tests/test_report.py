@@ -100,6 +100,8 @@ def test_any_period_can_be_reported(people, client_for, story):
         ("?end=1&end=10", ["Enter the start date", "The end date must include a day, month"]),
         (dates((1, "x", 2026), (1, 1, 2027)), ["The start date must be a real date"]),
         (dates((1, 1, 1066), (1, 1, 2027)), ["Enter dates between the years 2000 and 2999"]),
+        # Boxes holding only spaces are empty boxes, not a date.
+        ("?start=+&start=&start=&end=1&end=10&end=2026", ["Enter the start date"]),
     ],
 )
 def test_bad_dates_get_a_clear_message(people, client_for, story, query, messages):

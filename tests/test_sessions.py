@@ -173,7 +173,7 @@ def test_a_session_without_the_new_fields_counts_as_ended():
     assert sessions.ended(
         {}, version=0, now=START, idle=timedelta(minutes=30), lifetime=timedelta(hours=12)
     ) == "revoked"
-    kept = sessions.started(START, 3)
+    kept = sessions.started(START, 3, sessions.PASSWORD)
     assert sessions.ended(
         kept, version=3, now=START, idle=timedelta(minutes=30), lifetime=timedelta(hours=12)
     ) is None

@@ -253,7 +253,7 @@ def test_a_missed_deadline_escalates_automatically_over_the_easter_weekend(ctx, 
     assert "escalated to you" in to_manager.subject and reason in to_manager.body
     [to_social_worker] = messages_to(people.sw, mark_after_reminder)
     assert "is overdue" in to_social_worker.subject
-    assert "moved to stage: Manager to manager automatically" in to_social_worker.body
+    assert "moved to the Manager to manager stage automatically" in to_social_worker.body
     [to_raisers_manager] = messages_to(people.gp_lead, mark_after_reminder)  # stage-2 lead
     assert "has reached Manager to manager" in to_raisers_manager.subject
     for message in (to_raiser, to_manager, to_social_worker):
@@ -277,7 +277,7 @@ def test_where_the_policy_does_not_escalate_both_sides_and_the_next_responder_ar
     [to_raiser] = messages_to(people.gp, mark)  # the raiser leads at stage 1: told once
     assert to_raiser.subject == "RPD-2025-00001: the response is overdue"
     assert "was due by 5pm on Wednesday 23 April 2025 and none was recorded" in to_raiser.body
-    assert "You can now escalate it to stage: Manager to manager" in to_raiser.body
+    assert "You can now escalate it to the Manager to manager stage" in to_raiser.body
     [to_responder] = messages_to(people.sw, mark)
     assert "Please respond as soon as you can" in to_responder.body
     [to_next] = messages_to(people.tm, mark)
@@ -571,7 +571,8 @@ def test_the_history_shows_the_missed_deadline(app, people, client_for):
         db.session.remove()
     app.config["CLOCK"] = lambda: utc(2025, 4, 24, 9)
     page = client_for(people.gp).get("/differences/RPD-2025-00001").get_data(as_text=True)
-    assert "Deadline missed" in page
+    assert "The response deadline was missed" in page and "Recorded automatically" in page
+    assert "by escalate" not in page  # the service is not named as if it were a person
     assert "Response was due" in page and "5:00pm on Wednesday 23 April 2025" in page
     assert "Waiting for" in page and "Sam Okafor" in page
     assert "The raising side can escalate it to Manager to manager, where Jo Evans" in page

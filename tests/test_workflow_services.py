@@ -635,7 +635,7 @@ def test_the_raiser_escalates_after_the_response_to_the_managers(cast):
     assert recipients(event) == {cast.gp.id, cast.sw_manager.id, cast.gp_manager.id}
     [to_gp] = notifications(cast.gp, event)
     assert f"Reason: {ESCALATION}" in to_gp.body
-    assert "to stage: Manager to manager" in to_gp.body
+    assert "to the Manager to manager stage" in to_gp.body
     [to_manager] = notifications(cast.sw_manager, event)
     assert "escalated to you" in to_manager.subject
     assert "5pm on Tuesday 10 March 2026" in to_manager.body
@@ -1394,10 +1394,10 @@ def test_the_full_journey_is_recorded_and_the_gp_is_told_every_outcome(cast):
     for text, body in zip(JOURNEY_TEXTS, bodies[1:], strict=True):
         assert text in body
     assert "Outcome: upheld – the decision stands." in bodies[1]
-    assert "to stage: Manager to manager" in bodies[2]
-    assert "Stan Manager responded at stage: Manager to manager" in bodies[3]
-    assert "to stage: Senior manager or designated professional" in bodies[4]
-    assert "to stage: Partnership resolution" in bodies[5]
+    assert "to the Manager to manager stage" in bodies[2]
+    assert "Stan Manager responded at the Manager to manager stage" in bodies[3]
+    assert "to the Senior manager or designated professional stage" in bodies[4]
+    assert "to the Partnership resolution" in bodies[5]
     assert f"Decision: {DECISION}" in bodies[6]
     assert all(n.subject.startswith("RPD-2026-00001: ") for n in inbox)
     assert queries.inbox.unread_count(cast.gp) == 7

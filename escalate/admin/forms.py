@@ -52,6 +52,15 @@ class AgencyForm(Form):
         choices=[(kind.value, kind.label) for kind in AgencyKind],
         validators=[InputRequired(message="Select the kind of agency")],
     )
+    sign_in = RadioField(
+        "How do its people sign in?",
+        widget=GovRadioInput(),
+        choices=[
+            ("password", "With a password, or single sign-on if it is set up"),
+            ("single-sign-on", "Single sign-on only: passwords are refused"),
+        ],
+        default="password",  # a form sent without it leaves passwords allowed
+    )
     submit = SubmitField("Save agency", widget=GovSubmitInput())
 
 
@@ -344,3 +353,16 @@ class SetPasswordForm(Form):
         validators=[InputRequired(message="Type the password again")],
     )
     submit = SubmitField("Set password", widget=GovSubmitInput())
+
+
+class TwoFactorSettingForm(Form):
+    for_everyone = RadioField(
+        "Who must use two-factor sign-in with a password?",
+        widget=GovRadioInput(),
+        choices=[
+            ("no", "Administrators, partnership members and auditors"),
+            ("yes", "Everyone who signs in with a password"),
+        ],
+        validators=[InputRequired(message="Select who must use two-factor sign-in")],
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())

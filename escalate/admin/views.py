@@ -11,6 +11,7 @@ from escalate import deadlines, notify, presentation, queries, services, wording
 from escalate.admin import forms
 from escalate.extensions import limiter
 from escalate.models import LeadRule, ResponderRule, Role
+from escalate.policy import two_factor_required
 from escalate.workflow import CHANGE_LOG_READERS, FieldError, InvalidRequest
 
 bp = Blueprint("admin", __name__)
@@ -69,7 +70,11 @@ def add_agency():
     if form.validate_on_submit():
         try:
             agency = services.setup.add_agency(
-                current_user, name=form.name.data, kind=form.kind.data, now=presentation.now()
+                current_user,
+                name=form.name.data,
+                kind=form.kind.data,
+                now=presentation.now(),
+                passwords_allowed=form.sign_in.data != "single-sign-on",
             )
         except FieldError as error:
             presentation.attach_error(form, error)
@@ -84,7 +89,13 @@ def add_agency():
 def change_agency(agency_id):
     agency = queries.setup.get_agency(agency_id)
     form = forms.AgencyForm(
-        data={"name": agency.name, "kind": agency.kind.value} if request.method == "GET" else None
+        data={
+            "name": agency.name,
+            "kind": agency.kind.value,
+            "sign_in": "password" if agency.passwords_allowed else "single-sign-on",
+        }
+        if request.method == "GET"
+        else None
     )
     if form.validate_on_submit():
         try:
@@ -94,6 +105,7 @@ def change_agency(agency_id):
                 name=form.name.data,
                 kind=form.kind.data,
                 now=presentation.now(),
+                passwords_allowed=form.sign_in.data != "single-sign-on",
             )
         except FieldError as error:
             services.differences.forget_changes()
@@ -261,6 +273,9 @@ def user(user_id):
         form=forms.ConfirmForm(),
         is_self=user.id == current_user.id,
         link_email=queries.setup.latest_link_email(user),
+        two_factor_required=two_factor_required(
+            user.role, for_everyone=queries.setup.partnership_settings().two_factor_for_everyone
+        ),
     )
 
 

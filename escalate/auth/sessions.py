@@ -11,15 +11,48 @@ from datetime import datetime, timedelta
 VERSION = "session_version"
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
+METHOD = "signed_in_with"
+PENDING = "second_step"
+# How a session was begun. A session from before this was recorded counts as a password alone.
+PASSWORD = "password"  # noqa: S105 (a way of signing in, not a password)
+TWO_FACTOR = "password and code"
+SINGLE_SIGN_ON = "single sign-on"
 # Recording every request's time would rewrite the cookie on every response; a minute's
 # precision is enough for a timeout counted in minutes.
 SEEN_PRECISION = timedelta(minutes=1)
 
 
-def started(now: datetime, version: int) -> dict:
+def started(now: datetime, version: int, method: str) -> dict:
     """What a new session keeps about itself."""
     stamp = int(now.timestamp())
-    return {VERSION: version, SIGNED_IN_AT: stamp, SEEN_AT: stamp}
+    return {VERSION: version, SIGNED_IN_AT: stamp, SEEN_AT: stamp, METHOD: method}
+
+
+def method(stored) -> str:
+    """How the session described by ``stored`` was begun."""
+    found = stored.get(METHOD)
+    return found if found in (TWO_FACTOR, SINGLE_SIGN_ON) else PASSWORD
+
+
+def second_step(now: datetime, user_id: int, account: str, next_page: str | None) -> dict:
+    """What a session keeps between a right password and the code that completes the sign-in:
+    not signed in yet."""
+    return {PENDING: {"user": user_id, "at": int(now.timestamp()), "account": account,
+                      "next": next_page}}
+
+
+def awaiting_code(stored, now: datetime, within: timedelta) -> dict | None:
+    """The sign-in waiting for its code (user, account, next), or None when there is none or
+    it was begun too long ago."""
+    pending = stored.get(PENDING)
+    try:
+        user_id, at = int(pending["user"]), float(pending["at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not 0 <= now.timestamp() - at < within.total_seconds():
+        return None
+    return {"user": user_id, "account": str(pending.get("account") or ""),
+            "next": pending.get("next")}
 
 
 def ended(

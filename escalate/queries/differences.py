@@ -137,6 +137,8 @@ class DifferenceFacts:
     due: str = ""  # the deadline as read now: "3:30pm today"
     time_left: str = ""  # "2 working hours left", "3 working days left"
     extension_request: ExtensionRequest | None = None  # waiting for the raising side
+    last_response: dict | None = None  # the most recent response at any stage
+    raised_by_viewer: bool = False
 
 
 def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalendar | None = None):
@@ -158,6 +160,8 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         situation=state,
         **deadline_words(stage if awaiting else None, now, cal),
         extension_request=pending_extension(stage, now) if state.extension_pending else None,
+        last_response=last_response(difference),
+        raised_by_viewer=difference.raiser_id == user.id,
     )
 
 
@@ -180,6 +184,19 @@ def latest_response(difference: Difference) -> dict | None:
     if response is None:
         return None
     return {"by": response.actor.name if response.actor else "", "at": response.at, **response.data}
+
+
+def last_response(difference: Difference) -> dict | None:
+    """The most recent response at any stage (an action's page shows it), or None."""
+    response = next((e for e in reversed(difference.events) if e.kind == EventKind.RESPONDED), None)
+    if response is None:
+        return None
+    return {
+        "by": response.actor.name if response.actor else "",
+        "at": response.at,
+        "stage_level": response.stage_level,
+        **response.data,
+    }
 
 
 @dataclass(frozen=True)

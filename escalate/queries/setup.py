@@ -21,6 +21,7 @@ from escalate.models import (
     Notification,
     PartnershipSettings,
     PolicyStage,
+    RecoveryCode,
     ResponderRule,
     Role,
     Side,
@@ -368,3 +369,21 @@ def setup_summary() -> dict[str, int]:
         "stages": count(PolicyStage),
         "closure_days": count(ClosureDay),
     }
+
+
+def recovery_codes_left(user_id: int) -> int:
+    """How many of a person's recovery codes are unused."""
+    return db.session.scalar(
+        sa.select(sa.func.count(RecoveryCode.id)).where(
+            RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
+        )
+    )
+
+
+def agencies_without_passwords() -> list[Agency]:
+    """The agencies whose people sign in through single sign-on only (a short list)."""
+    return list(
+        db.session.scalars(
+            sa.select(Agency).where(Agency.passwords_allowed.is_(False)).order_by(Agency.name)
+        )
+    )

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import presentation, queries, services
+from escalate import presentation, queries, services, workflow
 from escalate.respond import forms
 from escalate.workflow import Action, FieldError, StaleDifference
 
@@ -96,7 +96,12 @@ def waiting():
         current_user, presentation.page_number(), WAITING_PER_PAGE
     )
     rows = queries.differences.rows(pages, now, cal)
-    return render_template("respond/waiting.html", pages=pages, rows=rows)
+    return render_template(
+        "respond/waiting.html",
+        pages=pages,
+        rows=rows,
+        may_raise=workflow.may_raise(queries.differences.actor_for(current_user)),
+    )
 
 
 @bp.route("/differences/<reference>")
@@ -108,6 +113,7 @@ def show(reference):
     return render_template(
         "respond/show.html",
         facts=facts,
+        outcome=presentation.outcome_card(difference),
         timeline=presentation.timeline(difference.events),
         oversight=queries.differences.oversight_facts(
             current_user, difference, now, facts.situation

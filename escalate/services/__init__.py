@@ -14,4 +14,5 @@ from escalate.services import (  # noqa: F401
     setup,
     sweep,
     synthetic,
+    two_factor,
 )

@@ -317,7 +317,11 @@ def record_admin_edit(actor, now, *, entity, entity_id, summary, before: dict, a
 
 
 def agency_record(agency: Agency) -> dict:
-    return {"name": agency.name, "kind": agency.kind.value}
+    return {
+        "name": agency.name,
+        "kind": agency.kind.value,
+        "passwords": "allowed" if agency.passwords_allowed is not False else "single sign-on only",
+    }
 
 
 def user_record(user: User) -> dict:

@@ -60,6 +60,32 @@ def authenticate(email: str, password: str) -> User | None:
     return user if user.active else None
 
 
+@dataclass(frozen=True)
+class SingleSignOnMatch:
+    """The account a single sign-on is for, or why there is none ("no email", "unverified",
+    "unknown", "deactivated")."""
+
+    user: User | None
+    refusal: str | None = None
+    email: str | None = None
+
+
+def single_sign_on_account(email, email_verified) -> SingleSignOnMatch:
+    """The active account whose email address the provider has verified, matched whatever its
+    case. Nothing is created: someone without an account is refused."""
+    if not isinstance(email, str) or not email.strip():
+        return SingleSignOnMatch(None, "no email")
+    email = validation.normalise_email(email)
+    if email_verified is not True:
+        return SingleSignOnMatch(None, "unverified", email)
+    user = find_user_by_email(email)
+    if user is None:
+        return SingleSignOnMatch(None, "unknown", email)
+    if not user.active:
+        return SingleSignOnMatch(None, "deactivated", email)
+    return SingleSignOnMatch(user, email=email)
+
+
 def build_user(
     *,
     email: str,

@@ -273,7 +273,6 @@ def _tell_partnership_email_failed(notification: Notification, reason: str, now)
             f"The message was: {notification.subject}",
             "It is still in their inbox in escalate, but they may not know it is there. Please "
             "make sure they are told another way, and check their email address.",
-            f"Difference {reference}: sign in to see its full record.",
         ]
     )
     partnership = db.session.scalars(

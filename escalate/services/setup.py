@@ -84,10 +84,16 @@ def _check_agency_name(name: str, *, except_id: int | None = None) -> str:
     return name
 
 
-def add_agency(actor: User | None, *, name: str, kind, now: datetime) -> Agency:
+def add_agency(
+    actor: User | None, *, name: str, kind, now: datetime, passwords_allowed: bool = True
+) -> Agency:
     """Add a member agency. Names are unique whatever their case."""
     require_admin(actor)
-    agency = Agency(name=_check_agency_name(name), kind=validation.agency_kind(kind))
+    agency = Agency(
+        name=_check_agency_name(name),
+        kind=validation.agency_kind(kind),
+        passwords_allowed=passwords_allowed is not False,
+    )
     db.session.add(agency)
     db.session.flush()
     record_admin_change(
@@ -103,13 +109,25 @@ def add_agency(actor: User | None, *, name: str, kind, now: datetime) -> Agency:
     return agency
 
 
-def change_agency(actor: User | None, agency_id: int, *, name: str, kind, now: datetime) -> bool:
-    """Rename an agency or change its kind; False when nothing changed."""
+def change_agency(
+    actor: User | None,
+    agency_id: int,
+    *,
+    name: str,
+    kind,
+    now: datetime,
+    passwords_allowed: bool | None = None,
+) -> bool:
+    """Rename an agency, change its kind, or whether its people may sign in with a password
+    (None: as it was); False when nothing changed. Turning passwords off ends its people's
+    password sessions at their next request (escalate.auth)."""
     require_admin(actor)
     agency = get_agency(agency_id)
     before = agency_record(agency)
     agency.name = _check_agency_name(name, except_id=agency.id)
     agency.kind = validation.agency_kind(kind)
+    if passwords_allowed is not None:
+        agency.passwords_allowed = bool(passwords_allowed)
     changed = record_admin_edit(
         actor,
         now,
@@ -483,6 +501,28 @@ def change_act_now_text(actor: User | None, text: str, now, *, phones: dict | No
         summary="Immediate-risk contact text changed",
         before=before,
         after=settings_record(settings),
+    )
+    db.session.commit()
+    return changed
+
+
+def change_two_factor_for_everyone(actor: User | None, required: bool, now) -> bool:
+    """Whether everyone who signs in with a password needs two-factor sign-in, not only
+    administrators, partnership members and auditors; False when nothing changed."""
+    require_admin(actor)
+    settings = partnership_settings()
+    before = {"two-factor sign-in for everyone": settings.two_factor_for_everyone}
+    settings.two_factor_for_everyone = bool(required)
+    changed = record_admin_edit(
+        actor,
+        now,
+        entity="sign-in",
+        entity_id=None,
+        summary="Two-factor sign-in "
+        + ("required of everyone" if required else "required of administrators, partnership "
+           "members and auditors only"),
+        before=before,
+        after={"two-factor sign-in for everyone": settings.two_factor_for_everyone},
     )
     db.session.commit()
     return changed

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from escalate import queries
+from escalate import policy, queries
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -47,6 +47,9 @@ from escalate.services._records import seal_written_in_bulk
 from escalate.workflow import InvalidRequest
 
 PASSWORD = "bench-partnership-password"  # noqa: S105 (published: development data only)
+# The authenticator app of the benchmark's administrators, partnership members and auditors
+# (published too: `make bench` signs in with codes made from it).
+TOTP_SECRET = "BENCHBENCHBENCHBENCHBENCHBENCH23"  # noqa: S105 (published: development data)
 DOMAIN = "bench.example"
 # Who `make bench` signs in as: the busiest of each kind, so each list is at its longest.
 LOGINS = {
@@ -169,6 +172,7 @@ def _add_people(rng: random.Random, people: int) -> _People:
             agency=agency,
             line_manager=manager,
             password_hash=password_hash,
+            totp_secret=TOTP_SECRET if role in policy.TWO_FACTOR_ROLES else None,
         )
         users.append(user)
         return user
@@ -555,8 +559,7 @@ class _Writer:
                     "difference_id": d.id,
                     "event_id": event.id,
                     "subject": f"RPD-{d.id:05d}: {kind.value.replace('_', ' ')} at {stage['name']}",
-                    "body": f"{SENTENCE}\n\nDifference RPD-{d.id:05d}: sign in to see its full "
-                    "record.",
+                    "body": SENTENCE,
                     "created_at": at,
                     "read_at": None if (recent and rng.random() < 0.7) or rng.random() < 0.03
                     else at + timedelta(hours=3),

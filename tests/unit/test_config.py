@@ -208,6 +208,31 @@ def test_links_for_email_start_with_the_base_url_in_the_worker_and_in_a_request(
         assert notify.external_url("admin.set_password", token="abc") == expected
 
 
+def test_links_in_development_emails_use_the_port_make_run_was_given(tmp_path, monkeypatch):
+    from escalate import create_app, notify
+    from escalate.extensions import db
+
+    assert load_config(str(tmp_path), {"ESCALATE_ENV": "development", "PORT": "8123"})[
+        "ESCALATE_BASE_URL"
+    ] == "http://127.0.0.1:8123"
+    # `make run PORT=8123` exports PORT to the web server and to the worker that sends email.
+    monkeypatch.delenv("ESCALATE_BASE_URL", raising=False)
+    monkeypatch.setenv("PORT", "8123")
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'escalate.sqlite'}"}
+    )
+    with app.app_context():
+        assert notify.external_url("respond.show", reference="RPD-2026-00001") == (
+            "http://127.0.0.1:8123/differences/RPD-2026-00001"
+        )
+        db.engine.dispose()
+    # An address given outright wins over the port.
+    assert load_config(
+        str(tmp_path),
+        {"ESCALATE_ENV": "development", "PORT": "8123", "ESCALATE_BASE_URL": "https://a.example"},
+    )["ESCALATE_BASE_URL"] == "https://a.example"
+
+
 @pytest.mark.parametrize(
     "environ, message",
     [
@@ -218,6 +243,8 @@ def test_links_for_email_start_with_the_base_url_in_the_worker_and_in_a_request(
         ({"WORKER_INTERVAL": "1.5"}, "WORKER_INTERVAL must be a whole number of seconds"),
         ({"ESCALATE_BASE_URL": "rpd.northshire.example"}, "ESCALATE_BASE_URL must be the address"),
         ({"MAIL_PORT": "smtp"}, "MAIL_PORT must be a port number"),
+        ({"PORT": "80800"}, "PORT must be a port number from 1 to 65535"),
+        ({"PORT": "http"}, "PORT must be a port number"),
         ({"MAIL_DEFAULT_SENDER": "escalate"}, "MAIL_DEFAULT_SENDER must be one email address"),
         ({"MAIL_DEFAULT_SENDER": "a@x.org, b@x.org"}, "MAIL_DEFAULT_SENDER must be one"),
         ({"MAIL_DEFAULT_SENDER": "RPD <rpd@x.org"}, "MAIL_DEFAULT_SENDER must be one"),
