@@ -21,6 +21,13 @@ SCHOOL = "Northshire Academy"
 EARLY_HELP = "Northshire Early Help"
 PARTNERSHIP = "Northshire Safeguarding Children Partnership"
 
+# The partnership's telephone numbers: fictional, from Ofcom's range for drama (01632 960xxx).
+NUMBERS = {
+    "mash_phone": "01632 960100",
+    "out_of_hours_phone": "01632 960200",
+    "police_phone": "101",
+}
+
 AGENCIES = [
     (CSC, AgencyKind.CHILDRENS_SOCIAL_CARE),
     (POLICE, AgencyKind.POLICE),

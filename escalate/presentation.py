@@ -4,8 +4,9 @@ from datetime import date, datetime
 
 from flask import Flask, current_app, g, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
-from escalate import queries
+from escalate import queries, wording
 from escalate.models import AGENCY_ROLES, Role
 from escalate.wording import (
     EMAIL_FORM_LABELS,
@@ -15,7 +16,7 @@ from escalate.wording import (
     plural,
     time_and_date,
 )
-from escalate.workflow import CHANGE_LOG_READERS, OVERSIGHT_ROLES
+from escalate.workflow import CHANGE_LOG_READERS, OVERSIGHT_ROLES, InvalidRequest
 
 
 def navigation_for(user, endpoint: str | None) -> list[dict]:
@@ -77,7 +78,22 @@ def init_app(app: Flask) -> None:
             "service_name": app.config["SERVICE_NAME"],
             "max_text_characters": MAX_TEXT_CHARACTERS,
             "navigation": navigation_for(current_user, request.endpoint),
+            "partnership_numbers": partnership_numbers,
         }
+
+
+def partnership_numbers() -> list[tuple[str, str]]:
+    """The partnership's numbers for the footer of every page, read once a request. A page must
+    never fail for its footer: without the settings (a database that is down or not set up) the
+    footer gives 999 alone."""
+    if "partnership_numbers" not in g:
+        try:
+            settings = queries.setup.partnership_settings()
+            found = (settings.mash_phone, settings.out_of_hours_phone, settings.police_phone)
+        except (SQLAlchemyError, InvalidRequest):
+            found = ("", "", "")
+        g.partnership_numbers = wording.partnership_numbers(*found)
+    return g.partnership_numbers
 
 
 def now() -> datetime:

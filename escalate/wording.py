@@ -70,6 +70,32 @@ def outcome_label(value: str | None) -> str:
     except ValueError:
         return ""
 
+# --- Acting now: the immediate-risk question and the act-now page -----------------------------
+
+IMMEDIATE_RISK_HINT = (
+    "Significant harm is the legal threshold for child protection enquiries; immediate means "
+    "the harm could happen today, before anyone answers a professional difference. Answer yes "
+    "only if the child needs protecting now: you will be told who to call first."
+)
+ASK_FOR_THE_DUTY_MANAGER = (
+    "If it is children's social care you disagree with, ring them now and ask for the duty "
+    "manager or the team manager: say the child may be at immediate risk and that you disagree "
+    "with the decision. Do not wait for this process to reach a manager."
+)
+EMERGENCY_NUMBER = "999"
+
+
+def partnership_numbers(mash: str, out_of_hours: str, police: str) -> list[tuple[str, str]]:
+    """The numbers people may need at once, as (who, number), 999 first; blank ones left out."""
+    numbers = [
+        ("Emergency: police or ambulance", EMERGENCY_NUMBER),
+        ("Children's social care front door (MASH)", mash),
+        ("Out of hours: emergency duty team", out_of_hours),
+        ("Police, not an emergency", police),
+    ]
+    return [(who, number) for who, number in numbers if number]
+
+
 # --- Numbers -----------------------------------------------------------------------------------
 
 

@@ -97,6 +97,49 @@ def test_immediate_risk_says_act_now_before_anything_else(people, client_for):
     assert "/differences/new/details?urgent=yes" in page
 
 
+def test_the_risk_question_tells_significant_harm_from_immediate(people, client_for):
+    page = client_for(people.gp).get("/differences/new").get_data(as_text=True)
+    assert "Significant harm is the legal threshold for child protection enquiries" in page
+    assert "immediate means the harm could happen today" in page
+
+
+def test_act_now_gives_the_partnerships_numbers_and_a_way_back(app, people, client_for):
+    with app.app_context():
+        services.setup.change_act_now_text(
+            db.session.get(User, people.admin.id),
+            "Call 999 if the child is in danger now.",
+            NOW,
+            phones={"mash_phone": "01632 960100", "out_of_hours_phone": "01632 960200"},
+        )
+    browser = client_for(people.gp)
+    page = browser.get("/differences/new/act-now").get_data(as_text=True).replace("&#39;", "'")
+    numbers = re.findall(r'href="tel:([0-9]+)"', page.split("<footer")[0])
+    assert numbers == ["999", "01632960100", "01632960200", "101"]
+    assert "Children's social care front door (MASH)" in page
+    assert "Out of hours: emergency duty team" in page
+    assert "ask for the duty manager or the team manager" in page
+    back = re.search(r'href="([^"]+)">I chose yes by mistake', page).group(1)
+    assert back.endswith("/differences/new/details?urgent=no")
+    form = browser.get(back).get_data(as_text=True)
+    assert "Tell us about the difference" in form and "protective_action" not in form
+    # Every page's footer gives the numbers too, signed in or not.
+    footer = app.test_client().get("/sign-in").get_data(as_text=True).split("<footer")[1]
+    assert "01632 960100" in footer and "01632 960200" in footer and "999" in footer
+
+
+def test_an_urgent_difference_with_childrens_social_care_says_ask_for_a_manager_now(
+    app, people, client_for
+):
+    browser = client_for(people.gp)
+    raise_through_pages(browser, people, urgent="yes", protective_action=URGENT, start_stage="1")
+    done = browser.get("/differences/RPD-2026-00001/raised").get_data(as_text=True)
+    assert "ask for the duty manager or the team manager" in done
+    ordinary = client_for(people.gp)
+    raise_through_pages(ordinary, people, child_reference="CSC-2")
+    calm = ordinary.get("/differences/RPD-2026-00002/raised").get_data(as_text=True)
+    assert "ask for the duty manager" not in calm
+
+
 def test_no_immediate_risk_goes_straight_to_the_details(people, client_for):
     response = submit(client_for(people.gp), "/differences/new", {"immediate_risk": "no"})
     assert response.headers["Location"].endswith("/differences/new/details?urgent=no")

@@ -4,7 +4,8 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms.validators import InputRequired
 
-from escalate import presentation, queries, services, workflow
+from escalate import presentation, queries, services, wording, workflow
+from escalate.models import AgencyKind
 from escalate.raising.forms import DifferenceForm, RiskForm
 from escalate.workflow import FieldError
 
@@ -27,15 +28,23 @@ def start():
         if form.immediate_risk.data == "yes":
             return redirect(url_for("raising.act_now"))
         return redirect(url_for("raising.details", urgent="no"))
-    return render_template("raising/start.html", form=form)
+    return render_template(
+        "raising/start.html", form=form, immediate_risk_hint=wording.IMMEDIATE_RISK_HINT
+    )
 
 
 @bp.route("/differences/new/act-now")
 @login_required
 def act_now():
     _require_raiser()
+    settings = queries.setup.partnership_settings()
     return render_template(
-        "raising/act_now.html", act_now_text=queries.setup.partnership_settings().act_now_text
+        "raising/act_now.html",
+        act_now_text=settings.act_now_text,
+        numbers=wording.partnership_numbers(
+            settings.mash_phone, settings.out_of_hours_phone, settings.police_phone
+        ),
+        ask_for_the_duty_manager=wording.ASK_FOR_THE_DUTY_MANAGER,
     )
 
 
@@ -132,6 +141,11 @@ def raised(reference):
         "raising/raised.html",
         difference=difference,
         facts=queries.differences.facts(current_user, difference, presentation.now()),
+        # Urgent, and it is children's social care they disagree with: a manager, now.
+        ask_for_the_duty_manager=wording.ASK_FOR_THE_DUTY_MANAGER
+        if difference.urgent
+        and difference.receiving_agency.kind == AgencyKind.CHILDRENS_SOCIAL_CARE
+        else "",
     )
 
 

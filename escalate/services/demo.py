@@ -17,6 +17,7 @@ from escalate.queries.setup import (
     WorkingCalendar,
     find_agency_by_name,
     find_user_by_email,
+    partnership_settings,
     working_calendar,
 )
 from escalate.services.accounts import build_user
@@ -84,6 +85,11 @@ def seed_demo(password: str, now: datetime) -> dict[str, int]:
         if exists is None:
             db.session.add(AgencyStageContact(agency=agency, stage_level=level, user=user))
             created["stage contacts"] += 1
+    # The partnership's numbers, fictional (Ofcom's drama range), where none are set yet.
+    settings = partnership_settings()
+    for field, number in demo.NUMBERS.items():
+        if not getattr(settings, field):
+            setattr(settings, field, number)
     db.session.commit()
 
     cal = working_calendar()
