@@ -313,6 +313,8 @@ def load_config(instance_path: str, environ=None) -> dict:
         "EMAIL_CLAIM_SECONDS": _whole_number(
             environ, "EMAIL_CLAIM_SECONDS", 300, minimum=1, maximum=86_400, unit="seconds"
         ),
+        # The sweep sends the partnership a weekly digest of what is open (once each week).
+        "WEEKLY_DIGEST": _flag(environ, "WEEKLY_DIGEST", True),
         # Pause between rounds of `flask escalate worker`.
         "WORKER_INTERVAL": _whole_number(
             environ, "WORKER_INTERVAL", 15, minimum=1, maximum=86_400, unit="seconds"

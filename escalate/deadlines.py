@@ -35,6 +35,15 @@ class Duty(enum.StrEnum):
     AUTO_ESCALATE = "auto_escalated"  # move the difference to the next stage
     RAISER_REMINDER = "raiser_reminder"  # remind the raising side to answer a response
     EXTENSION_LAPSED = "extension_lapsed"  # a request for more time unanswered at the deadline
+    # A second reply window passed: the raiser's line manager or lead is told.
+    RAISER_MANAGER = "raiser_manager_told"
+    # A third passed: the difference closes as "no reply from the raising side".
+    CLOSE_NO_REPLY = "closed_no_reply"
+    PROPOSAL_APPLIED = "proposal_applied"  # a lead's proposal the raiser did not answer in time
+
+
+# After a response, in turn, one reply window apart (product.md §4: no difference left hanging).
+RAISING_SIDE_DUTIES = (Duty.RAISER_REMINDER, Duty.RAISER_MANAGER, Duty.CLOSE_NO_REPLY)
 
 
 # What a new deadline for the responder starts afresh: an extension re-arms these.
@@ -125,9 +134,11 @@ def duties(stage: StageClock, now: datetime) -> list[Duty]:
       automatically when the policy says so and there is a next stage. No reminder is sent
       once the deadline has passed: the overdue notice says more.
     - Waiting for a response, before the deadline, at or after ``remind_at``: remind (once).
-    - Waiting for the raising side, at or after ``raiser_remind_at``: remind them (once).
     - Waiting for a response with a request for more time unanswered when the deadline it
       would move comes: the request lapses (once), before anything else due then.
+    - Waiting for the raising side, at or after ``raiser_remind_at`` (the end of a reply
+      window): the first of RAISING_SIDE_DUTIES not yet done: remind them; then tell their line
+      manager or lead; then close the difference as "no reply from the raising side".
     """
     if not stage.is_open_stage or stage.state.is_final:
         return []
@@ -144,9 +155,8 @@ def duties(stage: StageClock, now: datetime) -> list[Duty]:
         stage.state == State.AWAITING_RAISER
         and stage.raiser_remind_at is not None
         and stage.raiser_remind_at <= now
-        and Duty.RAISER_REMINDER not in stage.done
     ):
-        return [Duty.RAISER_REMINDER]
+        return [duty for duty in RAISING_SIDE_DUTIES if duty not in stage.done][:1]
     return []
 
 

@@ -6,7 +6,7 @@ Only the difference's reference identifies the child: never initials or a date o
 from datetime import datetime
 
 from escalate.calendar import to_local
-from escalate.wording import day_and_date, outcome_label, when
+from escalate.wording import day_and_date, long_date, outcome_label, plural, when
 
 
 def compose(
@@ -32,6 +32,13 @@ def _the_stage(name: str) -> str:
 def _outcome_line(outcome) -> str:
     label = outcome_label(outcome)
     return f"Outcome: {label[:1].lower()}{label[1:]}." if label else ""
+
+
+def _what_was_decided(outcome) -> str:
+    return {
+        "agreed": "agreed to change its decision",
+        "partly_agreed": "partly agreed: it proposes a different plan",
+    }.get(outcome, "upheld its decision")
 
 
 def invitation(*, expires_at: datetime) -> tuple[str, str]:
@@ -70,6 +77,15 @@ def _raised(
             _deadline_line(deadline),
             "You will be told of every response and every change of stage.",
         ]
+    if to == "supporter":
+        return f"{raiser} has raised a professional difference: you support them", [
+            f"{raiser} ({raising_agency}) has raised a professional difference with "
+            f"{receiving_agency}. {urgency}",
+            f"Stage: {stage}.",
+            "You are told because you support them (as their line manager, or as your "
+            "agency's designated safeguarding lead). You can read the difference and add advice "
+            "to its record; the decisions on it stay with them.",
+        ]
     return f"a professional difference needs your response by {when(deadline)}", [
         f"{raiser} ({raising_agency}) has raised a professional difference with "
         f"{receiving_agency}. {urgency}It has been assigned to you.",
@@ -92,26 +108,56 @@ def _responded(
     reply_by=None,
     **_,
 ):
-    headline = (
-        f"{receiving_agency} agreed to change its decision"
-        if outcome == "agreed"
-        else f"{receiving_agency} upheld its decision"
-    )
+    headline = f"{receiving_agency} {_what_was_decided(outcome)}"
     return headline, [
         f"{actor} responded at {_the_stage(stage)}.",
         _outcome_line(outcome),
         f"Actions agreed: {agreed_actions}" if agreed_actions else "",
         f"Rationale: {rationale}",
         f"What this means for the child: {child_impact}",
-        "You can now accept this response, or escalate the difference to the next stage."
+        (
+            "Please accept this response, or escalate the difference to the next stage, by "
+            f"{when(reply_by)}."
+            if reply_by
+            else "You can now accept this response, or escalate the difference to the next stage."
+        )
         if to in ("raiser", "lead")
         else "",
     ]
 
 
-def _accepted(*, reference, stage, actor, comment, outcome=None, rationale="", **_):
+def _proposal_line(proposed_by, applied_after_no_reply, reply_by, proposal_rationale) -> str:
+    """How a lead's proposal came to take effect, for the message that says it did."""
+    if not proposed_by:
+        return ""
+    if applied_after_no_reply:
+        how = (
+            f"{proposed_by} proposed this, and there was no reply by {when(reply_by)}, so it was "
+            "applied after no reply."
+        )
+    else:
+        how = f"{proposed_by} proposed this, and the person who raised it confirmed it."
+    return f"{how} Their reason: {proposal_rationale}"
+
+
+def _accepted(
+    *,
+    reference,
+    stage,
+    actor,
+    comment,
+    outcome=None,
+    rationale="",
+    proposed_by=None,
+    applied_after_no_reply=False,
+    reply_by=None,
+    proposal_rationale="",
+    **_,
+):
+    who = "escalate" if applied_after_no_reply else actor
     return "the difference has been resolved", [
-        f"{actor} accepted the response at {_the_stage(stage)}. The difference is resolved.",
+        f"{who} accepted the response at {_the_stage(stage)}. The difference is resolved.",
+        _proposal_line(proposed_by, applied_after_no_reply, reply_by, proposal_rationale),
         _outcome_line(outcome),
         f"Rationale given in the response: {rationale}" if rationale else "",
         f"Comment: {comment}" if comment else "",
@@ -153,7 +199,24 @@ def _decided(*, reference, stage, actor, outcome, decision, rationale, child_imp
     ]
 
 
-def _withdrawn(*, reference, stage, actor, rationale, **_):
+def _withdrawn(
+    *,
+    reference,
+    stage,
+    actor,
+    rationale,
+    proposed_by=None,
+    applied_after_no_reply=False,
+    reply_by=None,
+    comment="",
+    **_,
+):
+    if proposed_by:
+        return "the difference has been withdrawn", [
+            f"The difference was withdrawn at {_the_stage(stage)}.",
+            _proposal_line(proposed_by, applied_after_no_reply, reply_by, rationale),
+            f"Comment: {comment}" if comment else "",
+        ]
     return "the difference has been withdrawn", [
         f"{actor} withdrew the difference at {_the_stage(stage)}.",
         f"Reason: {rationale}",
@@ -202,6 +265,42 @@ def _extension_lapsed(*, reference, stage, to, deadline, proposed_deadline, **_)
     ]
 
 
+_PROPOSALS = {"accept": "accepting the response", "withdraw": "withdrawing the difference"}
+
+
+def _proposed(*, reference, stage, to, actor, proposal, rationale, reply_by, raiser, **_):
+    what = _PROPOSALS[proposal]
+    if to == "raiser":
+        return f"{actor} proposes {what}: do you agree?", [
+            f"{actor}, who leads for your agency at {_the_stage(stage)}, proposes {what}.",
+            f"Their reason: {rationale}",
+            f"It is your difference: confirm the proposal, or object and say why, by "
+            f"{when(reply_by)}. If you object, the difference goes on. If you do not reply by "
+            "then, the proposal takes effect.",
+        ]
+    return f"{actor} proposes {what}", [
+        f"{actor} proposes {what} at {_the_stage(stage)}.",
+        f"Their reason: {rationale}",
+        f"{raiser} has until {when(reply_by)} to confirm or object.",
+    ]
+
+
+def _proposal_objected(*, reference, stage, actor, proposal, proposed_by, reason, **_):
+    return f"{actor} objected to {_PROPOSALS[proposal]}", [
+        f"{actor} objected to the proposal by {proposed_by} at {_the_stage(stage)}: "
+        f"{_PROPOSALS[proposal]}. The difference goes on.",
+        f"Their reason: {reason}",
+    ]
+
+
+def _advice(*, reference, stage, actor, advice, **_):
+    return f"{actor} added advice", [
+        f"{actor}, who supports the person who raised this difference, added advice to its "
+        "record.",
+        f"Advice: {advice}",
+    ]
+
+
 def _reassigned(*, reference, stage, to, actor, new_responder, rationale, deadline, **_):
     if to == "responder":
         return f"a professional difference has been assigned to you ({stage})", [
@@ -222,6 +321,57 @@ def _conversation(*, reference, stage, actor, held_on, participants, agreed, **_
         f"Who took part: {participants}",
         f"What was agreed: {agreed}",
     ]
+
+
+# --- Alerts to the partnership ---
+
+
+def _urgent_raised(
+    *, reference, stage, raiser, raising_agency, receiving_agency, deadline=None, **_
+):
+    return "an urgent difference has been raised", [
+        f"{raiser} ({raising_agency}) has raised a professional difference with "
+        f"{receiving_agency} and marked it urgent: the child may be at immediate risk of "
+        "significant harm.",
+        f"It opened at {_the_stage(stage)}. {_deadline_line(deadline)}",
+        "The partnership is alerted to every urgent difference, so that it can check that "
+        "immediate action has been taken and that the difference is moving.",
+    ]
+
+
+def _senior_stage(
+    *, reference, stage, raising_agency, receiving_agency, deadline=None, rationale="", **_
+):
+    return f"a difference has reached {stage}", [
+        f"The professional difference between {raising_agency} and {receiving_agency} has "
+        f"reached {_the_stage(stage)}, the last before the partnership's own.",
+        f"Reason given: {rationale}" if rationale else "",
+        _deadline_line(deadline),
+        "The partnership is alerted whenever a difference reaches the senior stage.",
+    ]
+
+
+def weekly_digest(*, week_of, lines) -> tuple[str, str]:
+    """(subject, body) of the partnership's weekly digest: what is open, by stage and overdue."""
+    total = sum(line.open for line in lines)
+    late = sum(line.overdue for line in lines)
+    subject = (
+        f"Weekly digest, week of {long_date(week_of)}: "
+        f"{plural(total, 'open difference')}, {late} overdue"
+    )
+    if not lines:
+        return subject, "No professional difference is open."
+    body = [f"Open professional differences on {long_date(week_of)}, by stage:"]
+    for line in lines:
+        body.append(
+            f"Stage {line.level} ({line.name}): {line.open} open, {line.overdue} overdue, "
+            f"{line.urgent} urgent, {line.awaiting_raiser} waiting for the raising side."
+        )
+    body.append(
+        f"In all: {plural(total, 'open difference')}, {late} overdue. The unresolved list and "
+        "the dashboard in escalate show each of them."
+    )
+    return subject, "\n\n".join(body)
 
 
 # --- The deadline sweep ---
@@ -268,6 +418,19 @@ def _overdue(
                 f"{_the_stage(next_stage)}."
             )
         return f"the response was due by {when(deadline)} and is overdue", [missed, follow]
+    if to == "partnership":
+        if escalating:
+            follow = f"It has moved to {_the_stage(next_stage)} automatically."
+        elif is_final:
+            follow = "The partnership's decision is now overdue."
+        else:
+            follow = f"The raising side can now escalate it to {_the_stage(next_stage)}."
+        return f"overdue at {_the_stage(stage)}", [
+            missed,
+            follow,
+            "The partnership is alerted whenever a deadline is missed at the senior or final "
+            "stage.",
+        ]
     if to == "next_responder":
         return f"a difference may be escalated to you ({next_stage})", [
             missed,
@@ -286,14 +449,61 @@ def _overdue(
     return "the response is overdue", [missed, follow]
 
 
-def _raiser_reminder(*, reference, stage, receiving_agency, responded_at, outcome, **_):
+def _raiser_reminder(
+    *,
+    reference,
+    stage,
+    receiving_agency,
+    responded_at,
+    outcome,
+    reply_by=None,
+    manager_told_at=None,
+    **_,
+):
     local = to_local(responded_at)
     on = day_and_date(local)
-    decided = "agreed to change its decision" if outcome == "agreed" else "upheld its decision"
+    decided = _what_was_decided(outcome)
     return "a response is waiting for your answer", [
         f"{receiving_agency} responded on {on} at {_the_stage(stage)}, and {decided}.",
         "The difference is waiting for you: accept the response, or escalate the difference to "
-        "the next stage if you still disagree.",
+        "the next stage if you still disagree."
+        + (f" It was due by {when(reply_by)}." if reply_by else ""),
+        (
+            f"If there is no answer by {when(manager_told_at)}, your line manager or lead will "
+            "be told."
+            if manager_told_at
+            else ""
+        ),
+    ]
+
+
+def _raising_side_silent(*, reference, stage, raiser, reply_by, closes_at, **_):
+    return f"{raiser} has not answered a response", [
+        f"A response at {_the_stage(stage)} has waited for {raiser} to accept it or escalate the "
+        f"difference since {when(reply_by)}, and they were reminded.",
+        "You are told as their line manager, or as a lead for the raising side. Please make sure "
+        "that the response is accepted, or the difference escalated.",
+        f"If nobody answers by {when(closes_at)}, the difference will close as \u201cno reply "
+        "from the raising side\u201d.",
+    ]
+
+
+def no_reply_reason(reply_by) -> str:
+    """The reason the system records when it closes a difference the raising side never
+    answered."""
+    return (
+        f"The raising side was asked to accept the response or escalate the difference by "
+        f"{when(reply_by)}. They were reminded, then their line manager or lead was told, and "
+        "after a third reply window there was still no answer, so the difference closed: no "
+        "reply from the raising side."
+    )
+
+
+def _closed_no_reply(*, reference, stage, reason, **_):
+    return "closed: no reply from the raising side", [
+        f"The difference closed at {_the_stage(stage)} because nobody on the raising side accepted "
+        "the response or escalated it.",
+        f"Reason: {reason}",
     ]
 
 
@@ -314,6 +524,13 @@ def _deadline_recomputed(*, reference, stage, to, previous_deadline, deadline, o
 
 
 _WRITERS = {
+    "raising_side_silent": _raising_side_silent,
+    "closed_no_reply": _closed_no_reply,
+    "proposed": _proposed,
+    "proposal_objected": _proposal_objected,
+    "advice": _advice,
+    "urgent_raised": _urgent_raised,
+    "senior_stage": _senior_stage,
     "deadline_recomputed": _deadline_recomputed,
     "reminder": _reminder,
     "overdue": _overdue,

@@ -219,6 +219,8 @@ class State(enum.StrEnum):
     AWAITING_RAISER = "awaiting_raiser"
     RESOLVED = "resolved"
     WITHDRAWN = "withdrawn"
+    # The raising side neither accepted nor escalated a response through three reply windows.
+    CLOSED_NO_REPLY = "closed_no_reply"
 
     @property
     def label(self) -> str:
@@ -227,25 +229,33 @@ class State(enum.StrEnum):
             State.AWAITING_RAISER: "Waiting for the raising side",
             State.RESOLVED: "Resolved",
             State.WITHDRAWN: "Withdrawn",
+            State.CLOSED_NO_REPLY: "Closed: no reply from the raising side",
         }[self]
 
     @property
     def is_final(self) -> bool:
-        return self in (State.RESOLVED, State.WITHDRAWN)
+        return self in (State.RESOLVED, State.WITHDRAWN, State.CLOSED_NO_REPLY)
 
 
 class Outcome(enum.StrEnum):
     """A response's or a decision's outcome."""
 
     AGREED = "agreed"  # the decision disagreed with changes
+    PARTLY_AGREED = "partly_agreed"  # a different plan from the one either side first had
     UPHELD = "upheld"  # the decision stands
 
     @property
     def label(self) -> str:
         return {
             Outcome.AGREED: "Agreed – the decision changes",
+            Outcome.PARTLY_AGREED: "Partly agreed – a different plan",
             Outcome.UPHELD: "Upheld – the decision stands",
         }[self]
+
+    @property
+    def has_actions(self) -> bool:
+        """Agreed and partly agreed both change what happens: the actions agreed are recorded."""
+        return self != Outcome.UPHELD
 
 
 class Category(enum.StrEnum):
@@ -322,6 +332,10 @@ class EventKind(enum.StrEnum):
     REASSIGNED = "reassigned"
     CONVERSATION = "conversation"
     OVERDUE = "overdue"  # the sweep found the stage's deadline missed
+    PROPOSED = "proposed"  # a raising lead proposes to accept or withdraw; the raiser answers
+    PROPOSAL_OBJECTED = "proposal_objected"  # the raiser objected: the difference goes on
+    ADVICE = "advice"  # the raiser's supporter advises, on the record
+    CLOSED_NO_REPLY = "closed_no_reply"  # the raising side never answered a response
     LEARNING_NOTE = "learning_note"  # the partnership's learning, on a closed difference
     DEADLINE_RECOMPUTED = "deadline_recomputed"  # an admin applied a changed policy
 
@@ -380,6 +394,7 @@ class PolicyStage(Base):
         sa.CheckConstraint("reminder_days_before >= 0", name="reminder_not_negative"),
         sa.CheckConstraint("raiser_reply_days >= 1", name="raiser_reply_days_positive"),
         sa.CheckConstraint("max_extension_days >= 0", name="max_extension_not_negative"),
+        sa.CheckConstraint("proposal_reply_days >= 1", name="proposal_reply_days_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -393,6 +408,8 @@ class PolicyStage(Base):
     auto_escalate: Mapped[bool] = mapped_column(default=True)
     raiser_reply_days: Mapped[int] = mapped_column(default=5)
     max_extension_days: Mapped[int] = mapped_column(default=5)
+    # How long the raiser has to answer a lead's proposal to accept or withdraw for them.
+    proposal_reply_days: Mapped[int] = mapped_column(default=2, server_default="2")
 
 
 class Difference(Base):
@@ -443,6 +460,10 @@ class Difference(Base):
     events: Mapped[list["Event"]] = relationship(
         back_populates="difference", order_by="Event.sequence"
     )
+    # Who supports the raiser, and the raising leads' proposals: rows of their own, outside the
+    # sealed row (the events that added them are sealed).
+    supporters: Mapped[list["Supporter"]] = relationship(order_by="Supporter.id")
+    proposals: Mapped[list["Proposal"]] = relationship(order_by="Proposal.id")
     # The stage at the difference's level: the open one, or the last it reached once closed.
     # Read-only, for lists to load with one join what each row shows.
     current_stage: Mapped["Stage"] = relationship(
@@ -460,6 +481,11 @@ class Difference(Base):
         if self.state.is_final:
             return None
         return next((s for s in self.stages if s.level == self.stage_level), None)
+
+    @property
+    def open_proposal(self) -> "Proposal | None":
+        """A raising lead's proposal still waiting for the raiser's answer."""
+        return next((p for p in self.proposals if p.ended_at is None), None)
 
 
 class Stage(Base):
@@ -495,6 +521,8 @@ class Stage(Base):
     # When the sweep should remind the responder, and (after a response) the raising side.
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     raiser_remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # After a response: by when the raising side should accept or escalate (the reply window).
+    reply_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     difference: Mapped[Difference] = relationship(back_populates="stages")
     assignments: Mapped[list["Assignment"]] = relationship(
@@ -604,6 +632,111 @@ class HistoryHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     position: Mapped[int]
     seal: Mapped[str] = mapped_column(sa.String(64))
+
+
+class SupportBasis(enum.StrEnum):
+    """Why someone supports the raiser of a difference (product.md §4)."""
+
+    LINE_MANAGER = "line_manager"
+    SAFEGUARDING_LEAD = "safeguarding_lead"
+
+    @property
+    def label(self) -> str:
+        return {
+            SupportBasis.LINE_MANAGER: "the raiser's line manager",
+            SupportBasis.SAFEGUARDING_LEAD: "the agency's designated safeguarding lead",
+        }[self]
+
+
+class AgencySafeguardingLead(Base):
+    """An agency's designated safeguarding lead (a practice's named GP for safeguarding, a
+    school's DSL): supports its raisers who have no line manager."""
+
+    __tablename__ = "agency_safeguarding_lead"
+    __table_args__ = (sa.UniqueConstraint("agency_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+
+    user: Mapped[User] = relationship()
+
+
+class Supporter(Base):
+    """Someone who supports a difference's raiser from the first step: told when it is raised,
+    sees it, may add advice to its record, takes no action."""
+
+    __tablename__ = "supporter"
+    __table_args__ = (sa.UniqueConstraint("difference_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    basis: Mapped[SupportBasis] = mapped_column(_enum(SupportBasis, "support_basis"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class ProposalKind(enum.StrEnum):
+    ACCEPT = "accept"
+    WITHDRAW = "withdraw"
+
+
+class ProposalEnd(enum.StrEnum):
+    """How a lead's proposal ended."""
+
+    CONFIRMED = "confirmed"  # the raiser agreed: it was applied
+    OBJECTED = "objected"  # the raiser objected: the difference goes on
+    APPLIED = "applied"  # the raiser did not reply in time: it was applied
+    OVERTAKEN = "overtaken"  # the difference moved on first (a response, an escalation…)
+
+
+class Proposal(Base):
+    """A raising lead's proposal to accept a response or withdraw the difference. It takes
+    effect only when the raiser confirms it, or does not reply within the policy's window."""
+
+    __tablename__ = "proposal"
+    __table_args__ = (
+        # One open proposal per difference, whoever proposes at once.
+        sa.Index(
+            "ix_proposal_one_open",
+            "difference_id",
+            unique=True,
+            sqlite_where=sa.text("ended_at IS NULL"),
+            postgresql_where=sa.text("ended_at IS NULL"),
+        ),
+        # The sweep reads only open proposals whose window has passed.
+        sa.Index(
+            "ix_proposal_open_reply_by",
+            "reply_by",
+            sqlite_where=sa.text("ended_at IS NULL"),
+            postgresql_where=sa.text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"), index=True)
+    stage_level: Mapped[int]
+    kind: Mapped[ProposalKind] = mapped_column(_enum(ProposalKind, "proposal_kind"))
+    proposer_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    rationale: Mapped[str] = mapped_column(sa.Text)
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reply_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end: Mapped[ProposalEnd | None] = mapped_column(_enum(ProposalEnd, "proposal_end"))
+
+    proposer: Mapped[User] = relationship()
+
+
+class PartnershipDigest(Base):
+    """The weekly digest of open differences, sent once for each week (the week's Monday)."""
+
+    __tablename__ = "partnership_digest"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week_of: Mapped[date] = mapped_column(unique=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class StageAlert(Base):

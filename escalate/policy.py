@@ -31,6 +31,10 @@ class StagePolicy:
     auto_escalate: bool = True
     raiser_reply_days: int = 5
     max_extension_days: int = 5
+    proposal_reply_days: int = 2
+
+
+DEFAULT_PROPOSAL_REPLY_DAYS = 2
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,18 @@ DEFAULT_ACT_NOW_TEXT = (
 DEFAULT_POLICE_PHONE = "101"
 
 
+def is_senior_level(level: int, final_level: int) -> bool:
+    """The senior stage: the last one before the partnership's final stage (stage 3 of the
+    default policy), unless that would be the first stage. The partnership is alerted when a
+    difference reaches it, and when it is overdue there or at the final stage."""
+    return 1 < level == final_level - 1
+
+
+def partnership_watches_overdue(level: int, final_level: int) -> bool:
+    """A missed deadline the partnership is alerted to: at the senior or the final stage."""
+    return level == final_level or is_senior_level(level, final_level)
+
+
 def _days(value, *, field: str, what: str, minimum: int, maximum: int = MAX_WORKING_DAYS) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise FieldError(field, f"Enter {what} as a whole number, like 5")
@@ -143,6 +159,12 @@ def check_stage(stage: StagePolicy, *, is_final: bool) -> None:
         stage.raiser_reply_days,
         field="raiser_reply_days",
         what="the raising side's time to reply",
+        minimum=1,
+    )
+    _days(
+        stage.proposal_reply_days,
+        field="proposal_reply_days",
+        what="the raiser's time to answer a proposal",
         minimum=1,
     )
     _days(

@@ -134,7 +134,13 @@ EVENT_TITLES = {
     "learning_note": "Learning note",
     "deadline_recomputed": "Deadline recomputed",
     "overdue": "The response deadline was missed",
+    "proposed": "Proposal to the raiser",
+    "proposal_objected": "Proposal objected to: the difference goes on",
+    "advice": "Advice from the raiser's supporter",
+    "closed_no_reply": "Closed: no reply from the raising side",
 }
+
+PROPOSALS = {"accept": "Accepting the response", "withdraw": "Withdrawing the difference"}
 
 def timeline(events) -> list[dict]:
     """A difference's history as MOJ timeline items: newest first, each with labelled lines."""
@@ -153,6 +159,8 @@ def timeline(events) -> list[dict]:
                 lines.append(("Leading for the raising side", ", ".join(data["leads"])))
             if event.deadline:
                 lines.append(("Response due", time_and_date(event.deadline)))
+            if data.get("supporters"):
+                lines.append(("Supporting the raiser", ", ".join(data["supporters"])))
         elif kind in ("responded", "decided"):
             lines.append(("Outcome", outcome_label(data.get("outcome"))))
             for key, label in (
@@ -163,19 +171,38 @@ def timeline(events) -> list[dict]:
             ):
                 if data.get(key):
                     lines.append((label, data[key]))
+            if data.get("reply_by"):
+                lines.append(("Raising side to answer by", _when(data["reply_by"])))
         elif kind == "accepted":
+            lines.extend(_proposal_lines(data))
             lines.append(("Comment", data.get("comment") or "None"))
         elif kind == "withdrawn":
+            lines.extend(_proposal_lines(data))
+            if not data.get("proposed_by"):
+                lines.append(("Reason", data.get("rationale", "")))
+            elif data.get("comment"):
+                lines.append(("Comment", data["comment"]))
+        elif kind == "proposed":
+            lines.append(("Proposes", PROPOSALS.get(data.get("proposal"), "")))
             lines.append(("Reason", data.get("rationale", "")))
+            lines.append(("Raiser to confirm or object by", _when(data.get("reply_by"))))
+        elif kind == "proposal_objected":
+            lines.append(("Proposal", PROPOSALS.get(data.get("proposal"), "")))
+            lines.append(("Proposed by", data.get("proposed_by", "")))
+            lines.append(("Why the raiser objects", data.get("reason", "")))
+        elif kind == "advice":
+            lines.append(("Advice", data.get("advice", "")))
+        elif kind == "closed_no_reply":
+            lines.append(("Reason", data.get("reason", "")))
         elif kind == "extended":
             lines.append(("Extended by", f"{data.get('days')} working days"))
             lines.append(("Reason", data.get("rationale", "")))
             lines.append(("Response now due", time_and_date(event.deadline)))
         elif kind.startswith("extension_"):
-            lines.append(("New deadline asked for", _instant(data.get("proposed_deadline"))))
+            lines.append(("New deadline asked for", _when(data.get("proposed_deadline"))))
             lines.append(("Reason", data.get("rationale", "")))
             if kind == "extension_agreed":
-                lines.append(("Was due", _instant(data.get("previous_deadline"))))
+                lines.append(("Was due", _when(data.get("previous_deadline"))))
                 lines.append(("Response now due", time_and_date(event.deadline)))
             elif kind == "extension_refused":
                 lines.append(("Refused because", data.get("answer", "")))
@@ -221,8 +248,24 @@ def timeline(events) -> list[dict]:
     return list(reversed(items))
 
 
-def _instant(text: str | None) -> str:
+def _when(text: str | None) -> str:
     return time_and_date(datetime.fromisoformat(text)) if text else ""
+
+
+def _proposal_lines(data: dict) -> list[tuple[str, str]]:
+    """How a lead's proposal came to take effect, on the event that applied it."""
+    if not data.get("proposed_by"):
+        return []
+    how = (
+        "Applied after no reply from the raiser by " + _when(data.get("reply_by"))
+        if data.get("applied_after_no_reply")
+        else "Confirmed by the person who raised it"
+    )
+    return [
+        ("Proposed by", data["proposed_by"]),
+        ("Reason for the proposal", data.get("proposal_rationale", "")),
+        ("How", how),
+    ]
 
 
 # The history events that close a difference, and the response an acceptance closes it on.
@@ -261,14 +304,17 @@ def outcome_card(difference) -> dict | None:
         if response is not None:
             lines.append(("Response from", _by_and_when(response)))
         lines.append(("Accepted by", _by_and_when(closing)))
+        lines += _proposal_lines(data)
         lines.append(("Comment", data.get("comment", "")))
     elif kind == "decided":
         title = "Resolved by the partnership's decision"
         lines += _decision_lines(data, data.get("outcome"))
         lines.append(("Decided by", _by_and_when(closing)))
     else:
-        lines.append(("Reason", data.get("rationale", "")))
+        if not data.get("proposed_by"):
+            lines.append(("Reason", data.get("rationale", "")))
         lines.append(("Withdrawn by", _by_and_when(closing)))
+        lines += _proposal_lines(data)
     return {"title": title, "lines": [line for line in lines if line[1]]}
 
 

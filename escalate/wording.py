@@ -58,13 +58,17 @@ EMAIL_FORM_LABELS = {
     "full": "The whole message (a secure address)",
     "link_only": "Only the reference and a link",
 }
-CLOSED_OUTCOMES = (*(outcome.value for outcome in Outcome), "withdrawn")
+# A difference the raising side never answered: its own row, never counted as resolved.
+NO_REPLY_LABEL = "Closed: no reply from the raising side"
+CLOSED_OUTCOMES = (*(outcome.value for outcome in Outcome), "withdrawn", "no_reply")
 
 
 def outcome_label(value: str | None) -> str:
     """The words for how a stage or a difference ended: "Agreed – the decision changes"…"""
     if value == "withdrawn":
         return WITHDRAWN_LABEL
+    if value == "no_reply":
+        return NO_REPLY_LABEL
     try:
         return Outcome(value).label
     except ValueError:

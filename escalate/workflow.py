@@ -2,62 +2,34 @@
 
 Pure: no Flask, no database session, no clock. Services describe a difference as a
 :class:`Situation` and a user as an :class:`Actor`, ask these functions, and act on the answer.
-Refusals are domain errors whose messages are written for the person who asked.
+Refusals are domain errors (escalate.errors) whose messages are written for the person who
+asked; what an outcome's text must be is in escalate.rationale. Both are named here too, so
+``workflow.FieldError`` and ``workflow.require_rationale`` read as the rules they are.
 """
 
 import enum
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from escalate.models import AGENCY_ROLES, LeadRule, ResponderRule, Role, State
-from escalate.wording import (
-    MAX_CHILD_REFERENCE_CHARACTERS,
-    MAX_TEXT_CHARACTERS,
-    MIN_RATIONALE_CHARACTERS,
-    MIN_RATIONALE_WORDS,
-    plural,
+from escalate.errors import (  # noqa: F401  (named here for the rules' callers)
+    DomainError,
+    FieldError,
+    InvalidRequest,
+    NotAllowed,
+    NotFound,
+    RationaleRequired,
+    StaleDifference,
+    WrongState,
 )
-
-
-class DomainError(Exception):
-    """A request the rules refuse; the message is written for the person who made it."""
-
-
-class InvalidRequest(DomainError):
-    """The input does not describe something escalate can do (a bad value, unknown name…)."""
-
-
-class NotFound(DomainError):
-    """There is no such difference, or this user may not see it (the two are never told apart)."""
-
-
-class NotAllowed(DomainError):
-    """This user may see the difference but may not take this action on it."""
-
-
-class WrongState(DomainError):
-    """The difference is not in a state where this action makes sense (say, it is resolved)."""
-
-
-class StaleDifference(DomainError):
-    """Someone else acted on the difference since the form was shown."""
-
-    def __init__(self, message: str = "This difference changed while you were working on it."):
-        super().__init__(message)
-
-
-class FieldError(DomainError):
-    """A value someone gave is missing or wrong. ``field`` names the form field (or the command's
-    option) it is about, so the refusal is shown beside it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-class RationaleRequired(FieldError):
-    """A required explanation is missing or is not meaningful (see ``require_rationale``)."""
+from escalate.models import AGENCY_ROLES, LeadRule, ResponderRule, Role, State, SupportBasis
+from escalate.rationale import (  # noqa: F401  (named here for the rules' callers)
+    PLACEHOLDERS,
+    check_child,
+    is_placeholder,
+    require_rationale,
+    require_text,
+)
+from escalate.wording import plural
 
 
 class Action(enum.StrEnum):
@@ -70,6 +42,10 @@ class Action(enum.StrEnum):
     ANSWER_EXTENSION = "answer_extension"
     REASSIGN = "reassign"
     RECORD_CONVERSATION = "record_conversation"
+    PROPOSE_ACCEPT = "propose_accept"
+    PROPOSE_WITHDRAW = "propose_withdraw"
+    ANSWER_PROPOSAL = "answer_proposal"
+    ADD_ADVICE = "add_advice"
 
     @property
     def label(self) -> str:
@@ -86,6 +62,10 @@ ACTION_LABELS = {
     Action.ANSWER_EXTENSION: "Agree or refuse more time",
     Action.REASSIGN: "Reassign the responder",
     Action.RECORD_CONVERSATION: "Record a conversation",
+    Action.PROPOSE_ACCEPT: "Propose accepting the response",
+    Action.PROPOSE_WITHDRAW: "Propose withdrawing the difference",
+    Action.ANSWER_PROPOSAL: "Confirm or object to the proposal",
+    Action.ADD_ADVICE: "Add advice to the record",
 }
 
 
@@ -124,6 +104,8 @@ class Situation:
     max_extension_days: int = 0
     urgent: bool = False
     extension_pending: bool = False  # a request for more time waits for the raising side
+    supporter_ids: frozenset[int] = field(default_factory=frozenset)
+    open_proposal: str | None = None  # "accept" or "withdraw": a lead's, awaiting the raiser
 
 
 MANAGING_ROLES = frozenset({Role.MANAGER, Role.SENIOR})
@@ -156,7 +138,14 @@ def can_see(actor: Actor, situation: Situation) -> bool:
         actor.role in OVERSIGHT_ROLES
         or is_party(actor, situation)
         or manages_either_agency(actor, situation)
+        or is_supporter(actor, situation)
     )
+
+
+def is_supporter(actor: Actor, situation: Situation) -> bool:
+    """The raiser's supporter (line manager or designated safeguarding lead): sees the
+    difference and may add advice to its record, but takes no action on it."""
+    return actor.id is not None and actor.id in situation.supporter_ids
 
 
 def may_raise(actor: Actor) -> bool:
@@ -227,6 +216,17 @@ def may_take_over(person: Person | None, *, is_final_stage: bool, receiving_agen
     return is_professional_of(person, receiving_agency_id)
 
 
+def pick_supporters(
+    raiser_id: int, line_manager: Person | None, safeguarding_leads: list[Person]
+) -> tuple[list[Person], SupportBasis | None]:
+    """Who supports a raiser from the first step (product.md §4): their line manager; if they
+    have none who can act, their agency's designated safeguarding leads; never the raiser."""
+    if is_professional(line_manager) and line_manager.id != raiser_id:
+        return [line_manager], SupportBasis.LINE_MANAGER
+    leads = [p for p in safeguarding_leads if is_professional(p) and p.id != raiser_id]
+    return leads, (SupportBasis.SAFEGUARDING_LEAD if leads else None)
+
+
 CONVERSATION_LOOKBACK_DAYS = 365
 
 
@@ -250,6 +250,20 @@ def _is_raising_side(actor: Actor, situation: Situation) -> bool:
         and actor.role in PARTICIPATING_ROLES
         and (actor.id == situation.raiser_id or actor.id in situation.lead_ids)
     )
+
+
+def _is_raiser(actor: Actor, situation: Situation) -> bool:
+    return (
+        actor.id is not None
+        and actor.role in PARTICIPATING_ROLES
+        and actor.id == situation.raiser_id
+    )
+
+
+def _is_raising_lead(actor: Actor, situation: Situation) -> bool:
+    """A lead for the raising side at this stage who is not the raiser: they propose to accept
+    or withdraw, and the raiser decides (product.md §4, the raiser keeps their voice)."""
+    return _is_raising_side(actor, situation) and not _is_raiser(actor, situation)
 
 
 def _is_responder(actor: Actor, situation: Situation) -> bool:
@@ -290,10 +304,13 @@ def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:
     elif action == Action.ACCEPT:
         if not awaiting_raiser:
             return WrongState("There is no response to accept yet.")
-        if not _is_raising_side(actor, s):
+        if _is_raising_lead(actor, s):
             return NotAllowed(
-                "Only the person who raised the difference, or their lead, can accept."
+                "Only the person who raised the difference accepts a response: as their lead, "
+                "propose accepting it, and they will confirm or object."
             )
+        if not _is_raiser(actor, s):
+            return NotAllowed("Only the person who raised the difference can accept.")
     elif action == Action.ESCALATE:
         if s.is_final_stage:
             return WrongState("This is the final stage: there is nowhere further to escalate.")
@@ -312,10 +329,38 @@ def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:
         else:
             return NotAllowed("Only the raising side or the responder at this stage can escalate.")
     elif action == Action.WITHDRAW:
-        if not _is_raising_side(actor, s):
+        if _is_raising_lead(actor, s):
             return NotAllowed(
-                "Only the person who raised the difference, or their lead, can withdraw it."
+                "Only the person who raised the difference withdraws it: as their lead, propose "
+                "withdrawing it, and they will confirm or object."
             )
+        if not _is_raiser(actor, s):
+            return NotAllowed("Only the person who raised the difference can withdraw it.")
+    elif action in (Action.PROPOSE_ACCEPT, Action.PROPOSE_WITHDRAW):
+        if action == Action.PROPOSE_ACCEPT and not awaiting_raiser:
+            return WrongState("There is no response to accept yet.")
+        if not (s.lead_ids - {s.raiser_id}):
+            return WrongState(
+                "Nobody but the person who raised the difference leads for the raising side at "
+                "this stage: they decide it themselves."
+            )
+        if s.open_proposal is not None:
+            return WrongState(
+                "A proposal is already waiting for the answer of the person who raised it."
+            )
+        if not _is_raising_lead(actor, s):
+            return NotAllowed(
+                "Only a lead for the raising side proposes this; the person who raised the "
+                "difference decides it themselves."
+            )
+    elif action == Action.ANSWER_PROPOSAL:
+        if s.open_proposal is None:
+            return WrongState("There is no proposal waiting for an answer.")
+        if not _is_raiser(actor, s):
+            return NotAllowed("Only the person who raised the difference answers a proposal.")
+    elif action == Action.ADD_ADVICE:
+        if not is_supporter(actor, s) or actor.role == Role.AUDITOR:
+            return NotAllowed("Only the raiser's supporter adds advice to the record.")
     elif action == Action.EXTEND:
         if not awaiting_response:
             return WrongState("The deadline can be extended only while a response is awaited.")
@@ -386,129 +431,6 @@ def check(actor: Actor, situation: Situation, action: Action) -> None:
     refusal = _refusal(actor, situation, action)
     if refusal is not None:
         raise refusal
-
-
-# --- What must be recorded ---------------------------------------------------------------------
-
-# Phrases that stand in for a reason without giving one (compared after normalising).
-PLACEHOLDERS = frozenset(
-    {
-        "n/a",
-        "na",
-        "n a",
-        "none",
-        "nil",
-        "nothing",
-        "no comment",
-        "no comments",
-        "tbc",
-        "tba",
-        "see above",
-        "as above",
-        "see below",
-        "as discussed",
-        "as per discussion",
-        "discussed",
-        "see notes",
-        "see case notes",
-        "see file",
-        "see record",
-        "see email",
-        "as agreed",
-        "agreed",
-        "ok",
-        "okay",
-        "fine",
-        "yes",
-        "no",
-        "same",
-        "same as before",
-        "not applicable",
-        "refer to notes",
-        "per discussion",
-        "per conversation",
-    }
-)
-
-
-def _normalise(text: str) -> str:
-    return re.sub(r"[^a-z/ ]+", " ", text.lower()).strip()
-
-
-def require_rationale(text: str | None, *, field: str = "rationale", what: str = "the rationale"):
-    """Return the cleaned rationale, or refuse it with a reason the form can show.
-
-    A rationale must say why, in the writer's own words: long enough to carry a reason, and not a
-    placeholder such as "n/a", "see above" or "as discussed".
-    """
-    cleaned = (text or "").strip()
-    if not cleaned:
-        raise RationaleRequired(field, f"Enter {what}")
-    normalised = " ".join(_normalise(cleaned).split())
-    if normalised in PLACEHOLDERS or normalised.rstrip("s") in PLACEHOLDERS:
-        raise RationaleRequired(
-            field,
-            f"Explain {what} in your own words: \u201c{cleaned}\u201d does not record why, and "
-            "the record must make sense to someone reading it later",
-        )
-    words = re.findall(r"[A-Za-z0-9']+", cleaned)
-    if len(cleaned) < MIN_RATIONALE_CHARACTERS or len(words) < MIN_RATIONALE_WORDS:
-        raise RationaleRequired(
-            field,
-            f"Explain {what} in at least {MIN_RATIONALE_WORDS} words and "
-            f"{MIN_RATIONALE_CHARACTERS} characters, so that someone reading "
-            "the record later understands why",
-        )
-    if len(cleaned) > MAX_TEXT_CHARACTERS:
-        raise RationaleRequired(
-            field,
-            f"{what[0].upper()}{what[1:]} must be {MAX_TEXT_CHARACTERS:,} characters or fewer",
-        )
-    return cleaned
-
-
-def require_text(text: str | None, *, field: str, what: str) -> str:
-    """Return required free text, cleaned; refuse it when empty or too long."""
-    cleaned = (text or "").strip()
-    if not cleaned:
-        raise FieldError(field, f"Enter {what}")
-    if len(cleaned) > MAX_TEXT_CHARACTERS:
-        raise FieldError(
-            field, f"Keep {what} to {MAX_TEXT_CHARACTERS:,} characters or fewer"
-        )
-    return cleaned
-
-
-def check_child(reference: str | None, initials: str | None, date_of_birth, today) -> None:
-    """The child is identified only as far as the process needs: a case reference and initials."""
-    if not (reference or "").strip():
-        raise FieldError(
-            "child_reference", "Enter your agency's case reference for the child"
-        )
-    if len(reference.strip()) > MAX_CHILD_REFERENCE_CHARACTERS:
-        raise FieldError(
-            "child_reference",
-            f"The case reference must be {MAX_CHILD_REFERENCE_CHARACTERS} characters or fewer",
-        )
-    cleaned = (initials or "").strip()
-    if not cleaned:
-        raise FieldError("child_initials", "Enter the child's initials")
-    if not re.fullmatch(r"[A-Za-z][A-Za-z.\- ]{0,9}", cleaned):
-        raise FieldError(
-            "child_initials", "Enter the child's initials using letters only, like JS"
-        )
-    if date_of_birth is not None:
-        if date_of_birth > today:
-            raise FieldError("child_date_of_birth", "Date of birth must be in the past")
-        try:
-            earliest = today.replace(year=today.year - 25)
-        except ValueError:  # today is 29 February
-            earliest = today.replace(year=today.year - 25, day=28)
-        if date_of_birth < earliest:
-            raise FieldError(
-                "child_date_of_birth",
-                "Date of birth must be within the last 25 years: this process is about children",
-            )
 
 
 def check_extension(situation: Situation, days: int) -> int:

@@ -170,6 +170,8 @@ def make_app(database_url: str, **overrides):
         # The test accounts' domains (example.org, gp.example…) receive whole messages; tests of
         # the other kind of address set their own.
         "SECURE_EMAIL_DOMAINS": ("example", "example.org"),
+        # The sweep's weekly digest only where a test asks for it (tests/test_raisers_voice.py).
+        "WEEKLY_DIGEST": False,
     }
     config.update(overrides)
     return create_app(config)

@@ -84,7 +84,7 @@ def _do(action, person, difference, when, **fields) -> Difference:
 def build(people) -> dict[str, str]:
     """Play the story; return each letter's reference. Run inside an application context."""
     p = people
-    response = {"rationale": GOOD, "child_impact": "Family support continues."}
+    response = {"rationale": GOOD, "child_impact": "Family support continues through early help."}
     agreed = {**response, "outcome": "agreed", "agreed_actions": "A strategy discussion."}
     upheld = {**response, "outcome": "upheld"}
     why = {"rationale": "The response does not deal with the bruising the school reported."}

@@ -767,6 +767,7 @@ def stage_data(**overrides):
         "reminder_days_before": "1",
         "auto_escalate": "yes",
         "raiser_reply_days": "5",
+        "proposal_reply_days": "2",
         "max_extension_days": "5",
     }
     return data | overrides
@@ -818,6 +819,7 @@ def test_the_final_stage_asks_only_for_timescales(app, admin):
             "urgent_working_hours": "16",
             "reminder_days_before": "2",
             "raiser_reply_days": "5",
+            "proposal_reply_days": "2",
             "max_extension_days": "0",
             # A crafted request cannot change who acts at the final stage.
             "responder_rule": "agency_contacts",
@@ -870,6 +872,7 @@ def test_a_stage_is_added_at_the_end_as_the_final_stage(app, admin):
             "urgent_working_hours": "16",
             "reminder_days_before": "1",
             "raiser_reply_days": "5",
+            "proposal_reply_days": "2",
             "max_extension_days": "5",
         },
     )
@@ -970,7 +973,7 @@ def test_recomputing_moves_open_deadlines_records_events_and_tells_people(
             other.version,
             outcome="upheld",
             rationale="The threshold for a section 47 enquiry is not met on this information.",
-            child_impact="Early help continues.",
+            child_impact="Early help continues for the family.",
             now=NOW,
         )
         other_id = other.id

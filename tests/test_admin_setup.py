@@ -78,6 +78,7 @@ def make_stage_one_three_days(admin):
             "reminder_days_before": "1",
             "auto_escalate": "yes",
             "raiser_reply_days": "5",
+            "proposal_reply_days": "2",
             "max_extension_days": "5",
         },
     )

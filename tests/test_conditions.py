@@ -169,3 +169,39 @@ def test_who_is_a_current_party_in_sql_is_who_the_rules_see_at_the_open_stage(ct
                 )
             )
             assert by_sql == expected.get((user_id, side), set()), (user_id, side)
+
+
+def test_who_may_see_a_difference_in_sql_is_who_the_rules_let_see_it_supporters_too(ctx):
+    """Supporters (a line manager who is a practitioner, an agency's designated safeguarding
+    lead) see the differences of those they support, and no others."""
+    from escalate.models import AgencySafeguardingLead
+
+    health, police, _ = _partnership()
+    senior_practitioner = factories.user(Role.PRACTITIONER, agency=health)
+    managed = factories.user(Role.PRACTITIONER, agency=health, line_manager=senior_practitioner)
+    unmanaged = factories.user(Role.PRACTITIONER, agency=police)
+    dsl = factories.user(Role.PRACTITIONER, agency=police)
+    db.session.add(AgencySafeguardingLead(agency_id=police.id, user_id=dsl.id))
+    db.session.commit()
+    services.differences.raise_difference(managed, factories.new_difference(police), NOW)
+    services.differences.raise_difference(unmanaged, factories.new_difference(health), NOW)
+    services.differences.raise_difference(
+        factories.user(Role.PRACTITIONER, agency=health), factories.new_difference(police), NOW
+    )
+    differences = db.session.scalars(sa.select(Difference)).all()
+    seen = {}
+    for user in db.session.scalars(sa.select(User)):
+        by_sql = set(
+            db.session.scalars(sa.select(Difference.id).where(conditions.visible_to(user)))
+        )
+        by_rule = {
+            d.id
+            for d in differences
+            if workflow.can_see(
+                queries.differences.actor_for(user), queries.differences.situation(d, NOW)
+            )
+        }
+        assert by_sql == by_rule, user
+        seen[user.id] = by_rule
+    assert seen[senior_practitioner.id] == {differences[0].id}
+    assert seen[dsl.id] == {differences[1].id}

@@ -58,8 +58,8 @@ def app_config(clock, mail_server):
 
 
 def raise_difference(app, people, now=NOW, **overrides) -> str:
-    """The GP raises a difference with children's social care, naming the social worker: the GP
-    and the social worker are each told."""
+    """The GP raises a difference with children's social care, naming the social worker: the GP,
+    the social worker and the GP's line manager (who supports the GP) are each told."""
     with app.app_context():
         gp = db.session.get(User, people.gp.id)
         new = factories.new_difference(
@@ -130,17 +130,18 @@ def test_each_person_gets_an_email_with_the_outcome_its_rationale_and_a_link(
 
     counts = deliver(app, clock)
 
-    assert (counts.sent, counts.retrying, counts.failed, counts.not_emailed) == (3, 0, 0, 0)
+    assert (counts.sent, counts.retrying, counts.failed, counts.not_emailed) == (4, 0, 0, 0)
     rows = outbox(app)
     assert [(n.recipient.email, n.email_status, n.sent_at) for n in rows] == [
         ("gp@gp.example", EmailStatus.SENT, NOW),
         ("sw@csc.example", EmailStatus.SENT, NOW),
+        ("lead@gp.example", EmailStatus.SENT, NOW),  # the GP's supporter
         ("gp@gp.example", EmailStatus.SENT, NOW),
     ]
     received = {r.message_id: r for r in mail_server.received()}
     assert set(received) == {expected_message_id(n.id) for n in rows}
 
-    response = received[expected_message_id(rows[2].id)]
+    response = received[expected_message_id(rows[3].id)]
     assert response.recipients == ("gp@gp.example",)
     assert response.mail_from == "rpd@northshire.example"
     assert response.message["From"] == FROM
@@ -189,7 +190,7 @@ def test_only_the_reference_identifies_the_child(app, people, clock, mail_server
         "the child is settled at home." in email
     )
     # The app, inside the partnership's secure service, shows what was written.
-    assert written in outbox(app)[2].body
+    assert written in outbox(app)[3].body
 
 
 def test_the_html_part_escapes_what_people_wrote(app, people, clock, mail_server):
@@ -219,7 +220,7 @@ def test_link_only_emails_carry_the_reference_and_the_link_and_nothing_else(
     deliver(app, clock)
 
     received = mail_server.received()
-    assert len(received) == 3
+    assert len(received) == 4
     link = f"{BASE_URL}/differences/{reference}"
     for message in received:
         assert message.message["Subject"] == f"{reference}: there is an update, sign in to read it"
@@ -230,7 +231,7 @@ def test_link_only_emails_carry_the_reference_and_the_link_and_nothing_else(
             for content in (RATIONALE, "upheld", "Children's Social Care", "Stage", "due by"):
                 assert content not in part
     # In the app, the message is whole.
-    assert RATIONALE in outbox(app)[2].body
+    assert RATIONALE in outbox(app)[3].body
 
 
 def test_a_mail_outage_delays_email_and_loses_none_and_sends_none_twice(
@@ -242,7 +243,7 @@ def test_a_mail_outage_delays_email_and_loses_none_and_sends_none_twice(
 
     counts = deliver(app, clock)
 
-    assert (counts.sent, counts.retrying) == (0, 3)
+    assert (counts.sent, counts.retrying) == (0, 4)
     for n in outbox(app):
         assert n.email_status == EmailStatus.RETRYING and n.attempts == 1
         assert n.next_attempt_at == NOW + timedelta(minutes=1)
@@ -255,15 +256,15 @@ def test_a_mail_outage_delays_email_and_loses_none_and_sends_none_twice(
     mail_server.start()
     clock.advance(seconds=30)
     second = raise_difference(app, people, now=clock())  # written during the outage
-    assert deliver(app, clock).sent == 2  # the new ones; the others wait for their minute
+    assert deliver(app, clock).sent == 3  # the new ones; the others wait for their minute
     clock.advance(seconds=30)
-    assert deliver(app, clock).sent == 3
+    assert deliver(app, clock).sent == 4
     clock.advance(hours=2)
     assert deliver(app, clock).sent == 0
 
     rows = outbox(app)
     assert {n.email_status for n in rows} == {EmailStatus.SENT}
-    assert len(rows) == 5 and {first, second} == {"RPD-2026-00001", "RPD-2026-00002"}
+    assert len(rows) == 7 and {first, second} == {"RPD-2026-00001", "RPD-2026-00002"}
     counts_by_id = mail_server.message_id_counts()
     assert counts_by_id == {expected_message_id(n.id): 1 for n in rows}
 
@@ -279,7 +280,7 @@ def test_retries_back_off_then_fail_and_the_partnership_is_told_in_the_app(
         counts = deliver(app, clock)
         if counts.failed:
             break
-        assert counts.retrying == 2
+        assert counts.retrying == 3
         gp_row = outbox(app)[0]
         waits.append(gp_row.next_attempt_at - clock())
         # A moment before the next try is due, nothing is tried.
@@ -288,13 +289,14 @@ def test_retries_back_off_then_fail_and_the_partnership_is_told_in_the_app(
         clock.advance(seconds=1)
 
     assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60)]
-    raiser_row, responder_row, *notices = outbox(app)
-    for failed in (raiser_row, responder_row):
+    raiser_row, responder_row, supporter_row, *notices = outbox(app)
+    for failed in (raiser_row, responder_row, supporter_row):
         assert failed.email_status == EmailStatus.FAILED and failed.attempts == 8
         assert "Could not reach the mail server" in failed.last_error
         assert failed.next_attempt_at is None
     # One notice per failed email for each partnership member, in the app only.
     assert [(n.recipient.email, n.email_status) for n in notices] == [
+        ("chair@partnership.example", EmailStatus.NOT_EMAILED),
         ("chair@partnership.example", EmailStatus.NOT_EMAILED),
         ("chair@partnership.example", EmailStatus.NOT_EMAILED),
     ]
@@ -304,7 +306,7 @@ def test_retries_back_off_then_fail_and_the_partnership_is_told_in_the_app(
     assert "after 8 tries" in notice.body and "Could not reach the mail server" in notice.body
     with app.app_context():
         chair = db.session.get(User, people.chair.id)
-        assert queries.inbox.unread_count(chair) == 2
+        assert queries.inbox.unread_count(chair) == 3
         # The failed messages stay in their recipients' inboxes.
         gp_inbox = queries.inbox.inbox(db.session.get(User, people.gp.id))
         assert len(db.session.scalars(gp_inbox).all()) == 1
@@ -322,8 +324,8 @@ def test_an_address_the_server_refuses_fails_at_once(app, people, clock, mail_se
 
     counts = deliver(app, clock)
 
-    assert (counts.sent, counts.failed) == (1, 1)
-    raiser_row, responder_row, notice = outbox(app)
+    assert (counts.sent, counts.failed) == (2, 1)
+    raiser_row, responder_row, supporter_row, notice = outbox(app)
     assert raiser_row.email_status == EmailStatus.SENT
     assert responder_row.email_status == EmailStatus.FAILED and responder_row.attempts == 1
     assert "550 5.1.1 No such user here" in responder_row.last_error
@@ -341,7 +343,7 @@ def test_an_address_that_is_not_one_fails_without_stopping_the_others(
 
     counts = deliver(app, clock)
 
-    assert (counts.sent, counts.failed) == (1, 1)
+    assert (counts.sent, counts.failed) == (2, 1)
     assert "'sam okafor at csc' is not an email address" in outbox(app)[1].last_error
 
 
@@ -423,11 +425,14 @@ def test_deactivated_people_are_not_emailed(app, people, clock, mail_server):
 
     counts = deliver(app, clock)
 
-    assert (counts.sent, counts.not_emailed) == (1, 1)
+    assert (counts.sent, counts.not_emailed) == (2, 1)
     responder_row = outbox(app)[1]
     assert responder_row.email_status == EmailStatus.NOT_EMAILED
     assert responder_row.last_error == services.delivery.NOT_EMAILED_INACTIVE
-    assert [r.recipients for r in mail_server.received()] == [("gp@gp.example",)]
+    assert [r.recipients for r in mail_server.received()] == [
+        ("gp@gp.example",),
+        ("lead@gp.example",),
+    ]
 
 
 def test_a_worker_that_died_mid_send_is_relieved_and_the_message_keeps_its_message_id(
@@ -444,7 +449,7 @@ def test_a_worker_that_died_mid_send_is_relieved_and_the_message_keeps_its_messa
     assert stranded.claimed_until == NOW + timedelta(seconds=claim_seconds)
 
     # While the claim holds, another worker leaves it alone and sends the rest.
-    assert deliver(app, clock, worker="other").sent == 1
+    assert deliver(app, clock, worker="other").sent == 2
     clock.advance(seconds=claim_seconds)
     assert deliver(app, clock, worker="other").sent == 1
 
@@ -480,7 +485,7 @@ def test_two_deliverers_at_once_never_send_one_notification_twice(app, people, c
         reference = raise_difference(app, people)
         respond(app, people, reference)
     expected = {expected_message_id(n.id) for n in outbox(app)}
-    assert len(expected) == 24
+    assert len(expected) == 32
 
     start = threading.Barrier(4)
     results, errors = {}, []
@@ -499,7 +504,7 @@ def test_two_deliverers_at_once_never_send_one_notification_twice(app, people, c
         thread.join(timeout=60)
 
     assert errors == []
-    assert sum(counts.sent for counts in results.values()) == 24
+    assert sum(counts.sent for counts in results.values()) == 32
     assert mail_server.message_id_counts() == {message_id: 1 for message_id in expected}
     assert {n.email_status for n in outbox(app)} == {EmailStatus.SENT}
 
@@ -515,7 +520,7 @@ def test_every_step_of_the_journey_emails_the_raiser_its_outcome_and_rationale(
             {
                 "outcome": "upheld",
                 "rationale": RATIONALE,
-                "child_impact": "No change for the child.",
+                "child_impact": "No change for the child at all.",
             },
         ),
         (
@@ -619,6 +624,9 @@ def test_the_difference_page_shows_each_notifications_delivery(app, people, cloc
             f"an email to Sam Okafor could not be delivered 10:00am {at} Ruth Adeyemi "
             "In the inbox, not read Not emailed "
             + services.delivery.NOT_EMAILED_PARTNERSHIP_NOTICE,
+            f"Dr Emma Clarke has raised a professional difference: you support them 10:00am {at} "
+            f"Dr David Chen In the inbox, not read Sent Sent at 10:00am {at} "
+            "The whole message (a secure address)",
             f"a professional difference needs your response by 5pm on Friday 27 November 2026 "
             f"10:00am {at} Sam Okafor In the inbox, not read Failed After 1 try: The mail "
             "server refused the address: 550 5.1.1 No such user here. The partnership has been "

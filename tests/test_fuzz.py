@@ -118,6 +118,12 @@ FORM_PAGES = {
     "AnswerExtensionForm": FormPage("gp", "/differences/{d1}/more-time"),
     "ReassignForm": FormPage("tm", "/differences/{d1}/reassign"),
     "ConversationForm": FormPage("gp", "/differences/{d1}/conversation"),
+    # The GP's line manager supports them, and leads at stage 2 (d5, waiting for the raiser);
+    # at stage 3 the designated doctor has proposed withdrawing d4, for the GP to answer.
+    "AdviceForm": FormPage("gp_lead", "/differences/{d1}/advice"),
+    "ProposeAcceptForm": FormPage("gp_lead", "/differences/{d5}/propose-accept"),
+    "ProposeWithdrawForm": FormPage("gp_lead", "/differences/{d5}/propose-withdraw"),
+    "AnswerProposalForm": FormPage("gp", "/differences/{d4}/answer-proposal"),
 }
 
 
@@ -161,6 +167,20 @@ def world(app):
             rationale="The family has moved to another authority, which has the case now.",
             now=NOW,
         )
+        why = "This needs a decision above my level, so it goes to the next stage now."
+        d4, d5 = raised(), raised()
+        for who in (people.sw, people.tm):
+            services.differences.escalate(who, d4.id, d4.version, rationale=why, now=NOW)
+        services.proposals.propose(
+            people.designated, d4.id, d4.version, kind="withdraw", now=NOW,
+            rationale="The family has moved away and the new authority has the case now.",
+        )
+        services.differences.escalate(people.sw, d5.id, d5.version, rationale=why, now=NOW)
+        services.differences.respond(
+            people.tm, d5.id, d5.version, outcome="upheld",
+            rationale="The threshold for a section 47 enquiry is not met on what we know.",
+            child_impact="Early help continues with the family.", now=NOW,
+        )
         newcomer = factories.user(Role.AUDITOR, name="New Person")
         newcomer.password_hash = None
         token, _ = create_invitation(newcomer, people.admin, NOW, app.config["SECRET_KEY"])
@@ -169,6 +189,7 @@ def world(app):
             people={k: (v.id, getattr(v, "email", None)) for k, v in vars(people).items()},
             values={
                 "d1": d1.reference, "d2": d2.reference, "d3": d3.reference, "token": token,
+                "d4": d4.reference, "d5": d5.reference,
                 "spare": spare.id, "csc": people.csc.id,
             },
         )

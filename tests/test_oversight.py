@@ -73,8 +73,10 @@ def test_the_dashboard_shows_the_hand_counted_figures(people, client_for, story)
     ]
     assert found["Closed differences by outcome"][1:] == [
         ["Agreed – the decision changes", "1"],
+        ["Partly agreed – a different plan", "0"],
         ["Upheld – the decision stands", "1"],
         ["Withdrawn", "1"],
+        ["Closed: no reply from the raising side", "0"],
     ]
     assert found["Closed differences by the stage they reached"][1:] == [
         ["1. Practitioner to practitioner", "1", "1"],
@@ -137,7 +139,7 @@ def test_each_chart_draws_the_figures_of_the_table_after_it(people, client_for, 
         for name, spec in re.findall(r'id="chart-(\w+)" data-app-chart=\'([^\']*)\'', html)
     }
     assert set(specs) == {"open_by_stage", "outcomes", "closed_by_stage", "themes", "trend"}
-    assert specs["outcomes"]["datasets"][0]["data"] == [1, 1, 1]
+    assert specs["outcomes"]["datasets"][0]["data"] == [1, 0, 1, 1, 0]
     assert specs["themes"]["labels"][0] == "Threshold for referral or service"
     assert specs["themes"]["datasets"][0]["data"] == [3, 2, 1, 1, 1]
     by_stage = {d["label"]: d["data"] for d in specs["open_by_stage"]["datasets"]}
@@ -586,9 +588,9 @@ DEMO_MOMENT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
 
 def test_the_dashboard_shows_the_demo_partnership_as_counted_by_hand(app, runner):
     """escalate/demo.py's 13 scenarios: open at stage 1 (the school's, overdue; the police's,
-    urgent; early help's, waiting for the raiser; the GP practice's, given more time by agreement; the academy's,
-    reassigned), stage 2 (the health visitor's, overdue), stage 3 (the GP's), stage 4 (early
-    help's, overdue); resolved by acceptance agreed twice (the social worker's, the MASH's),
+    urgent; early help's, waiting for the raiser; the GP practice's, more time agreed; the
+    academy's, reassigned), stage 2 (the health visitor's, overdue), stage 3 (the GP's), stage 4
+    (early help's, overdue); resolved by acceptance agreed twice (the social worker's, the MASH's),
     upheld once (the police's), by the partnership agreed once; withdrawn once."""
     from escalate import demo
 
@@ -615,8 +617,10 @@ def test_the_dashboard_shows_the_demo_partnership_as_counted_by_hand(app, runner
     outcomes = next(rows for caption, rows in found.items() if "outcome" in caption.lower())
     assert [row for row in outcomes if row and row[0] != "Outcome"] == [
         ["Agreed – the decision changes", "3"],
+        ["Partly agreed – a different plan", "0"],
         ["Upheld – the decision stands", "1"],
         ["Withdrawn", "1"],
+        ["Closed: no reply from the raising side", "0"],
     ]
     listed = chair.get("/oversight/unresolved").get_data(as_text=True)
     assert len(set(re.findall(r"RPD-2026-\d{5}", listed))) == 8

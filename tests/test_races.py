@@ -96,7 +96,8 @@ def test_twenty_responses_at_once_one_wins_and_nineteen_are_told_it_changed(
 ):
     reference = raise_one(app, people)
     url = f"/differences/{reference}/respond"
-    answer = {"outcome": "upheld", "rationale": GOOD, "child_impact": "Family support continues."}
+    answer = {"outcome": "upheld", "rationale": GOOD,
+              "child_impact": "Family support continues through early help."}
     attempts = [posting(client_for(people.sw), url, answer) for _ in range(PEOPLE)]
 
     responses = all_at_once(attempts)
@@ -113,7 +114,8 @@ def test_twenty_responses_at_once_one_wins_and_nineteen_are_told_it_changed(
 
 def test_a_response_and_withdrawals_at_once_one_wins(app, people, client_for):
     reference = raise_one(app, people)
-    answer = {"outcome": "agreed", "rationale": GOOD, "child_impact": "A strategy discussion.",
+    answer = {"outcome": "agreed", "rationale": GOOD,
+              "child_impact": "A strategy discussion will be held today.",
               "agreed_actions": "A strategy discussion today."}
     why = {"rationale": "The family has moved out of the area and the school has closed it."}
     attempts = [
@@ -215,7 +217,7 @@ def test_a_conflict_found_by_an_automatic_flush_is_a_stale_difference(app, peopl
                 shown,
                 outcome="upheld",
                 rationale=GOOD,
-                child_impact="Family support continues.",
+                child_impact="Family support continues through early help.",
                 now=NOW,
             )
         assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 1

@@ -356,7 +356,8 @@ def test_the_raiser_is_told_it_was_raised_and_the_responder_is_asked(app, people
     raise_through_pages(client_for(people.gp), people)
     with app.app_context():
         rows = db.session.execute(sa.select(Notification.recipient_id, Notification.subject)).all()
-    assert {r.recipient_id for r in rows} == {people.gp.id, people.sw.id}
+    # The GP's line manager supports them, and is told too.
+    assert {r.recipient_id for r in rows} == {people.gp.id, people.sw.id, people.gp_lead.id}
     assert any("needs your response by 5pm on Friday 27 November 2026" in r.subject for r in rows)
 
 

@@ -54,6 +54,7 @@ def test_the_report_covers_the_current_quarter_by_default(people, client_for, st
         ["Closed", "3"],
         ["Resolved", "2"],
         ["Withdrawn", "1"],
+        ["Closed: no reply from the raising side", "0"],
     ]
     assert found["Differences raised by theme"][1:] == [
         ["Threshold for referral or service", "3"],

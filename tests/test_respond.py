@@ -58,7 +58,11 @@ def act(browser, reference, slug, data):
     return submit(browser, f"/differences/{reference}/{slug}", data)
 
 
-RESPONSE = {"outcome": "upheld", "rationale": GOOD, "child_impact": "Family support continues."}
+RESPONSE = {
+    "outcome": "upheld",
+    "rationale": GOOD,
+    "child_impact": "Family support continues through early help.",
+}
 
 
 def test_the_difference_page_shows_the_record_stage_deadline_and_actions(
@@ -107,7 +111,10 @@ def test_respond_records_the_outcome_and_tells_the_raiser_with_the_rationale(
     [
         ({**RESPONSE, "rationale": "n/a"}, "Explain the reasons for your response in your own"),
         ({**RESPONSE, "rationale": ""}, "Enter the reasons for your response"),
-        ({**RESPONSE, "outcome": ""}, "Select whether you agree or uphold the decision"),
+        (
+            {**RESPONSE, "outcome": ""},
+            "Select whether you agree, partly agree or uphold the decision",
+        ),
         ({**RESPONSE, "outcome": "agreed"}, "Enter the actions agreed"),
         ({**RESPONSE, "child_impact": ""}, "Enter what this means for the child"),
     ],
@@ -159,7 +166,7 @@ def test_two_people_acting_at_once_the_second_keeps_what_they_typed(
             **hidden_fields(form_page),
             "outcome": "upheld",
             "rationale": typed,
-            "child_impact": "Support continues.",
+            "child_impact": "Support continues for the family at home.",
         },
     )
     page = response.get_data(as_text=True)

@@ -70,6 +70,9 @@ REFUSAL = "The child sees the paediatrician on Wednesday and the plan is needed 
 REASSIGNMENT = "The allocated social worker is on leave for the next two weeks."
 CONVERSATION = "We agreed to share the school nurse's notes and to talk again on Friday."
 PARTICIPANTS = "Dr Gita Patel (GP) and Sam Wilson (social worker)"
+PROPOSAL = "The family has moved away and the new authority has accepted the case transfer."
+OBJECTION = "The child still attends our practice and the risk to her has not been looked at."
+ADVICE = "Ask for a strategy discussion in writing and copy in the designated doctor."
 
 
 # --- The people of a small partnership -----------------------------------------------------------
@@ -105,6 +108,11 @@ class Cast:
 
 @pytest.fixture
 def cast(ctx) -> Cast:
+    return build_cast()
+
+
+def build_cast() -> Cast:
+    """The people of a small partnership, in the current application context (committed)."""
     health = factories.agency("Northshire Health", AgencyKind.HEALTH)
     csc = factories.agency("Northshire Children's Social Care", AgencyKind.CHILDRENS_SOCIAL_CARE)
     police = factories.agency("Northshire Police", AgencyKind.POLICE)
@@ -237,6 +245,27 @@ def at_final_stage(cast: Cast) -> Difference:
     return d
 
 
+def at_stage_two(cast: Cast) -> Difference:
+    """The social worker escalated it: at stage 2 the GP's manager leads for the practice."""
+    d = raise_(cast)
+    escalate(cast.sw, d, now=T0 + timedelta(hours=1))
+    return d
+
+
+def proposed_at_stage_two(cast: Cast) -> Difference:
+    """At stage 2, the GP's manager proposes withdrawing it; the GP has not answered."""
+    d = at_stage_two(cast)
+    services.proposals.propose(
+        cast.gp_manager,
+        d.id,
+        d.version,
+        kind="withdraw",
+        rationale=PROPOSAL,
+        now=T0 + timedelta(hours=2),
+    )
+    return d
+
+
 def awaiting_raiser(cast: Cast) -> Difference:
     d = raise_(cast)
     respond(cast.sw, d)
@@ -354,7 +383,8 @@ def test_raising_opens_stage_one_for_the_named_professional(cast):
     assert event.data["responders"] == ["Sam Wilson"]
     assert event.data["responders_fell_back"] is False
 
-    assert recipients(event) == {cast.gp.id, cast.sw.id}
+    # The GP's line manager supports them from the first step.
+    assert recipients(event) == {cast.gp.id, cast.sw.id, cast.gp_manager.id}
     [to_sw] = notifications(cast.sw)
     assert "needs your response by 5pm on Monday 9 March 2026" in to_sw.subject
     assert "Dr Gita Patel (Northshire Health)" in to_sw.body
@@ -366,7 +396,7 @@ def test_without_a_named_professional_stage_one_goes_to_the_agencys_stage_one_co
 
     assert d.open_stage.people(Side.RESPONDER) == [cast.duty_sw]
     assert d.events[0].data["responders_fell_back"] is True
-    assert recipients(d.events[0]) == {cast.gp.id, cast.duty_sw.id}
+    assert recipients(d.events[0]) == {cast.gp.id, cast.duty_sw.id, cast.gp_manager.id}
     assert [d] == waiting_for(cast.duty_sw)
 
 
@@ -374,7 +404,12 @@ def test_without_stage_contacts_stage_one_goes_to_the_partnership(cast):
     d = raise_(cast, receiving=cast.police, named_professional_id=None)
 
     assert names(d.open_stage.people(Side.RESPONDER)) == ["Bea Business", "Ines Chair"]
-    assert recipients(d.events[0]) == {cast.gp.id, cast.chair.id, cast.business_manager.id}
+    assert recipients(d.events[0]) == {
+        cast.gp.id,
+        cast.chair.id,
+        cast.business_manager.id,
+        cast.gp_manager.id,  # the GP's supporter
+    }
 
 
 def test_the_deadline_skips_easter_bank_holidays_and_the_weekend(cast):
@@ -570,16 +605,23 @@ def test_the_raiser_accepts_the_response_and_the_difference_is_resolved(cast):
     assert f"Comment: {COMMENT}" in to_sw.body
 
 
-def test_when_the_lead_accepts_the_raiser_is_told_the_outcome_and_its_rationale(cast):
+def test_when_the_leads_proposal_to_accept_applies_the_raiser_is_told_the_outcome_and_why(cast):
     d = raise_(cast)
     escalate(cast.sw, d, rationale="I cannot change a decision my manager made last week.")
     respond(cast.sw_manager, d, outcome="agreed", rationale=AGREED_RESPONSE)
-    services.differences.accept(cast.gp_manager, d.id, d.version, comment="", now=T1)
+    services.proposals.propose(
+        cast.gp_manager, d.id, d.version, kind="accept", rationale=PROPOSAL, now=T1
+    )
+    services.sweep.sweep(utc(2026, 3, 5, 17, 1))  # two working days on, no reply
+    db.session.expire_all()
 
     assert (d.state, d.outcome) == (State.RESOLVED, "agreed")
     [to_gp] = notifications(cast.gp, last_event(d))
     assert "resolved" in to_gp.subject
-    assert "Gail Manager accepted the response" in to_gp.body
+    assert "escalate accepted the response" in to_gp.body
+    assert "Gail Manager proposed this, and there was no reply by 5pm on Thursday 5 March" in (
+        to_gp.body
+    )
     assert "the decision changes" in to_gp.body
     assert AGREED_RESPONSE in to_gp.body
 
@@ -677,7 +719,14 @@ def test_stage_three_goes_to_the_agencies_stage_three_contacts(cast):
     assert stage.people(Side.LEAD) == [cast.health_senior]
     event = last_event(d)
     assert event.actor == cast.gp_manager
-    assert recipients(event) == {cast.gp.id, cast.csc_senior.id, cast.health_senior.id}
+    # The partnership is alerted when a difference reaches the senior stage.
+    assert recipients(event) == {
+        cast.gp.id,
+        cast.csc_senior.id,
+        cast.health_senior.id,
+        cast.chair.id,
+        cast.business_manager.id,
+    }
 
 
 def test_the_final_stage_goes_to_the_partnership(cast):
@@ -829,14 +878,18 @@ def test_the_raiser_withdraws_and_everyone_involved_is_told_why(cast):
         assert f"Reason: {WITHDRAWAL}" in message.body
 
 
-def test_the_lead_at_stage_two_can_withdraw(cast):
+def test_the_lead_at_stage_two_proposes_withdrawing_and_the_raiser_confirms_it(cast):
     d = raise_(cast)
     escalate(cast.sw, d)
-    withdraw(cast.gp_manager, d)
+    assert_refused(NotAllowed, lambda: withdraw(cast.gp_manager, d), d)
+    services.proposals.propose(
+        cast.gp_manager, d.id, d.version, kind="withdraw", rationale=WITHDRAWAL, now=T1
+    )
+    services.proposals.answer_proposal(cast.gp, d.id, d.version, answer="confirm", now=T1)
 
     assert d.state == State.WITHDRAWN
     [to_gp] = notifications(cast.gp, last_event(d))
-    assert "Gail Manager withdrew the difference" in to_gp.body
+    assert "Gail Manager proposed this, and the person who raised it confirmed it" in to_gp.body
     assert WITHDRAWAL in to_gp.body
 
 
@@ -1055,9 +1108,7 @@ def test_the_partnership_reassigns_at_the_final_stage_only_to_a_partnership_memb
     # The receiving agency does not choose who decides its own difference.
     for manager in (cast.sw_manager, cast.csc_senior):
         assert_refused(NotAllowed, lambda m=manager: reassign(m, d, cast.business_manager.id), d)
-    assert_refused(
-        FieldError, lambda: reassign(cast.chair, d, cast.sw.id), d, "new_responder"
-    )
+    assert_refused(FieldError, lambda: reassign(cast.chair, d, cast.sw.id), d, "new_responder")
     reassign(cast.chair, d, cast.business_manager.id)
 
     assert d.open_stage.people(Side.RESPONDER) == [cast.business_manager]
@@ -1248,6 +1299,44 @@ CASES = {
         1,
         REASSIGNMENT,
     ),
+    "propose_accept": Case(
+        lambda c: respond(c.sw_manager, at_stage_two(c)),
+        "gp_manager",
+        lambda c, u, d, v: services.proposals.propose(
+            u, d.id, v, kind="accept", rationale=PROPOSAL, now=T1
+        ),
+        EventKind.PROPOSED,
+        2,
+        PROPOSAL,
+    ),
+    "propose_withdraw": Case(
+        lambda c: at_stage_two(c),
+        "gp_manager",
+        lambda c, u, d, v: services.proposals.propose(
+            u, d.id, v, kind="withdraw", rationale=PROPOSAL, now=T1
+        ),
+        EventKind.PROPOSED,
+        2,
+        PROPOSAL,
+    ),
+    "answer_proposal": Case(
+        lambda c: proposed_at_stage_two(c),
+        "gp",
+        lambda c, u, d, v: services.proposals.answer_proposal(
+            u, d.id, v, answer="object", reason=OBJECTION, now=T1
+        ),
+        EventKind.PROPOSAL_OBJECTED,
+        2,
+        OBJECTION,
+    ),
+    "add_advice": Case(
+        raise_,
+        "gp_manager",
+        lambda c, u, d, v: services.support.add_advice(u, d.id, v, advice=ADVICE, now=T1),
+        EventKind.ADVICE,
+        1,
+        ADVICE,
+    ),
     "record_conversation": Case(
         raise_,
         "sw",
@@ -1407,9 +1496,17 @@ def test_responders_and_leads_are_told_when_their_stage_opens(cast):
     d = full_journey(cast)
     raised, _, to_two, _, to_three, to_four, decided = d.events
 
-    assert recipients(raised) == {cast.gp.id, cast.sw.id}
+    assert recipients(raised) == {cast.gp.id, cast.sw.id, cast.gp_manager.id}
     assert recipients(to_two) == {cast.gp.id, cast.sw_manager.id, cast.gp_manager.id}
-    assert recipients(to_three) == {cast.gp.id, cast.csc_senior.id, cast.health_senior.id}
+    partnership = {cast.chair.id, cast.business_manager.id}  # alerted at the senior stage
+    assert recipients(to_three) == {
+        cast.gp.id,
+        cast.csc_senior.id,
+        cast.health_senior.id,
+        *partnership,
+    }
+    [alert] = notifications(cast.chair, to_three)
+    assert "a difference has reached Senior manager or designated professional" in alert.subject
     assert recipients(to_four) == {cast.gp.id, cast.chair.id, cast.business_manager.id}
     [to_senior] = notifications(cast.health_senior, to_three)
     assert "You lead for the raising agency at this stage." in to_senior.body
@@ -1633,7 +1730,7 @@ def test_waiting_for_lists_what_each_person_must_act_on_soonest_deadline_first(c
     assert waiting_for(cast.gp_manager) == [routine]  # the lead at stage 2
     assert waiting_for(cast.gp) == [routine]
 
-    services.differences.accept(cast.gp_manager, routine.id, routine.version, comment="", now=T1)
+    services.differences.accept(cast.gp, routine.id, routine.version, comment="", now=T1)
     assert waiting_for(cast.gp_manager) == []
     assert waiting_for(cast.gp) == []
     for user in (cast.auditor, cast.chair, cast.csc_senior, cast.gp_colleague):

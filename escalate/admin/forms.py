@@ -199,6 +199,11 @@ class StageForm(Form):
         "",
         "Enter the working days the raising side has to reply",
     )
+    proposal_reply_days = _days(
+        "Working days the raiser has to answer a lead's proposal to accept or withdraw",
+        "If the raiser does not answer in time, the proposal takes effect.",
+        "Enter the working days the raiser has to answer a proposal",
+    )
     max_extension_days = _days(
         "Longest extension the responder may give themselves, in working days",
         "0 means the deadline cannot be extended.",
@@ -216,6 +221,7 @@ class StageForm(Form):
             "reminder_days_before": self.reminder_days_before.data,
             "auto_escalate": self.auto_escalate.data == "yes",
             "raiser_reply_days": self.raiser_reply_days.data,
+            "proposal_reply_days": self.proposal_reply_days.data,
             "max_extension_days": self.max_extension_days.data,
         }
 

@@ -425,6 +425,7 @@ def _stage_form(stage=None) -> forms.StageForm:
                 "reminder_days_before": stage.reminder_days_before,
                 "auto_escalate": "yes" if stage.auto_escalate else "no",
                 "raiser_reply_days": stage.raiser_reply_days,
+                "proposal_reply_days": stage.proposal_reply_days,
                 "max_extension_days": stage.max_extension_days,
             }
         )
@@ -448,6 +449,7 @@ def _final_values(form) -> dict:
         "urgent_working_hours": form.urgent_working_hours.data,
         "reminder_days_before": form.reminder_days_before.data,
         "raiser_reply_days": form.raiser_reply_days.data,
+        "proposal_reply_days": form.proposal_reply_days.data,
         "max_extension_days": form.max_extension_days.data,
     }
     return values | {

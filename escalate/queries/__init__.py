@@ -4,6 +4,7 @@ from escalate.queries import (  # noqa: F401
     choices,
     conditions,
     differences,
+    digest,
     figures,
     histories,
     inbox,

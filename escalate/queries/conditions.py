@@ -18,6 +18,7 @@ from escalate.models import (
     Side,
     Stage,
     State,
+    Supporter,
     User,
 )
 from escalate.workflow import MANAGING_ROLES, OVERSIGHT_ROLES
@@ -35,10 +36,16 @@ def visible_to(user: User):
         .where(Stage.difference_id == Difference.id, Assignment.user_id == user.id)
         .exists()
     )
+    supporting = (
+        sa.select(Supporter.id)
+        .where(Supporter.difference_id == Difference.id, Supporter.user_id == user.id)
+        .exists()
+    )
     clauses = [
         Difference.raiser_id == user.id,
         Difference.named_professional_id == user.id,
         involved,
+        supporting,
     ]
     if user.role in MANAGING_ROLES and user.agency_id is not None:
         clauses.append(Difference.raising_agency_id == user.agency_id)

@@ -21,9 +21,11 @@ from escalate.models import (
     LearningNote,
     Notification,
     PolicyStage,
+    Proposal,
     Side,
     Stage,
     State,
+    Supporter,
     User,
 )
 from escalate.queries.conditions import OPEN_STATES, current_party, visible_to
@@ -76,6 +78,8 @@ def situation(difference: Difference, now: datetime) -> workflow.Situation:
         max_extension_days=policy_stage.max_extension_days if policy_stage else 0,
         urgent=difference.urgent,
         extension_pending=awaiting and pending_extension(stage, now) is not None,
+        supporter_ids=frozenset(s.user_id for s in difference.supporters),
+        open_proposal=proposal.kind.value if (proposal := difference.open_proposal) else None,
     )
 
 
@@ -105,6 +109,8 @@ PAGE_LOADS = (
     joinedload(Difference.receiving_agency),
     selectinload(Difference.stages).selectinload(Stage.assignments).joinedload(Assignment.user),
     selectinload(Difference.events).joinedload(Event.actor),
+    selectinload(Difference.supporters).joinedload(Supporter.user),
+    selectinload(Difference.proposals).joinedload(Proposal.proposer),
 )
 
 
@@ -139,6 +145,10 @@ class DifferenceFacts:
     extension_request: ExtensionRequest | None = None  # waiting for the raising side
     last_response: dict | None = None  # the most recent response at any stage
     raised_by_viewer: bool = False
+    # While the raising side decides: by when they should accept or escalate.
+    reply_by: datetime | None = None
+    proposal: Proposal | None = None  # a lead's proposal waiting for the raiser's answer
+    supporters: tuple = ()  # Supporter rows: who supports the raiser
 
 
 def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalendar | None = None):
@@ -162,6 +172,11 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         extension_request=pending_extension(stage, now) if state.extension_pending else None,
         last_response=last_response(difference),
         raised_by_viewer=difference.raiser_id == user.id,
+        reply_by=stage.reply_by
+        if stage is not None and difference.state == State.AWAITING_RAISER
+        else None,
+        proposal=difference.open_proposal,
+        supporters=tuple(difference.supporters),
     )
 
 

@@ -169,7 +169,9 @@ def outcomes(period: Period | None = None) -> list[tuple[str, int]]:
     counted = dict(
         db.session.execute(
             sa.select(Difference.outcome, sa.func.count(Difference.id))
-            .where(Difference.state.in_((State.RESOLVED, State.WITHDRAWN)))
+            .where(
+                Difference.state.in_((State.RESOLVED, State.WITHDRAWN, State.CLOSED_NO_REPLY))
+            )
             .where(_within(Difference.closed_at, period))
             .group_by(Difference.outcome)
         ).all()
@@ -384,6 +386,7 @@ class Totals:
     resolved: int
     withdrawn: int
     open_now: int  # of those raised in the period (or at all), still open
+    closed_no_reply: int = 0  # closed, neither resolved nor withdrawn: nobody answered
 
 
 def totals(period: Period | None = None) -> Totals:
@@ -394,19 +397,21 @@ def totals(period: Period | None = None) -> Totals:
             _count_where(Difference.state.in_(OPEN_STATES)),
         ).where(_within(Difference.raised_at, period))
     ).one()
-    resolved, withdrawn = db.session.execute(
+    resolved, withdrawn, no_reply = db.session.execute(
         sa.select(
             _count_where(Difference.state == State.RESOLVED),
             _count_where(Difference.state == State.WITHDRAWN),
+            _count_where(Difference.state == State.CLOSED_NO_REPLY),
         ).where(_within(Difference.closed_at, period))
     ).one()
     return Totals(
         int(raised),
         int(urgent),
-        int(resolved) + int(withdrawn),
+        int(resolved) + int(withdrawn) + int(no_reply),
         int(resolved),
         int(withdrawn),
         int(open_now),
+        int(no_reply),
     )
 
 
@@ -541,6 +546,7 @@ def report_csv(r: Report) -> Iterator[str]:
         ("Differences closed", t.closed),
         ("Resolved", t.resolved),
         ("Withdrawn", t.withdrawn),
+        (wording.NO_REPLY_LABEL, t.closed_no_reply),
     ):
         yield line("Figures", item, value, "")
     res = r.resolution

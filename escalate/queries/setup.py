@@ -124,6 +124,7 @@ def stage_record(stage: PolicyStage) -> dict:
         "reminder_days_before": stage.reminder_days_before,
         "auto_escalate": stage.auto_escalate,
         "raiser_reply_days": stage.raiser_reply_days,
+        "proposal_reply_days": stage.proposal_reply_days,
         "max_extension_days": stage.max_extension_days,
     }
 

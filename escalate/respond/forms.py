@@ -46,12 +46,17 @@ class RespondForm(ActionForm):
         widget=GovRadioInput(),
         choices=[
             (Outcome.AGREED.value, "I agree: the decision will change"),
+            (Outcome.PARTLY_AGREED.value, "I partly agree: a different plan"),
             (Outcome.UPHELD.value, "I uphold the decision: it stands"),
         ],
-        validators=[InputRequired(message="Select whether you agree or uphold the decision")],
+        validators=[
+            InputRequired(
+                message="Select whether you agree, partly agree or uphold the decision"
+            )
+        ],
     )
     agreed_actions = _text(
-        "If you agree, what actions are agreed?",
+        "If you agree or partly agree, what actions are agreed?",
         description="Who will do what, and by when.",
     )
     rationale = _text(
@@ -99,9 +104,14 @@ class DecideForm(ActionForm):
         widget=GovRadioInput(),
         choices=[
             (Outcome.AGREED.value, "The decision changes"),
+            (Outcome.PARTLY_AGREED.value, "A different plan"),
             (Outcome.UPHELD.value, "The decision stands"),
         ],
-        validators=[InputRequired(message="Select whether the decision changes or stands")],
+        validators=[
+            InputRequired(
+                message="Select whether the decision changes, a different plan, or it stands"
+            )
+        ],
     )
     decision = _text(
         "The decision", "Enter the decision", "What will happen, who does it, by when."
@@ -192,3 +202,62 @@ class ConversationForm(ActionForm):
             "participants": self.participants.data,
             "agreed": self.agreed.data,
         }
+
+
+class ProposeAcceptForm(ActionForm):
+    rationale = _text(
+        "Why do you propose accepting the response?",
+        "Enter why you propose it",
+        "The person who raised the difference reads this and decides: they confirm or object. "
+        "If they do not answer in time, the response is accepted.",
+    )
+    submit = SubmitField("Send the proposal", widget=GovSubmitInput())
+
+    def values(self):
+        return {"kind": "accept", "rationale": self.rationale.data}
+
+
+class ProposeWithdrawForm(ActionForm):
+    rationale = _text(
+        "Why do you propose withdrawing the difference?",
+        "Enter why you propose it",
+        "The person who raised the difference reads this and decides: they confirm or object. "
+        "If they do not answer in time, the difference is withdrawn.",
+    )
+    submit = SubmitField("Send the proposal", widget=GovSubmitInput())
+
+    def values(self):
+        return {"kind": "withdraw", "rationale": self.rationale.data}
+
+
+class AnswerProposalForm(ActionForm):
+    answer = RadioField(
+        "Do you agree with the proposal?",
+        widget=GovRadioInput(),
+        choices=[
+            ("confirm", "Yes, I confirm it"),
+            ("object", "No, I object: the difference goes on"),
+        ],
+        validators=[InputRequired(message="Select whether you confirm or object to the proposal")],
+    )
+    reason = _text(
+        "Your reasons",
+        description="Required if you object: say why the difference should go on.",
+    )
+    submit = SubmitField("Send your answer", widget=GovSubmitInput())
+
+    def values(self):
+        return {"answer": self.answer.data, "reason": self.reason.data or ""}
+
+
+class AdviceForm(ActionForm):
+    advice = _text(
+        "Your advice",
+        "Enter your advice",
+        "It goes on the difference's record, where the people involved read it. The decisions "
+        "stay with the person who raised it.",
+    )
+    submit = SubmitField("Add advice", widget=GovSubmitInput())
+
+    def values(self):
+        return {"advice": self.advice.data}

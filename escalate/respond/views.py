@@ -78,6 +78,32 @@ ACTION_PAGES = {
         services.differences.record_conversation,
         "The conversation has been recorded.",
     ),
+    "propose-accept": ActionPage(
+        Action.PROPOSE_ACCEPT,
+        forms.ProposeAcceptForm,
+        services.proposals.propose,
+        "Your proposal has been sent. The person who raised the difference will confirm or "
+        "object; if they do not answer in time, the response is accepted.",
+    ),
+    "propose-withdraw": ActionPage(
+        Action.PROPOSE_WITHDRAW,
+        forms.ProposeWithdrawForm,
+        services.proposals.propose,
+        "Your proposal has been sent. The person who raised the difference will confirm or "
+        "object; if they do not answer in time, the difference is withdrawn.",
+    ),
+    "answer-proposal": ActionPage(
+        Action.ANSWER_PROPOSAL,
+        forms.AnswerProposalForm,
+        services.proposals.answer_proposal,
+        "Your answer to the proposal has been recorded.",
+    ),
+    "advice": ActionPage(
+        Action.ADD_ADVICE,
+        forms.AdviceForm,
+        services.support.add_advice,
+        "Your advice has been added to the record. The person who raised it has been told.",
+    ),
 }
 SLUGS = {page.action: slug for slug, page in ACTION_PAGES.items()}
 

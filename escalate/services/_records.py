@@ -226,6 +226,22 @@ def notify_everyone(difference, event, now, kind: str, facts_: dict) -> None:
     notify_people(difference, event, now, involved, kind, "involved", facts_)
 
 
+def partnership_contacts() -> list[User]:
+    """Who receives the partnership's alerts and digest: its active members."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.role == Role.PARTNERSHIP, User.active.is_(True))
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+def alert_partnership(difference, event, now, kind: str, facts_: dict) -> None:
+    """Tell the partnership's oversight contacts (product.md §6), through the outbox."""
+    notify_people(difference, event, now, partnership_contacts(), kind, "partnership", facts_)
+
+
 def notify_without_event(difference, now, recipients, kind: str, role: str, facts_) -> None:
     """Outbox rows for a reminder: it changes nothing in the difference, so it has no event."""
     for recipient in dict.fromkeys(recipients):

@@ -16,6 +16,7 @@ from escalate.models import (
     ExtensionRequest,
     ExtensionStatus,
     PolicyStage,
+    ProposalEnd,
     Role,
     Side,
     Stage,
@@ -25,7 +26,12 @@ from escalate.models import (
 )
 from escalate.queries.choices import stage_contacts_for
 from escalate.queries.setup import WorkingCalendar, working_calendar
-from escalate.services._records import message_facts, notify_people, record_event
+from escalate.services._records import (
+    alert_partnership,
+    message_facts,
+    notify_people,
+    record_event,
+)
 from escalate.workflow import (
     InvalidRequest,
 )
@@ -38,8 +44,18 @@ def policy_stage_at(level: int) -> PolicyStage:
     return stage
 
 
+def final_level() -> int:
+    return db.session.scalar(sa.select(sa.func.max(PolicyStage.level)))
+
+
 def is_final_level(level: int) -> bool:
-    return level == db.session.scalar(sa.select(sa.func.max(PolicyStage.level)))
+    return level == final_level()
+
+
+def alert_partnership_if_senior(difference, stage: Stage, event, now, facts_: dict) -> None:
+    """A difference that has reached the senior stage is the partnership's to watch."""
+    if policy.is_senior_level(stage.level, final_level()):
+        alert_partnership(difference, event, now, "senior_stage", facts_)
 
 
 def active_or_none(user: User | None) -> User | None:
@@ -106,7 +122,16 @@ def open_stage(
     return stage, record
 
 
+def end_open_proposal(difference, now) -> None:
+    """A lead's proposal waiting for the raiser is overtaken once the difference closes or moves
+    to another stage: what it proposed no longer fits."""
+    proposal = difference.open_proposal
+    if proposal is not None:
+        proposal.ended_at, proposal.end = now, ProposalEnd.OVERTAKEN
+
+
 def close_difference(difference, stage, state: State, outcome: str, now) -> None:
+    end_open_proposal(difference, now)
     difference.state = state
     difference.outcome = outcome
     difference.closed_at = now
@@ -128,6 +153,7 @@ def escalate_to_next_stage(
 ) -> Stage:
     stage.closed_at = now
     stop_reminders(stage)
+    end_open_proposal(difference, now)
     cal = working_calendar()
     next_stage, opened = open_stage(difference, policy_stage_at(stage.level + 1), now, cal)
     difference.state = State.AWAITING_RESPONSE
@@ -144,6 +170,7 @@ def escalate_to_next_stage(
         difference, event, now, next_stage.people(Side.RESPONDER), "escalated", "responder", facts_
     )
     notify_people(difference, event, now, next_stage.people(Side.LEAD), "escalated", "lead", facts_)
+    alert_partnership_if_senior(difference, next_stage, event, now, facts_)
     return next_stage
 
 
@@ -171,7 +198,7 @@ def schedule_raiser_reminder(stage: Stage, now: datetime) -> None:
     cal = working_calendar()
     stage.remind_at = None
     overtake_pending_extension(stage)
-    stage.raiser_remind_at = deadlines.raiser_reminder_at(
+    stage.reply_by = stage.raiser_remind_at = deadlines.raiser_reminder_at(
         now,
         policy_stage_at(stage.level).raiser_reply_days,
         nation=cal.nation,

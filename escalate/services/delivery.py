@@ -263,18 +263,23 @@ def _tell_administrators_link_failed(notification: Notification, reason: str, no
 
 def _tell_partnership_email_failed(notification: Notification, reason: str, now) -> None:
     """An in-app notice to every partnership member: somebody was not told by email."""
-    recipient, reference = notification.recipient, notification.difference.reference
+    recipient = notification.recipient
+    # A notice with no difference (the weekly digest) is named by its subject.
+    reference = (
+        notification.difference.reference if notification.difference else "the weekly digest"
+    )
+    about = f"difference {reference}" if notification.difference else reference
     tries = _tries(notification)
     body = "\n\n".join(
         [
-            f"escalate could not email {recipient.name} ({recipient.email}) about difference "
-            f"{reference}, after {tries}.",
+            f"escalate could not email {recipient.name} ({recipient.email}) about {about}, "
+            f"after {tries}.",
             f"The reason: {reason}.",
             f"The message was: {notification.subject}",
             "It is still in their inbox in escalate, but they may not know it is there. Please "
             "make sure they are told another way, and check their email address.",
         ]
-    )
+    ).rstrip()
     partnership = db.session.scalars(
         sa.select(User)
         .where(User.role == Role.PARTNERSHIP, User.active.is_(True))

@@ -26,6 +26,7 @@ from escalate.queries.conditions import visible_to
 from escalate.queries.differences import actor_for, latest_response, person_for, situation
 from escalate.queries.setup import partnership_settings, policy_stages, working_calendar
 from escalate.services._records import (
+    alert_partnership,
     commit_or_stale,
     lock_difference,
     message_facts,
@@ -35,12 +36,14 @@ from escalate.services._records import (
     stale_on_conflict,
 )
 from escalate.services._stages import (
+    alert_partnership_if_senior,
     close_difference,
     escalate_to_next_stage,
     open_stage,
     policy_stage_at,
     schedule_raiser_reminder,
 )
+from escalate.services._support import add_supporters
 from escalate.workflow import (
     FieldError,
     NotAllowed,
@@ -85,7 +88,8 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
     cal = working_calendar()
     start = difference.stage_level
     stage, opened = open_stage(difference, policy_stage_at(start), now, cal)
-    data = {"urgent": difference.urgent, **opened}
+    supporters = add_supporters(difference, raiser, now)
+    data = {"urgent": difference.urgent, **opened, "supporters": [u.name for u in supporters]}
     if start != 1:
         data["start_stage"] = start
     event = record_event(difference, EventKind.RAISED, raiser, now, data)
@@ -102,6 +106,10 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
     # Started above stage 1: the raising side's lead there is told at once too.
     leads = [lead for lead in stage.people(Side.LEAD) if lead.id != raiser.id]
     notify_people(difference, event, now, leads, "raised", "lead", common)
+    notify_people(difference, event, now, supporters, "raised", "supporter", common)
+    if difference.urgent:
+        alert_partnership(difference, event, now, "urgent_raised", common)
+    alert_partnership_if_senior(difference, stage, event, now, common)
     commit_or_stale()
     return difference
 
@@ -200,21 +208,22 @@ def _start_stage(new: NewDifference) -> int:
 def respond(
     user, difference_id, version, *, outcome, rationale, child_impact, agreed_actions="", now
 ) -> Difference:
-    """The responder answers at a stage: agreed (the decision changes) or upheld."""
+    """The responder answers at a stage: agreed (the decision changes), partly agreed (a
+    different plan) or upheld."""
     difference, stage = _begin(user, difference_id, version, workflow.Action.RESPOND, now)
     try:
         outcome = Outcome(outcome)
     except ValueError:
         raise FieldError(
-            "outcome", "Select whether you agree or uphold the decision"
+            "outcome", "Select whether you agree, partly agree or uphold the decision"
         ) from None
     rationale = workflow.require_rationale(rationale, what="the reasons for your response")
-    child_impact = workflow.require_text(
+    child_impact = workflow.require_rationale(
         child_impact, field="child_impact", what="what this means for the child"
     )
     agreed_actions = (
         workflow.require_text(agreed_actions, field="agreed_actions", what="the actions agreed")
-        if outcome == Outcome.AGREED
+        if outcome.has_actions
         else ""
     )
     stage.outcome, stage.responded_at = outcome, now
@@ -226,8 +235,15 @@ def respond(
         "child_impact": child_impact,
         "agreed_actions": agreed_actions,
     }
-    event = record_event(difference, EventKind.RESPONDED, user, now, data, deadline=None)
-    facts_ = message_facts(difference, stage, user) | data
+    event = record_event(
+        difference,
+        EventKind.RESPONDED,
+        user,
+        now,
+        data | {"reply_by": stage.reply_by.isoformat()},
+        deadline=None,
+    )
+    facts_ = message_facts(difference, stage, user) | data | {"reply_by": stage.reply_by}
     notify_people(difference, event, now, [difference.raiser], "responded", "raiser", facts_)
     notify_people(difference, event, now, stage.people(Side.LEAD), "responded", "lead", facts_)
     commit_or_stale()
@@ -290,11 +306,11 @@ def decide(
         outcome = Outcome(outcome)
     except ValueError:
         raise FieldError(
-            "outcome", "Select whether the decision changes or stands"
+            "outcome", "Select whether the decision changes, a different plan, or it stands"
         ) from None
     decision = workflow.require_text(decision, field="decision", what="the decision")
     rationale = workflow.require_rationale(rationale, what="the reasons for the decision")
-    child_impact = workflow.require_text(
+    child_impact = workflow.require_rationale(
         child_impact, field="child_impact", what="what this means for the child"
     )
     stage.outcome, stage.responded_at = outcome, now

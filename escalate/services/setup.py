@@ -232,6 +232,7 @@ def _stage_values(level: int, values: dict) -> policy.StagePolicy:
         reminder_days_before=values.get("reminder_days_before"),
         auto_escalate=bool(values.get("auto_escalate")),
         raiser_reply_days=values.get("raiser_reply_days"),
+        proposal_reply_days=values.get("proposal_reply_days", policy.DEFAULT_PROPOSAL_REPLY_DAYS),
         max_extension_days=values.get("max_extension_days"),
     )
 

@@ -12,14 +12,16 @@ on PostgreSQL the difference's row is also taken FOR UPDATE SKIP LOCKED, so two 
 even try the same item, and the state is checked again once the row is held.
 """
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from escalate import deadlines, messages, queries, wording, workflow
+from escalate import deadlines, messages, policy, queries, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Difference,
@@ -33,13 +35,15 @@ from escalate.models import (
 )
 from escalate.queries.differences import situation
 from escalate.queries.setup import working_calendar
+from escalate.services import digest, proposals, raising_side
 from escalate.services._records import (
+    alert_partnership,
     message_facts,
     notify_people,
     notify_without_event,
     record_event,
 )
-from escalate.services._stages import escalate_to_next_stage, pick_for_stage
+from escalate.services._stages import escalate_to_next_stage, final_level, pick_for_stage
 from escalate.services.extension_requests import lapse_extension
 
 
@@ -65,6 +69,11 @@ class SweepItem:
             "for their answer",
             deadlines.Duty.EXTENSION_LAPSED: "record that the unanswered request for more time "
             "has lapsed, and tell both sides",
+            deadlines.Duty.RAISER_MANAGER: "tell the raiser's line manager or lead that a "
+            "response has waited two reply windows",
+            deadlines.Duty.CLOSE_NO_REPLY: "close it: no reply from the raising side",
+            deadlines.Duty.PROPOSAL_APPLIED: "apply the lead's proposal, which the raiser did not "
+            "answer in time",
         }[self.duty]
         return f"{self.reference}, stage {self.stage_level} ({self.stage}): {what}"
 
@@ -102,16 +111,28 @@ class SweepReport:
     def lapsed(self) -> int:
         return self.count(deadlines.Duty.EXTENSION_LAPSED)
 
+    digests: int = 0  # the partnership's weekly digest, sent (0 or 1)
+
     def __bool__(self) -> bool:
-        return bool(self.items or self.skipped or self.problems)
+        return bool(self.items or self.skipped or self.problems or self.digests)
 
     def __str__(self) -> str:
         plural = wording.plural
-        return (
+        said = (
             f"{plural(self.reminders, 'reminder')}, {self.overdue} overdue, "
             f"{self.escalated} escalated, {plural(self.raiser_reminders, 'raiser reminder')}"
-            + (f", {self.lapsed} request for more time lapsed" if self.lapsed else "")
         )
+        # What the raising side's silence and the partnership's digest led to, when anything.
+        for count, words in (
+            (self.lapsed, ("request for more time lapsed", "requests for more time lapsed")),
+            (self.count(deadlines.Duty.RAISER_MANAGER), ("manager told", "managers told")),
+            (self.count(deadlines.Duty.CLOSE_NO_REPLY), ("closed for no reply",) * 2),
+            (self.count(deadlines.Duty.PROPOSAL_APPLIED), ("proposal applied",) * 2),
+            (self.digests, ("weekly digest", "weekly digests")),
+        ):
+            if count:
+                said += f", {plural(count, *words)}"
+        return said
 
 
 def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
@@ -123,6 +144,7 @@ def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
     """
     report = SweepReport(dry_run=dry_run)
     due = _due_stages(now)
+    due_proposals = proposals.due_proposals(now)
     db.session.rollback()  # end the read: each item below is its own transaction
     for stage_id, difference_id in due:
         try:
@@ -144,7 +166,73 @@ def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
             report.skipped += 1  # held by another sweep right now
         else:
             report.items.extend(items)
+    for proposal_id, difference_id in due_proposals:
+        _one_item(
+            report,
+            dry_run,
+            difference_id,
+            functools.partial(_apply_proposal, proposal_id=proposal_id, now=now, dry_run=dry_run),
+        )
+    if current_app.config["WEEKLY_DIGEST"]:
+        _one_item(report, dry_run, None, lambda _: _send_digest(report, now, dry_run))
     return report
+
+
+def _one_item(report: SweepReport, dry_run: bool, difference_id: int | None, work) -> None:
+    """Do one more piece of the sweep's work in its own transaction, with the difference's row
+    held (skipped when another sweep holds it), as the stages' work above is done."""
+    try:
+        difference = None
+        if difference_id is not None:
+            difference = _hold(difference_id, act=not dry_run)
+            if difference is None:
+                report.skipped += 1
+                return
+        items = work(difference)
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    except (IntegrityError, StaleDataError):
+        db.session.rollback()
+        report.skipped += 1
+        return
+    except workflow.DomainError as error:
+        db.session.rollback()
+        report.problems.append(f"{_reference_of(difference_id)}: {error}")
+        return
+    report.items.extend(items)
+
+
+def _hold(difference_id: int, *, act: bool) -> Difference | None:
+    query = (
+        sa.select(Difference)
+        .where(Difference.id == difference_id)
+        .execution_options(populate_existing=True)
+    )
+    if act:
+        query = query.with_for_update(of=Difference, skip_locked=True)
+    return db.session.scalar(query)
+
+
+def _apply_proposal(difference, proposal_id: int, now: datetime, dry_run: bool) -> list[SweepItem]:
+    stage = proposals.apply_after_no_reply(difference, proposal_id, now, act=not dry_run)
+    if stage is None:
+        return []
+    return [
+        SweepItem(
+            difference.reference,
+            stage.level,
+            stage.name,
+            deadlines.Duty.PROPOSAL_APPLIED,
+            stage.deadline,
+        )
+    ]
+
+
+def _send_digest(report: SweepReport, now: datetime, dry_run: bool) -> list[SweepItem]:
+    report.digests += int(digest.send_weekly_digest(now, act=not dry_run))
+    return []
 
 
 def _due_stages(now: datetime) -> list[tuple[int, int]]:
@@ -180,7 +268,7 @@ def _due_stages(now: datetime) -> list[tuple[int, int]]:
     )
     raisers = due(
         Stage.raiser_remind_at,
-        deadlines.Duty.RAISER_REMINDER,
+        deadlines.Duty.CLOSE_NO_REPLY,
         Stage.raiser_remind_at <= now,
     )
     # Pending requests for more time are few (one a stage at most), found by their status.
@@ -258,6 +346,10 @@ def _sweep_stage(stage_id: int, difference_id: int, now: datetime, *, act: bool)
         _remind_responders(difference, stage, now)
     elif deadlines.Duty.RAISER_REMINDER in duties:
         _remind_raising_side(difference, stage, now)
+    elif deadlines.Duty.RAISER_MANAGER in duties:
+        raising_side.tell_raisers_manager(difference, stage, now)
+    elif deadlines.Duty.CLOSE_NO_REPLY in duties:
+        raising_side.close_for_no_reply(difference, stage, now)
     return items
 
 
@@ -296,6 +388,8 @@ def _record_overdue(difference: Difference, stage: Stage, now: datetime, *, esca
         "is_final": stage.is_final,
     }
     notify_people(difference, event, now, responders, "overdue", "responder", facts_)
+    if policy.partnership_watches_overdue(stage.level, final_level()):
+        alert_partnership(difference, event, now, "overdue", facts_)
     if escalating:
         others = [lead for lead in leads if lead.id != difference.raiser_id]
         notify_people(difference, event, now, others, "overdue", "lead", facts_)
@@ -323,10 +417,12 @@ def _remind_responders(difference: Difference, stage: Stage, now: datetime) -> N
 
 
 def _remind_raising_side(difference: Difference, stage: Stage, now: datetime) -> None:
-    stage.raiser_remind_at = None
+    raising_side.schedule_next_window(stage)
     facts_ = message_facts(difference, stage, None) | {
         "responded_at": stage.responded_at,
         "outcome": stage.outcome.value if stage.outcome else "",
+        "reply_by": stage.reply_by,
+        "manager_told_at": stage.raiser_remind_at,
     }
     recipients = [difference.raiser, *stage.people(Side.LEAD)]
     notify_without_event(difference, now, recipients, "raiser_reminder", "raiser", facts_)

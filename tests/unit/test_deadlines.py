@@ -156,6 +156,34 @@ SECOND = timedelta(seconds=1)
                 raiser_remind_at=DEADLINE,
                 done=frozenset({"raiser_reminder"}),
             ),
+            DEADLINE - SECOND,
+            [],
+        ),
+        # Each reply window's end brings the next step for a raising side that stays silent.
+        (
+            waiting(
+                state=State.AWAITING_RAISER,
+                raiser_remind_at=DEADLINE,
+                done=frozenset({"raiser_reminder"}),
+            ),
+            DEADLINE,
+            [Duty.RAISER_MANAGER],
+        ),
+        (
+            waiting(
+                state=State.AWAITING_RAISER,
+                raiser_remind_at=DEADLINE,
+                done=frozenset({"raiser_reminder", "raiser_manager_told"}),
+            ),
+            DEADLINE,
+            [Duty.CLOSE_NO_REPLY],
+        ),
+        (
+            waiting(
+                state=State.AWAITING_RAISER,
+                raiser_remind_at=DEADLINE,
+                done=frozenset({"raiser_reminder", "raiser_manager_told", "closed_no_reply"}),
+            ),
             DEADLINE,
             [],
         ),

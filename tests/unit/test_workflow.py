@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from escalate import policy, workflow
+from escalate import policy, wording, workflow
 from escalate.models import LeadRule, ResponderRule, Role, State
 from escalate.policy import DEFAULT_POLICY
 from escalate.workflow import (
@@ -31,9 +31,13 @@ ESCALATE = Action.ESCALATE
 DECIDE = Action.DECIDE
 WITHDRAW = Action.WITHDRAW
 EXTEND = Action.EXTEND
-ANSWER = Action.ANSWER_EXTENSION
+ANSWER_MORE_TIME = Action.ANSWER_EXTENSION
 REASSIGN = Action.REASSIGN
 CONVERSE = Action.RECORD_CONVERSATION
+PROPOSE_ACCEPT = Action.PROPOSE_ACCEPT
+PROPOSE_WITHDRAW = Action.PROPOSE_WITHDRAW
+ANSWER = Action.ANSWER_PROPOSAL
+ADVISE = Action.ADD_ADVICE
 
 RAISING_AGENCY = 100
 RECEIVING_AGENCY = 200
@@ -57,6 +61,7 @@ RAISING_COLLEAGUE = Actor(12, Role.PRACTITIONER, RAISING_AGENCY)
 UNRELATED_PRACTITIONER = Actor(13, Role.PRACTITIONER, OTHER_AGENCY)
 UNRELATED_MANAGER = Actor(14, Role.MANAGER, OTHER_AGENCY)
 UNRELATED_SENIOR = Actor(15, Role.SENIOR, OTHER_AGENCY)
+SUPPORTER = Actor(16, Role.PRACTITIONER, RAISING_AGENCY)  # the raiser's safeguarding lead
 CHAIR = Actor(20, Role.PARTNERSHIP, None)  # the partnership's responder at the final stage
 PARTNERSHIP = Actor(21, Role.PARTNERSHIP, None)
 AUDITOR = Actor(22, Role.AUDITOR, None)
@@ -78,6 +83,7 @@ PEOPLE = {
     "unrelated practitioner": UNRELATED_PRACTITIONER,
     "unrelated manager": UNRELATED_MANAGER,
     "unrelated senior": UNRELATED_SENIOR,
+    "supporter": SUPPORTER,
     "partnership chair": CHAIR,
     "partnership member": PARTNERSHIP,
     "auditor": AUDITOR,
@@ -114,6 +120,7 @@ def situation(**changes) -> Situation:
         ),
         "extended_days": 0,
         "max_extension_days": 5,
+        "supporter_ids": frozenset({SUPPORTER.id}),
     }
     values.update(changes)
     return Situation(**values)
@@ -164,10 +171,13 @@ ONLY_CONVERSE = {
     )
 }
 
+# product.md §4: the raiser keeps their voice. A lead proposes to accept or withdraw; the raiser
+# does it, or answers the proposal. The raiser's supporter adds advice and nothing else.
 AWAITING_RESPONSE = {
     **ONLY_CONVERSE,
     "raiser": [WITHDRAW, CONVERSE],
-    "stage lead": [WITHDRAW, CONVERSE],
+    "stage lead": [CONVERSE, PROPOSE_WITHDRAW],
+    "supporter": [ADVISE],
     "responder": [RESPOND, ESCALATE, EXTEND, CONVERSE],
     "receiving manager": [REASSIGN, CONVERSE],
     "receiving senior": [REASSIGN, CONVERSE],
@@ -180,7 +190,7 @@ AWAITING_RESPONSE = {
 OVERDUE = {
     **AWAITING_RESPONSE,
     "raiser": [ESCALATE, WITHDRAW, CONVERSE],
-    "stage lead": [ESCALATE, WITHDRAW, CONVERSE],
+    "stage lead": [ESCALATE, CONVERSE, PROPOSE_WITHDRAW],
     "responder": [RESPOND, ESCALATE, CONVERSE],
     "system": [ESCALATE],
 }
@@ -193,8 +203,8 @@ EXTENSION_USED_UP = {
 # The responder has asked for more time: the raising side answers; nobody asks again meanwhile.
 MORE_TIME_ASKED = {
     **AWAITING_RESPONSE,
-    "raiser": [WITHDRAW, ANSWER, CONVERSE],
-    "stage lead": [WITHDRAW, ANSWER, CONVERSE],
+    "raiser": [WITHDRAW, ANSWER_MORE_TIME, CONVERSE],
+    "stage lead": [ANSWER_MORE_TIME, CONVERSE, PROPOSE_WITHDRAW],
     "responder": [RESPOND, ESCALATE, CONVERSE],
 }
 
@@ -202,14 +212,15 @@ MORE_TIME_ASKED = {
 URGENT = {
     **AWAITING_RESPONSE,
     "raiser": [ESCALATE, WITHDRAW, CONVERSE],
-    "stage lead": [ESCALATE, WITHDRAW, CONVERSE],
+    "stage lead": [ESCALATE, CONVERSE, PROPOSE_WITHDRAW],
     "responder": [RESPOND, ESCALATE, CONVERSE],
 }
 
 AWAITING_RAISER = {
     **ONLY_CONVERSE,
     "raiser": [ACCEPT, ESCALATE, WITHDRAW, CONVERSE],
-    "stage lead": [ACCEPT, ESCALATE, WITHDRAW, CONVERSE],
+    "stage lead": [ESCALATE, CONVERSE, PROPOSE_ACCEPT, PROPOSE_WITHDRAW],
+    "supporter": [ADVISE],
     "responder": [CONVERSE],
     "receiving manager": [CONVERSE],
     "receiving senior": [CONVERSE],
@@ -224,6 +235,7 @@ FINAL_STAGE = {
     **ONLY_CONVERSE,
     "raiser": [WITHDRAW, CONVERSE],
     "stage lead": [CONVERSE],
+    "supporter": [ADVISE],
     "responder": [CONVERSE],
     "receiving manager": [CONVERSE],
     "receiving senior": [CONVERSE],
@@ -249,6 +261,21 @@ SITUATIONS = {
         final_stage(is_overdue=True),
         {**FINAL_STAGE, "partnership chair": [DECIDE, REASSIGN, CONVERSE]},
     ),
+    # A lead's proposal waits for the raiser: they answer it (or act themselves); nobody proposes
+    # another meanwhile.
+    "stage 2 proposal to accept waiting": (
+        situation(stage_level=2, state=State.AWAITING_RAISER, open_proposal="accept"),
+        {
+            **AWAITING_RAISER,
+            "raiser": [ACCEPT, ESCALATE, WITHDRAW, CONVERSE, ANSWER],
+            "stage lead": [ESCALATE, CONVERSE],
+        },
+    ),
+    # At stage 1 the raiser leads: there is nobody to propose anything to them.
+    "stage 1 led by the raiser": (
+        situation(lead_ids=frozenset({RAISER.id})),
+        {**AWAITING_RESPONSE, "stage lead": [CONVERSE]},
+    ),
     "resolved at stage 2": (situation(stage_level=2, state=State.RESOLVED), {}),
     "withdrawn at stage 1": (situation(state=State.WITHDRAWN), {}),
     "resolved at final stage": (final_stage(state=State.RESOLVED), {}),
@@ -267,6 +294,8 @@ NOT_NOW = {
     ("stage 1 more time asked", "stage lead", ESCALATE),
     ("stage 1 awaiting raiser", "responder", ESCALATE),
     ("stage 3 awaiting raiser", "responder", ESCALATE),
+    ("stage 2 proposal to accept waiting", "responder", ESCALATE),
+    ("stage 1 led by the raiser", "raiser", ESCALATE),
 }
 
 
@@ -322,9 +351,13 @@ def test_actions_are_offered_in_a_stable_page_order_with_a_label_each():
         DECIDE,
         WITHDRAW,
         EXTEND,
-        ANSWER,
+        ANSWER_MORE_TIME,
         REASSIGN,
         CONVERSE,
+        PROPOSE_ACCEPT,
+        PROPOSE_WITHDRAW,
+        ANSWER,
+        ADVISE,
     ]
     labels = [action.label for action in Action]
     assert all(label.strip() for label in labels)
@@ -467,7 +500,7 @@ def test_nothing_can_be_done_to_a_final_difference(s, word, actor):
             situation(state=State.AWAITING_RAISER),
             ACCEPT,
             NotAllowed,
-            "Only the person who raised the difference, or their lead, can accept.",
+            "Only the person who raised the difference can accept.",
             id="accept-by-responder",
         ),
         pytest.param(
@@ -475,7 +508,7 @@ def test_nothing_can_be_done_to_a_final_difference(s, word, actor):
             situation(state=State.AWAITING_RAISER),
             ACCEPT,
             NotAllowed,
-            "Only the person who raised the difference, or their lead, can accept.",
+            "Only the person who raised the difference can accept.",
             id="accept-by-raising-manager-not-lead",
         ),
         pytest.param(
@@ -507,7 +540,7 @@ def test_nothing_can_be_done_to_a_final_difference(s, word, actor):
             situation(),
             WITHDRAW,
             NotAllowed,
-            "Only the person who raised the difference, or their lead, can withdraw it.",
+            "Only the person who raised the difference can withdraw it.",
             id="withdraw-by-responder",
         ),
         pytest.param(
@@ -515,7 +548,7 @@ def test_nothing_can_be_done_to_a_final_difference(s, word, actor):
             final_stage(),
             WITHDRAW,
             NotAllowed,
-            "Only the person who raised the difference, or their lead, can withdraw it.",
+            "Only the person who raised the difference can withdraw it.",
             id="withdraw-by-former-lead",
         ),
         pytest.param(
@@ -562,7 +595,7 @@ def test_nothing_can_be_done_to_a_final_difference(s, word, actor):
         pytest.param(
             RAISER,
             situation(),
-            ANSWER,
+            ANSWER_MORE_TIME,
             WrongState,
             "There is no request for more time to answer.",
             id="answer-nothing-asked",
@@ -570,7 +603,7 @@ def test_nothing_can_be_done_to_a_final_difference(s, word, actor):
         pytest.param(
             RESPONDER,
             situation(extension_pending=True),
-            ANSWER,
+            ANSWER_MORE_TIME,
             NotAllowed,
             "Only the person who raised the difference, or their lead at this stage, can agree "
             "to more time.",
@@ -834,7 +867,7 @@ def test_a_rationale_with_too_few_words_is_refused_asking_for_five(text):
 def test_a_rationale_of_enough_words_but_too_few_characters_is_told_about_characters():
     # Five short words: telling the writer to use "at least 5 words" would not say why.
     text = "I do not agree, no."
-    assert len(text.split()) == 5 and len(text) < workflow.MIN_RATIONALE_CHARACTERS
+    assert len(text.split()) == 5 and len(text) < wording.MIN_RATIONALE_CHARACTERS
     with pytest.raises(RationaleRequired) as caught:
         workflow.require_rationale(text)
     assert caught.value.field == "rationale"
@@ -851,7 +884,7 @@ def test_the_shortest_acceptable_rationale_is_five_words_and_25_characters():
 
 def test_a_rationale_of_10000_characters_is_accepted_and_one_more_is_refused():
     text = "x" * 9_990 + " a b c d e"
-    assert len(text) == workflow.MAX_TEXT_CHARACTERS
+    assert len(text) == wording.MAX_TEXT_CHARACTERS
     assert workflow.require_rationale(f"  {text}  ") == text
     with pytest.raises(RationaleRequired) as caught:
         workflow.require_rationale(text + "f", field="reasons", what="why you disagree")
@@ -860,7 +893,9 @@ def test_a_rationale_of_10000_characters_is_accepted_and_one_more_is_refused():
 
 
 def test_require_text_returns_short_text_stripped():
-    assert workflow.require_text("  No.\n", field="decision", what="the decision") == "No."
+    assert workflow.require_text("  A medical.\n", field="decision", what="the decision") == (
+        "A medical."
+    )
 
 
 @pytest.mark.parametrize("text", [None, "", "  \n "])

@@ -1,23 +1,23 @@
 """extensions by agreement: a responder asks for a later deadline, the raising side agrees or
 refuses, an unanswered request lapses at the deadline it would move
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
 _KINDS = (
     "'raised', 'responded', 'accepted', 'escalated', 'decided', 'withdrawn', 'extended', "
-    "'reassigned', 'conversation', 'overdue', 'learning_note', 'deadline_recomputed'"
+    "'reassigned', 'conversation', 'overdue', 'learning_note', 'deadline_recomputed', "
+    "'proposed', 'proposal_objected', 'advice', 'closed_no_reply'"
 )
 _EXTENSION_KINDS = (
     "'extension_requested', 'extension_agreed', 'extension_refused', 'extension_lapsed'"
