@@ -785,8 +785,7 @@ SCENARIOS = [
             ),
         ),
     ),
-    # Stage 1, waiting for a response, with the deadline moved: the responder asked for more
-    # time and the GP agreed.
+    # Stage 1, waiting for a response: the hospital has not yet answered.
     Scenario(
         raiser=DAVID,
         receiving=TRUST,
@@ -802,27 +801,9 @@ SCENARIOS = [
         "practice knows the family's history, including a bruise that was never explained.",
         desired_outcome="The trust to find out why the visit was not shared, and send us the "
         "discharge letter and any safeguarding notes.",
-        raised_days_ago=6,
+        raised_days_ago=4,
         informal_discussion="I left a phone message for Grace Lee, the named nurse, the day "
         "before raising this.",
-        steps=(
-            step(
-                3,
-                GRACE,
-                Action.EXTEND,
-                days=3,
-                rationale="The emergency department's records for that night are kept by a "
-                "separate team and I have asked for them. I need three more working days to "
-                "give you a full answer.",
-            ),
-            step(
-                3,
-                DAVID,
-                Action.ANSWER_EXTENSION,
-                agree="yes",
-                answer="Agreed: a full answer matters more here than a quick one.",
-            ),
-        ),
     ),
     # Stage 1, waiting for a response, reassigned because the named worker is on leave.
     Scenario(

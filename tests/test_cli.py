@@ -210,8 +210,6 @@ def _assert_demo_differences(now: datetime) -> None:
         EventKind.ESCALATED,
         EventKind.DECIDED,
         EventKind.WITHDRAWN,
-        EventKind.EXTENSION_REQUESTED,
-        EventKind.EXTENSION_AGREED,
         EventKind.REASSIGNED,
         EventKind.CONVERSATION,
     }
