@@ -50,6 +50,7 @@ from escalate.models import (  # noqa: E402
     State,
     User,
 )
+from escalate.services._records import commit_row_texts  # noqa: E402
 
 DIFFERENCES = int(os.environ.get("BENCH_DIFFERENCES", "100000"))
 LATER = 1_000  # events written after the checkpoint
@@ -101,10 +102,12 @@ class Record:
 
     def add(self, difference: dict, kind: str, at: datetime, data: dict, sequence: int) -> None:
         self.position += 1
+        facts, texts = history.split_texts(data)  # texts sealed through commitments
         event = SimpleNamespace(
             difference_id=difference["id"], sequence=sequence, position=self.position,
             kind=kind, actor_id=difference["raiser_id"], at=at, stage_level=1, deadline=None,
-            data=data, difference_digest=difference["digest"],
+            data=facts, texts=texts, text_seals=history.commit_texts(texts, self.keys),
+            difference_digest=difference["digest"],
         )  # fmt: skip
         history.seal(
             event,
@@ -155,6 +158,8 @@ def build() -> int:
         rows.append(difference_row(i, agencies, users))
         if i % CHUNK and i != DIFFERENCES:
             continue
+        for row in rows:
+            row["text_seals"] = commit_row_texts(row, record.keys)
         db.session.execute(sa.insert(Difference.__table__), rows)
         digest = digests([row["id"] for row in rows])
         for difference in rows:

@@ -103,10 +103,11 @@ def register_blueprints(app: Flask) -> None:
     from escalate.inbox.views import bp as inbox_bp
     from escalate.oversight.views import bp as oversight_bp
     from escalate.raising.views import bp as raising_bp
+    from escalate.records.views import bp as records_bp
     from escalate.respond.views import bp as respond_bp
 
     for blueprint in (
-        assets_bp, auth_bp, raising_bp, respond_bp, inbox_bp, oversight_bp, admin_bp
+        assets_bp, auth_bp, raising_bp, respond_bp, inbox_bp, oversight_bp, admin_bp, records_bp
     ):
         app.register_blueprint(blueprint)
     presentation.init_app(app)

@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from escalate import calendar, demo, notify, queries, services, validation
+from escalate import calendar, demo, notify, policy, queries, services, validation
 from escalate.models import Role
 from escalate.wording import plural
 from escalate.workflow import DomainError
@@ -92,6 +92,11 @@ def create_user(email, name, role, agency_name, job_title):
         job_title=job_title,
     )
     click.echo(f"Created {user.role.value} account for {user.email}.")
+    if user.role in policy.TWO_FACTOR_ROLES:
+        click.echo(
+            "When they first sign in, they set up two-factor sign-in with an authenticator app "
+            "before anything else."
+        )
 
 
 @escalate_group.command("seed-demo")
@@ -144,10 +149,13 @@ def seed_bench(differences, people):
 )
 @with_appcontext
 def sweep(dry_run):
-    """Send due reminders, record missed deadlines and escalate where the policy says so."""
+    """Send due reminders, record missed deadlines and escalate where the policy says so;
+    anonymise differences closed longer ago than the retention policy keeps them."""
     report = services.sweep.sweep(current_app.config["CLOCK"](), dry_run=dry_run)
     for item in report.items if dry_run else ():
         click.echo(item.summary)
+    for reference in report.anonymised if dry_run else ():
+        click.echo(f"{reference}: anonymise under the retention policy")
     for problem in report.problems:
         click.echo(f"Not done: {problem}", err=True)
     counts = str(report)
@@ -179,6 +187,9 @@ def verify_audit(batch_size, full):
     for problem in result.record:
         where = f"position {problem.position}: " if problem.position else ""
         click.echo(f"The partnership's record: {where}{problem.reason}", err=True)
+    for problem in result.access:
+        where = f"position {problem.position}: " if problem.position else ""
+        click.echo(f"The access log: {where}{problem.reason}", err=True)
     if not result.ok:
         summary = []
         if result.altered:
@@ -191,10 +202,18 @@ def verify_audit(batch_size, full):
                 f"The partnership's record was altered "
                 f"({plural(len(result.record), 'problem')} above)."
             )
+        if result.access:
+            summary.append(
+                f"The access log was altered ({plural(len(result.access), 'problem')} above)."
+            )
         raise click.ClickException(" ".join(summary))
     click.echo(
         f"Verified the history of {plural(result.differences, 'difference')} "
         f"({plural(result.events, 'event')}): nothing was altered."
+    )
+    click.echo(
+        f"Verified the access log ({plural(result.access_entries, 'entry', 'entries')}): "
+        "nothing was altered."
     )
     if result.checkpoint is not None:
         cp = result.checkpoint

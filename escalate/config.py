@@ -313,6 +313,11 @@ def load_config(instance_path: str, environ=None) -> dict:
         "EMAIL_CLAIM_SECONDS": _whole_number(
             environ, "EMAIL_CLAIM_SECONDS", 300, minimum=1, maximum=86_400, unit="seconds"
         ),
+        # The retention policy: the sweep anonymises a difference this many years after it
+        # closed, keeping its figures and dates (services.retention).
+        "RETENTION_YEARS": _whole_number(
+            environ, "RETENTION_YEARS", 6, minimum=1, maximum=100, unit="years"
+        ),
         # The sweep sends the partnership a weekly digest of what is open (once each week).
         "WEEKLY_DIGEST": _flag(environ, "WEEKLY_DIGEST", True),
         # Pause between rounds of `flask escalate worker`.

@@ -257,6 +257,15 @@ STAGE_CONTACTS = [
 ]
 
 
+# (agency, person): each agency's designated safeguarding lead, who supports its raisers who have
+# no line manager (a practice's named GP for safeguarding, a school's DSL).
+SAFEGUARDING_LEADS = [
+    (GP, "david.chen@riverside.northshire.example"),
+    (SCHOOL, "kate.murphy@academy.northshire.example"),
+    (TRUST, "helen.ward@nhs.northshire.example"),
+]
+
+
 # --- Demo differences --------------------------------------------------------------------------
 #
 # Each scenario is raised and then acted on through the ordinary services, so its history, stages,

@@ -8,18 +8,27 @@ so a row changed afterwards no longer matches its latest event. Checkpoints say 
 whole record had got, signed with the same key; they are kept outside the database
 (``checkpoint_log``).
 
+What people typed (a rationale, the raiser's reasons, the child's initials…) is sealed through a
+*commitment*: a keyed MAC of the text with a random nonce of its own (``commit``), so that the
+seal, the row's digest and the commitment say nothing guessable about a text, even a short one.
+A text can then be erased (under the retention policy, or as a correction) and the history still
+verifies: the commitment stays, sealed, and the place of the text says why it was removed. A
+text that no longer matches its commitment, and was not erased on the record, was altered.
+
 Pure: no database session and no Flask. Keys are passed in as a ``KeyRing``.
 """
 
 import hashlib
 import hmac
 import json
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 
 GENESIS = "0" * 64
-SCHEME = "escalate-history-2"
+SCHEME = "escalate-history-3"
+TEXT_SCHEME = "escalate-text-1"
 CHECKPOINT_SCHEME = "escalate-checkpoint-1"
 
 # The difference row's fields its latest event vouches for. Not ``version``: it moves with every
@@ -31,17 +40,10 @@ DIFFERENCE_FIELDS = (
     "raising_agency_id",
     "receiving_agency_id",
     "named_professional_id",
-    "child_reference",
-    "child_initials",
     "child_date_of_birth",
     "category",
-    "decision",
-    "reasons",
-    "desired_outcome",
     "discussed_informally",
-    "informal_discussion",
     "immediate_risk",
-    "protective_action",
     "urgent",
     "state",
     "stage_level",
@@ -49,8 +51,46 @@ DIFFERENCE_FIELDS = (
     "raised_at",
     "closed_at",
     "resolution_working_days",
+    "anonymised_at",
+    "text_seals",  # the commitments to DIFFERENCE_TEXTS
+    "erasures",  # which texts were erased, and why (ERASED_BY)
+)
+# The row's texts, sealed through their commitments (in ``text_seals``), never as they stand.
+DIFFERENCE_TEXTS = (
+    "child_reference",
+    "child_initials",
+    "decision",
+    "reasons",
+    "desired_outcome",
+    "informal_discussion",
+    "protective_action",
 )
 NOT_SEALED = ("id", "version")
+
+# The free texts an event may record (in ``Event.texts``, sealed through ``Event.text_seals``);
+# every other fact of an event (an outcome, a stage's name, a number of days) is in ``data``.
+EVENT_TEXTS = frozenset(
+    {
+        "rationale",
+        "child_impact",
+        "agreed_actions",
+        "decision",
+        "comment",
+        "participants",
+        "agreed",
+        "text",
+        "corrected_text",
+        "reason",
+        "advice",
+    }
+)
+# Why a text was erased, and the words left in its place.
+RETENTION = "retention"
+CORRECTION = "correction"
+REMOVED = {
+    RETENTION: "[removed under the retention policy]",
+    CORRECTION: "[removed: entered by mistake, see the correction]",
+}
 
 # What verification says about one difference's history (the page and verify-audit show these).
 MISSING = "an event is missing"
@@ -98,8 +138,77 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# --- Commitments to texts ------------------------------------------------------------------------
+
+
+def commit(field: str, text: str, keys: KeyRing) -> str:
+    """A commitment to one text: "key id.nonce.MAC" with a fresh random nonce, so that two equal
+    texts commit differently and nobody without the key can test a guess against it."""
+    nonce = secrets.token_hex(16)
+    mac = _mac(keys.keys[keys.current], f"{TEXT_SCHEME}\n{field}\n{nonce}\n{text}")
+    return f"{keys.current}.{nonce}.{mac}"
+
+
+def commitment_holds(commitment, field: str, text, keys: KeyRing) -> bool | None:
+    """Whether ``text`` is the one committed to; None if the commitment names a key the ring
+    does not hold."""
+    if not isinstance(commitment, str) or not isinstance(text, str):
+        return False
+    parts = commitment.split(".")
+    if len(parts) != 3:
+        return False
+    key = keys.keys.get(parts[0])
+    if key is None:
+        return None
+    expected = _mac(key, f"{TEXT_SCHEME}\n{field}\n{parts[1]}\n{text}")
+    return hmac.compare_digest(expected, parts[2])
+
+
+def split_texts(data: Mapping) -> tuple[dict, dict]:
+    """An event's facts apart from its free texts: (data, texts)."""
+    texts = {k: v for k, v in data.items() if k in EVENT_TEXTS and isinstance(v, str)}
+    return {k: v for k, v in data.items() if k not in texts}, texts
+
+
+def commit_texts(texts: Mapping[str, str], keys: KeyRing) -> dict:
+    return {name: commit(name, text, keys) for name, text in texts.items()}
+
+
+def texts_hold(texts, text_seals, keys: KeyRing, erased=None) -> str | None:
+    """None if every text matches its commitment or was erased on the record (``erased``: field
+    name -> why, and the text is the words left in its place); else the reason they do not."""
+    texts, text_seals, erased = texts or {}, text_seals or {}, erased or {}
+    if set(texts) != set(text_seals):
+        return ALTERED
+    for name, text in texts.items():
+        why = erased.get(name)
+        if why is not None:  # erased on the record: the words of erasure, and nothing else
+            if text != REMOVED.get(why):
+                return ALTERED
+            continue
+        holds = commitment_holds(text_seals[name], name, text, keys)
+        if holds is None:
+            return UNKNOWN_KEY
+        if not holds:
+            return ALTERED
+    return None
+
+
+def erased_in(erasures) -> dict[int | None, dict[str, str]]:
+    """A difference's ``erasures`` (``"<sequence>:<field>"`` or ``"row:<field>"`` -> {"why",
+    "by"}) as {sequence, or None for the row: {field: why}}."""
+    found: dict[int | None, dict[str, str]] = {}
+    for place, entry in (erasures or {}).items():
+        where, _, name = str(place).partition(":")
+        sequence = None if where == "row" else int(where) if where.isdigit() else -1
+        why = entry.get("why") if isinstance(entry, Mapping) else None
+        found.setdefault(sequence, {})[name] = why
+    return found
+
+
 def event_content(event) -> dict:
-    """The fields of an event that its seal protects, in a form that survives a database trip."""
+    """The fields of an event that its seal protects, in a form that survives a database trip:
+    its texts by their commitments only."""
     return {
         "difference_id": event.difference_id,
         "sequence": event.sequence,
@@ -110,6 +219,7 @@ def event_content(event) -> dict:
         "stage_level": event.stage_level,
         "deadline": event.deadline.astimezone(UTC).isoformat() if event.deadline else None,
         "data": event.data,
+        "text_seals": getattr(event, "text_seals", None) or {},
         "difference_digest": event.difference_digest,
         "key_id": event.key_id,
     }
@@ -170,12 +280,28 @@ def check_event(event, sequence: int, previous_seal: str, keys: KeyRing) -> Veri
     return None
 
 
-def verify(events: Sequence, keys: KeyRing, row_digest: str | None = None) -> Verification:
-    """Check one difference's events (in sequence order) against their seals and each other;
-    with ``row_digest``, that its row is as its latest event left it."""
+def check_texts(event, keys: KeyRing, erased=None) -> Verification | None:
+    """What is wrong with an event's texts (``erased``: as ``erased_in`` gives them for its
+    difference), or None."""
+    problem = texts_hold(
+        getattr(event, "texts", None),
+        getattr(event, "text_seals", None),
+        keys,
+        (erased or {}).get(event.sequence),
+    )
+    return None if problem is None else Verification(False, event.sequence, problem)
+
+
+def verify(
+    events: Sequence, keys: KeyRing, row_digest: str | None = None, *, erasures=None, row=None
+) -> Verification:
+    """Check one difference's events (in sequence order) against their seals and each other,
+    and their texts against their commitments; with ``row_digest``, that its row is as its
+    latest event left it, and with ``row`` (its texts and ``text_seals``), its texts too."""
+    erased = erased_in(erasures)
     sequence, previous = 0, GENESIS
     for event in events:
-        problem = check_event(event, sequence, previous, keys)
+        problem = check_event(event, sequence, previous, keys) or check_texts(event, keys, erased)
         if problem is not None:
             return problem
         sequence, previous = event.sequence, event.seal
@@ -183,7 +309,16 @@ def verify(events: Sequence, keys: KeyRing, row_digest: str | None = None) -> Ve
         return Verification(False, 1, NO_HISTORY)
     if row_digest is not None and events[-1].difference_digest != row_digest:
         return Verification(False, events[-1].sequence, ROW_CHANGED)
+    if row is not None and row_texts_hold(row, keys) is not None:
+        return Verification(False, events[-1].sequence, ROW_CHANGED)
     return VERIFIED
+
+
+def row_texts_hold(row, keys: KeyRing) -> str | None:
+    """None if a difference row's texts match their commitments (``row``: anything with the
+    DIFFERENCE_TEXTS and ``text_seals`` as attributes)."""
+    texts = {name: getattr(row, name) or "" for name in DIFFERENCE_TEXTS}
+    return texts_hold(texts, row.text_seals, keys)
 
 
 # --- The whole record, event by event in the order of their positions -------------------------
@@ -370,3 +505,4 @@ def checkpoint_signed(line: Mapping, keys: KeyRing) -> bool:
     unsigned = {k: v for k, v in line.items() if k != "signature"}
     expected = _mac(key, f"{CHECKPOINT_SCHEME}\n{_canonical(unsigned)}")
     return hmac.compare_digest(expected, line["signature"])
+

@@ -338,6 +338,8 @@ class EventKind(enum.StrEnum):
     CLOSED_NO_REPLY = "closed_no_reply"  # the raising side never answered a response
     LEARNING_NOTE = "learning_note"  # the partnership's learning, on a closed difference
     DEADLINE_RECOMPUTED = "deadline_recomputed"  # an admin applied a changed policy
+    CORRECTED = "corrected"  # the partnership erased a mistaken entry and said why
+    ANONYMISED = "anonymised"  # the retention policy's sweep erased its texts
 
 
 class Nation(enum.StrEnum):
@@ -429,7 +431,7 @@ class Difference(Base):
     )
 
     child_reference: Mapped[str] = mapped_column(sa.String(60))
-    child_initials: Mapped[str] = mapped_column(sa.String(10))
+    child_initials: Mapped[str] = mapped_column(sa.String(60))  # room for the words of erasure
     child_date_of_birth: Mapped[date | None]
 
     category: Mapped[Category] = mapped_column(_enum(Category, "category"))
@@ -449,6 +451,14 @@ class Difference(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # Working days from raising to closing, fixed when it closes so reports can aggregate in SQL.
     resolution_working_days: Mapped[int | None]
+    # When the retention policy erased its texts (the figures and dates are kept).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Commitments to the texts above (history.DIFFERENCE_TEXTS), which the row's digest covers
+    # instead of the texts themselves.
+    text_seals: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # The texts of this row and of its events that were erased: "row:<field>" or
+    # "<sequence>:<field>" -> {"why": "retention" or "correction", "by": the erasing event}.
+    erasures: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
 
     raiser: Mapped[User] = relationship(foreign_keys=[raiser_id])
     named_professional: Mapped[User | None] = relationship(foreign_keys=[named_professional_id])
@@ -608,7 +618,11 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     stage_level: Mapped[int]
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    data: Mapped[dict] = mapped_column(sa.JSON)
+    data: Mapped[dict] = mapped_column(sa.JSON)  # what happened, but for the free texts
+    # The free texts (history.EVENT_TEXTS): not sealed themselves, so they can be erased; their
+    # commitments in ``text_seals`` are.
+    texts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    text_seals: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     position: Mapped[int] = mapped_column(unique=True)
     # The difference's row as this event left it (a digest); none on events sealed before 0006
     # except each difference's latest.
@@ -620,6 +634,11 @@ class Event(Base):
 
     difference: Mapped[Difference] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+    @property
+    def details(self) -> dict:
+        """Everything the event records, its texts (as they now stand) included."""
+        return {**(self.data or {}), **(self.texts or {})}
 
 
 class HistoryHead(Base):
@@ -861,6 +880,70 @@ class Invitation(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class AccessKind(enum.StrEnum):
+    VIEWED_DIFFERENCE = "viewed_difference"
+    VIEWED_REPORT = "viewed_report"  # the dashboard, the unresolved list, the report, this log
+    DOWNLOADED_CSV = "downloaded_csv"
+
+    @property
+    def label(self) -> str:
+        return ACCESS_KIND_LABELS[self]
+
+
+ACCESS_KIND_LABELS = {
+    AccessKind.VIEWED_DIFFERENCE: "Viewed the difference",
+    AccessKind.VIEWED_REPORT: "Viewed a report",
+    AccessKind.DOWNLOADED_CSV: "Downloaded a spreadsheet",
+}
+
+
+class AccessEntry(Base):
+    """The access log: who viewed a difference, a report or downloaded a spreadsheet, and when.
+
+    Append-only and sealed like the history (escalate.history, "the access log"): each entry's
+    seal covers the seal of the entry before it, ``position`` numbers them 1, 2, 3…
+    """
+
+    __tablename__ = "access_entry"
+    __table_args__ = (
+        # A difference's views, newest first (its page); the log's search by date and person.
+        sa.Index("ix_access_entry_difference_position", "difference_id", "position"),
+        sa.Index("ix_access_entry_user_position", "user_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    kind: Mapped[AccessKind] = mapped_column(_enum(AccessKind, "access_kind"))
+    difference_id: Mapped[int | None] = mapped_column(sa.ForeignKey("difference.id"))
+    what: Mapped[str] = mapped_column(sa.String(300))  # the page or file, and its filters
+    key_id: Mapped[str] = mapped_column(sa.String(16))
+    previous_seal: Mapped[str] = mapped_column(sa.String(64))
+    seal: Mapped[str] = mapped_column(sa.String(64))
+
+    user: Mapped[User] = relationship()
+    difference: Mapped[Difference | None] = relationship()
+
+
+class AccessHead(Base):
+    """The access log's last position and seal: one row, locked by each new entry so that
+    entries take their places one at a time."""
+
+    __tablename__ = "access_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int]
+    seal: Mapped[str] = mapped_column(sa.String(64))
+
+
+@sa.event.listens_for(AccessEntry, "before_update")
+@sa.event.listens_for(AccessEntry, "before_delete")
+def _access_log_is_append_only(mapper, connection, target) -> None:
+    raise ValueError("the access log is append-only: entries are never changed or removed")
 
 
 class RecoveryCode(Base):

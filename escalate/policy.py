@@ -4,7 +4,7 @@ keep. Pure: no Flask, no database session, no clock."""
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 
 from escalate.models import LeadRule, ResponderRule, Role
 from escalate.validation import check_name
@@ -296,6 +296,20 @@ def check_act_now_text(text: str | None) -> str:
     if len(cleaned) > MAX_ACT_NOW_CHARACTERS:
         raise FieldError("text", f"Keep it to {MAX_ACT_NOW_CHARACTERS:,} characters or fewer")
     return cleaned
+
+
+# --- Retention ------------------------------------------------------------------------------
+
+DEFAULT_RETENTION_YEARS = 6  # a closed difference is anonymised six years after it closed
+
+
+def retention_cutoff(now: datetime, years: int) -> datetime:
+    """A difference closed at or before this instant is due to be anonymised at ``now``: the
+    same moment ``years`` calendar years earlier (29 February counts from 28 February)."""
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:
+        return now.replace(year=now.year - years, day=28)
 
 
 # --- Signing in --------------------------------------------------------------------------------

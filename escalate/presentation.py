@@ -6,11 +6,13 @@ from flask import Flask, current_app, g, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from escalate import queries, wording
+from escalate import history, queries, wording
 from escalate.models import AGENCY_ROLES, Role
 from escalate.wording import (
     EMAIL_FORM_LABELS,
+    EVENT_TEXT_LABELS,
     MAX_TEXT_CHARACTERS,
+    ROW_TEXT_LABELS,
     long_date,
     outcome_label,
     plural,
@@ -33,6 +35,7 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
         items.append(("oversight.dashboard", "Dashboard"))
         items.append(("oversight.unresolved", "Unresolved differences"))
         items.append(("oversight.report", "Report"))
+        items.append(("records.access_log", "Access log"))
     if user.role == Role.ADMIN:
         items.append(("admin.index", "Administration"))
     if user.role in CHANGE_LOG_READERS:
@@ -101,6 +104,19 @@ def now() -> datetime:
     return current_app.config["CLOCK"]()
 
 
+def log_access(kind, what: str, difference_id: int | None = None) -> None:
+    """Record in the access log that the person signed in is viewing or downloading ``what``."""
+    from escalate import services
+
+    services.access.record(current_user, kind, now(), difference_id=difference_id, what=what)
+
+
+def with_filters(what: str) -> str:
+    """``what``, and the filters it was asked for with (the query string), for the access log."""
+    asked = request.query_string.decode("utf-8", "replace")
+    return f"{what} ({asked})" if asked else what
+
+
 def attach_error(form, error) -> None:
     """Show a rule's refusal on the form field it is about (or the form's first field)."""
     field = getattr(form, error.field, None) or next(iter(form))
@@ -134,6 +150,8 @@ EVENT_TITLES = {
     "learning_note": "Learning note",
     "deadline_recomputed": "Deadline recomputed",
     "overdue": "The response deadline was missed",
+    "corrected": "Mistaken entry corrected",
+    "anonymised": "Anonymised under the retention policy",
     "proposed": "Proposal to the raiser",
     "proposal_objected": "Proposal objected to: the difference goes on",
     "advice": "Advice from the raiser's supporter",
@@ -142,11 +160,28 @@ EVENT_TITLES = {
 
 PROPOSALS = {"accept": "Accepting the response", "withdraw": "Withdrawing the difference"}
 
-def timeline(events) -> list[dict]:
-    """A difference's history as MOJ timeline items: newest first, each with labelled lines."""
+
+def row_removals(erasures) -> list[str]:
+    """Which of the difference's own details were removed, and why."""
+    row = history.erased_in(erasures).get(None, {})
+    return [removal_note(name, why, event_texts=False) for name, why in row.items()]
+
+
+def removal_note(name: str, why: str | None, *, event_texts: bool) -> str:
+    """Where a text was removed, and why, in the words of the page."""
+    label = (EVENT_TEXT_LABELS if event_texts else ROW_TEXT_LABELS).get(name, name)
+    if why == history.CORRECTION:
+        return f"{label}: entered by mistake and removed (see the correction)"
+    return f"{label}: removed under the retention policy"
+
+
+def timeline(events, erasures=None) -> list[dict]:
+    """A difference's history as MOJ timeline items: newest first, each with labelled lines;
+    where a text was erased (``erasures``, the difference's), why and by which event."""
+    erased = history.erased_in(erasures)
     items = []
     for event in events:
-        data = event.data or {}
+        data = event.details
         lines = []
         kind = str(event.kind)
         if kind in ("raised", "escalated"):
@@ -226,6 +261,22 @@ def timeline(events) -> list[dict]:
                 lines.append(("Was due", time_and_date(previous)))
             lines.append(("Response now due", time_and_date(event.deadline)))
             lines.append(("Why", "The partnership's stage policy or calendar changed"))
+        elif kind == "corrected":
+            lines.append(("Entry corrected", data.get("entry_label", "")))
+            lines.append(("Why it was wrong", data.get("rationale", "")))
+            lines.append(
+                ("Corrected text", data.get("corrected_text") or "None: the entry was removed")
+            )
+        elif kind == "anonymised":
+            years = data.get("retention_years")
+            lines.append(
+                (
+                    "Why",
+                    f"The retention policy keeps a closed difference's details for "
+                    f"{plural(years or 0, 'year')}: the child's details and every text were "
+                    "removed; the figures and dates are kept",
+                )
+            )
         elif kind == "overdue":  # recorded by the deadline sweep
             lines.append(("Response was due", time_and_date(event.deadline)))
             lines.append(("Waiting for", ", ".join(data.get("responders", [])) or "Nobody found"))
@@ -236,6 +287,8 @@ def timeline(events) -> list[dict]:
             by = "Recorded automatically"
         else:
             by = f"by {event.actor.name}"
+        for name, why in erased.get(event.sequence, {}).items():
+            lines.append(("Text removed", removal_note(name, why, event_texts=True)))
         items.append(
             {
                 "title": EVENT_TITLES.get(kind, kind),
@@ -287,7 +340,7 @@ def outcome_card(difference) -> dict | None:
     title = difference.state.label
     if closing is None:
         return {"title": title, "lines": [("Closed", time_and_date(difference.closed_at))]}
-    kind, data = str(closing.kind), closing.data or {}
+    kind, data = str(closing.kind), closing.details
     lines = []
     if kind not in CLOSING_EVENTS:
         item = timeline([closing])[0]
@@ -299,7 +352,7 @@ def outcome_card(difference) -> dict | None:
             (e for e in reversed(events[: events.index(closing)]) if str(e.kind) == "responded"),
             None,
         )
-        answer = (response.data or {}) if response else {}
+        answer = response.details if response else {}
         lines += _decision_lines(answer, data.get("outcome") or difference.outcome)
         if response is not None:
             lines.append(("Response from", _by_and_when(response)))

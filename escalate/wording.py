@@ -23,6 +23,7 @@ MAX_EMAIL_CHARACTERS = 254  # RFC 5321's limit on a forward path
 MIN_PASSWORD_CHARACTERS = 12  # NCSC: length is what makes a password strong
 MAX_PASSWORD_CHARACTERS = 200
 MAX_CHILD_REFERENCE_CHARACTERS = 60
+MAX_CHILD_INITIALS_CHARACTERS = 10
 MAX_CODE_CHARACTERS = 40  # a six-digit code, or a recovery code typed with spaces
 RECOVERY_CODE_COUNT = 10  # single-use recovery codes made when two-factor sign-in is set up
 SECOND_STEP_MINUTES = 5  # after the password, how long the code may take before starting again
@@ -53,6 +54,30 @@ NATION_LABELS = {
     Nation.NORTHERN_IRELAND: "Northern Ireland",
 }
 WITHDRAWN_LABEL = "Withdrawn"
+# The texts people type, as the page names them when one is corrected or erased.
+ROW_TEXT_LABELS = {
+    "child_reference": "Case reference",
+    "child_initials": "Child's initials",
+    "child_date_of_birth": "Date of birth",
+    "decision": "The decision or action disagreed with",
+    "reasons": "Why the raiser disagrees",
+    "desired_outcome": "Outcome the raiser wants",
+    "informal_discussion": "Informal discussion",
+    "protective_action": "Protective action taken",
+}
+EVENT_TEXT_LABELS = {
+    "rationale": "Reasons",
+    "child_impact": "What this means for the child",
+    "agreed_actions": "Actions agreed",
+    "decision": "Decision",
+    "comment": "Comment",
+    "participants": "Who took part",
+    "agreed": "What was agreed",
+    "text": "What the partnership learned",
+    "corrected_text": "Corrected text",
+    "reason": "Reason",
+    "advice": "Advice",
+}
 # What a notification's email carried (Notification.email_form), on the difference's page.
 EMAIL_FORM_LABELS = {
     "full": "The whole message (a secure address)",

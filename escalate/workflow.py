@@ -506,3 +506,21 @@ def check_learning_note(actor: Actor, situation: Situation) -> None:
         raise NotAllowed("Only the safeguarding partnership can add a learning note.")
     if not situation.state.is_final:
         raise WrongState("A learning note is added once the difference is resolved or withdrawn.")
+
+
+def may_correct(actor: Actor, *, anonymised: bool) -> bool:
+    """A partnership member may erase a mistaken entry, at any stage, until the retention
+    policy has erased every text."""
+    return actor.role == Role.PARTNERSHIP and not anonymised
+
+
+def check_correction(actor: Actor, situation: Situation, *, anonymised: bool) -> None:
+    """Raise the domain error explaining why ``actor`` may not correct an entry now."""
+    if not actor.is_system and not can_see(actor, situation):
+        raise NotFound("Difference not found.")
+    if actor.role != Role.PARTNERSHIP:
+        raise NotAllowed("Only the safeguarding partnership can correct a mistaken entry.")
+    if anonymised:
+        raise WrongState(
+            "This difference was anonymised under the retention policy: no text is left to correct."
+        )

@@ -16,6 +16,7 @@ from escalate import queries, services
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
+    AgencySafeguardingLead,
     AgencyStageContact,
     Base,
     ClosureDay,
@@ -85,6 +86,15 @@ def learning_note(role, case):
     return {409} if role == Role.PARTNERSHIP else {403}
 
 
+def correction(role, case):
+    if role is None:
+        return {302}
+    if case == DOES_NOT_SEE:
+        return {404}
+    # The partnership corrects a mistaken entry (an empty form: errors); nobody else may.
+    return {200} if role == Role.PARTNERSHIP else {403}
+
+
 def public_link(role, case):
     # An unknown link is "not found"; someone signed in is told to sign out first.
     return {404} if role is None else {409}
@@ -134,6 +144,9 @@ MATRIX = {
     "oversight.report": Entry(get=only(OVERSIGHT, 200)),
     "oversight.report_csv": Entry(get=only(OVERSIGHT, 200)),
     "oversight.learning_note": Entry(get=learning_note, post=learning_note),
+    "records.correct": Entry(get=correction, post=correction),
+    "records.access_log": Entry(get=only(OVERSIGHT, 200)),
+    "records.access_log_csv": Entry(get=only(OVERSIGHT, 200)),
     "admin.changes": Entry(get=only(OVERSIGHT | ADMIN, 200)),
     "admin.set_password": Entry(get=public_link, post=public_link),
     "admin.index": Entry(get=only(ADMIN, 200)),
@@ -142,6 +155,8 @@ MATRIX = {
     "admin.agency": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.change_agency": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.remove_contact": Entry(post=ADMIN_POST),
+    "admin.add_safeguarding_lead": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
+    "admin.remove_safeguarding_lead": Entry(post=ADMIN_POST),
     "admin.users": Entry(get=only(ADMIN, 200)),
     "admin.invite": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.user": Entry(get=only(ADMIN, 200)),
@@ -176,6 +191,8 @@ def world(app):
         people = partnership.build()
         spare = factories.user(Role.PRACTITIONER, agency=people.police, name="Spare Account")
         db.session.add(ClosureDay(day=datetime(2027, 1, 4).date(), description="Closed"))
+        lead = AgencySafeguardingLead(agency_id=people.csc.id, user_id=people.sw2.id)
+        db.session.add(lead)
         db.session.commit()
         seen = services.differences.raise_difference(
             people.gp, factories.new_difference(people.csc, named_professional_id=people.sw.id), NOW
@@ -226,6 +243,7 @@ def world(app):
             agency_id=people.csc.id,
             user_id=spare.id,
             contact_id=db.session.scalar(sa.select(AgencyStageContact.id)),
+            lead_id=lead.id,
             closure_id=db.session.scalar(sa.select(ClosureDay.id)),
         )
         db.session.remove()

@@ -59,7 +59,9 @@ def test_agencies_are_imported_and_recorded_as_the_command_line(app, runner, wri
         ) == AgencyKind.OTHER
         change = db.session.scalar(sa.select(AdminChange).order_by(AdminChange.id))
         assert change.actor_id is None and change.entity == "agency"
-        assert change.after == {"name": "Northshire Police", "kind": "police"}
+        assert change.after == {
+            "name": "Northshire Police", "kind": "police", "passwords": "allowed"
+        }
         assert change.summary == "Agency Northshire Police imported from file.csv"
 
 

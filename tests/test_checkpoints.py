@@ -186,6 +186,7 @@ def test_verify_audit_works_from_the_last_checkpoint(app, runner, story, mail_se
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "Verified the history of 8 differences (22 events): nothing was altered.",
+        "Verified the access log (0 entries): nothing was altered.",
         f"Events 1 to 21 are as the checkpoint of {NOW.isoformat()} fingerprinted them; the 1 "
         "event after it was verified seal by seal (--full verifies every seal).",
     ]

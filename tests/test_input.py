@@ -17,13 +17,21 @@ from escalate.fields import Form
 from escalate.models import Agency, Invitation, Role, User
 from escalate.oversight import forms as oversight_forms
 from escalate.raising import forms as raising_forms
+from escalate.records import forms as records_forms
 from escalate.respond import forms as respond_forms
 from escalate.workflow import FieldError
 from tests import factories
 from tests.conftest import csrf_token_from, persist, sign_in, submit
 
 PASSWORD = "a long enough password"
-FORM_MODULES = (admin_forms, auth_forms, oversight_forms, raising_forms, respond_forms)
+FORM_MODULES = (
+    admin_forms,
+    auth_forms,
+    oversight_forms,
+    raising_forms,
+    records_forms,
+    respond_forms,
+)
 
 
 def _count(app, model) -> int:

@@ -124,9 +124,12 @@ def test_existing_histories_are_sealed_again_once_and_the_checkpoint_log_says_so
         found = queries.histories.audit(full=True)
         assert (found.ok, found.differences, found.events) == (True, 8, 21)
         lines = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])
+        # 0009 sealed them with the key, 0014 through commitments to their texts.
         assert [(line["kind"], line["position"], line["unverified"]) for line in lines] == [
-            ("resealed", 21, [])
+            ("resealed", 21, []),
+            ("resealed", 21, []),
         ]
+        assert "0014" in lines[-1]["reason"]
         from_checkpoint = queries.histories.audit()
         assert from_checkpoint.ok and from_checkpoint.checkpoint.position == 21
         db.session.remove()
@@ -151,7 +154,7 @@ def test_a_history_altered_before_the_upgrade_is_named_when_it_is_sealed_again(b
         upgrade()
 
         lines = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])
-        assert lines[-1]["unverified"] == [refs["B"]]
+        assert [line["unverified"] for line in lines] == [[refs["B"]], []]
         db.session.remove()
         with db.engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE alembic_version"))
@@ -168,7 +171,47 @@ def test_the_demo_partnership_migrates(bare_app):
         found = queries.histories.audit(full=True)
         assert found.ok and found.differences == 13, (found.altered, found.record)
         lines = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])
-        assert [(line["kind"], line["unverified"]) for line in lines] == [("resealed", [])]
+        assert [(line["kind"], line["unverified"]) for line in lines] == [("resealed", [])] * 2
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def test_a_history_altered_before_texts_were_committed_to_is_named_when_sealed_again(bare_app):
+    import json
+
+    from escalate import checkpoint_log, queries
+    from tests import oversight_fixture, partnership
+
+    with bare_app.app_context():
+        upgrade()
+        people = partnership.ids(partnership.build())
+        db.session.commit()
+        refs = oversight_fixture.build(people)
+        db.session.remove()
+        downgrade(revision="0013")  # as 0013 sealed them: over the texts themselves
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "UPDATE difference SET reasons = 'Rewritten before the upgrade.' "
+                    "WHERE reference = :c"
+                ),
+                {"c": refs["C"]},
+            )
+
+        upgrade()
+
+        line = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])[-1]
+        assert (line["kind"], line["unverified"]) == ("resealed", [refs["C"]])
+        found = queries.histories.audit(full=True)
+        assert found.ok and (found.differences, found.events) == (8, 21)
+        texts = db.session.execute(
+            sa.text("SELECT texts FROM event WHERE kind = 'responded' ORDER BY position")
+        ).scalars().all()
+        # The responses' rationales moved out of their data into their texts.
+        assert texts and all(
+            "rationale" in (t if isinstance(t, dict) else json.loads(t)) for t in texts
+        )
         db.session.remove()
         with db.engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE alembic_version"))

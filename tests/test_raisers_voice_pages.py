@@ -153,3 +153,46 @@ def test_a_response_may_partly_agree_and_the_page_gives_the_date_to_answer_by(
     # Five working days after Monday 23 November: 5pm on Monday 30 November.
     assert "accept the response or escalate the difference by" in shown
     assert "5:00pm on Monday 30 November 2026" in shown
+
+
+def test_the_administrator_names_a_designated_safeguarding_lead_who_then_supports_raisers(
+    app, people, client_for
+):
+    admin = client_for(people.admin)
+    url = f"/admin/agencies/{people.gp_practice.id}/safeguarding-leads"
+    wrong = submit(admin, url, {"lead-user": str(people.sw.id)})  # of another agency
+    assert wrong.status_code == 400 and "There is a problem" in wrong.get_data(as_text=True)
+    section = admin.get(url).get_data(as_text=True).split('id="safeguarding-leads"')[1]
+    assert "None yet." in section.split("People</h2>")[0]
+    added = submit(admin, url, {"lead-user": str(people.designated.id)})
+    assert added.status_code == 302
+    shown = admin.get(f"/admin/agencies/{people.gp_practice.id}").get_data(as_text=True)
+    assert "Dr Anna Fisher is now a designated safeguarding lead." in shown
+    assert "Dr Anna Fisher is a designated safeguarding lead for Riverside" in admin.get(
+        "/changes"
+    ).get_data(as_text=True)
+
+    with app.app_context():
+        colleague = db.session.get(User, people.gp_colleague.id)  # has no line manager
+        d = services.differences.raise_difference(
+            colleague,
+            services.differences.NewDifference(
+                receiving_agency_id=people.csc.id,
+                child_reference="CSC-1",
+                child_initials="AB",
+                category="threshold",
+                decision="The referral was closed with no further action.",
+                reasons="The child has told two teachers that she is frightened to go home.",
+                desired_outcome="A strategy discussion.",
+                discussed_informally=False,
+                immediate_risk=False,
+            ),
+            NOW,
+        )
+        reference = d.reference
+        assert [s.user.name for s in d.supporters] == ["Dr Anna Fisher"]
+        db.session.remove()
+    shown = page(client_for(people.designated), reference)
+    assert "Supporting Dr Colleague: Dr Anna Fisher (the agency&#39;s designated safeguarding" in (
+        shown
+    )

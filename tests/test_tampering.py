@@ -20,9 +20,9 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from escalate import checkpoint_log, history, queries, services
+from escalate import access_log, checkpoint_log, history, queries, services
 from escalate.extensions import db
-from escalate.models import Difference, Event, HistoryHead, State, User
+from escalate.models import AccessEntry, Difference, Event, HistoryHead, State, User
 from tests import oversight_fixture as story_module
 from tests.oversight_fixture import NOW
 
@@ -518,3 +518,229 @@ def test_the_checkpoint_notices_the_record_no_longer_reaching_it(app, runner, st
     again = runner.invoke(args=["escalate", "checkpoint"])
     assert again.exit_code == 1
     assert len(checkpoint_log.lines(app.config["HISTORY_CHECKPOINT_LOG"])) == 2  # said once
+
+
+# --- After texts were erased, and the access log ---------------------------------------------
+# B's response (event 2) is corrected by the partnership (event 4, position 22) and H, withdrawn,
+# is anonymised under the retention policy seven years on (event 3, position 23); three pages are
+# viewed (the access log's positions 1 to 3); then a checkpoint is written.
+
+LATER = NOW.replace(year=NOW.year + 7)
+ERASED = history.REMOVED[history.RETENTION]
+
+
+@pytest.fixture
+def erased_story(app, people, runner, client_for, story):
+    with app.app_context():
+        b = db.session.scalar(sa.select(Difference).where(Difference.reference == story["B"]))
+        chair = db.session.get(User, people.chair.id)
+        services.retention.correct_entry(
+            chair, b.id, b.version, entry="2:rationale", corrected_text="",
+            rationale="A parent's full name was typed into the reasons by mistake.", now=NOW,
+        )  # fmt: skip
+        assert services.retention.anonymise(difference_id(app, story["H"]), LATER, 6)
+        db.session.commit()
+        db.session.remove()
+    for person, reference in ((people.gp, story["A"]), (people.chair, story["B"]),
+                              (people.auditor, story["H"])):  # fmt: skip
+        assert client_for(person).get(f"/differences/{reference}").status_code == 200
+    written = runner.invoke(args=["escalate", "checkpoint"])
+    assert written.exit_code == 0, written.output
+    return story
+
+
+def event_texts(app, reference, sequence) -> dict:
+    with app.app_context():
+        found = db.session.execute(
+            sa.select(EVENT.c.id, EVENT.c.texts, EVENT.c.text_seals)
+            .join(DIFFERENCE, DIFFERENCE.c.id == EVENT.c.difference_id)
+            .where(DIFFERENCE.c.reference == reference, EVENT.c.sequence == sequence)
+        ).one()
+        db.session.remove()
+    return found
+
+
+def set_text(app, reference, sequence, name, text):
+    found = event_texts(app, reference, sequence)
+    texts = dict(found.texts) | {name: text}
+    sql(app, sa.update(EVENT).where(EVENT.c.id == found.id).values(texts=texts))
+
+
+def erased_text_put_back(app, refs):
+    set_text(app, refs["B"], 2, "rationale", "The stepfather's name, as first typed.")
+
+
+def text_erased_without_a_record(app, refs):
+    set_text(app, refs["C"], 8, "rationale", ERASED)
+
+
+def erasure_forged(app, refs):
+    set_text(app, refs["A"], 2, "rationale", ERASED)
+    sql(app, sa.update(DIFFERENCE).where(DIFFERENCE.c.reference == refs["A"]).values(
+        erasures={"2:rationale": {"why": history.RETENTION, "by": 4}}))  # fmt: skip
+
+
+def anonymised_row_rewritten(app, refs):
+    restore_row(app, refs["H"], reasons="The reasons, typed back in after they were erased.")
+
+
+def commitment_replaced(app, refs):
+    found = event_texts(app, refs["C"], 8)
+    nonce = "0" * 32
+    forged = guessed(f"{history.TEXT_SCHEME}\nrationale\n{nonce}\nAnother rationale entirely.")
+    key = next(iter(found.text_seals.values())).split(".")[0]
+    seals = dict(found.text_seals) | {"rationale": f"{key}.{nonce}.{forged}"}
+    texts = dict(found.texts) | {"rationale": "Another rationale entirely."}
+    sql(app, sa.update(EVENT).where(EVENT.c.id == found.id).values(text_seals=seals, texts=texts))
+
+
+def access_altered(app, refs):
+    sql(app, "UPDATE access_entry SET user_id = 1 WHERE position = 2")
+
+
+def access_deleted(app, refs):
+    sql(app, "DELETE FROM access_entry WHERE position = 2")
+
+
+def access_tail_deleted(app, refs):
+    with app.app_context():
+        second = db.session.scalar(sa.text("SELECT seal FROM access_entry WHERE position = 2"))
+        db.session.remove()
+    sql(app, "DELETE FROM access_entry WHERE position = 3")
+    sql(app, "UPDATE access_head SET position = 2, seal = :s", s=second)
+
+
+def access_resealed(app, refs):
+    with app.app_context():
+        table = AccessEntry.__table__
+        rows = db.session.execute(sa.select(table).order_by(table.c.position)).mappings().all()
+        db.session.remove()
+    previous = history.GENESIS
+    for entry in rows:
+        forged = SimpleNamespace(**entry)
+        forged.user_id = user_id = 1 if entry["position"] == 1 else entry["user_id"]
+        forged.previous_seal = previous
+        message = "\n".join((access_log.ACCESS_SCHEME, previous,
+                             history._canonical(access_log.access_content(forged))))  # fmt: skip
+        previous = guessed(message)
+        sql(app, "UPDATE access_entry SET user_id = :u, previous_seal = :p, seal = :s "
+                 "WHERE position = :n", u=user_id, p=forged.previous_seal, s=previous,
+            n=entry["position"])  # fmt: skip
+    sql(app, "UPDATE access_head SET seal = :s", s=previous)
+
+
+def access_forged(app, refs):
+    with app.app_context():
+        head = db.session.execute(sa.text("SELECT position, seal FROM access_head")).one()
+        key_id = db.session.scalar(sa.text("SELECT key_id FROM access_entry LIMIT 1"))
+        db.session.remove()
+    forged = SimpleNamespace(
+        position=head.position + 1, at=NOW, user_id=1, kind="viewed_report",
+        difference_id=None, what="The dashboard", key_id=key_id, previous_seal=head.seal,
+    )  # fmt: skip
+    content = history._canonical(access_log.access_content(forged))
+    forged.seal = guessed("\n".join((access_log.ACCESS_SCHEME, head.seal, content)))
+    sql(app, sa.insert(AccessEntry.__table__).values(**vars(forged)))
+    sql(app, "UPDATE access_head SET position = :p, seal = :s", p=forged.position, s=forged.seal)
+
+
+ACCESS_LOG = "The access log: "
+AFTER_ERASURE = [
+    Tampering("an erased text put back", erased_text_put_back, "B", ("{B}: event 2: " + ALTERED,)),
+    Tampering(
+        "a text replaced by the words of erasure with no erasure recorded",
+        text_erased_without_a_record,
+        "C",
+        ("{C}: event 8: " + ALTERED,),
+    ),
+    Tampering(
+        "an erasure forged in the difference's record",
+        erasure_forged,
+        "A",
+        ("{A}: event 3: " + ROW,),
+    ),
+    Tampering(
+        "an anonymised difference's text rewritten",
+        anonymised_row_rewritten,
+        "H",
+        ("{H}: event 3: " + ROW,),
+    ),
+    Tampering(
+        "a text and its commitment replaced with a guessed key",
+        commitment_replaced,
+        "C",
+        ("{C}: event 8: " + ALTERED,),
+    ),
+]
+ACCESS_TAMPERINGS = [
+    Tampering(
+        "an access log entry altered",
+        access_altered,
+        "",
+        (ACCESS_LOG + "position 2: an entry of the access log was altered",),
+    ),
+    Tampering(
+        "an access log entry deleted",
+        access_deleted,
+        "",
+        (ACCESS_LOG + "position 2: an entry of the access log is missing",),
+    ),
+    Tampering(
+        "the access log's last entry deleted and its head moved back",
+        access_tail_deleted,
+        "",
+        (ACCESS_LOG + "position 3: the access log ends at position 2, before the checkpoint",),
+    ),
+    Tampering(
+        "the access log sealed again with a guessed key",
+        access_resealed,
+        "",
+        (ACCESS_LOG + "position 1: an entry of the access log was altered",),
+    ),
+    Tampering(
+        "an access log entry forged at the end",
+        access_forged,
+        "",
+        (ACCESS_LOG + "position 4: an entry of the access log was altered",),
+    ),
+]
+
+
+def test_after_erasure_the_history_and_the_access_log_still_verify(
+    people, client_for, runner, erased_story
+):
+    for args in (["verify-audit"], ["verify-audit", "--full"]):
+        result = runner.invoke(args=["escalate", *args])
+        assert result.exit_code == 0, result.output
+    for reference in (erased_story["B"], erased_story["H"], erased_story["C"]):
+        assert "History verified" in verdict_on_page(client_for(people.auditor), reference)
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    AFTER_ERASURE + ACCESS_TAMPERINGS,
+    ids=[t.name for t in AFTER_ERASURE + ACCESS_TAMPERINGS],
+)
+def test_tampering_after_erasure_and_with_the_access_log_is_found(
+    app, people, client_for, runner, erased_story, tampering
+):
+    tampering.do(app, erased_story)
+
+    for mode in ([], ["--full"]):
+        result = runner.invoke(args=["escalate", "verify-audit", *mode])
+        assert result.exit_code == 1, (mode, result.output)
+        for pattern in tampering.says:
+            expected = pattern.format(**{k: re.escape(v) for k, v in erased_story.items()})
+            assert re.search(expected, result.stderr), (mode, expected, result.stderr)
+    if tampering.page:
+        verdict = verdict_on_page(client_for(people.auditor), erased_story[tampering.page])
+        assert "This history was altered: event" in verdict, verdict
+
+
+def test_the_checkpoint_notices_the_access_log_no_longer_reaching_it(app, runner, erased_story):
+    access_tail_deleted(app, erased_story)
+
+    result = runner.invoke(args=["escalate", "checkpoint"])
+
+    assert result.exit_code == 1
+    assert "the access log: position 3: the access log ends at position 2" in result.stderr

@@ -123,6 +123,21 @@ class AccountForm(Form):
         }
 
 
+class SafeguardingLeadForm(Form):
+    user = SelectField(
+        "Person",
+        widget=GovSelect(),
+        coerce=int,
+        validators=[InputRequired(message="Select a person")],
+    )
+    submit = SubmitField("Add designated safeguarding lead", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs):
+        # Its own prefix: the stage contact form on the same page has a "user" field too.
+        kwargs.setdefault("prefix", "lead")
+        super().__init__(*args, **kwargs)
+
+
 class StageContactForm(Form):
     level = SelectField(
         "Stage",

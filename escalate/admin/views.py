@@ -150,15 +150,65 @@ def agency(agency_id):
                 flash("Stage contact added.", "success")
                 return redirect(url_for("admin.agency", agency_id=agency.id))
         status = 400 if form.errors else 200
+    return _agency_page(agency, form=form), status
+
+
+def _agency_page(agency, *, form=None, lead_form=None) -> str:
     return render_template(
         "admin/agency.html",
         agency=agency,
-        form=form,
+        form=form or _contact_form(agency),
+        lead_form=lead_form or _safeguarding_lead_form(agency),
         contacts=queries.setup.stage_contacts_of(agency),
+        safeguarding_leads=queries.setup.safeguarding_leads_of(agency),
         stages={s.level: s for s in queries.setup.policy_stages()},
         people=queries.setup.people_of(agency),
         remove_form=forms.ConfirmForm(),
-    ), status
+    )
+
+
+@bp.route("/admin/agencies/<int:agency_id>/safeguarding-leads", methods=["GET", "POST"])
+@admin_only
+def add_safeguarding_lead(agency_id):
+    """The agency's page, whose designated safeguarding lead form posts here."""
+    agency = queries.setup.get_agency(agency_id)
+    form = _safeguarding_lead_form(agency)
+    if request.method == "GET":
+        return _agency_page(agency, lead_form=form)
+    if form.validate_on_submit():
+        try:
+            name = services.support.add_safeguarding_lead(
+                current_user, agency.id, user_id=form.user.data, now=presentation.now()
+            )
+        except FieldError as error:
+            services.differences.forget_changes()
+            presentation.attach_error(form, error)
+        else:
+            flash(f"{name} is now a designated safeguarding lead.", "success")
+            return redirect(url_for("admin.agency", agency_id=agency.id))
+    return _agency_page(agency, lead_form=form), 400
+
+
+@bp.route(
+    "/admin/agencies/<int:agency_id>/safeguarding-leads/<int:lead_id>/remove", methods=["POST"]
+)
+@admin_only
+def remove_safeguarding_lead(agency_id, lead_id):
+    if forms.ConfirmForm().validate_on_submit():
+        name = services.support.remove_safeguarding_lead(
+            current_user, agency_id, lead_id, presentation.now()
+        )
+        flash(f"{name} is no longer a designated safeguarding lead.", "success")
+    return redirect(url_for("admin.agency", agency_id=agency_id))
+
+
+def _safeguarding_lead_form(agency) -> forms.SafeguardingLeadForm:
+    form = forms.SafeguardingLeadForm()
+    form.user.choices = [(0, "Select a person")] + [
+        (u.id, f"{u.name}{', ' + u.job_title if u.job_title else ''} ({u.role.label})")
+        for u in queries.setup.people_of(agency, active_only=True)
+    ]
+    return form
 
 
 @bp.route("/admin/agencies/<int:agency_id>/contacts/<int:contact_id>/remove", methods=["POST"])

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 
 from escalate import calendar, presentation, queries, services
 from escalate.calendar import to_local
-from escalate.models import Category, Role
+from escalate.models import AccessKind, Category, Role
 from escalate.oversight import charts
 from escalate.oversight.forms import (
     LearningNoteForm,
@@ -46,6 +46,7 @@ def _oversight_only():
 
 @bp.route("/")
 def dashboard():
+    presentation.log_access(AccessKind.VIEWED_REPORT, "The dashboard")
     now = presentation.now()
     figures = queries.figures.cached("dashboard", lambda: queries.figures.dashboard(now), now)
     return render_template(
@@ -86,6 +87,9 @@ def _filter_args(parsed) -> dict:
 
 @bp.route("/unresolved")
 def unresolved():
+    presentation.log_access(
+        AccessKind.VIEWED_REPORT, presentation.with_filters("The unresolved list")
+    )
     now = presentation.now()
     parsed, agencies, stages = _parsed_filters()
     pages = queries.unresolved.unresolved_page(
@@ -145,6 +149,9 @@ WAITING = {"response": "Waiting for a response", "raiser": "Waiting for the rais
 
 @bp.route("/unresolved.csv")
 def unresolved_csv():
+    presentation.log_access(
+        AccessKind.DOWNLOADED_CSV, presentation.with_filters("The unresolved list as CSV")
+    )
     now = presentation.now()
     parsed, _, _ = _parsed_filters()
     stamp = to_local(now).strftime("%Y-%m-%d")
@@ -171,6 +178,10 @@ def _report_period():
 @bp.route("/report")
 def report():
     period, form = _report_period()
+    presentation.log_access(
+        AccessKind.VIEWED_REPORT,
+        f"The report for {period.label}" if period else "The report page (no period chosen)",
+    )
     figures = (
         queries.figures.cached(
             "report", lambda: queries.figures.report(period), presentation.now(), period
@@ -199,6 +210,7 @@ def report_csv():
     if problem is not None:
         abort(400, problem[1])
     period = calendar.Period(first, last)
+    presentation.log_access(AccessKind.DOWNLOADED_CSV, f"The report for {period.label} as CSV")
     return Response(
         stream_with_context(queries.figures.report_csv(queries.figures.report(period))),
         mimetype="text/csv",

@@ -1,6 +1,7 @@
 """Reads: what pages, commands and use cases look up. Nothing here writes or commits."""
 
 from escalate.queries import (  # noqa: F401
+    access,
     choices,
     conditions,
     differences,
@@ -9,6 +10,7 @@ from escalate.queries import (  # noqa: F401
     histories,
     inbox,
     paging,
+    records,
     setup,
     spreadsheets,
     unresolved,

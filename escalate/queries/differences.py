@@ -198,7 +198,8 @@ def latest_response(difference: Difference) -> dict | None:
     response = next((e for e in reversed(difference.events) if e.kind == EventKind.RESPONDED), None)
     if response is None:
         return None
-    return {"by": response.actor.name if response.actor else "", "at": response.at, **response.data}
+    by = response.actor.name if response.actor else ""
+    return {"by": by, "at": response.at, **response.details}
 
 
 def last_response(difference: Difference) -> dict | None:
@@ -210,7 +211,7 @@ def last_response(difference: Difference) -> dict | None:
         "by": response.actor.name if response.actor else "",
         "at": response.at,
         "stage_level": response.stage_level,
-        **response.data,
+        **response.details,
     }
 
 
@@ -363,6 +364,13 @@ def ensure_may_add_learning_note(user: User, difference: Difference, now: dateti
     workflow.check_learning_note(actor_for(user), situation(difference, now))
 
 
+def ensure_may_correct(user: User, difference: Difference, now: datetime) -> None:
+    """Raise the domain error explaining why ``user`` may not correct an entry now, if so."""
+    workflow.check_correction(
+        actor_for(user), situation(difference, now), anonymised=difference.anonymised_at is not None
+    )
+
+
 @dataclass(frozen=True)
 class OversightFacts:
     """What the difference page shows about its history's integrity and its learning."""
@@ -370,6 +378,8 @@ class OversightFacts:
     verification: history.Verification
     learning_notes: list
     may_add_learning_note: bool
+    may_correct: bool = False
+    erased: bool = False  # some texts were removed (the retention policy, or a correction)
 
 
 def oversight_facts(
@@ -388,4 +398,8 @@ def oversight_facts(
         may_add_learning_note=workflow.may_add_learning_note(
             actor_for(user), state or situation(difference, now)
         ),
+        may_correct=workflow.may_correct(
+            actor_for(user), anonymised=difference.anonymised_at is not None
+        ),
+        erased=bool(difference.erasures),
     )

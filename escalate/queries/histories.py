@@ -9,6 +9,7 @@ events after it are verified seal by seal. ``full=True`` verifies every seal fro
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
@@ -18,6 +19,7 @@ from escalate import checkpoint_log, history
 from escalate.extensions import db
 from escalate.history import Checkpoint, KeyRing, RecordProblem, Verification, Walk
 from escalate.models import Difference, Event, HistoryHead, UTCDateTime
+from escalate.queries import access as queries_access
 from escalate.wording import plural
 
 # The columns the seals cover: rows, not entities, so a batch leaves nothing behind.
@@ -31,6 +33,7 @@ _EVENT_COLUMNS = (
     Event.stage_level,
     Event.deadline,
     Event.data,
+    Event.text_seals,
     Event.difference_digest,
     Event.key_id,
     Event.previous_seal,
@@ -38,8 +41,10 @@ _EVENT_COLUMNS = (
     Event.seal,
 )
 _DIFFERENCE_COLUMNS = tuple(getattr(Difference, name) for name in history.DIFFERENCE_FIELDS)
-# Every column of an event row, in this order, goes into the fingerprint.
-_FINGERPRINTED = tuple(Event.__table__.columns)
+# Every column of an event row, in this order, goes into the fingerprint, but for its texts: they
+# may be erased, and are held to their commitments instead (``_check_texts``).
+FINGERPRINTED = tuple(c for c in Event.__table__.columns if c.name != "texts")
+_ROW_TEXTS = tuple(getattr(Difference, name) for name in history.DIFFERENCE_TEXTS)
 CHECKPOINT_KINDS = ("checkpoint", "resealed")
 
 
@@ -126,15 +131,27 @@ def verify_difference(difference: Difference) -> Verification:
     rows = connection.execute(
         sa.select(
             *_EVENT_COLUMNS,
-            sa.select(_difference_text(connection.dialect.name))
-            .where(Difference.id == difference.id)
-            .scalar_subquery()
-            .label("row"),
+            Event.texts,
+            _difference_text(connection.dialect.name).label("row"),
+            *_ROW_TEXTS,
+            Difference.text_seals.label("row_text_seals"),
+            Difference.erasures,
         )
+        .join(Difference, Difference.id == Event.difference_id)
         .where(Event.difference_id == difference.id)
         .order_by(Event.sequence)
     ).all()
-    own = history.verify(rows, keys, history.digest(rows[-1].row) if rows else None)
+    if rows:
+        last = rows[-1]
+        row = SimpleNamespace(
+            text_seals=last.row_text_seals,
+            **{name: getattr(last, name) for name in history.DIFFERENCE_TEXTS},
+        )
+        own = history.verify(
+            rows, keys, history.digest(last.row), erasures=last.erasures, row=row
+        )
+    else:
+        own = history.verify(rows, keys)
     if not own.ok:
         return own
     record = ends()
@@ -226,10 +243,14 @@ class Audit:
     seal: str = history.GENESIS
     fingerprint: str | None = None  # of every event up to ``position`` (when asked for)
     fingerprint_base: tuple[int, str] | None = None
+    access: list[RecordProblem] = field(default_factory=list)  # the access log's problems
+    access_entries: int = 0  # verified
+    access_position: int = 0  # where the access log ends: its last entry's position and seal
+    access_seal: str = history.GENESIS
 
     @property
     def ok(self) -> bool:
-        return not self.altered and not self.record
+        return not self.altered and not self.record and not self.access
 
 
 def audit(
@@ -298,6 +319,16 @@ def audit(
         _check_trails(walk, result)
     else:
         _check_rows(walk, result, batch_size, from_checkpoint=resume)
+        _check_texts(result, keys, batch_size)
+    access = queries_access.verify(
+        keys,
+        reading.line.get("access") if reading.line else None,
+        from_checkpoint=resume and trust_checkpoint,
+        batch_size=batch_size,
+    )
+    result.access = access.problems
+    result.access_entries, result.access_position = access.entries, access.position
+    result.access_seal = access.seal
     if fingerprint and result.ok:
         result.fingerprint, result.fingerprint_base = fingerprint_of(
             result.position, start=checkpoint.fingerprint_base if resume else None
@@ -385,6 +416,7 @@ def _check_rows(walk: Walk, result: Audit, batch_size: int, *, from_checkpoint: 
     )
     connection = db.session.connection()
     text = _difference_text(connection.dialect.name)
+    keys = walk.keys
     last_id, seen = 0, set()
     while True:
         batch = connection.execute(
@@ -394,6 +426,8 @@ def _check_rows(walk: Walk, result: Audit, batch_size: int, *, from_checkpoint: 
                 Event.sequence,
                 Event.difference_digest,
                 text,
+                Difference.text_seals,
+                *_ROW_TEXTS,
             )
             .outerjoin(
                 Event, sa.and_(Event.difference_id == Difference.id, Event.sequence == newest)
@@ -410,6 +444,10 @@ def _check_rows(walk: Walk, result: Audit, batch_size: int, *, from_checkpoint: 
             verification = walk.verdict(
                 row[0], history.digest(row[4]), row[2:4] if from_checkpoint else None
             )
+            if verification.ok and history.row_texts_hold(_row_texts(row), keys) is not None:
+                trail = walk.trails.get(row[0])
+                sequence = trail.sequence if trail and trail.events else row[2]
+                verification = Verification(False, sequence, history.ROW_CHANGED)
             if not verification.ok:
                 trail = walk.trails.get(row[0])
                 events = trail.events if trail else (row[2] or 0)
@@ -423,6 +461,64 @@ def _check_rows(walk: Walk, result: Audit, batch_size: int, *, from_checkpoint: 
                 f"(ids {', '.join(map(str, orphans[:10]))})"
             )
         )
+
+
+def _row_texts(row) -> SimpleNamespace:
+    """A batch row of ``_check_rows`` as ``history.row_texts_hold`` reads it."""
+    texts = dict(zip(history.DIFFERENCE_TEXTS, row[6:], strict=True))
+    return SimpleNamespace(text_seals=row[5], **texts)
+
+
+def erasures_by_difference() -> dict[int, dict]:
+    """Every difference with erased texts: its id -> ``history.erased_in`` of its erasures."""
+    return {
+        difference_id: history.erased_in(erasures)
+        for difference_id, erasures in db.session.execute(
+            sa.select(Difference.id, Difference.erasures).where(Difference.erasures.is_not(None))
+        )
+    }
+
+
+def _check_texts(result: Audit, keys: KeyRing, batch_size: int) -> None:
+    """Every event's texts against their commitments, or erased on the record. (The texts are
+    not in the checkpoint's fingerprint, so that they can be erased: every one is checked.)"""
+    erased = erasures_by_difference()
+    named = {check.reference for check in result.altered}
+    broken: dict[int, Verification] = {}
+    after = 0
+    while True:
+        batch = db.session.execute(
+            sa.select(
+                Event.position,
+                Event.difference_id,
+                Event.sequence,
+                Event.texts,
+                Event.text_seals,
+            )
+            .where(Event.position > after)
+            .order_by(Event.position)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            break
+        for event in batch:
+            if event.difference_id in broken:
+                continue
+            problem = history.check_texts(event, keys, erased.get(event.difference_id))
+            if problem is not None:
+                broken[event.difference_id] = problem
+        after = batch[-1].position
+    if not broken:
+        return
+    references = dict(
+        db.session.execute(
+            sa.select(Difference.id, Difference.reference).where(Difference.id.in_(list(broken)))
+        ).all()
+    )
+    for difference_id, problem in sorted(broken.items()):
+        reference = references.get(difference_id) or f"#{difference_id}"
+        if reference not in named:
+            result.altered.append(HistoryCheck(reference, 0, problem))
 
 
 # --- The fingerprint: the record's rows exactly as stored -----------------------------------
@@ -466,7 +562,7 @@ def row_digest(difference_id: int, connection=None) -> str | None:
 
 
 def fingerprint_of(
-    up_to: int, *, start: tuple[int, str] | None = None, connection=None
+    up_to: int, *, start: tuple[int, str] | None = None, connection=None, columns=FINGERPRINTED
 ) -> tuple[str, tuple[int, str]]:
     """A digest of every event row up to position ``up_to``, each column as stored: whatever
     changes in them, is removed or moves among them changes it.
@@ -477,7 +573,7 @@ def fingerprint_of(
     point to carry on from, instead of the first event).
     """
     connection = connection if connection is not None else db.session.connection()
-    text = as_stored(_FINGERPRINTED, connection.dialect.name)
+    text = as_stored(columns, connection.dialect.name)
     through, digest = start or (0, history.GENESIS)
     digest = bytes.fromhex(digest)
     whole = (through, digest.hex())

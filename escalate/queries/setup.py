@@ -13,6 +13,7 @@ from escalate.extensions import db
 from escalate.models import (
     AdminChange,
     Agency,
+    AgencySafeguardingLead,
     AgencyStageContact,
     ClosureDay,
     Difference,
@@ -157,6 +158,18 @@ def get_agency(agency_id: int) -> Agency:
     if agency is None:
         raise NotFound("Agency not found.")
     return agency
+
+
+def safeguarding_leads_of(agency: Agency) -> list[AgencySafeguardingLead]:
+    """The agency's designated safeguarding leads, by name."""
+    return list(
+        db.session.scalars(
+            sa.select(AgencySafeguardingLead)
+            .join(User, User.id == AgencySafeguardingLead.user_id)
+            .where(AgencySafeguardingLead.agency_id == agency.id)
+            .order_by(User.name, User.id)
+        )
+    )
 
 
 def stage_contacts_of(agency: Agency) -> dict[int, list[AgencyStageContact]]:

@@ -66,7 +66,9 @@ class DifferenceForm(Form):
         widget=GovTextInput(),
         validators=[
             InputRequired(message="Enter the child's initials"),
-            Length(max=10, message="Enter initials only, like JS"),
+            Length(
+                max=wording.MAX_CHILD_INITIALS_CHARACTERS, message="Enter initials only, like JS"
+            ),
         ],
     )
     child_date_of_birth = DayMonthYearField(

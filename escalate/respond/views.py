@@ -6,12 +6,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from escalate import presentation, queries, services, workflow
+from escalate.models import AccessKind
 from escalate.respond import forms
-from escalate.workflow import Action, FieldError, StaleDifference
+from escalate.workflow import OVERSIGHT_ROLES, Action, FieldError, StaleDifference
 
 bp = Blueprint("respond", __name__)
 
 WAITING_PER_PAGE = 25
+VIEWS_PER_PAGE = 20
 
 
 @dataclass(frozen=True)
@@ -134,13 +136,23 @@ def waiting():
 @login_required
 def show(reference):
     difference = queries.differences.find_difference(current_user, reference)
+    presentation.log_access(
+        AccessKind.VIEWED_DIFFERENCE, f"Difference {difference.reference}", difference.id
+    )
     now = presentation.now()
     facts = queries.differences.facts(current_user, difference, now)
+    views = None
+    if current_user.role in OVERSIGHT_ROLES:
+        views = queries.access.views_of(
+            difference, presentation.page_number("views_page"), VIEWS_PER_PAGE
+        )
     return render_template(
         "respond/show.html",
+        views=views,
         facts=facts,
         outcome=presentation.outcome_card(difference),
-        timeline=presentation.timeline(difference.events),
+        timeline=presentation.timeline(difference.events, difference.erasures),
+        removals=presentation.row_removals(difference.erasures),
         oversight=queries.differences.oversight_facts(
             current_user, difference, now, facts.situation
         ),

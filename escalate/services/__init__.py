@@ -3,6 +3,7 @@ transaction. Reads that change nothing are in escalate.queries.
 """
 
 from escalate.services import (  # noqa: F401
+    access,
     accounts,
     checkpoints,
     delivery,
@@ -14,6 +15,7 @@ from escalate.services import (  # noqa: F401
     inbox,
     proposals,
     raising_side,
+    retention,
     setup,
     support,
     sweep,

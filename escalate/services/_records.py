@@ -89,6 +89,8 @@ def record_event(difference, kind, actor: User | None, now, data: dict, *, deadl
 
     Call it once the difference's row says what the event did: the event vouches for it.
     """
+    keys = history.KeyRing.from_config(current_app.config)
+    seal_row_texts(difference, keys)
     db.session.flush()  # the difference's row as it now stands
     previous = db.session.execute(
         sa.select(Event.sequence, Event.seal)
@@ -98,6 +100,7 @@ def record_event(difference, kind, actor: User | None, now, data: dict, *, deadl
     ).first()
     position, preceding_seal = _take_next_position()
     stage = difference.open_stage
+    facts, texts = history.split_texts(data)
     event = Event(
         difference_id=difference.id,
         sequence=(previous.sequence + 1) if previous else 1,
@@ -107,12 +110,14 @@ def record_event(difference, kind, actor: User | None, now, data: dict, *, deadl
         at=now.astimezone(UTC),  # as the database gives it back, so the seal still verifies
         stage_level=difference.stage_level,
         deadline=(stage.deadline if stage else None) if deadline is ... else deadline,
-        data=data,
+        data=facts,
+        texts=texts,
+        text_seals=history.commit_texts(texts, keys),
         difference_digest=queries.histories.row_digest(difference.id),
     )
     history.seal(
         event,
-        history.KeyRing.from_config(current_app.config),
+        keys,
         previous_seal=previous.seal if previous else history.GENESIS,
         preceding_seal=preceding_seal,
     )
@@ -127,6 +132,25 @@ def record_event(difference, kind, actor: User | None, now, data: dict, *, deadl
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def commit_row_texts(row, keys: history.KeyRing) -> dict:
+    """Commitments to a difference row's texts (``row``: a mapping of its columns)."""
+    return {
+        name: history.commit(name, row.get(name) or "", keys) for name in history.DIFFERENCE_TEXTS
+    }
+
+
+def seal_row_texts(difference, keys: history.KeyRing) -> None:
+    """Commit to each of the row's texts that has no commitment yet, or has changed since (the
+    event about to be recorded vouches for the row as it now stands)."""
+    seals = dict(difference.text_seals or {})
+    for name in history.DIFFERENCE_TEXTS:
+        text = getattr(difference, name) or ""
+        if not history.commitment_holds(seals.get(name), name, text, keys):
+            seals[name] = history.commit(name, text, keys)
+    if seals != (difference.text_seals or {}):
+        difference.text_seals = seals
 
 
 def _take_next_position() -> tuple[int, str]:
@@ -157,8 +181,9 @@ def _take_next_position() -> tuple[int, str]:
 def seal_written_in_bulk(events) -> None:
     """Seal events that are written in bulk rather than by record_event (the synthetic
     partnership of `flask escalate seed-bench`), in the order given, which must be each history's
-    sequence order: each after its difference's previous event and the record's last one. The
-    difference rows are written as they finally stand, so each event vouches for that row."""
+    sequence order: each after its difference's previous event and the record's last one, its
+    free texts sealed through commitments (``record_event``). The difference rows are written as
+    they finally stand, so each event vouches for that row."""
     keys = history.KeyRing.from_config(current_app.config)
     position, preceding = _take_next_position()
     db.session.execute(
@@ -167,6 +192,8 @@ def seal_written_in_bulk(events) -> None:
     previous: dict[int, str] = {}
     for event in events:
         event.position = position
+        event.data, event.texts = history.split_texts(event.data)
+        event.text_seals = history.commit_texts(event.texts, keys)
         history.seal(
             event,
             keys,

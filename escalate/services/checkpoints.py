@@ -74,7 +74,13 @@ def checkpoint(now: datetime, *, mailer: notify.Mailer | None = None, full=False
             _email_auditors(mailer, now, alert, report)
         return report
     previous = queries.histories.last_checkpoint(keys, path).checkpoint
-    if found.position and (previous is None or found.position != previous.position or whole):
+    moved = previous is None or found.position != previous.position or (
+        (queries.histories.last_checkpoint(keys, path).line or {}).get("access", {}).get(
+            "position"
+        )
+        != found.access_position
+    )
+    if (found.position or found.access_position) and (moved or whole):
         report.written = append(
             path,
             keys,
@@ -85,6 +91,7 @@ def checkpoint(now: datetime, *, mailer: notify.Mailer | None = None, full=False
                 "seal": found.seal,
                 "fingerprint": found.fingerprint,
                 "fingerprint_base": list(found.fingerprint_base),
+                "access": {"position": found.access_position, "seal": found.access_seal},
                 "differences": _count(Difference.id),
                 "verified": {
                     "seals_from": found.checkpoint.position + 1 if found.checkpoint else 1,
@@ -124,6 +131,9 @@ def _describe(found) -> list[str]:
     for problem in found.record:
         where = f"position {problem.position}: " if problem.position else ""
         problems.append(f"the partnership's record: {where}{problem.reason}")
+    for problem in found.access:
+        where = f"position {problem.position}: " if problem.position else ""
+        problems.append(f"the access log: {where}{problem.reason}")
     return problems
 
 
@@ -218,7 +228,8 @@ def reseal_everything(now: datetime, *, reason: str) -> dict:
         sa.update(HistoryHead).where(HistoryHead.id == 1).values(position=HistoryHead.position)
     )
     keys = queries.histories.keyring()
-    line = reseal(db.session.connection(), keys, now, reason=reason)
+    # The rows' texts are committed to again with the new key, so their digests change too.
+    line = reseal(db.session.connection(), keys, now, reason=reason, latest_digests_only=True)
     db.session.commit()
     return append(queries.histories.log_path(), keys, line)
 
@@ -249,24 +260,23 @@ def reseal(
     checkpoint line that records it, for the caller to append once it has committed
     (``append``). Works on a connection, so that a migration can use it.
 
-    With ``latest_digests_only``, each difference's latest event vouches for its row as it
-    stands and the earlier ones for nothing (histories sealed before rows were). ``unverified``:
-    the references whose history did not verify before (kept in the log line)."""
+    Every text still there is committed to again with the current key (an event's free texts
+    moved out of its data first, for histories sealed before texts were committed to); an
+    erased text keeps the commitment it had. With ``latest_digests_only``, each difference's
+    latest event vouches for its row as it stands and the earlier ones for nothing (histories
+    sealed before rows were, or whose rows' commitments are made again here)."""
     table = Event.__table__
-    columns = [table.c.id, *(table.c[name] for name in _Sealing.FIELDS)]
+    present = {c["name"] for c in sa.inspect(connection).get_columns("event")}
+    # A migration before the one that adds texts runs this on a database without them.
+    with_texts = {"texts", "text_seals"} <= present
+    fields = [name for name in _Sealing.FIELDS if name in present]
+    columns = [table.c.id, *(table.c[name] for name in fields)]
+    erased: dict[int, dict] = {}
     digests = {}
+    if with_texts:
+        erased = _recommit_rows(connection, keys)
     if latest_digests_only:
-        rows = Difference.__table__
-        text = queries.histories.as_stored(
-            [rows.c[name] for name in history.DIFFERENCE_FIELDS], connection.dialect.name
-        )
-        latest_ids = sa.select(sa.func.max(table.c.id)).group_by(table.c.difference_id)
-        for event_id, stored in connection.execute(
-            sa.select(table.c.id, text)
-            .join(rows, rows.c.id == table.c.difference_id)
-            .where(table.c.id.in_(latest_ids))
-        ):
-            digests[event_id] = history.digest(stored)
+        digests = _latest_digests(connection)
     previous: dict[int, str] = {}
     position, preceding, after = 0, GENESIS, None
     key = table.c.position if order == "position" else table.c.id
@@ -281,6 +291,8 @@ def reseal(
         for row in rows:
             position += 1
             event = _Sealing(row, position)
+            if with_texts:
+                _recommit(event, keys, erased.get(row.difference_id, {}).get(row.sequence, {}))
             if latest_digests_only:
                 event.difference_digest = digests.get(row.id)
             history.seal(
@@ -300,18 +312,21 @@ def reseal(
                     "preceding_seal": event.preceding_seal,
                     "seal": event.seal,
                 }
+                | (
+                    {"data": event.data, "texts": event.texts, "text_seals": event.text_seals}
+                    if with_texts
+                    else {}
+                )
             )
+        values = {
+            name: sa.bindparam(name)
+            for name in (
+                "position", "difference_digest", "key_id", "previous_seal", "preceding_seal",
+                "seal", *(("data", "texts", "text_seals") if with_texts else ()),
+            )
+        }  # fmt: skip
         connection.execute(
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("event_id"))
-            .values(
-                position=sa.bindparam("position"),
-                difference_digest=sa.bindparam("difference_digest"),
-                key_id=sa.bindparam("key_id"),
-                previous_seal=sa.bindparam("previous_seal"),
-                preceding_seal=sa.bindparam("preceding_seal"),
-                seal=sa.bindparam("seal"),
-            ),
+            sa.update(table).where(table.c.id == sa.bindparam("event_id")).values(**values),
             updates,
         )
         after = rows[-1].ordering
@@ -319,7 +334,11 @@ def reseal(
     connection.execute(
         sa.insert(HistoryHead.__table__).values(id=1, position=position, seal=preceding)
     )
-    fingerprint, base = queries.histories.fingerprint_of(position, connection=connection)
+    fingerprint, base = queries.histories.fingerprint_of(
+        position,
+        connection=connection,
+        columns=[c for c in queries.histories.FINGERPRINTED if c.name in present],
+    )
     differences = connection.execute(sa.select(sa.func.count(Difference.__table__.c.id))).scalar()
     return {
         "kind": "resealed",
@@ -331,6 +350,63 @@ def reseal(
         "fingerprint_base": list(base),
         "differences": differences,
         "unverified": sorted(unverified),
+    }
+
+
+def _recommit_rows(connection, keys: KeyRing) -> dict[int, dict]:
+    """Commit to every difference row's texts again with the current key; return the erased
+    texts of every difference that has any (``history.erased_in``)."""
+    rows = Difference.__table__
+    erased, updates = {}, []
+    for row in connection.execute(
+        sa.select(rows.c.id, rows.c.erasures, *(rows.c[n] for n in history.DIFFERENCE_TEXTS))
+    ):
+        if row.erasures:
+            erased[row.id] = history.erased_in(row.erasures)
+        texts = {name: getattr(row, name) or "" for name in history.DIFFERENCE_TEXTS}
+        updates.append(
+            {"difference_id": row.id, "text_seals": history.commit_texts(texts, keys)}
+        )
+    if updates:
+        connection.execute(
+            sa.update(rows)
+            .where(rows.c.id == sa.bindparam("difference_id"))
+            .values(text_seals=sa.bindparam("text_seals")),
+            updates,
+        )
+    return erased
+
+
+def _latest_digests(connection) -> dict[int, str]:
+    """Each difference's latest event id -> the digest of its row as it now stands."""
+    table, rows = Event.__table__, Difference.__table__
+    present = {c["name"] for c in sa.inspect(connection).get_columns("difference")}
+    text = queries.histories.as_stored(
+        [rows.c[name] for name in history.DIFFERENCE_FIELDS if name in present],
+        connection.dialect.name,
+    )
+    latest_ids = sa.select(sa.func.max(table.c.id)).group_by(table.c.difference_id)
+    return {
+        event_id: history.digest(stored)
+        for event_id, stored in connection.execute(
+            sa.select(table.c.id, text)
+            .join(rows, rows.c.id == table.c.difference_id)
+            .where(table.c.id.in_(latest_ids))
+        )
+    }
+
+
+def _recommit(event, keys: KeyRing, erased: dict) -> None:
+    """An event's free texts moved out of its data (if they are still there) and committed to
+    again with the current key; an erased text keeps its commitment."""
+    event.data, moved = history.split_texts(event.data or {})
+    event.texts = {**(event.texts or {}), **moved}
+    old = event.text_seals or {}
+    event.text_seals = {
+        name: old[name]
+        if erased.get(name) and text == history.REMOVED.get(erased[name]) and name in old
+        else history.commit(name, text, keys)
+        for name, text in event.texts.items()
     }
 
 
@@ -346,10 +422,12 @@ class _Sealing:
         "stage_level",
         "deadline",
         "data",
+        "texts",
+        "text_seals",
         "difference_digest",
     )
 
     def __init__(self, row, position: int):
         for name in self.FIELDS:
-            setattr(self, name, getattr(row, name))
+            setattr(self, name, getattr(row, name, None))
         self.position = position

@@ -9,6 +9,7 @@ from escalate import calendar, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
+    AgencySafeguardingLead,
     AgencyStageContact,
     Difference,
     User,
@@ -90,6 +91,16 @@ def seed_demo(password: str, now: datetime) -> dict[str, int]:
     for field, number in demo.NUMBERS.items():
         if not getattr(settings, field):
             setattr(settings, field, number)
+    for agency_name, email in demo.SAFEGUARDING_LEADS:
+        agency, user = agencies[agency_name], users[email]
+        exists = db.session.scalar(
+            sa.select(AgencySafeguardingLead.id).where(
+                AgencySafeguardingLead.agency_id == agency.id,
+                AgencySafeguardingLead.user_id == user.id,
+            )
+        )
+        if exists is None:
+            db.session.add(AgencySafeguardingLead(agency_id=agency.id, user=user))
     db.session.commit()
 
     cal = working_calendar()

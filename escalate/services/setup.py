@@ -12,6 +12,7 @@ from escalate import calendar, deadlines, history, policy, validation, wording
 from escalate.extensions import db
 from escalate.models import (
     AGENCY_ROLES,
+    AccessHead,
     Agency,
     AgencyStageContact,
     ClosureDay,
@@ -73,6 +74,8 @@ def install_defaults() -> None:
             db.session.add(PolicyStage(**vars(stage)))
     if db.session.get(HistoryHead, 1) is None:
         db.session.add(HistoryHead(id=1, position=0, seal=history.GENESIS))
+    if db.session.get(AccessHead, 1) is None:
+        db.session.add(AccessHead(id=1, position=0, seal=history.GENESIS))
     db.session.commit()
 
 

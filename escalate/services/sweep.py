@@ -35,7 +35,7 @@ from escalate.models import (
 )
 from escalate.queries.differences import situation
 from escalate.queries.setup import working_calendar
-from escalate.services import digest, proposals, raising_side
+from escalate.services import digest, proposals, raising_side, retention
 from escalate.services._records import (
     alert_partnership,
     message_facts,
@@ -87,6 +87,7 @@ class SweepReport:
     items: list[SweepItem] = field(default_factory=list)
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
+    anonymised: list[str] = field(default_factory=list)  # references, under the retention policy
 
     def count(self, duty: deadlines.Duty) -> int:
         return sum(1 for item in self.items if item.duty == duty)
@@ -114,7 +115,9 @@ class SweepReport:
     digests: int = 0  # the partnership's weekly digest, sent (0 or 1)
 
     def __bool__(self) -> bool:
-        return bool(self.items or self.skipped or self.problems or self.digests)
+        return bool(
+            self.items or self.skipped or self.problems or self.digests or self.anonymised
+        )
 
     def __str__(self) -> str:
         plural = wording.plural
@@ -129,20 +132,34 @@ class SweepReport:
             (self.count(deadlines.Duty.CLOSE_NO_REPLY), ("closed for no reply",) * 2),
             (self.count(deadlines.Duty.PROPOSAL_APPLIED), ("proposal applied",) * 2),
             (self.digests, ("weekly digest", "weekly digests")),
+            (len(self.anonymised), ("anonymised",) * 2),
         ):
             if count:
                 said += f", {plural(count, *words)}"
         return said
 
 
-def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
-    """Do everything that is due at ``now``: one transaction per stage, each done exactly once.
+def sweep(
+    now: datetime, *, dry_run: bool = False, retention_years: int | None = None
+) -> SweepReport:
+    """Do everything that is due at ``now``: one transaction per stage, each done exactly once;
+    then anonymise the differences the retention policy says are due (closed
+    ``retention_years`` ago, RETENTION_YEARS by default), one transaction each.
 
     With ``dry_run`` it reports what it would do and changes nothing. Everything due is done in
-    one call (no cap): the due queries are indexed range queries on ``remind_at``, ``deadline``
-    and ``raiser_remind_at``, so the work grows with what is due, not with what is open.
+    one call (no cap): the due queries are indexed range queries on ``remind_at``, ``deadline``,
+    ``raiser_remind_at`` and ``closed_at``, so the work grows with what is due, not with what is
+    open.
     """
     report = SweepReport(dry_run=dry_run)
+    _sweep_stages(report, now, dry_run)
+    years = retention_years or current_app.config["RETENTION_YEARS"]
+    report.anonymised, skipped = retention.anonymise_due(now, years, dry_run=dry_run)
+    report.skipped += skipped
+    return report
+
+
+def _sweep_stages(report: SweepReport, now: datetime, dry_run: bool) -> None:
     due = _due_stages(now)
     due_proposals = proposals.due_proposals(now)
     db.session.rollback()  # end the read: each item below is its own transaction
@@ -175,7 +192,6 @@ def sweep(now: datetime, *, dry_run: bool = False) -> SweepReport:
         )
     if current_app.config["WEEKLY_DIGEST"]:
         _one_item(report, dry_run, None, lambda _: _send_digest(report, now, dry_run))
-    return report
 
 
 def _one_item(report: SweepReport, dry_run: bool, difference_id: int | None, work) -> None:

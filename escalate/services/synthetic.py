@@ -43,7 +43,7 @@ from escalate.models import (
     State,
     User,
 )
-from escalate.services._records import seal_written_in_bulk
+from escalate.services._records import commit_row_texts, seal_written_in_bulk
 from escalate.workflow import InvalidRequest
 
 PASSWORD = "bench-partnership-password"  # noqa: S105 (published: development data only)
@@ -572,6 +572,9 @@ class _Writer:
             )
 
     def flush(self) -> None:
+        keys = queries.histories.keyring()
+        for row in self.rows[Difference]:  # the digests cover commitments to the texts
+            row["text_seals"] = commit_row_texts(row, keys)
         self._insert(Difference, Stage, Assignment)
         # Each difference's latest event vouches for its row as written.
         latest = {event.difference_id: event for event in self.pending_events}

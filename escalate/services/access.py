@@ -1,0 +1,57 @@
+"""The access log: every view of a difference, every report shown and every spreadsheet
+downloaded, written as it happens (who, when, what), sealed like the history."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from escalate import access_log, history
+from escalate.extensions import db
+from escalate.models import AccessEntry, AccessHead, AccessKind, User
+
+MAX_WHAT = 300
+
+
+def record(
+    user: User, kind: AccessKind, now: datetime, *, difference_id: int | None = None, what: str
+) -> AccessEntry:
+    """Log one access and commit it: the entry takes the next place in the log, sealed after
+    the entry before it (the head row stays locked until the commit, so one at a time)."""
+    taken = db.session.execute(
+        sa.update(AccessHead)
+        .where(AccessHead.id == 1)
+        .values(position=AccessHead.position + 1)
+        .returning(AccessHead.position, AccessHead.seal)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is None:  # the first entry ever
+        last = db.session.execute(
+            sa.select(AccessEntry.position, AccessEntry.seal)
+            .order_by(AccessEntry.position.desc())
+            .limit(1)
+        ).first()
+        position, seal = (last.position, last.seal) if last else (0, history.GENESIS)
+        db.session.add(AccessHead(id=1, position=position + 1, seal=seal))
+        db.session.flush()
+        taken = (position + 1, seal)
+    entry = AccessEntry(
+        position=taken[0],
+        at=now.astimezone(UTC),
+        user_id=user.id,
+        kind=kind,
+        difference_id=difference_id,
+        what=what[:MAX_WHAT],
+    )
+    access_log.seal_access(
+        entry, history.KeyRing.from_config(current_app.config), previous_seal=taken[1]
+    )
+    db.session.add(entry)
+    db.session.execute(
+        sa.update(AccessHead)
+        .where(AccessHead.id == 1)
+        .values(seal=entry.seal)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return entry
