@@ -15,7 +15,7 @@ export SECURE_EMAIL_DOMAINS ?= northshire.example
 # The sign-in limits' shared store in the tests: the machine's Redis (database 15).
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint clean chromium bench wrk
+.PHONY: run test lint clean chromium bench wrk screenshots
 
 # The worker runs beside the web server and stops with it: it delivers the notifications' email
 # (to files in instance/mail unless MAIL_SERVER is set).
@@ -35,6 +35,11 @@ test: $(STAMPS)/dev $(ASSETS)/.copied chromium
 bench: $(STAMPS)/runtime $(ASSETS)/.copied wrk
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/verify_cost.py
+
+# The main pages of the demo partnership at desktop (1280 px) and phone (375 px) width, in
+# docs/screenshots/ (the README shows them). Uses its own temporary database.
+screenshots: $(STAMPS)/dev $(ASSETS)/.copied chromium
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 lint: $(STAMPS)/dev
 	$(BIN)/ruff check escalate tests bench wsgi.py migrations

@@ -95,6 +95,7 @@ class DatabaseIdConverter(IntegerConverter):
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseIdConverter
     from escalate import presentation
+    from escalate.about.views import bp as about_bp
     from escalate.admin import sign_in  # noqa: F401 (its pages join admin)
     from escalate.admin.views import bp as admin_bp
     from escalate.assets import bp as assets_bp
@@ -107,7 +108,8 @@ def register_blueprints(app: Flask) -> None:
     from escalate.respond.views import bp as respond_bp
 
     for blueprint in (
-        assets_bp, auth_bp, raising_bp, respond_bp, inbox_bp, oversight_bp, admin_bp, records_bp
+        assets_bp, auth_bp, raising_bp, respond_bp, inbox_bp, oversight_bp, admin_bp, records_bp,
+        about_bp,
     ):
         app.register_blueprint(blueprint)
     presentation.init_app(app)

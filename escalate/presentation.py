@@ -44,9 +44,17 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
     items.append(("inbox.index", f"Inbox ({unread} unread)" if unread else "Inbox"))
     items.append(("auth.account", "Your account"))
     return [
-        {"href": url_for(target), "text": text, "active": endpoint == target}
+        {
+            "href": url_for(target),
+            "text": text,
+            "active": endpoint in SECTIONS.get(target, {target}),
+        }
         for target, text in items
     ]
+
+
+# Pages that belong under another's menu item.
+SECTIONS = {"oversight.dashboard": {"oversight.dashboard", "oversight.dashboard_section"}}
 
 
 def unread_count() -> int:

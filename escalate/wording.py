@@ -54,6 +54,15 @@ NATION_LABELS = {
     Nation.NORTHERN_IRELAND: "Northern Ireland",
 }
 WITHDRAWN_LABEL = "Withdrawn"
+# The dashboard's sections, each its own page under its sub navigation: the first is the overview.
+DASHBOARD_SECTIONS = {
+    "open": "Open now",
+    "outcomes": "Outcomes",
+    "themes": "Themes and learning",
+    "agencies": "Agencies",
+    "trend": "Trend",
+    "notifications": "Notifications",
+}
 # The texts people type, as the page names them when one is corrected or erased.
 ROW_TEXT_LABELS = {
     "child_reference": "Case reference",

@@ -115,6 +115,7 @@ MATRIX = {
     "static": Entry(get=everyone(200)),
     "assets.static": Entry(get=everyone(200)),
     "auth.index": Entry(get=everyone(302)),
+    "about.accessibility": Entry(get=everyone(200)),
     "auth.sign_in": Entry(
         get=lambda role, case: {200} if role is None else {302},
         post=lambda role, case: {200} if role is None else {302},
@@ -139,6 +140,7 @@ MATRIX = {
     "respond.show": Entry(get=about_a_difference(200)),
     "respond.act": Entry(get="action", post="action"),
     "oversight.dashboard": Entry(get=only(OVERSIGHT, 200)),
+    "oversight.dashboard_section": Entry(get=only(OVERSIGHT, 200)),
     "oversight.unresolved": Entry(get=only(OVERSIGHT, 200)),
     "oversight.unresolved_csv": Entry(get=only(OVERSIGHT, 200)),
     "oversight.report": Entry(get=only(OVERSIGHT, 200)),
@@ -297,6 +299,8 @@ def requests_for(rule, world, role):
                     values[argument] = "not-a-real-link"
                 elif argument == "level":
                     values[argument] = 1
+                elif argument == "section":
+                    values[argument] = "themes"
                 elif isinstance(rule._converters[argument], IntegerConverter):
                     values[argument] = getattr(world, argument)
                 else:

@@ -27,7 +27,7 @@ from escalate.models import (
 )
 from escalate.oversight import views as oversight_views
 from tests import oversight_fixture as story_module
-from tests.conftest import ACCESS_LOG, kept, sign_in, submit
+from tests.conftest import ACCESS_LOG, kept, set_up_two_factor, sign_in, submit
 from tests.oversight_fixture import NOTE_A, NOTE_C, NOW, tables
 
 
@@ -62,10 +62,20 @@ def page(browser, url: str) -> str:
 
 # --- The dashboard ------------------------------------------------------------------------------
 
+SECTIONS = ["/oversight/"] + [
+    f"/oversight/dashboard/{section}"
+    for section in ("outcomes", "themes", "agencies", "trend", "notifications")
+]
+
+
+def dashboard(browser) -> str:
+    """Every section of the dashboard, one after the other."""
+    return "\n".join(page(browser, url) for url in SECTIONS)
+
 
 @pytest.mark.read_only
 def test_the_dashboard_shows_the_hand_counted_figures(people, client_for, story):
-    html = page(client_for(people.chair), "/oversight/")
+    html = dashboard(client_for(people.chair))
     assert text_of(html, "figure-open") == "5"
     assert text_of(html, "figure-overdue") == "3"  # B at stage 2, D (urgent) and G at stage 1
     assert text_of(html, "figure-urgent") == "1"
@@ -126,7 +136,7 @@ def test_the_dashboard_shows_the_hand_counted_figures(people, client_for, story)
 
 @pytest.mark.read_only
 def test_the_recurring_themes_carry_their_learning_notes(people, client_for, story):
-    html = page(client_for(people.auditor), "/oversight/")
+    html = dashboard(client_for(people.auditor))
     recurring = html.split('id="recurring"')[1].split('id="pairs"')[0]
     assert "Threshold for referral or service: 3 differences" in recurring
     assert "Medical examination or health assessment: 2 differences" in recurring
@@ -137,7 +147,7 @@ def test_the_recurring_themes_carry_their_learning_notes(people, client_for, sto
 
 @pytest.mark.read_only
 def test_each_chart_draws_the_figures_of_the_table_after_it(people, client_for, story):
-    html = page(client_for(people.chair), "/oversight/")
+    html = dashboard(client_for(people.chair))
     assert "govuk/chart.umd.min.js" in html and "oversight-charts.js" in html
     # No inline script of the service's own: the figures travel in data attributes.
     inline = re.findall(r"<script>(.*?)</script>", html, re.S)
@@ -159,8 +169,36 @@ def test_each_chart_draws_the_figures_of_the_table_after_it(people, client_for, 
     assert specs["trend"]["datasets"][0]["data"][-2:] == [1, 7]
 
 
+@pytest.mark.read_only
+def test_the_dashboard_is_in_sections_each_one_page_under_its_sub_navigation(
+    people, client_for, story
+):
+    browser = client_for(people.auditor)
+    seen_charts = []
+    for url in SECTIONS:
+        html = page(browser, url)
+        nav = html.split('aria-label="Dashboard sections"')[1].split("</nav>")[0]
+        links = re.findall(r'<a class="moj-sub-navigation__link" ([^>]*)>([^<]+)</a>', nav)
+        assert [text for _, text in links] == [
+            "Open now", "Outcomes", "Themes and learning", "Agencies", "Trend", "Notifications"
+        ]
+        current = [attrs for attrs, _ in links if 'aria-current="page"' in attrs]
+        assert current == [f'aria-current="page" href="{url}"']
+        assert html.count("<h1") == 1
+        seen_charts += re.findall(r'id="chart-(\w+)"', html)
+    # Each chart is on one section only, and the overview is short: five figures and one chart.
+    assert sorted(seen_charts) == sorted(
+        ["open_by_stage", "outcomes", "closed_by_stage", "themes", "trend"]
+    )
+    overview = page(browser, "/oversight/")
+    assert overview.count('class="app-chart"') == 1 and 'id="figure-failures"' in overview
+    assert 'href="/oversight/dashboard/notifications"><span class="app-figure__number" ' in overview
+    assert browser.get("/oversight/dashboard/nothing-here").status_code == 404
+    assert browser.get("/oversight/dashboard/open").status_code == 404  # it is /oversight/
+
+
 def test_an_empty_partnership_has_a_dashboard_too(people, client_for):
-    html = page(client_for(people.auditor), "/oversight/")
+    html = dashboard(client_for(people.auditor))
     assert text_of(html, "figure-open") == "0"
     assert "No difference was resolved." in html
 
@@ -625,7 +663,8 @@ def test_the_dashboard_shows_the_demo_partnership_as_counted_by_hand(app, runner
         SimpleNamespace(email="ruth.adeyemi@partnership.northshire.example"),
         demo.DEMO_PASSWORD,
     )
-    page = chair.get("/oversight/").get_data(as_text=True)
+    set_up_two_factor(chair)  # the partnership signs in with two factors
+    page = dashboard(chair)
     figures = dict(re.findall(r'id="figure-([a-z-]+)">(\d+)<', page))
     assert figures == {
         "open": "8",

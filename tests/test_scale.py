@@ -72,6 +72,8 @@ PAGES = [
     ("partnership", "/oversight/"),
     ("auditor", "/"),
     ("auditor", "/oversight/"),
+    ("auditor", "/oversight/dashboard/themes"),
+    ("auditor", "/oversight/dashboard/agencies"),
     ("auditor", "/differences/{reference}"),
     ("auditor", "/inbox"),
     ("auditor", "/oversight/unresolved"),

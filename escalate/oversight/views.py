@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from escalate import calendar, presentation, queries, services
+from escalate import calendar, presentation, queries, services, wording
 from escalate.calendar import to_local
 from escalate.models import AccessKind, Category, Role
 from escalate.oversight import charts
@@ -46,11 +46,30 @@ def _oversight_only():
 
 @bp.route("/")
 def dashboard():
+    return _dashboard_page("open")
+
+
+@bp.route("/dashboard/<section>")
+def dashboard_section(section):
+    # The overview lives at /oversight/ alone: one address for each section.
+    if section not in wording.DASHBOARD_SECTIONS or section == "open":
+        abort(404)
+    return _dashboard_page(section)
+
+
+def _dashboard_page(section: str):
+    """One section of the dashboard: every section reads the same (cached) figures, so each
+    page costs what the whole dashboard did, and no more."""
     presentation.log_access(AccessKind.VIEWED_REPORT, "The dashboard")
     now = presentation.now()
     figures = queries.figures.cached("dashboard", lambda: queries.figures.dashboard(now), now)
     return render_template(
-        "oversight/dashboard.html", d=figures, charts=charts.for_dashboard(figures), now=now
+        "oversight/dashboard.html",
+        d=figures,
+        charts=charts.for_dashboard(figures),
+        now=now,
+        section=section,
+        sections=wording.DASHBOARD_SECTIONS,
     )
 
 
