@@ -34,6 +34,7 @@ class Duty(enum.StrEnum):
     OVERDUE = "overdue"  # record the missed deadline and tell both sides
     AUTO_ESCALATE = "auto_escalated"  # move the difference to the next stage
     RAISER_REMINDER = "raiser_reminder"  # remind the raising side to answer a response
+    EXTENSION_LAPSED = "extension_lapsed"  # a request for more time unanswered at the deadline
     # A second reply window passed: the raiser's line manager or lead is told.
     RAISER_MANAGER = "raiser_manager_told"
     # A third passed: the difference closes as "no reply from the raising side".
@@ -46,7 +47,7 @@ RAISING_SIDE_DUTIES = (Duty.RAISER_REMINDER, Duty.RAISER_MANAGER, Duty.CLOSE_NO_
 
 
 # What a new deadline for the responder starts afresh: an extension re-arms these.
-RESPONDER_DUTIES = (Duty.REMINDER, Duty.OVERDUE)
+RESPONDER_DUTIES = (Duty.REMINDER, Duty.OVERDUE, Duty.EXTENSION_LAPSED)
 
 
 def reminder_at(
@@ -111,6 +112,8 @@ class StageClock:
     raiser_remind_at: datetime | None = None
     auto_escalate: bool = False
     done: frozenset[str] = field(default_factory=frozenset)  # stage_alert kinds recorded
+    # The deadline a pending request for more time would move (it lapses then), if any.
+    extension_pending_until: datetime | None = None
 
 
 def is_past(deadline: datetime, now: datetime) -> bool:
@@ -131,6 +134,8 @@ def duties(stage: StageClock, now: datetime) -> list[Duty]:
       automatically when the policy says so and there is a next stage. No reminder is sent
       once the deadline has passed: the overdue notice says more.
     - Waiting for a response, before the deadline, at or after ``remind_at``: remind (once).
+    - Waiting for a response with a request for more time unanswered when the deadline it
+      would move comes: the request lapses (once), before anything else due then.
     - Waiting for the raising side, at or after ``raiser_remind_at`` (the end of a reply
       window): the first of RAISING_SIDE_DUTIES not yet done: remind them; then tell their line
       manager or lead; then close the difference as "no reply from the raising side".
@@ -138,24 +143,32 @@ def duties(stage: StageClock, now: datetime) -> list[Duty]:
     if not stage.is_open_stage or stage.state.is_final:
         return []
     if stage.state == State.AWAITING_RESPONSE:
-        if is_past(stage.deadline, now):
-            if Duty.OVERDUE in stage.done:
-                return []
-            found = [Duty.OVERDUE]
-            if stage.auto_escalate and not stage.is_final and Duty.AUTO_ESCALATE not in stage.done:
-                found.append(Duty.AUTO_ESCALATE)
-            return found
-        if (
-            stage.remind_at is not None
-            and stage.remind_at <= now
-            and Duty.REMINDER not in stage.done
-        ):
-            return [Duty.REMINDER]
-        return []
+        lapsed = (
+            [Duty.EXTENSION_LAPSED]
+            if stage.extension_pending_until is not None
+            and stage.extension_pending_until <= now
+            and Duty.EXTENSION_LAPSED not in stage.done
+            else []
+        )
+        return lapsed + _responder_duties(stage, now)
     if (
         stage.state == State.AWAITING_RAISER
         and stage.raiser_remind_at is not None
         and stage.raiser_remind_at <= now
     ):
         return [duty for duty in RAISING_SIDE_DUTIES if duty not in stage.done][:1]
+    return []
+
+
+def _responder_duties(stage: StageClock, now: datetime) -> list[Duty]:
+    """What is due for a stage waiting for a response: overdue (and escalation), or a reminder."""
+    if is_past(stage.deadline, now):
+        if Duty.OVERDUE in stage.done:
+            return []
+        found = [Duty.OVERDUE]
+        if stage.auto_escalate and not stage.is_final and Duty.AUTO_ESCALATE not in stage.done:
+            found.append(Duty.AUTO_ESCALATE)
+        return found
+    if stage.remind_at is not None and stage.remind_at <= now and Duty.REMINDER not in stage.done:
+        return [Duty.REMINDER]
     return []

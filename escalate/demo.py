@@ -21,6 +21,13 @@ SCHOOL = "Northshire Academy"
 EARLY_HELP = "Northshire Early Help"
 PARTNERSHIP = "Northshire Safeguarding Children Partnership"
 
+# The partnership's telephone numbers: fictional, from Ofcom's range for drama (01632 960xxx).
+NUMBERS = {
+    "mash_phone": "01632 960100",
+    "out_of_hours_phone": "01632 960200",
+    "police_phone": "101",
+}
+
 AGENCIES = [
     (CSC, AgencyKind.CHILDRENS_SOCIAL_CARE),
     (POLICE, AgencyKind.POLICE),
@@ -787,7 +794,7 @@ SCENARIOS = [
             ),
         ),
     ),
-    # Stage 1, waiting for a response, with the deadline extended by the responder.
+    # Stage 1, waiting for a response: the hospital has not yet answered.
     Scenario(
         raiser=DAVID,
         receiving=TRUST,
@@ -803,20 +810,9 @@ SCENARIOS = [
         "practice knows the family's history, including a bruise that was never explained.",
         desired_outcome="The trust to find out why the visit was not shared, and send us the "
         "discharge letter and any safeguarding notes.",
-        raised_days_ago=6,
+        raised_days_ago=4,
         informal_discussion="I left a phone message for Grace Lee, the named nurse, the day "
         "before raising this.",
-        steps=(
-            step(
-                3,
-                GRACE,
-                Action.EXTEND,
-                days=3,
-                rationale="The emergency department's records for that night are kept by a "
-                "separate team and I have asked for them. I need three more working days to "
-                "give you a full answer.",
-            ),
-        ),
     ),
     # Stage 1, waiting for a response, reassigned because the named worker is on leave.
     Scenario(

@@ -61,6 +61,14 @@ def _raised(
     *, reference, stage, to, raiser, raising_agency, receiving_agency, deadline, urgent, **_
 ):
     urgency = "It is marked urgent: the child may be at immediate risk. " if urgent else ""
+    if to == "lead":
+        return f"a professional difference has started at {stage}", [
+            f"{raiser} ({raising_agency}) has raised a professional difference with "
+            f"{receiving_agency}. {urgency}It starts at {_the_stage(stage)}, where you lead for "
+            "the raising agency.",
+            _deadline_line(deadline),
+            "You can escalate it, saying why, without waiting for the response.",
+        ]
     if to == "raiser":
         return "your difference has been raised", [
             f"Your professional difference with {receiving_agency} has been recorded as "
@@ -215,6 +223,48 @@ def _withdrawn(
     ]
 
 
+def _extension_requested(
+    *, reference, stage, to, requested_by, rationale, deadline, proposed_deadline, **_
+):
+    return f"more time asked for: to {when(proposed_deadline)}", [
+        f"{requested_by} asks for the response at {_the_stage(stage)} to be due by "
+        f"{when(proposed_deadline)} instead of {when(deadline)}.",
+        f"Why: {rationale}",
+        "The deadline moves only if you agree. You can agree, or refuse and say why; if nobody "
+        f"answers by {when(deadline)}, the request lapses and the deadline stays.",
+    ]
+
+
+def _extension_agreed(
+    *, reference, stage, to, actor, rationale, deadline, proposed_deadline, answer="", **_
+):
+    return f"more time agreed: the response is due by {when(proposed_deadline)}", [
+        f"{actor} agreed that the response at {_the_stage(stage)} is now due by "
+        f"{when(proposed_deadline)} (it was due by {when(deadline)}).",
+        f"The reason given for more time: {rationale}",
+        f"Comment: {answer}" if answer else "",
+    ]
+
+
+def _extension_refused(
+    *, reference, stage, to, actor, deadline, proposed_deadline, answer="", **_
+):
+    return f"more time refused: the response is still due by {when(deadline)}", [
+        f"{actor} did not agree to move the deadline at {_the_stage(stage)} to "
+        f"{when(proposed_deadline)}.",
+        f"Reason: {answer}",
+        f"The response is still due by {when(deadline)}.",
+    ]
+
+
+def _extension_lapsed(*, reference, stage, to, deadline, proposed_deadline, **_):
+    return "the request for more time lapsed", [
+        f"The request to move the deadline at {_the_stage(stage)} to {when(proposed_deadline)} was "
+        f"not answered by {when(deadline)}, so it lapsed and the deadline stands.",
+        "Please respond as soon as you can." if to == "responder" else "",
+    ]
+
+
 _PROPOSALS = {"accept": "accepting the response", "withdraw": "withdrawing the difference"}
 
 
@@ -248,14 +298,6 @@ def _advice(*, reference, stage, actor, advice, **_):
         f"{actor}, who supports the person who raised this difference, added advice to its "
         "record.",
         f"Advice: {advice}",
-    ]
-
-
-def _extended(*, reference, stage, actor, rationale, deadline, days, **_):
-    return f"the deadline moved to {when(deadline)}", [
-        f"{actor} extended the deadline at {_the_stage(stage)} by {plural(days, 'working day')}.",
-        f"Reason: {rationale}",
-        f"The response is now due by {when(deadline)}.",
     ]
 
 
@@ -343,21 +385,16 @@ def automatic_escalation_reason(deadline) -> str:
     )
 
 
-def _days_left(days_left) -> str:
-    if days_left is None:
-        return ""
-    if days_left <= 0:
-        return "It is due today."
-    return f"That is {plural(days_left, 'working day')} from today."
-
-
-def _reminder(*, reference, stage, raising_agency, deadline, days_left=None, **_):
+def _reminder(*, reference, stage, raising_agency, deadline, time_left="", urgent=False, **_):
     return f"reminder: a response is due by {when(deadline)}", [
         f"The professional difference raised by {raising_agency} is waiting for your response "
         f"at {_the_stage(stage)}.",
-        f"Your response is due by {when(deadline)}. {_days_left(days_left)}",
-        "If you need more time, you can extend the deadline and say why. If it cannot be "
-        "resolved at your level, you can escalate it to the next stage.",
+        f"Your response is due by {when(deadline)}." + (f" {time_left}." if time_left else ""),
+        "It is urgent: the child may be at immediate risk, and its deadline cannot be extended."
+        if urgent
+        else "If you need more time, you can ask the raising side to agree a later deadline, "
+        "saying why.",
+        "If it cannot be resolved at your level, you can escalate it to the next stage.",
     ]
 
 
@@ -504,7 +541,10 @@ _WRITERS = {
     "escalated": _escalated,
     "decided": _decided,
     "withdrawn": _withdrawn,
-    "extended": _extended,
+    "extension_requested": _extension_requested,
+    "extension_agreed": _extension_agreed,
+    "extension_refused": _extension_refused,
+    "extension_lapsed": _extension_lapsed,
     "reassigned": _reassigned,
     "conversation": _conversation,
 }

@@ -324,7 +324,11 @@ class EventKind(enum.StrEnum):
     ESCALATED = "escalated"
     DECIDED = "decided"
     WITHDRAWN = "withdrawn"
-    EXTENDED = "extended"
+    EXTENDED = "extended"  # a responder's own extension, before extensions needed agreement
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_AGREED = "extension_agreed"
+    EXTENSION_REFUSED = "extension_refused"
+    EXTENSION_LAPSED = "extension_lapsed"  # not answered before the deadline it would move
     REASSIGNED = "reassigned"
     CONVERSATION = "conversation"
     OVERDUE = "overdue"  # the sweep found the stage's deadline missed
@@ -539,6 +543,41 @@ class Stage(Base):
         return [
             a.user for a in self.assignments if a.side == side and (a.active or not current_only)
         ]
+
+
+class ExtensionStatus(enum.StrEnum):
+    PENDING = "pending"
+    AGREED = "agreed"
+    REFUSED = "refused"
+    LAPSED = "lapsed"  # the deadline it would have moved came first
+    OVERTAKEN = "overtaken"  # a response, an escalation or a close came first
+
+
+class ExtensionRequest(Base):
+    """A responder's request for a later deadline, which moves only when the raising side
+    agrees (product.md §4). At most one is pending for a stage at a time."""
+
+    __tablename__ = "extension_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_id: Mapped[int] = mapped_column(sa.ForeignKey("stage.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The deadline when it was asked for (the request lapses then) and the one asked for.
+    current_deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    proposed_deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    working_days: Mapped[int]  # how far the proposed deadline is beyond the current one
+    rationale: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[ExtensionStatus] = mapped_column(
+        _enum(ExtensionStatus, "extension_status"), default=ExtensionStatus.PENDING, index=True
+    )
+    answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answer: Mapped[str] = mapped_column(sa.Text, default="")
+
+    stage: Mapped["Stage"] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
 
 
 class Assignment(Base):

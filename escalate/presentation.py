@@ -4,8 +4,9 @@ from datetime import date, datetime
 
 from flask import Flask, current_app, g, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
-from escalate import history, queries
+from escalate import history, queries, wording
 from escalate.models import AGENCY_ROLES, Role
 from escalate.wording import (
     EMAIL_FORM_LABELS,
@@ -17,7 +18,7 @@ from escalate.wording import (
     plural,
     time_and_date,
 )
-from escalate.workflow import CHANGE_LOG_READERS, OVERSIGHT_ROLES
+from escalate.workflow import CHANGE_LOG_READERS, OVERSIGHT_ROLES, InvalidRequest
 
 
 def navigation_for(user, endpoint: str | None) -> list[dict]:
@@ -88,7 +89,22 @@ def init_app(app: Flask) -> None:
             "service_name": app.config["SERVICE_NAME"],
             "max_text_characters": MAX_TEXT_CHARACTERS,
             "navigation": navigation_for(current_user, request.endpoint),
+            "partnership_numbers": partnership_numbers,
         }
+
+
+def partnership_numbers() -> list[tuple[str, str]]:
+    """The partnership's numbers for the footer of every page, read once a request. A page must
+    never fail for its footer: without the settings (a database that is down or not set up) the
+    footer gives 999 alone."""
+    if "partnership_numbers" not in g:
+        try:
+            settings = queries.setup.partnership_settings()
+            found = (settings.mash_phone, settings.out_of_hours_phone, settings.police_phone)
+        except (SQLAlchemyError, InvalidRequest):
+            found = ("", "", "")
+        g.partnership_numbers = wording.partnership_numbers(*found)
+    return g.partnership_numbers
 
 
 def now() -> datetime:
@@ -133,6 +149,10 @@ EVENT_TITLES = {
     "decided": "Partnership decision: resolved",
     "withdrawn": "Withdrawn",
     "extended": "Deadline extended",
+    "extension_requested": "More time asked for",
+    "extension_agreed": "More time agreed: deadline moved",
+    "extension_refused": "More time refused",
+    "extension_lapsed": "Request for more time lapsed",
     "reassigned": "Reassigned",
     "conversation": "Conversation recorded",
     "learning_note": "Learning note",
@@ -221,6 +241,19 @@ def timeline(events, erasures=None) -> list[dict]:
             lines.append(("Extended by", f"{data.get('days')} working days"))
             lines.append(("Reason", data.get("rationale", "")))
             lines.append(("Response now due", time_and_date(event.deadline)))
+        elif kind.startswith("extension_"):
+            lines.append(("New deadline asked for", _when(data.get("proposed_deadline"))))
+            lines.append(("Reason", data.get("rationale", "")))
+            if kind == "extension_agreed":
+                lines.append(("Was due", _when(data.get("previous_deadline"))))
+                lines.append(("Response now due", time_and_date(event.deadline)))
+            elif kind == "extension_refused":
+                lines.append(("Refused because", data.get("answer", "")))
+                lines.append(("Response still due", time_and_date(event.deadline)))
+            elif kind == "extension_lapsed":
+                lines.append(("Response still due", time_and_date(event.deadline)))
+            if kind == "extension_agreed" and data.get("answer"):
+                lines.append(("Comment", data["answer"]))
         elif kind == "reassigned":
             lines.append(("Now responding", data.get("new_responder", "")))
             lines.append(("Reason", data.get("rationale", "")))

@@ -108,6 +108,32 @@ def outcome_label(value: str | None) -> str:
     except ValueError:
         return ""
 
+# --- Acting now: the immediate-risk question and the act-now page -----------------------------
+
+IMMEDIATE_RISK_HINT = (
+    "Significant harm is the legal threshold for child protection enquiries; immediate means "
+    "the harm could happen today, before anyone answers a professional difference. Answer yes "
+    "only if the child needs protecting now: you will be told who to call first."
+)
+ASK_FOR_THE_DUTY_MANAGER = (
+    "If it is children's social care you disagree with, ring them now and ask for the duty "
+    "manager or the team manager: say the child may be at immediate risk and that you disagree "
+    "with the decision. Do not wait for this process to reach a manager."
+)
+EMERGENCY_NUMBER = "999"
+
+
+def partnership_numbers(mash: str, out_of_hours: str, police: str) -> list[tuple[str, str]]:
+    """The numbers people may need at once, as (who, number), 999 first; blank ones left out."""
+    numbers = [
+        ("Emergency: police or ambulance", EMERGENCY_NUMBER),
+        ("Children's social care front door (MASH)", mash),
+        ("Out of hours: emergency duty team", out_of_hours),
+        ("Police, not an emergency", police),
+    ]
+    return [(who, number) for who, number in numbers if number]
+
+
 # --- Numbers -----------------------------------------------------------------------------------
 
 
@@ -118,6 +144,14 @@ def plural(
     (``plural(n, "agency", "agencies")``, ``plural(n, "row was", "rows were")``)."""
     word = singular if count == 1 else (plural_form or singular + "s")
     return f"{count:,} {word}" if with_count else word
+
+
+def either(values) -> str:
+    """"1", "1 or 2", "1, 2 or 3"."""
+    words = [str(value) for value in values]
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} or {words[-1]}"
 
 
 # --- Dates and times (stored in UTC, shown in the partnership's local time) -------------------
@@ -162,3 +196,37 @@ def when(instant: datetime | None) -> str:
 def iso_minute(instant: datetime | None) -> str:
     """2026-11-27 17:00, local time: for CSV files."""
     return to_local(instant).strftime("%Y-%m-%d %H:%M") if instant else ""
+
+
+def _clock(local: datetime) -> str:
+    return local.strftime("%I:%M%p").lstrip("0").lower()
+
+
+def due_by(deadline: datetime | None, now: datetime) -> str:
+    """A deadline for a page read at ``now``: "3:30pm today", or "10:00am on Monday 30 November
+    2026" on any other day."""
+    if deadline is None:
+        return ""
+    local, today = to_local(deadline), to_local(now).date()
+    if local.date() == today:
+        return f"{_clock(local)} today"
+    return time_and_date(deadline)
+
+
+def working_time_left(minutes: int) -> str:
+    """What is left of an urgent deadline: "3 working hours 30 minutes left"."""
+    if minutes <= 0:
+        return "Due now"
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{plural(rest, 'working minute')} left"
+    if not rest:
+        return f"{plural(hours, 'working hour')} left"
+    return f"{plural(hours, 'working hour')} {plural(rest, 'minute')} left"
+
+
+def working_days_left(days: int) -> str:
+    """What is left of a deadline in working days: "Due today", "3 working days left"."""
+    if days <= 0:
+        return "Due today"
+    return f"{plural(days, 'working day')} left"

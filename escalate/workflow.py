@@ -38,7 +38,8 @@ class Action(enum.StrEnum):
     ESCALATE = "escalate"
     DECIDE = "decide"
     WITHDRAW = "withdraw"
-    EXTEND = "extend"
+    EXTEND = "extend"  # ask the raising side for more time
+    ANSWER_EXTENSION = "answer_extension"
     REASSIGN = "reassign"
     RECORD_CONVERSATION = "record_conversation"
     PROPOSE_ACCEPT = "propose_accept"
@@ -57,7 +58,8 @@ ACTION_LABELS = {
     Action.ESCALATE: "Escalate to the next stage",
     Action.DECIDE: "Record the partnership's decision",
     Action.WITHDRAW: "Withdraw the difference",
-    Action.EXTEND: "Extend the deadline",
+    Action.EXTEND: "Ask for more time",
+    Action.ANSWER_EXTENSION: "Agree or refuse more time",
     Action.REASSIGN: "Reassign the responder",
     Action.RECORD_CONVERSATION: "Record a conversation",
     Action.PROPOSE_ACCEPT: "Propose accepting the response",
@@ -100,6 +102,8 @@ class Situation:
     involved_ids: frozenset[int] = field(default_factory=frozenset)  # any stage, ever
     extended_days: int = 0
     max_extension_days: int = 0
+    urgent: bool = False
+    extension_pending: bool = False  # a request for more time waits for the raising side
     supporter_ids: frozenset[int] = field(default_factory=frozenset)
     open_proposal: str | None = None  # "accept" or "withdraw": a lead's, awaiting the raiser
 
@@ -314,7 +318,8 @@ def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:
             if not (awaiting_response and s.is_overdue):
                 return WrongState("Only a missed deadline escalates a difference automatically.")
         elif _is_raising_side(actor, s):
-            if awaiting_response and not s.is_overdue:
+            # An urgent difference's raising side need not wait: the child may be at risk now.
+            if awaiting_response and not s.is_overdue and not s.urgent:
                 return WrongState(
                     "Wait for the response, or for the deadline to pass, before escalating."
                 )
@@ -359,12 +364,31 @@ def _refusal(actor: Actor, s: Situation, action: Action) -> DomainError | None:
     elif action == Action.EXTEND:
         if not awaiting_response:
             return WrongState("The deadline can be extended only while a response is awaited.")
+        if s.urgent:
+            return WrongState(
+                "An urgent difference's deadline cannot be extended: the child may be at "
+                "immediate risk."
+            )
         if s.extended_days >= s.max_extension_days:
             return WrongState(
                 "This stage's deadline has already been extended as far as the policy allows."
             )
+        if s.is_overdue:
+            return WrongState("The deadline has passed: more time can be asked for only before it.")
+        if s.extension_pending:
+            return WrongState(
+                "A request for more time is already waiting for the raising side's answer."
+            )
         if not _is_responder(actor, s):
             return NotAllowed("Only the person this stage is assigned to can extend its deadline.")
+    elif action == Action.ANSWER_EXTENSION:
+        if not (awaiting_response and s.extension_pending):
+            return WrongState("There is no request for more time to answer.")
+        if not _is_raising_side(actor, s):
+            return NotAllowed(
+                "Only the person who raised the difference, or their lead at this stage, can "
+                "agree to more time."
+            )
     elif action == Action.REASSIGN:
         if not awaiting_response:
             return WrongState("The responder can be changed only while a response is awaited.")
@@ -413,10 +437,12 @@ def check_extension(situation: Situation, days: int) -> int:
     """The number of working days a deadline may move by, within the stage's policy."""
     remaining = situation.max_extension_days - situation.extended_days
     if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        raise FieldError("days", "Enter the number of working days, like 3")
+        raise FieldError(
+            "new_deadline", "Enter a new deadline on a working day after the current one"
+        )
     if days > remaining:
         raise FieldError(
-            "days",
+            "new_deadline",
             f"The deadline can be extended by at most {plural(remaining, 'more working day')} "
             "at this stage",
         )

@@ -10,8 +10,8 @@ The clock stands at NOW, Friday 20 November 2026 10:00 (GMT). Quarter: October t
                                                                          due Tue 17 Nov: overdue
   C 3  Mon 2 Nov         Police → CSC            medical                stage 4, partnership upheld
                                                                          it Mon 16 Nov (10 wd)
-  D 4  Wed 18 Nov        GP → CSC (urgent)       medical                stage 1, due Thu 19 Nov
-                                                                         (1 wd, urgent): overdue
+  D 4  Wed 18 Nov        GP → CSC (urgent)       medical                stage 1, due 1pm Wed 18 Nov
+                                                                         (4 working hours): overdue
   E 5  Thu 19 Nov        CSC → GP                information sharing    stage 1, due Thu 26 Nov
   F 6  Mon 16 Nov        Police → CSC            threshold              stage 1, agreed Tue 17 Nov:
                                                                          waiting for the raiser

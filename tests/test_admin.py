@@ -1,7 +1,7 @@
 """The administration pages: who may use them, every guard, and the record of every change."""
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from html import unescape as html_unescape
 from pathlib import Path
 
@@ -1028,13 +1028,16 @@ def test_recomputing_keeps_extensions_and_uses_new_closure_days(app, admin, peop
             ),
             NOW,
         )
-        services.differences.extend(
+        services.extension_requests.request_extension(
             db.session.get(User, people.sw.id),
             difference.id,
             difference.version,
-            days=2,
+            new_deadline=date(2026, 12, 1),
             rationale="The family are away and the visit cannot happen before next week.",
             now=NOW,
+        )
+        services.extension_requests.answer_extension(
+            db.session.get(User, people.gp.id), difference.id, None, agree="yes", now=NOW
         )
         reference = difference.reference
     # Friday 27 November 2026 + 2 working days = Tuesday 1 December. Close Monday 23 November.

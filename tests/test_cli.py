@@ -215,7 +215,6 @@ def _assert_demo_differences(now: datetime) -> None:
         EventKind.ESCALATED,
         EventKind.DECIDED,
         EventKind.WITHDRAWN,
-        EventKind.EXTENDED,
         EventKind.REASSIGNED,
         EventKind.CONVERSATION,
     }
@@ -234,6 +233,13 @@ def test_seed_demo_loads_differences_at_every_stage_and_state(app, runner):
     assert f"{len(demo.SCENARIOS)} differences)" in result.output
     with app.app_context():
         _assert_demo_differences(datetime.now(UTC))
+        settings = queries.setup.partnership_settings()
+        # Fictional numbers, from Ofcom's range for drama.
+        assert (settings.mash_phone, settings.out_of_hours_phone, settings.police_phone) == (
+            "01632 960100",
+            "01632 960200",
+            "101",
+        )
 
 
 def test_a_second_seed_demo_adds_no_differences_events_or_notifications(app, runner):

@@ -120,6 +120,7 @@ FORM_PAGES = {
     "DecideForm": FormPage("chair", "/differences/{d1}/decide"),  # refused: not the final stage
     "WithdrawForm": FormPage("gp", "/differences/{d1}/withdraw"),
     "ExtendForm": FormPage("sw", "/differences/{d1}/extend"),
+    "AnswerExtensionForm": FormPage("gp", "/differences/{d1}/more-time"),
     "ReassignForm": FormPage("tm", "/differences/{d1}/reassign"),
     "ConversationForm": FormPage("gp", "/differences/{d1}/conversation"),
     # The GP's line manager supports them, and leads at stage 2 (d5, waiting for the raiser);

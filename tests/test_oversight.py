@@ -393,7 +393,7 @@ def test_the_csv_export_says_what_the_list_says(people, client_for, story):
             "Waiting for a response",
             "Yes",
             "Yes",
-            "2026-11-19 17:00",
+            "2026-11-18 13:00",
         ]
     ]
     # No child's details leave the service in an export.
@@ -647,9 +647,9 @@ DEMO_MOMENT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
 
 def test_the_dashboard_shows_the_demo_partnership_as_counted_by_hand(app, runner):
     """escalate/demo.py's 13 scenarios: open at stage 1 (the school's, overdue; the police's,
-    urgent; early help's, waiting for the raiser; the GP practice's, extended; the academy's,
-    reassigned), stage 2 (the health visitor's, overdue), stage 3 (the GP's), stage 4 (early
-    help's, overdue); resolved by acceptance agreed twice (the social worker's, the MASH's),
+    urgent; early help's, waiting for the raiser; the GP practice's, not yet answered;
+    the academy's, reassigned), stage 2 (the health visitor's, overdue), stage 3 (the GP's), stage 4
+    (early help's, overdue); resolved by acceptance agreed twice (the social worker's, the MASH's),
     upheld once (the police's), by the partnership agreed once; withdrawn once."""
     from escalate import demo
 

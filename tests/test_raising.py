@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from escalate import services
 from escalate.extensions import db
-from escalate.models import Difference, Notification
+from escalate.models import Agency, Difference, Notification, Side, User
 from escalate.raising import views as raising_views
+from escalate.workflow import FieldError
+from tests import factories
 from tests.conftest import submit
 
 # Friday 20 November 2026, 10:00 in London (GMT).
@@ -94,6 +97,49 @@ def test_immediate_risk_says_act_now_before_anything_else(people, client_for):
     assert "/differences/new/details?urgent=yes" in page
 
 
+def test_the_risk_question_tells_significant_harm_from_immediate(people, client_for):
+    page = client_for(people.gp).get("/differences/new").get_data(as_text=True)
+    assert "Significant harm is the legal threshold for child protection enquiries" in page
+    assert "immediate means the harm could happen today" in page
+
+
+def test_act_now_gives_the_partnerships_numbers_and_a_way_back(app, people, client_for):
+    with app.app_context():
+        services.setup.change_act_now_text(
+            db.session.get(User, people.admin.id),
+            "Call 999 if the child is in danger now.",
+            NOW,
+            phones={"mash_phone": "01632 960100", "out_of_hours_phone": "01632 960200"},
+        )
+    browser = client_for(people.gp)
+    page = browser.get("/differences/new/act-now").get_data(as_text=True).replace("&#39;", "'")
+    numbers = re.findall(r'href="tel:([0-9]+)"', page.split("<footer")[0])
+    assert numbers == ["999", "01632960100", "01632960200", "101"]
+    assert "Children's social care front door (MASH)" in page
+    assert "Out of hours: emergency duty team" in page
+    assert "ask for the duty manager or the team manager" in page
+    back = re.search(r'href="([^"]+)">I chose yes by mistake', page).group(1)
+    assert back.endswith("/differences/new/details?urgent=no")
+    form = browser.get(back).get_data(as_text=True)
+    assert "Tell us about the difference" in form and "protective_action" not in form
+    # Every page's footer gives the numbers too, signed in or not.
+    footer = app.test_client().get("/sign-in").get_data(as_text=True).split("<footer")[1]
+    assert "01632 960100" in footer and "01632 960200" in footer and "999" in footer
+
+
+def test_an_urgent_difference_with_childrens_social_care_says_ask_for_a_manager_now(
+    app, people, client_for
+):
+    browser = client_for(people.gp)
+    raise_through_pages(browser, people, urgent="yes", protective_action=URGENT, start_stage="1")
+    done = browser.get("/differences/RPD-2026-00001/raised").get_data(as_text=True)
+    assert "ask for the duty manager or the team manager" in done
+    ordinary = client_for(people.gp)
+    raise_through_pages(ordinary, people, child_reference="CSC-2")
+    calm = ordinary.get("/differences/RPD-2026-00002/raised").get_data(as_text=True)
+    assert "ask for the duty manager" not in calm
+
+
 def test_no_immediate_risk_goes_straight_to_the_details(people, client_for):
     response = submit(client_for(people.gp), "/differences/new", {"immediate_risk": "no"})
     assert response.headers["Location"].endswith("/differences/new/details?urgent=no")
@@ -148,19 +194,97 @@ def test_an_urgent_difference_needs_the_protective_action_and_has_urgent_timesca
     app, people, client_for
 ):
     browser = client_for(people.gp)
-    refused = submit(browser, "/differences/new/details?urgent=yes", details(people))
+    refused = submit(
+        browser, "/differences/new/details?urgent=yes", details(people, start_stage="1")
+    )
     assert "Enter the protective action that has been taken" in refused.get_data(as_text=True)
     _, confirm = raise_through_pages(
         browser,
         people,
         urgent="yes",
         protective_action="Referred to the MASH by phone at 9am; police informed at 9.15am.",
+        start_stage="1",
     )
     assert confirm.status_code == 302
+    done = browser.get("/differences/RPD-2026-00001/raised").get_data(as_text=True)
+    # Four working hours from 10am on Friday 20 November 2026: 2pm the same day.
+    assert "must respond by <strong>2:00pm today</strong> (4 working hours left)" in done
+    assert "you can escalate it to the next stage at any time" in done
     page = browser.get("/differences/RPD-2026-00001").get_data(as_text=True)
-    assert "Urgent" in page
-    # One working day: Monday 23 November 2026, 5pm.
-    assert "5:00pm on Monday 23 November 2026" in page
+    assert "Urgent" in page and "2:00pm today" in page and "4 working hours left" in page
+
+
+URGENT = "Referred to the MASH by phone at 9am; police informed at 9.15am."
+
+
+def test_the_raiser_of_an_urgent_difference_starts_it_at_stage_two(app, people, client_for):
+    browser = client_for(people.gp)
+    form = browser.get("/differences/new/details?urgent=yes").get_data(as_text=True)
+    offered = re.findall(r'name="start_stage" type="radio" value="(\d)"', form)
+    assert offered == ["1", "2", "3"], "up to stage 3, never the final stage"
+    check, confirm = raise_through_pages(
+        browser, people, urgent="yes", protective_action=URGENT, start_stage="2"
+    )
+    assert "Stage 2: Manager to manager" in check.get_data(as_text=True)
+    assert confirm.status_code == 302
+    with app.app_context():
+        difference = db.session.scalar(sa.select(Difference))
+        assert difference.stage_level == 2 and [s.level for s in difference.stages] == [2]
+        stage = difference.open_stage
+        assert (stage.working_hours, stage.deadline) == (4, datetime(2026, 11, 20, 14, tzinfo=UTC))
+        assert [u.id for u in stage.people(Side.RESPONDER)] == [people.tm.id]
+        assert [u.id for u in stage.people(Side.LEAD)] == [people.gp_lead.id]
+        assert difference.events[0].data["start_stage"] == 2
+        told = dict(
+            db.session.execute(sa.select(Notification.recipient_id, Notification.subject)).all()
+        )
+    assert set(told) == {people.gp.id, people.tm.id, people.gp_lead.id}
+    assert "has started at Manager to manager" in told[people.gp_lead.id]
+    assert "needs your response by 2pm on Friday 20 November 2026" in told[people.tm.id]
+
+
+@pytest.mark.parametrize(
+    ("start_stage", "message"),
+    [(None, "Select the stage at which the difference starts"), ("4", "Not a valid choice"),
+     ("two", "Not a valid choice")],
+)
+def test_an_urgent_difference_starts_only_where_the_policy_allows(
+    app, people, client_for, start_stage, message
+):
+    data = details(people, protective_action=URGENT)
+    if start_stage is not None:
+        data["start_stage"] = start_stage
+    response = submit(client_for(people.gp), "/differences/new/details?urgent=yes", data)
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    assert count(app) == 0
+
+
+def test_the_policy_can_keep_urgent_differences_at_stage_one(app, people, client_for):
+    with app.app_context():
+        services.setup.change_highest_urgent_start(
+            db.session.get(User, people.admin.id), 1, NOW
+        )
+    browser = client_for(people.gp)
+    form = browser.get("/differences/new/details?urgent=yes").get_data(as_text=True)
+    assert re.findall(r'name="start_stage" type="radio" value="(\d)"', form) == ["1"]
+    with app.app_context():
+        new = factories.new_difference(
+            db.session.get(Agency, people.csc.id),
+            immediate_risk=True,
+            protective_action=URGENT,
+            start_stage=2,
+        )
+        with pytest.raises(FieldError, match="can start at stage 1"):
+            services.differences.raise_difference(db.session.get(User, people.gp.id), new, NOW)
+        ordinary = factories.new_difference(db.session.get(Agency, people.csc.id), start_stage=2)
+        with pytest.raises(FieldError, match="Only an urgent difference can start above stage 1"):
+            services.differences.raise_difference(
+                db.session.get(User, people.gp.id), ordinary, NOW
+            )
+    assert count(app) == 0
+    assert 'name="start_stage"' not in browser.get(
+        "/differences/new/details?urgent=no"
+    ).get_data(as_text=True)
 
 
 @pytest.mark.parametrize(

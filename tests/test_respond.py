@@ -75,7 +75,7 @@ def test_the_difference_page_shows_the_record_stage_deadline_and_actions(
     assert "Sam Okafor, Social Worker" in page
     assert "5:00pm on Friday 27 November 2026" in page and "5 working days left" in page
     assert "JS, case reference CSC-20431" in page
-    assert "Respond</a>" in page and "Extend the deadline</a>" in page
+    assert "Respond</a>" in page and "Ask for more time</a>" in page
     assert "Withdraw the difference" not in page
     assert "Difference raised" in page  # the history
 
@@ -326,17 +326,68 @@ def test_accepting_a_response_resolves_the_difference(app, people, client_for, r
     assert state_of(app, raised)[0] == State.RESOLVED
 
 
-def test_extending_moves_the_deadline_within_the_policy(app, people, client_for, raised):
+def test_more_time_is_asked_for_and_agreed_through_the_pages(app, people, client_for, raised):
     sw = client_for(people.sw)
-    too_far = act(sw, raised, "extend", {"days": "6", "rationale": GOOD})
+    too_far = act(sw, raised, "extend", {"new_deadline": ["7", "12", "2026"], "rationale": GOOD})
     assert "at most 5 more working days" in too_far.get_data(as_text=True)
-    not_a_number = act(sw, raised, "extend", {"days": "three", "rationale": GOOD})
-    assert "Enter a whole number, like 3" in not_a_number.get_data(as_text=True)
-    assert act(sw, raised, "extend", {"days": "2", "rationale": GOOD}).status_code == 302
+    not_a_date = act(sw, raised, "extend", {"new_deadline": ["31", "11", "2026"],
+                                            "rationale": GOOD})
+    assert "The new deadline must be a real date" in not_a_date.get_data(as_text=True)
+    weekend = act(sw, raised, "extend", {"new_deadline": ["28", "11", "2026"], "rationale": GOOD})
+    assert "Saturday 28 November 2026 is not a working day" in weekend.get_data(as_text=True)
+    asked = act(sw, raised, "extend", {"new_deadline": ["1", "12", "2026"], "rationale": GOOD})
+    assert asked.status_code == 302
     page = sw.get(f"/differences/{raised}").get_data(as_text=True)
+    assert "5:00pm on Friday 27 November 2026" in page, "the deadline stands until agreed"
+    assert "More time asked for" in page
+    assert "Agree or refuse more time" not in page  # not for the responder
+
+    gp = client_for(people.gp)
+    seen = gp.get(f"/differences/{raised}").get_data(as_text=True)
+    assert "asks for the response to be due by 5:00pm on Tuesday 1 December 2026" in seen
+    form = gp.get(f"/differences/{raised}/more-time").get_data(as_text=True)
+    assert GOOD in form and "5:00pm on Tuesday 1 December 2026" in form
+    refused = act(gp, raised, "more-time", {"agree": "no", "answer": "n/a"})
+    assert "does not record why" in refused.get_data(as_text=True)
+    assert act(gp, raised, "more-time", {"agree": "yes", "answer": ""}).status_code == 302
+    page = gp.get(f"/differences/{raised}").get_data(as_text=True)
     # Friday 27 November + 2 working days: Tuesday 1 December 2026, 5pm.
     assert "5:00pm on Tuesday 1 December 2026" in page
-    assert "Deadline extended" in page
+    assert "More time agreed: deadline moved" in page
+
+
+def test_an_urgent_difference_offers_no_extension(app, people, client_for):
+    with app.app_context():
+        urgent = services.differences.raise_difference(
+            db.session.get(User, people.gp.id),
+            factories.new_difference(
+                db.session.get(Agency, people.csc.id),
+                named_professional_id=people.sw.id,
+                immediate_risk=True,
+                protective_action="Police attended and the child is with her grandmother.",
+                start_stage=2,
+            ),
+            NOW,
+        ).reference
+    tm = client_for(people.tm)  # the social worker's manager responds at stage 2
+    page = tm.get(f"/differences/{urgent}").get_data(as_text=True)
+    assert "Ask for more time" not in page
+    assert tm.get(f"/differences/{urgent}/extend").status_code == 409
+    refused = submit(
+        tm,
+        f"/differences/{urgent}/extend",
+        {"new_deadline": ["23", "11", "2026"], "rationale": GOOD},
+        form_page=f"/differences/{urgent}",
+    )
+    assert refused.status_code == 409
+    assert "urgent difference&#39;s deadline cannot be extended" in refused.get_data(as_text=True)
+    # The GP escalates before any response, saying why.
+    gp = client_for(people.gp)
+    assert "Escalate to the next stage" in gp.get(f"/differences/{urgent}").get_data(as_text=True)
+    done = act(gp, urgent, "escalate", {"rationale": "The child cannot wait: the manager did not "
+                                                     "answer the phone all morning."})
+    assert done.status_code == 302
+    assert state_of(app, urgent)[1] == 3
 
 
 def test_a_manager_reassigns_to_someone_in_their_agency_only(app, people, client_for, raised):
@@ -409,13 +460,17 @@ def test_inbox_counts_unread_and_keeps_messages_private(app, people, client_for,
     assert "Inbox (1 unread)" not in gp.get("/inbox").get_data(as_text=True)
 
 
-def test_extending_an_overdue_stage_counts_from_today(app, people, client_for, raised):
+def test_more_time_cannot_be_asked_for_once_overdue(app, people, client_for, raised):
     app.config["CLOCK"] = lambda: datetime(2026, 12, 2, 11, 0, tzinfo=UTC)  # Wednesday, overdue
     sw = client_for(people.sw)
-    assert act(sw, raised, "extend", {"days": "1", "rationale": GOOD}).status_code == 302
-    page = sw.get(f"/differences/{raised}").get_data(as_text=True)
-    assert "5:00pm on Thursday 3 December 2026" in page
-    assert "Overdue" not in page
+    refused = submit(
+        sw,
+        f"/differences/{raised}/extend",
+        {"new_deadline": ["3", "12", "2026"], "rationale": GOOD},
+        form_page=f"/differences/{raised}",
+    )
+    assert refused.status_code == 409
+    assert "The deadline has passed" in refused.get_data(as_text=True)
 
 
 # --- The lists: Waiting for you and the inbox, page by page ------------------------------------

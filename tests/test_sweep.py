@@ -5,12 +5,12 @@ Every test injects the clock. The dates are around Easter 2025 in England: Good 
 """
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
 
-from escalate import queries, services
+from escalate import queries, services, workflow
 from escalate.deadlines import Duty
 from escalate.extensions import db
 from escalate.models import (
@@ -146,7 +146,8 @@ def test_the_responder_is_reminded_once_when_the_reminder_falls_due(ctx, people)
     assert reminder.subject == (
         "RPD-2025-00001: reminder: a response is due by 5pm on Wednesday 23 April 2025"
     )
-    assert "That is 1 working day from today." in reminder.body
+    assert "due by 5pm on Wednesday 23 April 2025. 1 working day left." in reminder.body
+    assert "ask the raising side to agree a later deadline" in reminder.body
     assert "QZ" not in reminder.body + reminder.subject and "2019" not in reminder.body
     assert reminder.event_id is None  # a reminder changes nothing in the history
     assert messages_to(people.gp, mark) == []
@@ -166,6 +167,8 @@ def test_an_urgent_difference_uses_the_urgent_timescale_for_its_reminder_and_dea
     assert sweep(utc(2025, 4, 16, 11)).reminders == 1
     [reminder] = messages_to(people.sw, mark)
     assert "due by 2pm on Wednesday 16 April 2025" in reminder.subject
+    assert "2 working hours left" in reminder.body
+    assert "its deadline cannot be extended" in reminder.body
 
 
 def test_an_urgent_difference_raised_after_hours_starts_its_clock_the_next_morning(ctx, people):
@@ -322,20 +325,29 @@ def test_at_the_final_stage_a_missed_deadline_is_noticed_but_never_escalated(ctx
 # --- Extensions and reassignment ---------------------------------------------------------------
 
 
+def more_time(people, difference_id, new_deadline, now, *, agree=True):
+    services.extension_requests.request_extension(
+        get(people.sw),
+        difference_id,
+        version(difference_id),
+        new_deadline=new_deadline,
+        rationale=GOOD,
+        now=now,
+    )
+    if agree:
+        services.extension_requests.answer_extension(
+            get(people.gp), difference_id, version(difference_id), agree="yes", now=now
+        )
+
+
 def test_an_extension_moves_the_reminder_and_the_overdue_moment(ctx, people):
     set_policy(1, auto_escalate=False)
     difference_id = raise_one(people)
     assert sweep(REMINDER).reminders == 1
 
-    # The social worker asks for two more working days: due by 5pm on Friday 25 April.
-    services.differences.extend(
-        get(people.sw),
-        difference_id,
-        version(difference_id),
-        days=2,
-        rationale=GOOD,
-        now=utc(2025, 4, 22, 16, 30),
-    )
+    # The social worker asks for two more working days, and the GP agrees: due by 5pm on
+    # Friday 25 April.
+    more_time(people, difference_id, date(2025, 4, 25), utc(2025, 4, 22, 16, 30))
     stage = difference(difference_id).open_stage
     assert stage.deadline == utc(2025, 4, 25, 16)
     assert stage.remind_at == utc(2025, 4, 24, 16)
@@ -346,24 +358,43 @@ def test_an_extension_moves_the_reminder_and_the_overdue_moment(ctx, people):
     assert "due by 5pm on Friday 25 April 2025" in reminder.subject
 
     assert sweep(utc(2025, 4, 25, 16, 1)).overdue == 1
-    # Extended again at 5:30pm on Monday 28 April, after it was overdue: one working day counted
-    # from then, to 5pm on Tuesday 29 April. A reminder a working day before (5pm on the Monday)
-    # would come before the extension, so there is none; the new deadline, missed, is noticed.
-    services.differences.extend(
-        get(people.sw),
-        difference_id,
-        version(difference_id),
-        days=1,
-        rationale=GOOD,
-        now=utc(2025, 4, 28, 16, 30),
-    )
-    stage = difference(difference_id).open_stage
-    assert (stage.deadline, stage.remind_at) == (utc(2025, 4, 29, 16), None)
-    assert sweep(utc(2025, 4, 29, 15)).items == []
-    assert sweep(utc(2025, 4, 29, 16, 1)).overdue == 1
     overdue = events(difference_id, EventKind.OVERDUE)
-    assert [event.deadline for event in overdue] == [utc(2025, 4, 25, 16), utc(2025, 4, 29, 16)]
+    assert [event.deadline for event in overdue] == [utc(2025, 4, 25, 16)]
+    # Once the deadline has passed, more time can no longer be asked for.
+    with pytest.raises(workflow.WrongState):
+        more_time(people, difference_id, date(2025, 4, 29), utc(2025, 4, 28, 16, 30))
     assert_nothing_more_to_do(utc(2025, 4, 30, 9))
+
+
+def test_an_unanswered_request_for_more_time_lapses_at_the_deadline(ctx, people):
+    set_policy(1, auto_escalate=False)
+    difference_id = raise_one(people)  # due by 5pm on Wednesday 23 April 2025
+    more_time(people, difference_id, date(2025, 4, 25), utc(2025, 4, 22, 9), agree=False)
+    assert sweep(utc(2025, 4, 23, 15, 59)).lapsed == 0
+    mark = last_notification_id()
+
+    report = sweep(utc(2025, 4, 23, 16, 1))
+    assert (report.lapsed, report.overdue) == (1, 1)
+    assert str(report).endswith("1 request for more time lapsed")
+    lapsed = events(difference_id, EventKind.EXTENSION_LAPSED)[0]
+    assert lapsed.actor_id is None and lapsed.deadline == utc(2025, 4, 23, 16)
+    assert difference(difference_id).open_stage.deadline == utc(2025, 4, 23, 16)
+    told = {
+        n.recipient_id
+        for n in db.session.scalars(
+            sa.select(Notification).where(Notification.event_id == lapsed.id)
+        )
+    }
+    assert told == {people.sw.id, people.gp.id}
+    [to_sw, _] = messages_to(people.sw, mark)
+    assert to_sw.subject == "RPD-2025-00001: the request for more time lapsed"
+    # Too late to agree now, and the sweep does it once.
+    with pytest.raises(workflow.WrongState):
+        services.extension_requests.answer_extension(
+            get(people.gp), difference_id, version(difference_id), agree="yes",
+            now=utc(2025, 4, 23, 16, 2),
+        )
+    assert_nothing_more_to_do(utc(2025, 4, 24, 9))
 
 
 def test_a_responder_reassigned_before_the_reminder_receives_it(ctx, people):

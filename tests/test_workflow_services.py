@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from escalate import queries, services, workflow
+from escalate import calendar, queries, services, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -66,6 +66,7 @@ DECISION = "Children's social care will convene a strategy discussion within two
 DECISION_RATIONALE = "The disclosure and the bruising together meet the threshold for an enquiry."
 WITHDRAWAL = "The family has moved out of the area and the case has been transferred."
 EXTENSION = "I need to read the school's records before I can give a considered answer."
+REFUSAL = "The child sees the paediatrician on Wednesday and the plan is needed before then."
 REASSIGNMENT = "The allocated social worker is on leave for the next two weeks."
 CONVERSATION = "We agreed to share the school nurse's notes and to talk again on Friday."
 PARTICIPANTS = "Dr Gita Patel (GP) and Sam Wilson (social worker)"
@@ -193,10 +194,32 @@ def withdraw(user, d, now=T1, rationale=WITHDRAWAL) -> Difference:
     return services.differences.withdraw(user, d.id, d.version, rationale=rationale, now=now)
 
 
-def extend(user, d, days, now=T1, rationale=EXTENSION) -> Difference:
-    return services.differences.extend(
-        user, d.id, d.version, days=days, rationale=rationale, now=now
+def ask_for_more_time(user, d, new_deadline: date, now=T1, rationale=EXTENSION):
+    return services.extension_requests.request_extension(
+        user, d.id, d.version, new_deadline=new_deadline, rationale=rationale, now=now
     )
+
+
+def answer_more_time(user, d, agree="yes", answer="", now=T1) -> Difference:
+    return services.extension_requests.answer_extension(
+        user, d.id, d.version, agree=agree, answer=answer, now=now
+    )
+
+
+def extend(user, d, days, now=T1, rationale=EXTENSION) -> Difference:
+    """The responder asks for ``days`` more working days and the raiser agrees."""
+    cal = queries.setup.working_calendar()
+    current = calendar.to_local(d.open_stage.deadline).date()
+    day = calendar.add_working_days(current, days, cal.nation, cal.closures)
+    ask_for_more_time(user, d, day, now=now, rationale=rationale)
+    return answer_more_time(d.raiser, d, now=now)
+
+
+def more_time_asked(cast: Cast) -> Difference:
+    """Waiting for a response; the social worker has asked for Thursday 12 March instead."""
+    d = raise_(cast)
+    ask_for_more_time(cast.sw, d, date(2026, 3, 12))
+    return d
 
 
 def reassign(user, d, new_responder_id, now=T1, rationale=REASSIGNMENT) -> Difference:
@@ -737,6 +760,23 @@ def test_an_urgent_difference_keeps_urgent_timescales_when_escalated(cast):
     assert d.open_stage.deadline == utc(2026, 3, 2, 13, 0)
 
 
+def test_the_raiser_of_an_urgent_difference_escalates_before_any_response(cast):
+    d = raise_(cast, immediate_risk=True, protective_action="Police attended and she is safe.")
+    with pytest.raises(WrongState, match="Wait for the response"):
+        escalate(cast.gp, raise_(cast, child_reference="CSC-2"), now=T0)
+    escalate(cast.gp, d, now=T0)
+    assert (d.state, d.stage_level) == (State.AWAITING_RESPONSE, 2)
+    event = last_event(d)
+    assert event.kind == EventKind.ESCALATED and event.actor_id == cast.gp.id
+    assert event.data["rationale"] == ESCALATION and event.data["automatic"] is False
+    with pytest.raises(RationaleRequired):
+        escalate(cast.gp, d, now=T0, rationale="n/a")
+    # Again at stage 2, still before any response: to stage 3, one working day.
+    escalate(cast.gp, d, now=T0)
+    assert (d.stage_level, d.open_stage.working_hours) == (3, 8)
+    assert d.open_stage.deadline == utc(2026, 3, 2, 17, 0)
+
+
 @pytest.mark.parametrize(
     ("setup", "who", "rationale", "error", "field"),
     [
@@ -874,23 +914,76 @@ def test_withdraw_refusals(cast, who, rationale, error, field):
 # --- Extend --------------------------------------------------------------------------------------
 
 
-def test_the_responder_extends_the_deadline_by_working_days(cast):
+def test_more_time_moves_the_deadline_only_when_the_raiser_agrees(cast):
     d = raise_(cast)
-    extend(cast.sw, d, 3)
+    request = ask_for_more_time(cast.sw, d, date(2026, 3, 12))
 
-    # Monday 9 March + 3 working days = Thursday 12 March, 5pm.
+    # Asked for: the deadline stands until the raising side agrees.
+    assert d.open_stage.deadline == STAGE_ONE_DEADLINE and d.open_stage.extended_days == 0
+    assert request.proposed_deadline == utc(2026, 3, 12, 17, 0) and request.working_days == 3
+    asked = last_event(d)
+    assert (asked.kind, asked.actor, asked.deadline) == (
+        EventKind.EXTENSION_REQUESTED,
+        cast.sw,
+        STAGE_ONE_DEADLINE,
+    )
+    assert asked.data == {
+        "proposed_deadline": "2026-03-12T17:00:00+00:00",
+        "working_days": 3,
+        "rationale": EXTENSION,
+    }
+    [to_gp] = notifications(cast.gp, asked)
+    assert "more time asked for: to 5pm on Thursday 12 March 2026" in to_gp.subject
+    assert f"Why: {EXTENSION}" in to_gp.body and "moves only if you agree" in to_gp.body
+    assert recipients(asked) == {cast.gp.id}
+    # The responder cannot agree to their own request, nor ask twice.
+    assert_refused(NotAllowed, lambda: answer_more_time(cast.sw, d), d)
+    assert_refused(WrongState, lambda: ask_for_more_time(cast.sw, d, date(2026, 3, 11)), d)
+
+    answer_more_time(cast.gp, d, answer="Fine, the school records matter here.")
     assert d.open_stage.deadline == utc(2026, 3, 12, 17, 0)
     assert d.open_stage.extended_days == 3
-    assert d.state == State.AWAITING_RESPONSE
-    event = last_event(d)
-    assert (event.kind, event.actor, event.stage_level) == (EventKind.EXTENDED, cast.sw, 1)
-    assert event.deadline == utc(2026, 3, 12, 17, 0)
-    assert event.data == {"days": 3, "rationale": EXTENSION}
-    [to_gp] = notifications(cast.gp, event)
-    assert "5pm on Thursday 12 March 2026" in to_gp.subject
-    assert f"Reason: {EXTENSION}" in to_gp.body
-    assert "by 3 working days" in to_gp.body
-    assert recipients(event) == {cast.gp.id}
+    agreed = last_event(d)
+    assert (agreed.kind, agreed.actor, agreed.deadline) == (
+        EventKind.EXTENSION_AGREED,
+        cast.gp,
+        utc(2026, 3, 12, 17, 0),
+    )
+    [to_sw] = notifications(cast.sw, agreed)
+    assert "more time agreed: the response is due by 5pm on Thursday 12 March 2026" in (
+        to_sw.subject
+    )
+    assert recipients(agreed) == {cast.sw.id}
+    assert queries.histories.verify_difference(d).ok
+
+
+def test_the_raiser_refuses_more_time_saying_why(cast):
+    d = more_time_asked(cast)
+    assert_refused(
+        RationaleRequired, lambda: answer_more_time(cast.gp, d, agree="no", answer="no"), d,
+        "answer",
+    )
+    assert_refused(FieldError, lambda: answer_more_time(cast.gp, d, agree="maybe"), d, "agree")
+    reason = "The child is seen by the paediatrician on Wednesday and needs the plan before."
+    answer_more_time(cast.gp, d, agree="no", answer=reason)
+    assert d.open_stage.deadline == STAGE_ONE_DEADLINE and d.open_stage.extended_days == 0
+    refused = last_event(d)
+    assert (refused.kind, refused.data["answer"]) == (EventKind.EXTENSION_REFUSED, reason)
+    [to_sw] = notifications(cast.sw, refused)
+    assert "still due by 5pm on Monday 9 March 2026" in to_sw.subject and reason in to_sw.body
+    # Refused, the responder may ask again (for less), while the deadline is still to come.
+    ask_for_more_time(cast.sw, d, date(2026, 3, 10))
+    assert last_event(d).kind == EventKind.EXTENSION_REQUESTED
+
+
+def test_the_raising_sides_lead_may_answer_for_the_raiser(cast):
+    d = raise_(cast)
+    escalate(cast.sw, d)  # stage 2: the GP's manager leads for the raising side
+    ask_for_more_time(cast.sw_manager, d, date(2026, 3, 11))
+    answer_more_time(cast.gp_manager, d)
+    assert last_event(d).kind == EventKind.EXTENSION_AGREED
+    # Everyone concerned is told: the responder and the raiser.
+    assert recipients(last_event(d)) == {cast.sw_manager.id, cast.gp.id}
 
 
 def test_an_extension_skips_bank_holidays(cast):
@@ -900,38 +993,69 @@ def test_an_extension_skips_bank_holidays(cast):
 
     # Thursday 17, then Good Friday, the weekend and Easter Monday, then Tuesday 22 April.
     assert d.open_stage.deadline == utc(2025, 4, 22, 16, 0)
+    assert d.open_stage.extended_days == 2
 
 
 def test_extensions_are_bounded_by_the_policy(cast):
     d = raise_(cast)
     extend(cast.sw, d, 3)
-    assert_refused(FieldError, lambda: extend(cast.sw, d, 3), d, "days")
-
+    # Thursday 12 March + 3 working days would be 6 in all; 2 more is the most.
+    assert_refused(
+        FieldError, lambda: ask_for_more_time(cast.sw, d, date(2026, 3, 17)), d, "new_deadline"
+    )
     extend(cast.sw, d, 2)
     assert d.open_stage.extended_days == 5
     assert d.open_stage.deadline == utc(2026, 3, 16, 17, 0)
-    assert_refused(WrongState, lambda: extend(cast.sw, d, 1), d)
+    assert_refused(WrongState, lambda: ask_for_more_time(cast.sw, d, date(2026, 3, 17)), d)
+
+
+def test_an_urgent_difference_cannot_be_extended(cast):
+    d = raise_(cast, immediate_risk=True, protective_action="Police attended and she is safe.")
+    assert Action.EXTEND not in queries.differences.facts(cast.sw, d, T0).actions
+    assert_refused(
+        WrongState, lambda: ask_for_more_time(cast.sw, d, date(2026, 3, 3), now=T0), d
+    )
 
 
 @pytest.mark.parametrize(
-    ("setup", "who", "days", "rationale", "error", "field"),
+    ("setup", "who", "new_deadline", "rationale", "error", "field"),
     [
-        (raise_, "gp", 1, EXTENSION, NotAllowed, None),
-        (raise_, "sw_manager", 1, EXTENSION, NotAllowed, None),
-        (raise_, "gp_colleague", 1, EXTENSION, NotFound, None),
-        (awaiting_raiser, "sw", 1, EXTENSION, WrongState, None),
-        (raise_, "sw", 6, EXTENSION, FieldError, "days"),
-        (raise_, "sw", 0, EXTENSION, FieldError, "days"),
-        (raise_, "sw", -2, EXTENSION, FieldError, "days"),
-        (raise_, "sw", 2, "tbc", RationaleRequired, "rationale"),
-        (raise_, "sw", 2, "", RationaleRequired, "rationale"),
+        (raise_, "gp", date(2026, 3, 10), EXTENSION, NotAllowed, None),
+        (raise_, "sw_manager", date(2026, 3, 10), EXTENSION, NotAllowed, None),
+        (raise_, "gp_colleague", date(2026, 3, 10), EXTENSION, NotFound, None),
+        (awaiting_raiser, "sw", date(2026, 3, 10), EXTENSION, WrongState, None),
+        (raise_, "sw", date(2026, 3, 17), EXTENSION, FieldError, "new_deadline"),  # 6 days
+        (raise_, "sw", date(2026, 3, 9), EXTENSION, FieldError, "new_deadline"),  # the same day
+        (raise_, "sw", date(2026, 3, 2), EXTENSION, FieldError, "new_deadline"),  # earlier
+        (raise_, "sw", date(2026, 3, 14), EXTENSION, FieldError, "new_deadline"),  # a Saturday
+        (raise_, "sw", "next week", EXTENSION, FieldError, "new_deadline"),
+        (raise_, "sw", date(2026, 3, 10), "tbc", RationaleRequired, "rationale"),
+        (raise_, "sw", date(2026, 3, 10), "", RationaleRequired, "rationale"),
     ],
 )
-def test_extend_refusals(cast, setup, who, days, rationale, error, field):
+def test_asking_for_more_time_refusals(cast, setup, who, new_deadline, rationale, error, field):
     d = setup(cast)
     assert_refused(
-        error, lambda: extend(getattr(cast, who), d, days, rationale=rationale), d, field
+        error,
+        lambda: ask_for_more_time(getattr(cast, who), d, new_deadline, rationale=rationale),
+        d,
+        field,
     )
+
+
+def test_more_time_cannot_be_asked_for_once_the_deadline_has_passed(cast):
+    d = raise_(cast)
+    late = utc(2026, 3, 10, 9, 0)
+    assert_refused(
+        WrongState, lambda: ask_for_more_time(cast.sw, d, date(2026, 3, 12), now=late), d
+    )
+
+
+def test_a_response_overtakes_a_request_for_more_time(cast):
+    d = more_time_asked(cast)
+    respond(cast.sw, d)
+    assert queries.differences.pending_extension(d.open_stage, T1) is None
+    assert_refused(WrongState, lambda: answer_more_time(cast.gp, d), d)
 
 
 # --- Reassign ------------------------------------------------------------------------------------
@@ -1148,12 +1272,22 @@ CASES = {
     "extend": Case(
         raise_,
         "sw",
-        lambda c, u, d, v: services.differences.extend(
-            u, d.id, v, days=2, rationale=EXTENSION, now=T1
+        lambda c, u, d, v: services.extension_requests.request_extension(
+            u, d.id, v, new_deadline=date(2026, 3, 11), rationale=EXTENSION, now=T1
         ),
-        EventKind.EXTENDED,
+        EventKind.EXTENSION_REQUESTED,
         1,
         EXTENSION,
+    ),
+    "answer_extension": Case(
+        more_time_asked,
+        "gp",
+        lambda c, u, d, v: services.extension_requests.answer_extension(
+            u, d.id, v, agree="no", answer=REFUSAL, now=T1
+        ),
+        EventKind.EXTENSION_REFUSED,
+        1,
+        REFUSAL,
     ),
     "reassign": Case(
         raise_,
@@ -1397,8 +1531,9 @@ def test_nobody_gets_two_notifications_for_one_event(cast):
 
 def test_no_notification_identifies_the_child(cast):
     full_journey(cast)
+    asked = raise_(cast, child_reference="CSC-884512")
+    extend(cast.sw, asked, 1)
     d = raise_(cast, immediate_risk=True, protective_action="Police attended; she is safe.")
-    extend(cast.sw, d, 1)
     reassign(cast.sw_manager, d, cast.sw2.id)
     converse(cast.sw2, d)
     respond(cast.sw2, d, outcome="agreed")

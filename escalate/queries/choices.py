@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from escalate import policy
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -12,6 +13,7 @@ from escalate.models import (
     User,
 )
 from escalate.queries import conditions
+from escalate.queries.setup import partnership_settings, policy_stages
 
 
 def other_agencies(user: User) -> list[Agency]:
@@ -78,3 +80,10 @@ def stage_contacts_for(agency: Agency, level: int) -> Iterable[User]:
         )
         .order_by(User.name)
     ).all()
+
+
+def urgent_start_choices() -> list[tuple[str, str]]:
+    """The stages the raiser of an urgent difference may start it at, as radio choices."""
+    stages = {stage.level: stage for stage in policy_stages()}
+    levels = policy.urgent_start_levels(partnership_settings().highest_urgent_start, list(stages))
+    return [(str(level), f"Stage {level}: {stages[level].name}") for level in levels]

@@ -9,13 +9,15 @@ import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
-from escalate import deadlines, history, workflow
+from escalate import deadlines, history, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Assignment,
     Difference,
     Event,
     EventKind,
+    ExtensionRequest,
+    ExtensionStatus,
     LearningNote,
     Notification,
     PolicyStage,
@@ -57,6 +59,7 @@ def situation(difference: Difference, now: datetime) -> workflow.Situation:
         else None
     )
     involved = frozenset(a.user_id for s in difference.stages for a in s.assignments)
+    awaiting = stage is not None and difference.state == State.AWAITING_RESPONSE
     return workflow.Situation(
         state=difference.state,
         stage_level=difference.stage_level,
@@ -73,8 +76,27 @@ def situation(difference: Difference, now: datetime) -> workflow.Situation:
         involved_ids=involved,
         extended_days=stage.extended_days if stage else 0,
         max_extension_days=policy_stage.max_extension_days if policy_stage else 0,
+        urgent=difference.urgent,
+        extension_pending=awaiting and pending_extension(stage, now) is not None,
         supporter_ids=frozenset(s.user_id for s in difference.supporters),
         open_proposal=proposal.kind.value if (proposal := difference.open_proposal) else None,
+    )
+
+
+def pending_extension(stage: Stage | None, now: datetime) -> ExtensionRequest | None:
+    """The request for more time waiting for the raising side's answer at this stage, if any.
+    One whose deadline has come is no longer pending, whether or not the sweep has recorded
+    its lapse yet."""
+    if stage is None:
+        return None
+    return db.session.scalar(
+        sa.select(ExtensionRequest)
+        .where(
+            ExtensionRequest.stage_id == stage.id,
+            ExtensionRequest.status == ExtensionStatus.PENDING,
+            ExtensionRequest.current_deadline > now,
+        )
+        .options(joinedload(ExtensionRequest.requested_by))
     )
 
 
@@ -118,6 +140,9 @@ class DifferenceFacts:
     leads: list[User]
     latest_response: dict | None  # the open stage's response, while the raising side decides
     situation: workflow.Situation | None = None
+    due: str = ""  # the deadline as read now: "3:30pm today"
+    time_left: str = ""  # "2 working hours left", "3 working days left"
+    extension_request: ExtensionRequest | None = None  # waiting for the raising side
     last_response: dict | None = None  # the most recent response at any stage
     raised_by_viewer: bool = False
     # While the raising side decides: by when they should accept or escalate.
@@ -143,6 +168,8 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         leads=stage.people(Side.LEAD) if stage else [],
         latest_response=latest_response(difference),
         situation=state,
+        **deadline_words(stage if awaiting else None, now, cal),
+        extension_request=pending_extension(stage, now) if state.extension_pending else None,
         last_response=last_response(difference),
         raised_by_viewer=difference.raiser_id == user.id,
         reply_by=stage.reply_by
@@ -151,6 +178,18 @@ def facts(user: User, difference: Difference, now: datetime, cal: WorkingCalenda
         proposal=difference.open_proposal,
         supporters=tuple(difference.supporters),
     )
+
+
+def deadline_words(stage: Stage | None, now: datetime, cal: WorkingCalendar) -> dict:
+    """How a page says when a response is due and how long is left: working hours for an
+    urgent difference's stage, working days otherwise."""
+    if stage is None:
+        return {"due": "", "time_left": ""}
+    if stage.working_hours:
+        left = wording.working_time_left(cal.minutes_between(now, stage.deadline))
+    else:
+        left = wording.working_days_left(cal.days_left(stage.deadline, now))
+    return {"due": wording.due_by(stage.deadline, now), "time_left": left}
 
 
 def latest_response(difference: Difference) -> dict | None:
@@ -185,6 +224,8 @@ class DifferenceRow:
     deadline: datetime | None
     is_overdue: bool
     working_days_left: int | None
+    due: str = ""
+    time_left: str = ""
 
 
 # What each row of a list shows, loaded by the list's own query.
@@ -209,6 +250,7 @@ def rows(differences, now: datetime, cal: WorkingCalendar) -> list[DifferenceRow
                 deadline=deadline,
                 is_overdue=deadlines.is_overdue(difference.state, deadline, now),
                 working_days_left=cal.days_left(deadline, now) if awaiting else None,
+                **deadline_words(stage if awaiting else None, now, cal),
             )
         )
     return made

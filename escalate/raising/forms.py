@@ -108,6 +108,14 @@ class DifferenceForm(Form):
         "",
         required=False,
     )
+    start_stage = RadioField(
+        "At which stage should the difference start?",
+        description="Start higher when the child cannot wait for the practitioner who made the "
+        "decision: stage 2 goes straight to the managers.",
+        widget=GovRadioInput(),
+        choices=[],  # set by the view, for an urgent difference only
+        validators=[Optional()],
+    )
     protective_action = _text(
         "What protective action has been taken for the child?",
         "",

@@ -2,8 +2,10 @@
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms.validators import InputRequired
 
-from escalate import presentation, queries, services, workflow
+from escalate import presentation, queries, services, wording, workflow
+from escalate.models import AgencyKind
 from escalate.raising.forms import DifferenceForm, RiskForm
 from escalate.workflow import FieldError
 
@@ -26,20 +28,35 @@ def start():
         if form.immediate_risk.data == "yes":
             return redirect(url_for("raising.act_now"))
         return redirect(url_for("raising.details", urgent="no"))
-    return render_template("raising/start.html", form=form)
+    return render_template(
+        "raising/start.html", form=form, immediate_risk_hint=wording.IMMEDIATE_RISK_HINT
+    )
 
 
 @bp.route("/differences/new/act-now")
 @login_required
 def act_now():
     _require_raiser()
+    settings = queries.setup.partnership_settings()
     return render_template(
-        "raising/act_now.html", act_now_text=queries.setup.partnership_settings().act_now_text
+        "raising/act_now.html",
+        act_now_text=settings.act_now_text,
+        numbers=wording.partnership_numbers(
+            settings.mash_phone, settings.out_of_hours_phone, settings.police_phone
+        ),
+        ask_for_the_duty_manager=wording.ASK_FOR_THE_DUTY_MANAGER,
     )
 
 
-def _difference_form() -> DifferenceForm:
+def _difference_form(urgent: bool) -> DifferenceForm:
     form = DifferenceForm()
+    if urgent:
+        form.start_stage.choices = queries.choices.urgent_start_choices()
+        form.start_stage.validators = [
+            InputRequired(message="Select the stage at which the difference starts")
+        ]
+    else:
+        del form.start_stage
     agencies = queries.choices.other_agencies(current_user)
     form.receiving_agency.choices = [(0, "Select an agency")] + [(a.id, a.name) for a in agencies]
     form.named_professional.choices = [(0, "I do not know")] + [
@@ -64,6 +81,7 @@ def _new_difference(form: DifferenceForm, urgent: bool) -> services.differences.
         informal_discussion=form.informal_discussion.data or "",
         immediate_risk=urgent,
         protective_action=form.protective_action.data or "",
+        start_stage=int(form.start_stage.data) if urgent and form.start_stage.data else None,
     )
 
 
@@ -77,6 +95,8 @@ def _chosen_labels(form: DifferenceForm) -> dict[str, str]:
         "agency": label(form.receiving_agency, form.receiving_agency.data),
         "named": label(form.named_professional, form.named_professional.data or 0),
         "category": label(form.category, form.category.data),
+        "start_stage": label(form.start_stage, form.start_stage.data) if "start_stage" in form
+        else "",
     }
 
 
@@ -89,7 +109,7 @@ def details():
         # The immediate-risk question comes before anything else: nobody skips it.
         return redirect(url_for("raising.start"))
     urgent = answer == "yes"
-    form = _difference_form()
+    form = _difference_form(urgent)
     if request.method == "POST" and request.form.get("change"):
         form.validate()  # fill the form again from what was sent, errors hidden
         for field in form:
@@ -121,6 +141,11 @@ def raised(reference):
         "raising/raised.html",
         difference=difference,
         facts=queries.differences.facts(current_user, difference, presentation.now()),
+        # Urgent, and it is children's social care they disagree with: a manager, now.
+        ask_for_the_duty_manager=wording.ASK_FOR_THE_DUTY_MANAGER
+        if difference.urgent
+        and difference.receiving_agency.kind == AgencyKind.CHILDRENS_SOCIAL_CARE
+        else "",
     )
 
 

@@ -5,7 +5,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
-    GovTextInput,
 )
 from wtforms import (
     HiddenField,
@@ -14,9 +13,9 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, Optional
 
-from escalate.fields import DayMonthYearField, Form, WholeNumberField, long_text_limit
+from escalate.fields import DayMonthYearField, Form, long_text_limit
 from escalate.models import Outcome
 
 
@@ -141,19 +140,35 @@ class WithdrawForm(ActionForm):
 
 
 class ExtendForm(ActionForm):
-    days = WholeNumberField(
-        "By how many working days?",
-        widget=GovTextInput(),
-        validators=[
-            InputRequired(message="Enter the number of working days, like 3"),
-            NumberRange(min=1, max=100, message="Enter a number of working days, like 3"),
-        ],
+    new_deadline = DayMonthYearField(
+        "What new deadline do you ask for?",
+        error_name="The new deadline",
+        description="The response would be due by the end of the working day on this date, "
+        "for example 4 12 2026. The deadline moves only if the raising side agrees.",
+        validators=[InputRequired(message="Enter the new deadline")],
     )
     rationale = _text("Why is more time needed?", "Enter why more time is needed")
-    submit = SubmitField("Extend the deadline", widget=GovSubmitInput())
+    submit = SubmitField("Ask for more time", widget=GovSubmitInput())
 
     def values(self):
-        return {"days": self.days.data, "rationale": self.rationale.data}
+        return {"new_deadline": self.new_deadline.data, "rationale": self.rationale.data}
+
+
+class AnswerExtensionForm(ActionForm):
+    agree = RadioField(
+        "Do you agree to the new deadline?",
+        widget=GovRadioInput(),
+        choices=[("yes", "Yes, the deadline moves"), ("no", "No, the deadline stays")],
+        validators=[InputRequired(message="Select yes if you agree to the new deadline")],
+    )
+    answer = _text(
+        "Your reasons",
+        description="Required if you refuse: say why the child cannot wait longer.",
+    )
+    submit = SubmitField("Send your answer", widget=GovSubmitInput())
+
+    def values(self):
+        return {"agree": self.agree.data, "answer": self.answer.data or ""}
 
 
 class ReassignForm(ActionForm):

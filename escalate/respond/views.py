@@ -58,8 +58,15 @@ ACTION_PAGES = {
     "extend": ActionPage(
         Action.EXTEND,
         forms.ExtendForm,
-        services.differences.extend,
-        "The deadline has been extended.",
+        services.extension_requests.request_extension,
+        "You asked for more time. The deadline moves only if the raising side agrees; until "
+        "then, it stands.",
+    ),
+    "more-time": ActionPage(
+        Action.ANSWER_EXTENSION,
+        forms.AnswerExtensionForm,
+        services.extension_requests.answer_extension,
+        "Your answer has been recorded and the responder told.",
     ),
     "reassign": ActionPage(
         Action.REASSIGN,

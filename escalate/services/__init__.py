@@ -10,6 +10,7 @@ from escalate.services import (  # noqa: F401
     demo,
     differences,
     digest,
+    extension_requests,
     importing,
     inbox,
     proposals,

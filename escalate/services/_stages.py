@@ -13,6 +13,8 @@ from escalate.models import (
     Assignment,
     Difference,
     EventKind,
+    ExtensionRequest,
+    ExtensionStatus,
     PolicyStage,
     ProposalEnd,
     Role,
@@ -195,6 +197,7 @@ def schedule_raiser_reminder(stage: Stage, now: datetime) -> None:
     they have not accepted or escalated within the policy's window."""
     cal = working_calendar()
     stage.remind_at = None
+    overtake_pending_extension(stage)
     stage.reply_by = stage.raiser_remind_at = deadlines.raiser_reminder_at(
         now,
         policy_stage_at(stage.level).raiser_reply_days,
@@ -226,3 +229,17 @@ def stop_reminders(stage: Stage) -> None:
     """The stage has closed: nothing is left to remind anyone of (keeps the due queries small)."""
     stage.remind_at = None
     stage.raiser_remind_at = None
+    overtake_pending_extension(stage)
+
+
+def overtake_pending_extension(stage: Stage) -> None:
+    """A response, an escalation or a close came before the raising side answered a request
+    for more time: the request no longer needs an answer (nor lapses)."""
+    db.session.execute(
+        sa.update(ExtensionRequest)
+        .where(
+            ExtensionRequest.stage_id == stage.id,
+            ExtensionRequest.status == ExtensionStatus.PENDING,
+        )
+        .values(status=ExtensionStatus.OVERTAKEN)
+    )

@@ -18,6 +18,7 @@ from escalate.queries.setup import (
     WorkingCalendar,
     find_agency_by_name,
     find_user_by_email,
+    partnership_settings,
     working_calendar,
 )
 from escalate.services.accounts import build_user
@@ -26,13 +27,13 @@ from escalate.services.differences import (
     accept,
     decide,
     escalate,
-    extend,
     raise_difference,
     reassign,
     record_conversation,
     respond,
     withdraw,
 )
+from escalate.services.extension_requests import answer_extension, request_extension
 
 
 def seed_demo(password: str, now: datetime) -> dict[str, int]:
@@ -85,6 +86,11 @@ def seed_demo(password: str, now: datetime) -> dict[str, int]:
         if exists is None:
             db.session.add(AgencyStageContact(agency=agency, stage_level=level, user=user))
             created["stage contacts"] += 1
+    # The partnership's numbers, fictional (Ofcom's drama range), where none are set yet.
+    settings = partnership_settings()
+    for field, number in demo.NUMBERS.items():
+        if not getattr(settings, field):
+            setattr(settings, field, number)
     for agency_name, email in demo.SAFEGUARDING_LEADS:
         agency, user = agencies[agency_name], users[email]
         exists = db.session.scalar(
@@ -157,7 +163,8 @@ def _seed_demo_difference(scenario, now: datetime, cal: "WorkingCalendar") -> bo
         workflow.Action.ESCALATE: escalate,
         workflow.Action.DECIDE: decide,
         workflow.Action.WITHDRAW: withdraw,
-        workflow.Action.EXTEND: extend,
+        workflow.Action.EXTEND: _ask_for_more_time,
+        workflow.Action.ANSWER_EXTENSION: answer_extension,
         workflow.Action.REASSIGN: reassign,
         workflow.Action.RECORD_CONVERSATION: record_conversation,
     }
@@ -176,3 +183,15 @@ def _seed_demo_difference(scenario, now: datetime, cal: "WorkingCalendar") -> bo
             find_user_by_email(step.by), difference.id, difference.version, now=at, **fields
         )
     return True
+
+
+def _ask_for_more_time(user, difference_id, version, *, days, rationale, now):
+    """A demo step asks for ``days`` more working days: the new deadline as the form gives it."""
+    difference = db.session.get(Difference, difference_id)
+    cal = working_calendar()
+    current = calendar.to_local(difference.open_stage.deadline).date()
+    new_deadline = calendar.add_working_days(current, days, cal.nation, cal.closures)
+    request_extension(
+        user, difference_id, version, new_deadline=new_deadline, rationale=rationale, now=now
+    )
+    return db.session.get(Difference, difference_id)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from escalate import calendar, wording, workflow
+from escalate import calendar, policy, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -24,7 +24,7 @@ from escalate.models import (
 from escalate.queries import conditions
 from escalate.queries.conditions import visible_to
 from escalate.queries.differences import actor_for, latest_response, person_for, situation
-from escalate.queries.setup import working_calendar
+from escalate.queries.setup import partnership_settings, policy_stages, working_calendar
 from escalate.services._records import (
     alert_partnership,
     commit_or_stale,
@@ -41,7 +41,6 @@ from escalate.services._stages import (
     escalate_to_next_stage,
     open_stage,
     policy_stage_at,
-    rearm_deadline_alerts,
     schedule_raiser_reminder,
 )
 from escalate.services._support import add_supporters
@@ -70,6 +69,8 @@ class NewDifference:
     child_date_of_birth: date | None = None
     informal_discussion: str = ""
     protective_action: str = ""
+    # An urgent difference's raiser chooses the stage to start at (up to the policy's highest).
+    start_stage: int | None = None
 
 
 def check_new_difference(raiser: User, new: NewDifference, now: datetime) -> None:
@@ -85,24 +86,26 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
     db.session.flush()
     difference.reference = f"RPD-{now.year}-{difference.id:05d}"
     cal = working_calendar()
-    stage, opened = open_stage(difference, policy_stage_at(1), now, cal)
+    start = difference.stage_level
+    stage, opened = open_stage(difference, policy_stage_at(start), now, cal)
     supporters = add_supporters(difference, raiser, now)
-    event = record_event(
-        difference,
-        EventKind.RAISED,
-        raiser,
-        now,
-        {"urgent": difference.urgent, **opened, "supporters": [u.name for u in supporters]},
-    )
+    data = {"urgent": difference.urgent, **opened, "supporters": [u.name for u in supporters]}
+    if start != 1:
+        data["start_stage"] = start
+    event = record_event(difference, EventKind.RAISED, raiser, now, data)
     common = message_facts(difference, stage, raiser) | {
         "raiser": raiser.name,
         "deadline": stage.deadline,
         "urgent": difference.urgent,
+        "start_stage": start,
     }
     notify_people(difference, event, now, [raiser], "raised", "raiser", common)
     notify_people(
         difference, event, now, stage.people(Side.RESPONDER), "raised", "responder", common
     )
+    # Started above stage 1: the raising side's lead there is told at once too.
+    leads = [lead for lead in stage.people(Side.LEAD) if lead.id != raiser.id]
+    notify_people(difference, event, now, leads, "raised", "lead", common)
     notify_people(difference, event, now, supporters, "raised", "supporter", common)
     if difference.urgent:
         alert_partnership(difference, event, now, "urgent_raised", common)
@@ -136,6 +139,7 @@ def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Differ
         new.child_date_of_birth,
         calendar.to_local(now).date(),
     )
+    start_stage = _start_stage(new)
     difference = Difference(
         raiser=raiser,
         raising_agency_id=raiser.agency_id,
@@ -174,10 +178,30 @@ def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Differ
         ),
         urgent=new.immediate_risk,
         state=State.AWAITING_RESPONSE,
-        stage_level=1,
+        stage_level=start_stage,
         raised_at=now,
     )
     return difference
+
+
+def _start_stage(new: NewDifference) -> int:
+    """Stage 1, or for an urgent difference the stage its raiser chose (within the policy; none
+    chosen is stage 1)."""
+    if not new.immediate_risk:
+        if new.start_stage not in (None, 1):
+            raise FieldError(
+                "start_stage", "Only an urgent difference can start above stage 1"
+            )
+        return 1
+    allowed = policy.urgent_start_levels(
+        partnership_settings().highest_urgent_start, [s.level for s in policy_stages()]
+    )
+    start = 1 if new.start_stage is None else new.start_stage
+    if start not in allowed:
+        raise FieldError(
+            "start_stage", f"An urgent difference can start at stage {wording.either(allowed)}"
+        )
+    return start
 
 
 @stale_on_conflict
@@ -321,26 +345,6 @@ def withdraw(user, difference_id, version, *, rationale, now) -> Difference:
         "withdrawn",
         message_facts(difference, stage, user) | {"rationale": rationale},
     )
-    commit_or_stale()
-    return difference
-
-
-@stale_on_conflict
-def extend(user, difference_id, version, *, days, rationale, now) -> Difference:
-    """The responder moves the stage's deadline by some working days, within the policy."""
-    difference, stage = _begin(user, difference_id, version, workflow.Action.EXTEND, now)
-    days = workflow.check_extension(situation(difference, now), days)
-    rationale = workflow.require_rationale(rationale, what="why more time is needed")
-    # Counted from the deadline, or from now if it has already passed, so that an extension
-    # always gives time that is still to come.
-    stage.deadline = working_calendar().deadline(max(stage.deadline, now), days)
-    stage.extended_days += days
-    rearm_deadline_alerts(stage, now)
-    data = {"days": days, "rationale": rationale}
-    event = record_event(difference, EventKind.EXTENDED, user, now, data)
-    facts_ = message_facts(difference, stage, user) | data | {"deadline": stage.deadline}
-    notify_people(difference, event, now, [difference.raiser], "extended", "raiser", facts_)
-    notify_people(difference, event, now, stage.people(Side.LEAD), "extended", "lead", facts_)
     commit_or_stale()
     return difference
 

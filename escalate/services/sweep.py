@@ -26,6 +26,8 @@ from escalate.extensions import db
 from escalate.models import (
     Difference,
     EventKind,
+    ExtensionRequest,
+    ExtensionStatus,
     PolicyStage,
     Side,
     Stage,
@@ -42,6 +44,7 @@ from escalate.services._records import (
     record_event,
 )
 from escalate.services._stages import escalate_to_next_stage, final_level, pick_for_stage
+from escalate.services.extension_requests import lapse_extension
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class SweepItem:
             deadlines.Duty.AUTO_ESCALATE: "escalate automatically to the next stage",
             deadlines.Duty.RAISER_REMINDER: "remind the raising side that a response is waiting "
             "for their answer",
+            deadlines.Duty.EXTENSION_LAPSED: "record that the unanswered request for more time "
+            "has lapsed, and tell both sides",
             deadlines.Duty.RAISER_MANAGER: "tell the raiser's line manager or lead that a "
             "response has waited two reply windows",
             deadlines.Duty.CLOSE_NO_REPLY: "close it: no reply from the raising side",
@@ -103,6 +108,10 @@ class SweepReport:
     def raiser_reminders(self) -> int:
         return self.count(deadlines.Duty.RAISER_REMINDER)
 
+    @property
+    def lapsed(self) -> int:
+        return self.count(deadlines.Duty.EXTENSION_LAPSED)
+
     digests: int = 0  # the partnership's weekly digest, sent (0 or 1)
 
     def __bool__(self) -> bool:
@@ -118,6 +127,7 @@ class SweepReport:
         )
         # What the raising side's silence and the partnership's digest led to, when anything.
         for count, words in (
+            (self.lapsed, ("request for more time lapsed", "requests for more time lapsed")),
             (self.count(deadlines.Duty.RAISER_MANAGER), ("manager told", "managers told")),
             (self.count(deadlines.Duty.CLOSE_NO_REPLY), ("closed for no reply",) * 2),
             (self.count(deadlines.Duty.PROPOSAL_APPLIED), ("proposal applied",) * 2),
@@ -277,7 +287,19 @@ def _due_stages(now: datetime) -> list[tuple[int, int]]:
         deadlines.Duty.CLOSE_NO_REPLY,
         Stage.raiser_remind_at <= now,
     )
-    return [tuple(row) for row in (*overdue, *reminders, *raisers)]
+    # Pending requests for more time are few (one a stage at most), found by their status.
+    lapsing = db.session.execute(
+        sa.select(Stage.id, Stage.difference_id)
+        .join(ExtensionRequest, ExtensionRequest.stage_id == Stage.id)
+        .where(
+            ExtensionRequest.status == ExtensionStatus.PENDING,
+            ExtensionRequest.current_deadline <= now,
+            not_done(deadlines.Duty.EXTENSION_LAPSED),
+        )
+        .order_by(ExtensionRequest.current_deadline, Stage.id)
+    ).all()
+    found = [tuple(row) for row in (*lapsing, *overdue, *reminders, *raisers)]
+    return list(dict.fromkeys(found))
 
 
 def _reference_of(difference_id: int) -> str:
@@ -302,6 +324,12 @@ def _sweep_stage(stage_id: int, difference_id: int, now: datetime, *, act: bool)
     done = frozenset(
         db.session.scalars(sa.select(StageAlert.kind).where(StageAlert.stage_id == stage.id))
     )
+    pending_until = db.session.scalar(
+        sa.select(ExtensionRequest.current_deadline).where(
+            ExtensionRequest.stage_id == stage.id,
+            ExtensionRequest.status == ExtensionStatus.PENDING,
+        )
+    )
     # Checked again now that the row is held: the difference may have moved on since the query.
     duties = deadlines.duties(
         deadlines.StageClock(
@@ -313,6 +341,7 @@ def _sweep_stage(stage_id: int, difference_id: int, now: datetime, *, act: bool)
             raiser_remind_at=stage.raiser_remind_at,
             auto_escalate=bool(policy_stage and policy_stage.auto_escalate),
             done=done,
+            extension_pending_until=pending_until,
         ),
         now,
     )
@@ -325,6 +354,8 @@ def _sweep_stage(stage_id: int, difference_id: int, now: datetime, *, act: bool)
     for duty in duties:
         db.session.add(StageAlert(stage_id=stage.id, kind=duty.value, at=now))
     db.session.flush()  # a second sweep stops here, on the unique constraint, before any work
+    if deadlines.Duty.EXTENSION_LAPSED in duties:
+        lapse_extension(difference, stage, now)
     if deadlines.Duty.OVERDUE in duties:
         _record_overdue(difference, stage, now, escalating=deadlines.Duty.AUTO_ESCALATE in duties)
     elif deadlines.Duty.REMINDER in duties:
@@ -391,7 +422,10 @@ def _remind_responders(difference: Difference, stage: Stage, now: datetime) -> N
     stage.remind_at = None
     facts_ = message_facts(difference, stage, None) | {
         "deadline": stage.deadline,
-        "days_left": working_calendar().days_left(stage.deadline, now),
+        "time_left": queries.differences.deadline_words(stage, now, working_calendar())[
+            "time_left"
+        ],
+        "urgent": difference.urgent,
     }
     notify_without_event(
         difference, now, stage.people(Side.RESPONDER), "reminder", "responder", facts_

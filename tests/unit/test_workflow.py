@@ -31,6 +31,7 @@ ESCALATE = Action.ESCALATE
 DECIDE = Action.DECIDE
 WITHDRAW = Action.WITHDRAW
 EXTEND = Action.EXTEND
+ANSWER_MORE_TIME = Action.ANSWER_EXTENSION
 REASSIGN = Action.REASSIGN
 CONVERSE = Action.RECORD_CONVERSATION
 PROPOSE_ACCEPT = Action.PROPOSE_ACCEPT
@@ -185,15 +186,33 @@ AWAITING_RESPONSE = {
     "system": [],
 }
 
+# Overdue: the raising side may escalate; more time can no longer be asked for.
 OVERDUE = {
     **AWAITING_RESPONSE,
     "raiser": [ESCALATE, WITHDRAW, CONVERSE],
     "stage lead": [ESCALATE, CONVERSE, PROPOSE_WITHDRAW],
+    "responder": [RESPOND, ESCALATE, CONVERSE],
     "system": [ESCALATE],
 }
 
 EXTENSION_USED_UP = {
     **AWAITING_RESPONSE,
+    "responder": [RESPOND, ESCALATE, CONVERSE],
+}
+
+# The responder has asked for more time: the raising side answers; nobody asks again meanwhile.
+MORE_TIME_ASKED = {
+    **AWAITING_RESPONSE,
+    "raiser": [WITHDRAW, ANSWER_MORE_TIME, CONVERSE],
+    "stage lead": [ANSWER_MORE_TIME, CONVERSE, PROPOSE_WITHDRAW],
+    "responder": [RESPOND, ESCALATE, CONVERSE],
+}
+
+# Urgent: the raising side may escalate at once; nobody extends the deadline.
+URGENT = {
+    **AWAITING_RESPONSE,
+    "raiser": [ESCALATE, WITHDRAW, CONVERSE],
+    "stage lead": [ESCALATE, CONVERSE, PROPOSE_WITHDRAW],
     "responder": [RESPOND, ESCALATE, CONVERSE],
 }
 
@@ -229,13 +248,19 @@ SITUATIONS = {
     "stage 1 awaiting response": (situation(), AWAITING_RESPONSE),
     "stage 2 overdue": (situation(stage_level=2, is_overdue=True), OVERDUE),
     "stage 1 extension used up": (situation(extended_days=5), EXTENSION_USED_UP),
+    "stage 1 more time asked": (situation(extension_pending=True), MORE_TIME_ASKED),
+    "stage 2 urgent": (situation(stage_level=2, urgent=True), URGENT),
+    "stage 1 urgent overdue": (situation(urgent=True, is_overdue=True), OVERDUE),
     "stage 1 awaiting raiser": (situation(state=State.AWAITING_RAISER), AWAITING_RAISER),
     "stage 3 awaiting raiser": (
         situation(stage_level=3, state=State.AWAITING_RAISER),
         AWAITING_RAISER,
     ),
     "final stage": (final_stage(), FINAL_STAGE),
-    "final stage overdue": (final_stage(is_overdue=True), FINAL_STAGE),
+    "final stage overdue": (
+        final_stage(is_overdue=True),
+        {**FINAL_STAGE, "partnership chair": [DECIDE, REASSIGN, CONVERSE]},
+    ),
     # A lead's proposal waits for the raiser: they answer it (or act themselves); nobody proposes
     # another meanwhile.
     "stage 2 proposal to accept waiting": (
@@ -265,6 +290,8 @@ NOT_NOW = {
     ("stage 1 awaiting response", "stage lead", ESCALATE),
     ("stage 1 extension used up", "raiser", ESCALATE),
     ("stage 1 extension used up", "stage lead", ESCALATE),
+    ("stage 1 more time asked", "raiser", ESCALATE),
+    ("stage 1 more time asked", "stage lead", ESCALATE),
     ("stage 1 awaiting raiser", "responder", ESCALATE),
     ("stage 3 awaiting raiser", "responder", ESCALATE),
     ("stage 2 proposal to accept waiting", "responder", ESCALATE),
@@ -324,6 +351,7 @@ def test_actions_are_offered_in_a_stable_page_order_with_a_label_each():
         DECIDE,
         WITHDRAW,
         EXTEND,
+        ANSWER_MORE_TIME,
         REASSIGN,
         CONVERSE,
         PROPOSE_ACCEPT,
@@ -541,6 +569,48 @@ def test_nothing_can_be_done_to_a_final_difference(s, word, actor):
         ),
         pytest.param(
             RESPONDER,
+            situation(urgent=True),
+            EXTEND,
+            WrongState,
+            "An urgent difference's deadline cannot be extended: the child may be at immediate "
+            "risk.",
+            id="extend-urgent",
+        ),
+        pytest.param(
+            RESPONDER,
+            situation(is_overdue=True),
+            EXTEND,
+            WrongState,
+            "The deadline has passed: more time can be asked for only before it.",
+            id="extend-overdue",
+        ),
+        pytest.param(
+            RESPONDER,
+            situation(extension_pending=True),
+            EXTEND,
+            WrongState,
+            "A request for more time is already waiting for the raising side's answer.",
+            id="extend-twice",
+        ),
+        pytest.param(
+            RAISER,
+            situation(),
+            ANSWER_MORE_TIME,
+            WrongState,
+            "There is no request for more time to answer.",
+            id="answer-nothing-asked",
+        ),
+        pytest.param(
+            RESPONDER,
+            situation(extension_pending=True),
+            ANSWER_MORE_TIME,
+            NotAllowed,
+            "Only the person who raised the difference, or their lead at this stage, can agree "
+            "to more time.",
+            id="answer-own-request",
+        ),
+        pytest.param(
+            RESPONDER,
             situation(extended_days=5, max_extension_days=5),
             EXTEND,
             WrongState,
@@ -621,6 +691,21 @@ def test_raising_side_may_escalate_an_awaited_response_only_once_overdue(actor):
     error = refusal(actor, situation(is_overdue=False), ESCALATE)
     assert str(error) == "Wait for the response, or for the deadline to pass, before escalating."
     workflow.check(actor, situation(is_overdue=True), ESCALATE)
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+@pytest.mark.parametrize("actor", [RAISER, LEAD], ids=["raiser", "lead"])
+def test_an_urgent_differences_raising_side_may_escalate_without_waiting(actor, level):
+    awaited = situation(stage_level=level, urgent=True, is_overdue=False)
+    workflow.check(actor, awaited, ESCALATE)
+    assert ESCALATE in workflow.allowed_actions(actor, awaited)
+    # Still nowhere to go from the final stage, and still only the parties.
+    final = final_stage(urgent=True)
+    assert str(refusal(RAISER, final, ESCALATE)) == (
+        "This is the final stage: there is nowhere further to escalate."
+    )
+    assert type(refusal(UNRELATED_PRACTITIONER, awaited, ESCALATE)) is NotFound
+    assert type(refusal(RECEIVING_MANAGER, awaited, ESCALATE)) is NotAllowed
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])
@@ -919,8 +1004,8 @@ def test_check_extension_returns_the_days_within_the_policy(days):
 def test_check_extension_refuses_anything_but_a_positive_whole_number(days):
     with pytest.raises(FieldError) as caught:
         workflow.check_extension(situation(max_extension_days=5), days)
-    assert caught.value.field == "days"
-    assert str(caught.value) == "Enter the number of working days, like 3"
+    assert caught.value.field == "new_deadline"
+    assert str(caught.value) == "Enter a new deadline on a working day after the current one"
 
 
 @pytest.mark.parametrize(
@@ -935,7 +1020,7 @@ def test_check_extension_says_how_many_days_are_left(extended, days, message):
     s = situation(extended_days=extended, max_extension_days=5)
     with pytest.raises(FieldError) as caught:
         workflow.check_extension(s, days)
-    assert caught.value.field == "days"
+    assert caught.value.field == "new_deadline"
     assert str(caught.value) == message
 
 
