@@ -82,6 +82,7 @@ EVENT_TEXTS = frozenset(
         "corrected_text",
         "reason",
         "advice",
+        "answer",
     }
 )
 # Why a text was erased, and the words left in its place.

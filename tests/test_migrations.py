@@ -124,12 +124,12 @@ def test_existing_histories_are_sealed_again_once_and_the_checkpoint_log_says_so
         found = queries.histories.audit(full=True)
         assert (found.ok, found.differences, found.events) == (True, 8, 21)
         lines = checkpoint_log.lines(bare_app.config["HISTORY_CHECKPOINT_LOG"])
-        # 0009 sealed them with the key, 0014 through commitments to their texts.
+        # 0009 sealed them with the key, 0015 through commitments to their texts.
         assert [(line["kind"], line["position"], line["unverified"]) for line in lines] == [
             ("resealed", 21, []),
             ("resealed", 21, []),
         ]
-        assert "0014" in lines[-1]["reason"]
+        assert "0015" in lines[-1]["reason"]
         from_checkpoint = queries.histories.audit()
         assert from_checkpoint.ok and from_checkpoint.checkpoint.position == 21
         db.session.remove()
@@ -189,7 +189,7 @@ def test_a_history_altered_before_texts_were_committed_to_is_named_when_sealed_a
         db.session.commit()
         refs = oversight_fixture.build(people)
         db.session.remove()
-        downgrade(revision="0013")  # as 0013 sealed them: over the texts themselves
+        downgrade(revision="0014")  # as 0014 sealed them: over the texts themselves
         with db.engine.begin() as connection:
             connection.execute(
                 sa.text(

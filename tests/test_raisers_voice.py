@@ -121,7 +121,7 @@ def test_the_raiser_is_told_at_once_and_their_objection_keeps_the_difference_goi
     assert (d.state, d.stage_level) == (State.AWAITING_RESPONSE, 3)
     event = last_event(d)
     assert event.kind == EventKind.PROPOSAL_OBJECTED and event.actor == cast.gp
-    assert event.data["reason"] == OBJECTION
+    assert event.details["reason"] == OBJECTION
     assert cast.health_senior.id in recipients(event)
     assert d.proposals[0].end == ProposalEnd.OBJECTED
     # Long after the window, the sweep applies nothing: the raiser answered.
@@ -171,7 +171,7 @@ def test_the_raiser_confirming_applies_the_proposal_at_once(cast):
     event = last_event(d)
     assert (event.kind, event.actor) == (EventKind.ACCEPTED, cast.gp)
     assert event.data["applied_after_no_reply"] is False
-    assert event.data["comment"] == COMMENT
+    assert event.details["comment"] == COMMENT
     assert d.proposals[0].end == ProposalEnd.CONFIRMED
 
 
@@ -203,7 +203,7 @@ def test_the_raisers_line_manager_is_told_sees_it_and_adds_advice_but_takes_no_a
         services.support.add_advice(cast.gp_manager, d.id, d.version, advice="n/a", now=T1)
     services.support.add_advice(cast.gp_manager, d.id, d.version, advice=ADVICE, now=T1)
     event = last_event(d)
-    assert (event.kind, event.data["advice"]) == (EventKind.ADVICE, ADVICE)
+    assert (event.kind, event.details["advice"]) == (EventKind.ADVICE, ADVICE)
     [to_gp] = notifications(cast.gp, event)
     assert ADVICE in to_gp.body
     with pytest.raises(NotAllowed):
@@ -365,7 +365,7 @@ def test_a_raising_side_that_never_answers_is_reminded_then_its_manager_told_the
     assert (d.state, d.outcome) == (State.CLOSED_NO_REPLY, "no_reply")
     event = last_event(d)
     assert (event.kind, event.actor) == (EventKind.CLOSED_NO_REPLY, None)
-    assert "no reply from the raising side" in event.data["reason"]
+    assert "no reply from the raising side" in event.details["reason"]
     assert {cast.gp.id, cast.sw.id, cast.gp_manager.id} <= recipients(event)
     # Once only, and not counted as resolved.
     assert not services.sweep.sweep(utc(2026, 3, 31, 17, 1)).items

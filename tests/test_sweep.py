@@ -241,7 +241,7 @@ def test_a_missed_deadline_escalates_automatically_over_the_easter_weekend(ctx, 
         "The response was due by 2pm on Wednesday 16 April 2025 and none was recorded, so the "
         "difference moved to the next stage automatically."
     )
-    assert escalated.data["rationale"] == reason
+    assert escalated.details["rationale"] == reason
     assert queries.histories.verify_difference(moved).ok
 
     # The raiser is told, with the system's reason; the stage-2 responder (the social worker's

@@ -15,7 +15,17 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from escalate import history, policy, workflow
 from escalate.extensions import db
-from escalate.models import Difference, Event, EventKind, LearningNote, Notification, User
+from escalate.models import (
+    Difference,
+    Event,
+    EventKind,
+    ExtensionRequest,
+    LearningNote,
+    Notification,
+    Proposal,
+    Stage,
+    User,
+)
 from escalate.queries.conditions import visible_to
 from escalate.queries.differences import actor_for, situation
 from escalate.services._records import (
@@ -129,6 +139,22 @@ def anonymise(difference_id: int, now: datetime, years: int) -> bool:
         sa.update(LearningNote)
         .where(LearningNote.difference_id == difference.id, LearningNote.text != RETAINED)
         .values(text=RETAINED)
+        .execution_options(synchronize_session=False)
+    )
+    # So do the requests for more time and the leads' proposals.
+    stage_ids = sa.select(Stage.id).where(Stage.difference_id == difference.id)
+    db.session.execute(
+        sa.update(ExtensionRequest)
+        .where(ExtensionRequest.stage_id.in_(stage_ids))
+        .values(
+            rationale=RETAINED, answer=sa.case((ExtensionRequest.answer == "", ""), else_=RETAINED)
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        sa.update(Proposal)
+        .where(Proposal.difference_id == difference.id)
+        .values(rationale=RETAINED)
         .execution_options(synchronize_session=False)
     )
     difference.erasures = erasures

@@ -1,7 +1,7 @@
 """seal the texts people typed through commitments, so that they can be erased
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 
 Every event's free texts move out of its data into `texts`, and the event is sealed again over a
 commitment to each (a keyed MAC with a nonce of its own, in `text_seals`) rather than over the
@@ -30,8 +30,8 @@ from escalate.models import Difference
 
 
 # revision identifiers, used by Alembic.
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
@@ -39,9 +39,10 @@ GENESIS = "0" * 64
 KINDS = (
     "'raised', 'responded', 'accepted', 'escalated', 'decided', 'withdrawn', 'extended', "
     "'reassigned', 'conversation', 'overdue', 'learning_note', 'deadline_recomputed', "
-    "'proposed', 'proposal_objected', 'advice', 'closed_no_reply'"
+    "'proposed', 'proposal_objected', 'advice', 'closed_no_reply', "
+    "'extension_requested', 'extension_agreed', 'extension_refused', 'extension_lapsed'"
 )
-# The row's fields the digests of 0009-0013 covered, texts and all.
+# The row's fields the digests of 0009-0014 covered, texts and all.
 _FIELDS_BEFORE = (
     "reference", "raiser_id", "raising_agency_id", "receiving_agency_id",
     "named_professional_id", "child_reference", "child_initials", "child_date_of_birth",
@@ -69,7 +70,7 @@ def _utc(moment):
 
 
 def _seal_before(row, key: bytes) -> str:
-    """The seal of 0009-0013 (escalate-history-2): over the texts themselves."""
+    """The seal of 0009-0014 (escalate-history-2): over the texts themselves."""
     content = {
         "difference_id": row.difference_id,
         "sequence": row.sequence,
@@ -100,7 +101,7 @@ def _sealed_by_0009_today(row, keys) -> bool:
 
 
 def _unverified(connection, keys) -> list[str]:
-    """The differences whose history did not verify as 0013's verify-audit checked it: each
+    """The differences whose history did not verify as 0014's verify-audit checked it: each
     event's seal and link, and each row against its latest event."""
     from escalate import history
     from escalate.queries.histories import as_stored
@@ -117,7 +118,7 @@ def _unverified(connection, keys) -> list[str]:
         ):
             broken.add(row.difference_id)
         last[row.difference_id] = (row.sequence, row.seal, row.difference_digest)
-    # The row's digest as 0009-0013 made it, or as 0009 makes it today (the fields that exist
+    # The row's digest as 0009-0014 made it, or as 0009 makes it today (the fields that exist
     # before this migration adds its own).
     today = [n for n in history.DIFFERENCE_FIELDS if n in _FIELDS_BEFORE]
     # The model's columns (each exists before this migration), typed as the digests read them.
@@ -174,7 +175,7 @@ def upgrade():
         connection,
         keys,
         datetime.now(UTC),
-        reason="migration 0014: the texts people typed sealed through commitments",
+        reason="migration 0015: the texts people typed sealed through commitments",
         latest_digests_only=True,
         unverified=unverified,
     )
@@ -193,7 +194,7 @@ def upgrade():
 
 
 def downgrade():
-    # The texts go back into each event's data; the histories are sealed again as 0013 sealed
+    # The texts go back into each event's data; the histories are sealed again as 0014 sealed
     # them (escalate-history-2), each latest event vouching for its row with its texts.
     from types import SimpleNamespace
 
@@ -206,7 +207,7 @@ def downgrade():
     ).scalar()
     if erased:
         raise RuntimeError(
-            "Texts have been erased from this database's histories: going back before 0014 "
+            "Texts have been erased from this database's histories: going back before 0015 "
             "would leave histories that no longer verify. Restore a backup instead."
         )
     keys = history.KeyRing.from_config(current_app.config)
