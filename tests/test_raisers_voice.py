@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from escalate import queries, services, workflow
+from escalate import calendar, queries, services, workflow
 from escalate.extensions import db
 from escalate.models import (
     AgencySafeguardingLead,
@@ -250,6 +250,14 @@ def test_a_response_may_partly_agree_with_the_actions_of_a_different_plan(cast):
 NA = "n/a"
 
 
+def _working_day_after(deadline):
+    cal = queries.setup.working_calendar()
+    day = calendar.to_local(deadline).date() + timedelta(days=1)
+    while not calendar.is_working_day(day, cal.nation, cal.closures):
+        day += timedelta(days=1)
+    return day
+
+
 @pytest.mark.parametrize(
     ("action", "field"),
     [
@@ -289,8 +297,9 @@ def test_n_a_is_refused_on_every_rationale_field(cast, action, field):
         "withdraw": lambda v: services.differences.withdraw(
             cast.gp, d.id, d.version, now=T1, **({"rationale": good} | v)
         ),
-        "extend": lambda v: services.differences.extend(
-            cast.sw, d.id, d.version, days=1, now=T1, **({"rationale": good} | v)
+        "extend": lambda v: services.extension_requests.request_extension(
+            cast.sw, d.id, d.version, new_deadline=_working_day_after(d.open_stage.deadline),
+            now=T1, **({"rationale": good} | v)
         ),
         "reassign": lambda v: services.differences.reassign(
             cast.sw_manager, d.id, d.version, new_responder_id=cast.sw2.id, now=T1,

@@ -238,7 +238,8 @@ def test_the_raiser_of_an_urgent_difference_starts_it_at_stage_two(app, people, 
         told = dict(
             db.session.execute(sa.select(Notification.recipient_id, Notification.subject)).all()
         )
-    assert set(told) == {people.gp.id, people.tm.id, people.gp_lead.id}
+    # The partnership is alerted to every urgent difference.
+    assert set(told) == {people.gp.id, people.tm.id, people.gp_lead.id, people.chair.id}
     assert "has started at Manager to manager" in told[people.gp_lead.id]
     assert "needs your response by 2pm on Friday 20 November 2026" in told[people.tm.id]
 
