@@ -166,7 +166,9 @@ def delete_last_three(app, refs):
 def delete_whole_difference(app, refs):
     d = difference_id(app, refs["D"])
     sql(app, "DELETE FROM notification WHERE difference_id = :d", d=d)
-    for table in ("stage_alert", "assignment"):
+    for table in ("supporter", "proposal"):
+        sql(app, f"DELETE FROM {table} WHERE difference_id = :d", d=d)  # noqa: S608
+    for table in ("stage_alert", "assignment", "extension_request"):
         sql(app, f"DELETE FROM {table} WHERE stage_id IN "  # noqa: S608 (names of tables)
             "(SELECT id FROM stage WHERE difference_id = :d)", d=d)  # fmt: skip
     sql(app, "DELETE FROM stage WHERE difference_id = :d", d=d)
