@@ -180,7 +180,7 @@ def test_twenty_learning_notes_written_at_once_are_all_kept(app, people, client_
             .order_by(Event.sequence)
         ).all()
         assert sorted(n.author_id for n in notes) == sorted(m.id for m in members)
-        assert sorted(n.text for n in notes) == sorted(e.data["text"] for e in events)
+        assert sorted(n.text for n in notes) == sorted(e.details["text"] for e in events)
         assert [e.sequence for e in events] == list(range(3, 3 + PEOPLE))
         assert queries.histories.verify_difference(difference).ok
         db.session.remove()

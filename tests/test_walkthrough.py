@@ -61,7 +61,8 @@ def act(app, person, action, **values):
 
 
 def upheld(reasons):
-    return {"outcome": "upheld", "rationale": reasons, "child_impact": "Family support continues."}
+    impact = "Family support goes on as planned."
+    return {"outcome": "upheld", "rationale": reasons, "child_impact": impact}
 
 
 def main_of(response) -> str:

@@ -523,8 +523,8 @@ def test_the_responder_upholds_the_decision(cast):
     assert (d.stages[0].outcome, d.stages[0].responded_at) == (Outcome.UPHELD, T1)
     event = last_event(d)
     assert (event.kind, event.actor, event.stage_level) == (EventKind.RESPONDED, cast.sw, 1)
-    assert event.data["rationale"] == RESPONSE
-    assert event.data["child_impact"] == IMPACT
+    assert event.details["rationale"] == RESPONSE
+    assert event.details["child_impact"] == IMPACT
 
     [to_gp] = notifications(cast.gp, event)
     assert "upheld its decision" in to_gp.subject
@@ -546,7 +546,7 @@ def test_agreeing_requires_the_agreed_actions(cast):
     respond(cast.sw, d, outcome="agreed", rationale=AGREED_RESPONSE)
 
     assert d.stages[0].outcome == Outcome.AGREED
-    assert last_event(d).data["agreed_actions"] == AGREED_ACTIONS
+    assert last_event(d).details["agreed_actions"] == AGREED_ACTIONS
     [to_gp] = notifications(cast.gp, last_event(d))
     assert "agreed to change its decision" in to_gp.subject
     assert f"Actions agreed: {AGREED_ACTIONS}" in to_gp.body
@@ -598,7 +598,7 @@ def test_the_raiser_accepts_the_response_and_the_difference_is_resolved(cast):
     assert d.stages[0].closed_at == T1 + timedelta(hours=1)
     event = last_event(d)
     assert (event.kind, event.actor, event.stage_level) == (EventKind.ACCEPTED, cast.gp, 1)
-    assert event.data == {"comment": COMMENT, "outcome": "upheld"}
+    assert event.details == {"comment": COMMENT, "outcome": "upheld"}
     assert recipients(event) == {cast.gp.id, cast.sw.id}
     [to_sw] = notifications(cast.sw, event)
     assert "resolved" in to_sw.subject
@@ -670,7 +670,7 @@ def test_the_raiser_escalates_after_the_response_to_the_managers(cast):
     event = last_event(d)
     assert (event.kind, event.actor, event.stage_level) == (EventKind.ESCALATED, cast.gp, 2)
     assert event.deadline == stage.deadline
-    assert event.data["rationale"] == ESCALATION
+    assert event.details["rationale"] == ESCALATION
     assert event.data["from_stage"] == "Practitioner to practitioner"
     assert event.data["automatic"] is False
 
@@ -768,7 +768,7 @@ def test_the_raiser_of_an_urgent_difference_escalates_before_any_response(cast):
     assert (d.state, d.stage_level) == (State.AWAITING_RESPONSE, 2)
     event = last_event(d)
     assert event.kind == EventKind.ESCALATED and event.actor_id == cast.gp.id
-    assert event.data["rationale"] == ESCALATION and event.data["automatic"] is False
+    assert event.details["rationale"] == ESCALATION and event.data["automatic"] is False
     with pytest.raises(RationaleRequired):
         escalate(cast.gp, d, now=T0, rationale="n/a")
     # Again at stage 2, still before any response: to stage 3, one working day.
@@ -815,8 +815,8 @@ def test_the_partnership_decides_at_the_final_stage(cast):
         cast.business_manager,
         4,
     )
-    assert event.data["decision"] == DECISION
-    assert event.data["rationale"] == DECISION_RATIONALE
+    assert event.details["decision"] == DECISION
+    assert event.details["rationale"] == DECISION_RATIONALE
     [to_gp] = notifications(cast.gp, event)
     assert "the partnership has decided" in to_gp.subject
     assert f"Decision: {DECISION}" in to_gp.body
@@ -871,7 +871,7 @@ def test_the_raiser_withdraws_and_everyone_involved_is_told_why(cast):
     assert (d.state, d.outcome, d.closed_at) == (State.WITHDRAWN, "withdrawn", T1)
     event = last_event(d)
     assert (event.kind, event.actor, event.stage_level) == (EventKind.WITHDRAWN, cast.gp, 1)
-    assert event.data == {"rationale": WITHDRAWAL}
+    assert event.details == {"rationale": WITHDRAWAL}
     assert recipients(event) == {cast.gp.id, cast.sw.id}
     for user in (cast.gp, cast.sw):
         [message] = notifications(user, event)
@@ -927,7 +927,7 @@ def test_more_time_moves_the_deadline_only_when_the_raiser_agrees(cast):
         cast.sw,
         STAGE_ONE_DEADLINE,
     )
-    assert asked.data == {
+    assert asked.details == {
         "proposed_deadline": "2026-03-12T17:00:00+00:00",
         "working_days": 3,
         "rationale": EXTENSION,
@@ -968,7 +968,7 @@ def test_the_raiser_refuses_more_time_saying_why(cast):
     answer_more_time(cast.gp, d, agree="no", answer=reason)
     assert d.open_stage.deadline == STAGE_ONE_DEADLINE and d.open_stage.extended_days == 0
     refused = last_event(d)
-    assert (refused.kind, refused.data["answer"]) == (EventKind.EXTENSION_REFUSED, reason)
+    assert (refused.kind, refused.details["answer"]) == (EventKind.EXTENSION_REFUSED, reason)
     [to_sw] = notifications(cast.sw, refused)
     assert "still due by 5pm on Monday 9 March 2026" in to_sw.subject and reason in to_sw.body
     # Refused, the responder may ask again (for less), while the deadline is still to come.
@@ -1075,7 +1075,7 @@ def test_a_manager_of_the_receiving_agency_reassigns_the_response(cast):
         cast.sw_manager,
         1,
     )
-    assert event.data["rationale"] == REASSIGNMENT
+    assert event.details["rationale"] == REASSIGNMENT
     assert event.data["previous_responders"] == ["Sam Wilson"]
 
     assert recipients(event) == {cast.gp.id, cast.sw2.id}
@@ -1161,7 +1161,7 @@ def test_a_party_records_a_conversation_and_the_raiser_is_told(cast):
     assert (d.state, d.stage_level) == (State.AWAITING_RESPONSE, 1)
     event = last_event(d)
     assert (event.kind, event.actor, event.stage_level) == (EventKind.CONVERSATION, cast.sw, 1)
-    assert event.data == {
+    assert event.details == {
         "held_on": "2026-03-02",
         "participants": PARTICIPANTS,
         "agreed": CONVERSATION,
@@ -1380,7 +1380,7 @@ def test_each_action_appends_exactly_one_event_to_a_verifiable_history(cast, nam
         case.stage_level,
         T1,
     )
-    assert case.text in event.data.values()
+    assert case.text in event.details.values()
     assert queries.histories.verify_difference(d).ok
     # Whatever changed, a form shown before it is now out of date.
     assert d.version > version_before
@@ -1563,7 +1563,7 @@ def test_an_event_altered_in_the_database_breaks_verification_at_that_event(cast
     db.session.commit()
     db.session.expire_all()
 
-    assert d.events[2].data["rationale"] == "The GP agreed the decision was right."
+    assert d.events[2].details["rationale"] == "The GP agreed the decision was right."
     verification = queries.histories.verify_difference(d)
     assert (verification.ok, verification.broken_at) == (False, 3)
     assert "altered" in verification.reason
@@ -1596,7 +1596,7 @@ def test_the_history_cannot_be_changed_or_removed_through_the_orm(cast):
     db.session.rollback()
 
     db.session.expire_all()
-    assert [e.data["rationale"] for e in d.events[1:]] == [RESPONSE]
+    assert [e.details["rationale"] for e in d.events[1:]] == [RESPONSE]
     assert len(d.events) == 2
     assert queries.histories.verify_difference(d).ok
 
