@@ -67,11 +67,12 @@ def test_deliver_without_a_mail_server_writes_eml_files_to_the_instance_folder(
     result = runner.invoke(args=["escalate", "deliver"])
 
     assert result.exit_code == 0, result.output
-    assert result.output == "Email: 2 sent, 0 to try again later, 0 failed, 0 not emailed.\n"
+    assert result.output == "Email: 3 sent, 0 to try again later, 0 failed, 0 not emailed.\n"
     files = sorted((tmp_path / "mail").glob("*.eml"))
     assert [f.name for f in files] == [
         "notification-1@escalate.northshire.example.eml",
         "notification-2@escalate.northshire.example.eml",
+        "notification-3@escalate.northshire.example.eml",
     ]
     message = message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert message["To"] == "Dr Emma Clarke <gp@gp.example>"
@@ -82,7 +83,7 @@ def test_deliver_without_a_mail_server_writes_eml_files_to_the_instance_folder(
 
     again = runner.invoke(args=["escalate", "deliver"])
     assert again.output.startswith("Email: 0 sent,")
-    assert len(list((tmp_path / "mail").glob("*.eml"))) == 2
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 3
 
 
 def test_deliver_says_what_it_could_not_send(app, people, runner, mail_server):
@@ -93,7 +94,7 @@ def test_deliver_says_what_it_could_not_send(app, people, runner, mail_server):
 
     assert result.exit_code == 0, result.output
     assert result.output == "Email: 0 sent, 1 to try again later, 0 failed, 0 not emailed.\n"
-    assert statuses(app) == [EmailStatus.RETRYING, EmailStatus.QUEUED]
+    assert statuses(app) == [EmailStatus.RETRYING, EmailStatus.QUEUED, EmailStatus.QUEUED]
 
 
 def test_worker_once_does_one_round_and_exits(app, people, runner, mail_server):
@@ -102,9 +103,9 @@ def test_worker_once_does_one_round_and_exits(app, people, runner, mail_server):
     result = runner.invoke(args=["escalate", "worker", "--once"])
 
     assert result.exit_code == 0, result.output
-    assert "email: 2 sent, 0 to try again later, 0 failed, 0 not emailed." in result.output
+    assert "email: 3 sent, 0 to try again later, 0 failed, 0 not emailed." in result.output
     assert result.output.endswith("Worker stopped.\n")
-    assert len(mail_server.received()) == 2
+    assert len(mail_server.received()) == 3
 
 
 def test_a_worker_round_sweeps_deadlines_then_emails_what_the_sweep_wrote(
@@ -112,7 +113,7 @@ def test_a_worker_round_sweeps_deadlines_then_emails_what_the_sweep_wrote(
 ):
     reference = raise_difference(app, people)
     runner.invoke(args=["escalate", "deliver"])
-    assert len(mail_server.received()) == 2
+    assert len(mail_server.received()) == 3
     # A fortnight later the stage-1 deadline has passed: the policy escalates it automatically.
     app.config["CLOCK"] = lambda: NOW + timedelta(days=14)
 
@@ -207,7 +208,7 @@ def test_a_worker_killed_mid_send_and_restarted_loses_nothing(
 ):
     raise_several(app, people, 3)
     expected = message_ids(app)
-    assert len(expected) == 6
+    assert len(expected) == 9
     mail_server.hold_at = 2  # the server keeps the second email without answering
 
     first = workers.start(database_url, mail_server, tmp_path / "worker.log")
@@ -215,7 +216,8 @@ def test_a_worker_killed_mid_send_and_restarted_loses_nothing(
     first.kill()
     assert first.wait(timeout=10) == -signal.SIGKILL
     in_flight = mail_server.received()[1].message_id
-    assert statuses(app) == [EmailStatus.SENT, EmailStatus.SENDING] + [EmailStatus.QUEUED] * 4
+    held = statuses(app)
+    assert held == [EmailStatus.SENT, EmailStatus.SENDING] + [EmailStatus.QUEUED] * (len(held) - 2)
     mail_server.hold_at = None
     mail_server.release.set()
 
@@ -246,7 +248,8 @@ def test_sigterm_lets_the_worker_finish_the_email_in_hand_then_exit_0(
     mail_server.release.set()
 
     assert worker.wait(timeout=15) == 0
-    assert statuses(app) == [EmailStatus.SENT] + [EmailStatus.QUEUED] * 3
+    after = statuses(app)
+    assert after == [EmailStatus.SENT] + [EmailStatus.QUEUED] * (len(after) - 1)
     assert log.read_text().endswith("Worker stopped.\n")
 
 
