@@ -653,299 +653,6 @@ class HistoryHead(Base):
     seal: Mapped[str] = mapped_column(sa.String(64))
 
 
-class SupportBasis(enum.StrEnum):
-    """Why someone supports the raiser of a difference (product.md §4)."""
-
-    LINE_MANAGER = "line_manager"
-    SAFEGUARDING_LEAD = "safeguarding_lead"
-
-    @property
-    def label(self) -> str:
-        return {
-            SupportBasis.LINE_MANAGER: "the raiser's line manager",
-            SupportBasis.SAFEGUARDING_LEAD: "the agency's designated safeguarding lead",
-        }[self]
-
-
-class AgencySafeguardingLead(Base):
-    """An agency's designated safeguarding lead (a practice's named GP for safeguarding, a
-    school's DSL): supports its raisers who have no line manager."""
-
-    __tablename__ = "agency_safeguarding_lead"
-    __table_args__ = (sa.UniqueConstraint("agency_id", "user_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"))
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
-
-    user: Mapped[User] = relationship()
-
-
-class Supporter(Base):
-    """Someone who supports a difference's raiser from the first step: told when it is raised,
-    sees it, may add advice to its record, takes no action."""
-
-    __tablename__ = "supporter"
-    __table_args__ = (sa.UniqueConstraint("difference_id", "user_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"))
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
-    basis: Mapped[SupportBasis] = mapped_column(_enum(SupportBasis, "support_basis"))
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    user: Mapped[User] = relationship()
-
-
-class ProposalKind(enum.StrEnum):
-    ACCEPT = "accept"
-    WITHDRAW = "withdraw"
-
-
-class ProposalEnd(enum.StrEnum):
-    """How a lead's proposal ended."""
-
-    CONFIRMED = "confirmed"  # the raiser agreed: it was applied
-    OBJECTED = "objected"  # the raiser objected: the difference goes on
-    APPLIED = "applied"  # the raiser did not reply in time: it was applied
-    OVERTAKEN = "overtaken"  # the difference moved on first (a response, an escalation…)
-
-
-class Proposal(Base):
-    """A raising lead's proposal to accept a response or withdraw the difference. It takes
-    effect only when the raiser confirms it, or does not reply within the policy's window."""
-
-    __tablename__ = "proposal"
-    __table_args__ = (
-        # One open proposal per difference, whoever proposes at once.
-        sa.Index(
-            "ix_proposal_one_open",
-            "difference_id",
-            unique=True,
-            sqlite_where=sa.text("ended_at IS NULL"),
-            postgresql_where=sa.text("ended_at IS NULL"),
-        ),
-        # The sweep reads only open proposals whose window has passed.
-        sa.Index(
-            "ix_proposal_open_reply_by",
-            "reply_by",
-            sqlite_where=sa.text("ended_at IS NULL"),
-            postgresql_where=sa.text("ended_at IS NULL"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"), index=True)
-    stage_level: Mapped[int]
-    kind: Mapped[ProposalKind] = mapped_column(_enum(ProposalKind, "proposal_kind"))
-    proposer_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    rationale: Mapped[str] = mapped_column(sa.Text)
-    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    reply_by: Mapped[datetime] = mapped_column(UTCDateTime())
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    end: Mapped[ProposalEnd | None] = mapped_column(_enum(ProposalEnd, "proposal_end"))
-
-    proposer: Mapped[User] = relationship()
-
-
-class PartnershipDigest(Base):
-    """The weekly digest of open differences, sent once for each week (the week's Monday)."""
-
-    __tablename__ = "partnership_digest"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    week_of: Mapped[date] = mapped_column(unique=True)
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class StageAlert(Base):
-    """Something the sweep did once for a stage (a reminder, an overdue notice, an automatic
-    escalation). The unique constraint is what makes the sweep safe to run twice, or on two
-    machines at once: the second insert fails and its work is rolled back."""
-
-    __tablename__ = "stage_alert"
-    __table_args__ = (sa.UniqueConstraint("stage_id", "kind"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    stage_id: Mapped[int] = mapped_column(sa.ForeignKey("stage.id"))
-    kind: Mapped[str] = mapped_column(sa.String(30))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class EmailStatus(enum.StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    RETRYING = "retrying"
-    FAILED = "failed"
-    NOT_EMAILED = "not_emailed"  # in-app only
-
-
-class Notification(Base):
-    """The outbox: written with the action that causes it, delivered later (in-app and email).
-
-    Most are about a difference. One with an invitation carries a link to set a password: it is
-    emailed only, never shown in the inbox, and the link itself is not stored (see
-    ``Invitation``).
-    """
-
-    __tablename__ = "notification"
-    __table_args__ = (
-        # The inbox: a person's unread messages newest first, then the rest newest first (and
-        # the unread count in every page's navigation).
-        sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at", "created_at"),
-        sa.Index("ix_notification_recipient_created", "recipient_id", "created_at"),
-        # What the deliverer asks for: due emails, oldest first.
-        sa.Index("ix_notification_email_due", "email_status", "next_attempt_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    difference_id: Mapped[int | None] = mapped_column(sa.ForeignKey("difference.id"), index=True)
-    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id"), index=True)
-    invitation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invitation.id"), index=True)
-    subject: Mapped[str] = mapped_column(sa.String(200))
-    body: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    email_status: Mapped[EmailStatus] = mapped_column(
-        _enum(EmailStatus, "email_status"), default=EmailStatus.QUEUED
-    )
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    claimed_by: Mapped[str | None] = mapped_column(sa.String(100))
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(sa.Text)
-    # What the email carried when it was sent: "full" or "link_only" (notify.email_form).
-    email_form: Mapped[str | None] = mapped_column(sa.String(10))
-
-    recipient: Mapped[User] = relationship()
-    difference: Mapped[Difference | None] = relationship()
-    event: Mapped[Event | None] = relationship()
-    invitation: Mapped["Invitation | None"] = relationship()
-
-
-class LearningNote(Base):
-    """What the partnership learned from a closed difference."""
-
-    __tablename__ = "learning_note"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"), index=True)
-    author_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    text: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    difference: Mapped[Difference] = relationship()
-    author: Mapped[User] = relationship()
-
-
-class AdminChange(Base):
-    """One administrative change: who, when, what, and the record before and after."""
-
-    __tablename__ = "admin_change"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    entity: Mapped[str] = mapped_column(sa.String(40))  # agency, user, stage policy, calendar…
-    entity_id: Mapped[int | None]
-    action: Mapped[str] = mapped_column(sa.String(40))  # created, changed, deactivated…
-    summary: Mapped[str] = mapped_column(sa.String(300))
-    before: Mapped[dict | None] = mapped_column(sa.JSON)
-    after: Mapped[dict | None] = mapped_column(sa.JSON)
-
-    actor: Mapped[User | None] = relationship()
-
-
-class Invitation(Base):
-    """A one-time link to set a password. Only a hash of the token is kept.
-
-    The token is made from ``nonce`` and the application's SECRET_KEY, so the worker can make
-    the link again to email it while the database alone holds nothing that opens the account.
-    Invitations from before nonces were kept have none: their links were never emailed from
-    the outbox.
-    """
-
-    __tablename__ = "invitation"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    nonce: Mapped[str | None] = mapped_column(sa.String(64))
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    user: Mapped[User] = relationship(foreign_keys=[user_id])
-
-
-class AccessKind(enum.StrEnum):
-    VIEWED_DIFFERENCE = "viewed_difference"
-    VIEWED_REPORT = "viewed_report"  # the dashboard, the unresolved list, the report, this log
-    DOWNLOADED_CSV = "downloaded_csv"
-
-    @property
-    def label(self) -> str:
-        return ACCESS_KIND_LABELS[self]
-
-
-ACCESS_KIND_LABELS = {
-    AccessKind.VIEWED_DIFFERENCE: "Viewed the difference",
-    AccessKind.VIEWED_REPORT: "Viewed a report",
-    AccessKind.DOWNLOADED_CSV: "Downloaded a spreadsheet",
-}
-
-
-class AccessEntry(Base):
-    """The access log: who viewed a difference, a report or downloaded a spreadsheet, and when.
-
-    Append-only and sealed like the history (escalate.history, "the access log"): each entry's
-    seal covers the seal of the entry before it, ``position`` numbers them 1, 2, 3…
-    """
-
-    __tablename__ = "access_entry"
-    __table_args__ = (
-        # A difference's views, newest first (its page); the log's search by date and person.
-        sa.Index("ix_access_entry_difference_position", "difference_id", "position"),
-        sa.Index("ix_access_entry_user_position", "user_id", "position"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    position: Mapped[int] = mapped_column(unique=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    kind: Mapped[AccessKind] = mapped_column(_enum(AccessKind, "access_kind"))
-    difference_id: Mapped[int | None] = mapped_column(sa.ForeignKey("difference.id"))
-    what: Mapped[str] = mapped_column(sa.String(300))  # the page or file, and its filters
-    key_id: Mapped[str] = mapped_column(sa.String(16))
-    previous_seal: Mapped[str] = mapped_column(sa.String(64))
-    seal: Mapped[str] = mapped_column(sa.String(64))
-
-    user: Mapped[User] = relationship()
-    difference: Mapped[Difference | None] = relationship()
-
-
-class AccessHead(Base):
-    """The access log's last position and seal: one row, locked by each new entry so that
-    entries take their places one at a time."""
-
-    __tablename__ = "access_head"
-    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    position: Mapped[int]
-    seal: Mapped[str] = mapped_column(sa.String(64))
-
-
-@sa.event.listens_for(AccessEntry, "before_update")
-@sa.event.listens_for(AccessEntry, "before_delete")
-def _access_log_is_append_only(mapper, connection, target) -> None:
-    raise ValueError("the access log is append-only: entries are never changed or removed")
-
-
 class RecoveryCode(Base):
     """One of a person's single-use recovery codes for two-factor sign-in (only its hash)."""
 
@@ -961,3 +668,27 @@ class RecoveryCode(Base):
 @sa.event.listens_for(Event, "before_delete")
 def _history_is_append_only(mapper, connection, target) -> None:
     raise ValueError("a difference's history is append-only: events are never changed or removed")
+
+
+# Support and follow-up, and what is sent, noted and logged, are modules of their own.
+from escalate.model_records import (  # noqa: E402, F401
+    ACCESS_KIND_LABELS,
+    AccessEntry,
+    AccessHead,
+    AccessKind,
+    AdminChange,
+    EmailStatus,
+    Invitation,
+    LearningNote,
+    Notification,
+)
+from escalate.model_support import (  # noqa: E402, F401
+    AgencySafeguardingLead,
+    PartnershipDigest,
+    Proposal,
+    ProposalEnd,
+    ProposalKind,
+    StageAlert,
+    SupportBasis,
+    Supporter,
+)
