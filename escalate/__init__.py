@@ -96,7 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseIdConverter
     from escalate import presentation
     from escalate.about.views import bp as about_bp
-    from escalate.admin import sign_in  # noqa: F401 (its pages join admin)
+    from escalate.admin import policy_views, sign_in  # noqa: F401 (their pages join admin)
     from escalate.admin.views import bp as admin_bp
     from escalate.assets import bp as assets_bp
     from escalate.auth import single_sign_on, two_factor  # noqa: F401 (their pages join auth)
