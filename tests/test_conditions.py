@@ -188,7 +188,7 @@ def test_who_may_see_a_difference_in_sql_is_who_the_rules_let_see_it_supporters_
     services.differences.raise_difference(
         factories.user(Role.PRACTITIONER, agency=health), factories.new_difference(police), NOW
     )
-    differences = db.session.scalars(sa.select(Difference)).all()
+    differences = db.session.scalars(sa.select(Difference).order_by(Difference.id)).all()
     seen = {}
     for user in db.session.scalars(sa.select(User)):
         by_sql = set(

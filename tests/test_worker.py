@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from escalate import cli
 from escalate.extensions import db
-from escalate.models import EmailStatus, Notification
+from escalate.models import EmailStatus, Notification, PartnershipDigest
+from escalate.services import digest
 from tests.mailserver import MailServer, wait_for
 from tests.test_delivery import BASE_URL, NOW, raise_difference
 
@@ -79,7 +80,7 @@ def test_deliver_without_a_mail_server_writes_eml_files_to_the_instance_folder(
     assert message["Message-ID"] == "<notification-1@escalate.northshire.example>"
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert f"{BASE_URL}/differences/{reference}" in text
-    assert statuses(app) == [EmailStatus.SENT, EmailStatus.SENT]
+    assert statuses(app) == [EmailStatus.SENT] * 3
 
     again = runner.invoke(args=["escalate", "deliver"])
     assert again.output.startswith("Email: 0 sent,")
@@ -160,6 +161,8 @@ def start_worker(database_url: str, mail_server: MailServer, log: Path) -> subpr
         "FLASK_APP": "wsgi",
         "ESCALATE_ENV": "development",
         "SECRET_KEY": os.environ["SECRET_KEY"],
+        "HISTORY_KEY": os.environ["HISTORY_KEY"],
+        "HISTORY_CHECKPOINT_LOG": str(log.parent / "history-checkpoints.jsonl"),
         "DATABASE_URL": database_url,
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(mail_server.port),
@@ -197,10 +200,17 @@ def workers():
 
 
 def raise_several(app, people, count: int) -> None:
-    """Differences raised a minute ago by the real clock, so a real worker finds them due."""
+    """Differences raised a minute ago by the real clock, so a real worker finds them due; this
+    week's digest to the partnership has gone already, so their emails are all there is to send."""
     a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
     for _ in range(count):
         raise_difference(app, people, now=a_minute_ago)
+    with app.app_context():
+        db.session.add(
+            PartnershipDigest(week_of=digest.week_of(a_minute_ago), sent_at=a_minute_ago)
+        )
+        db.session.commit()
+        db.session.remove()
 
 
 def test_a_worker_killed_mid_send_and_restarted_loses_nothing(
@@ -222,7 +232,7 @@ def test_a_worker_killed_mid_send_and_restarted_loses_nothing(
     mail_server.release.set()
 
     second = workers.start(database_url, mail_server, tmp_path / "worker.log")
-    wait_for(lambda: statuses(app) == [EmailStatus.SENT] * 6, timeout=30, what="every email sent")
+    wait_for(lambda: statuses(app) == [EmailStatus.SENT] * 9, timeout=30, what="every email sent")
     second.send_signal(signal.SIGTERM)
     assert second.wait(timeout=15) == 0
 

@@ -1552,13 +1552,14 @@ def test_no_notification_identifies_the_child(cast):
 def test_an_event_altered_in_the_database_breaks_verification_at_that_event(cast):
     d = full_journey(cast)
     third = d.events[2]
-    altered = dict(third.data, rationale="The GP agreed the decision was right.")
+    # The rationale is a free text: kept beside the sealed data, under its sealed commitment.
+    altered = dict(third.texts, rationale="The GP agreed the decision was right.")
 
     db.session.execute(
-        sa.text("UPDATE event SET data = :data WHERE id = :id").bindparams(
-            sa.bindparam("data", type_=sa.JSON)
+        sa.text("UPDATE event SET texts = :texts WHERE id = :id").bindparams(
+            sa.bindparam("texts", type_=sa.JSON)
         ),
-        {"data": altered, "id": third.id},
+        {"texts": altered, "id": third.id},
     )
     db.session.commit()
     db.session.expire_all()
