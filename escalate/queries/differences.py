@@ -126,6 +126,19 @@ def find_difference(user: User, reference: str) -> Difference:
     return difference
 
 
+def find_difference_id(user: User, reference: str) -> int:
+    """The id of the difference with this reference if ``user`` may see it; otherwise NotFound.
+    One statement, for what is written (the access log) before the page loads the difference."""
+    found = db.session.scalar(
+        sa.select(Difference.id).where(
+            Difference.reference == (reference or "").strip().upper(), visible_to(user)
+        )
+    )
+    if found is None:
+        raise NotFound("Difference not found.")
+    return found
+
+
 @dataclass(frozen=True)
 class DifferenceFacts:
     """What a page shows about a difference for one user at one instant."""

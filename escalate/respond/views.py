@@ -135,10 +135,12 @@ def waiting():
 @bp.route("/differences/<reference>")
 @login_required
 def show(reference):
-    difference = queries.differences.find_difference(current_user, reference)
+    # The view is logged (and committed) first, so the difference is loaded once, after it.
+    difference_id = queries.differences.find_difference_id(current_user, reference)
     presentation.log_access(
-        AccessKind.VIEWED_DIFFERENCE, f"Difference {difference.reference}", difference.id
+        AccessKind.VIEWED_DIFFERENCE, f"Difference {reference.strip().upper()}", difference_id
     )
+    difference = queries.differences.find_difference(current_user, reference)
     now = presentation.now()
     facts = queries.differences.facts(current_user, difference, now)
     views = None
