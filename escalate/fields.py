@@ -4,7 +4,8 @@ from datetime import datetime
 
 from flask import request
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput
+from govuk_frontend_wtf.gov_form_base import GovFormBase
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSelect
 from werkzeug.datastructures import MultiDict
 from wtforms import DateField, IntegerField, TextAreaField
 from wtforms.validators import Length
@@ -58,6 +59,26 @@ class Form(FlaskForm):
             if problem is not None:
                 return problem
         return None
+
+
+def choice_id(value) -> int:
+    """A choice of a row by its id: anything but a whole number is no choice (0), for the rules
+    to refuse with what to choose."""
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
+
+
+class GovSelectWithData(GovSelect):
+    """GovSelect that gives each option the attributes its choice carries (a choice's third
+    part, like ``{"data-agency": "3"}``), for the page's script to read."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        kwargs["items"] = [
+            {"text": label, "value": value, "selected": selected, "attributes": render_kw or {}}
+            for value, label, selected, render_kw in field.iter_choices()
+        ]
+        return GovFormBase.__call__(self, field, **kwargs)
 
 
 class DayMonthYearField(DateField):

@@ -1,6 +1,6 @@
 """The database model of what escalate sends, notes and logs: notifications, learning notes, the
-record of changes, invitations and the access log. Part of ``escalate.models``, which re-exports
-it."""
+record of changes, invitations, drafts being raised and the access log. Part of
+``escalate.models``, which re-exports it."""
 
 import enum
 from datetime import datetime
@@ -129,6 +129,21 @@ class Invitation(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class RaiseDraft(Base):
+    """A difference being raised, between its questions and "Check your answers": what the raiser
+    typed, kept so that going back, forward or changing an answer loses nothing, and raised once.
+    One a person; removed when the difference is raised, and by the sweep once stale
+    (services.drafts.DRAFT_KEPT_DAYS)."""
+
+    __tablename__ = "raise_draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), unique=True)
+    urgent: Mapped[bool]
+    answers: Mapped[list] = mapped_column(sa.JSON)  # [[field name, value], …] as sent
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class AccessKind(enum.StrEnum):

@@ -681,6 +681,7 @@ from escalate.model_records import (  # noqa: E402, F401
     Invitation,
     LearningNote,
     Notification,
+    RaiseDraft,
 )
 from escalate.model_support import (  # noqa: E402, F401
     AgencySafeguardingLead,

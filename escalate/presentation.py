@@ -126,9 +126,13 @@ def with_filters(what: str) -> str:
 
 
 def attach_error(form, error) -> None:
-    """Show a rule's refusal on the form field it is about (or the form's first field)."""
-    field = getattr(form, error.field, None) or next(iter(form))
-    field.errors = [*field.errors, str(error)]
+    """Show a rule's refusal on the form field it is about (or the form's first field); every
+    refusal, when the rules found several (FieldErrors). A field the form itself found wrong
+    already keeps its own message: one message a field."""
+    for each in getattr(error, "errors", [error]):
+        field = getattr(form, each.field, None) or next(iter(form))
+        if not field.errors:
+            field.errors = [str(each)]
 
 
 def page_number(name: str = "page") -> int:

@@ -114,6 +114,12 @@ def require_text(text: str | None, *, field: str, what: str) -> str:
 
 def check_child(reference: str | None, initials: str | None, date_of_birth, today) -> None:
     """The child is identified only as far as the process needs: a case reference and initials."""
+    check_child_reference(reference)
+    check_child_initials(initials)
+    check_child_date_of_birth(date_of_birth, today)
+
+
+def check_child_reference(reference: str | None) -> None:
     if not (reference or "").strip():
         raise FieldError(
             "child_reference", "Enter your agency's case reference for the child"
@@ -123,6 +129,9 @@ def check_child(reference: str | None, initials: str | None, date_of_birth, toda
             "child_reference",
             f"The case reference must be {MAX_CHILD_REFERENCE_CHARACTERS} characters or fewer",
         )
+
+
+def check_child_initials(initials: str | None) -> None:
     cleaned = (initials or "").strip()
     if not cleaned:
         raise FieldError("child_initials", "Enter the child's initials")
@@ -130,6 +139,9 @@ def check_child(reference: str | None, initials: str | None, date_of_birth, toda
         raise FieldError(
             "child_initials", "Enter the child's initials using letters only, like JS"
         )
+
+
+def check_child_date_of_birth(date_of_birth, today) -> None:
     if date_of_birth is not None:
         if date_of_birth > today:
             raise FieldError("child_date_of_birth", "Date of birth must be in the past")

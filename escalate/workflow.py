@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from escalate.errors import (  # noqa: F401  (named here for the rules' callers)
     DomainError,
     FieldError,
+    FieldErrors,
+    FieldProblems,
     InvalidRequest,
     NotAllowed,
     NotFound,
@@ -25,6 +27,9 @@ from escalate.models import AGENCY_ROLES, LeadRule, ResponderRule, Role, State, 
 from escalate.rationale import (  # noqa: F401  (named here for the rules' callers)
     PLACEHOLDERS,
     check_child,
+    check_child_date_of_birth,
+    check_child_initials,
+    check_child_reference,
     is_placeholder,
     require_rationale,
     require_text,

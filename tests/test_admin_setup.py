@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from escalate.extensions import db
 from escalate.models import AdminChange, Agency, Difference, User
-from tests.conftest import hidden_fields, set_up_two_factor, submit
+from tests.conftest import set_up_two_factor, submit
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday, GMT
 ADMIN_PASSWORD = "the first admin's passphrase"
@@ -97,11 +97,10 @@ def raise_difference_through_pages(browser, receiving_agency_id) -> str:
         "desired_outcome": "A strategy discussion and a section 47 enquiry.",
         "discussed_informally": "no",
     }
-    check = submit(browser, "/differences/new/details?urgent=no", details,
-                   form_page="/differences/new")
-    assert check.status_code == 200, check.get_data(as_text=True)
-    fields = {**hidden_fields(check.get_data(as_text=True)), "confirm": "yes"}
-    confirmed = browser.post("/differences/new/details?urgent=no", data=fields)
+    sent = submit(browser, "/differences/new/details?urgent=no", details,
+                  form_page="/differences/new")
+    assert sent.status_code == 302, sent.get_data(as_text=True)
+    confirmed = submit(browser, "/differences/new/check", {})
     assert confirmed.status_code == 302
     return browser.get(confirmed.headers["Location"]).get_data(as_text=True)
 

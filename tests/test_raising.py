@@ -49,31 +49,25 @@ def count(app, model=Difference) -> int:
 
 
 def check_answers(browser, people, urgent="no", **overrides):
-    check = submit(
+    """Send the details; they are kept and the browser is sent on to check its answers."""
+    sent = submit(
         browser, f"/differences/new/details?urgent={urgent}", details(people, **overrides)
     )
+    assert sent.status_code == 302, sent.get_data(as_text=True)
+    assert sent.location.endswith("/differences/new/check")
+    check = browser.get("/differences/new/check")
     assert check.status_code == 200
     assert "Check your answers before raising the difference" in check.get_data(as_text=True)
     return check
 
 
-def confirm_answers(browser, check, urgent="no"):
-    fields = {**_hidden_fields(check.get_data(as_text=True)), "confirm": "yes"}
-    return browser.post(f"/differences/new/details?urgent={urgent}", data=fields)
+def confirm_answers(browser, check=None, urgent="no"):
+    return submit(browser, "/differences/new/check", {})
 
 
 def raise_through_pages(browser, people, urgent="no", **overrides):
     check = check_answers(browser, people, urgent, **overrides)
     return check, confirm_answers(browser, check, urgent)
-
-
-def _hidden_fields(page: str) -> dict:
-    import re
-
-    fields: dict[str, list[str]] = {}
-    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page):
-        fields.setdefault(name, []).append(value.replace("&#39;", "'").replace("&amp;", "&"))
-    return fields
 
 
 def test_the_first_question_is_immediate_risk(people, client_for):
@@ -178,16 +172,81 @@ def test_raising_checks_answers_then_records_and_confirms(app, people, client_fo
 
 def test_change_your_answers_brings_the_form_back_filled_in(people, client_for):
     browser = client_for(people.gp)
-    check = submit(browser, "/differences/new/details?urgent=no", details(people))
-    back = browser.post(
-        "/differences/new/details?urgent=no",
-        data={**_hidden_fields(check.get_data(as_text=True)), "change": "yes"},
-    )
+    check = check_answers(browser, people).get_data(as_text=True)
+    change = re.search(r'href="([^"]+#reasons)"', check).group(1).replace("&amp;", "&")
+    assert change == "/differences/new/details?urgent=no#reasons"
+    back = browser.get(change)
     page = back.get_data(as_text=True)
     assert "Tell us about the difference" in page
     assert 'value="CSC-20431"' in page
     assert "The bruising pattern on the upper arm" in page
     assert "There is a problem" not in page
+
+
+def test_back_forward_and_refresh_never_send_the_answers_again(app, people, client_for):
+    browser = client_for(people.gp)
+    check_answers(browser, people)
+    # "Check your answers" is a page of its own: shown again as often as asked, nothing sent.
+    again = browser.get("/differences/new/check")
+    assert again.status_code == 200 and count(app) == 0
+    first = confirm_answers(browser)
+    assert first.location.endswith("/differences/RPD-2026-00001/raised")
+    # The raise button pressed again (a double click, or back then send): raised once.
+    twice = submit(browser, "/differences/new/check", {}, form_page="/differences/yours")
+    assert twice.status_code == 302 and twice.location.endswith("/differences/yours")
+    assert "That difference has been raised already" in browser.get(
+        "/differences/yours"
+    ).get_data(as_text=True)
+    assert count(app) == 1
+    # Back to "Check your answers" after raising starts a new difference, empty.
+    assert browser.get("/differences/new/check").location.endswith("/differences/new")
+
+
+def test_each_question_page_has_a_back_link(people, client_for):
+    browser = client_for(people.gp)
+    for page, back in (
+        ("/differences/new", "/"),
+        ("/differences/new/details?urgent=no", "/differences/new"),
+    ):
+        html = browser.get(page).get_data(as_text=True)
+        assert f'<a href="{back}" class="govuk-back-link">Back</a>' in html, page
+    check_answers(browser, people)
+    html = browser.get("/differences/new/check").get_data(as_text=True)
+    assert (
+        '<a href="/differences/new/details?urgent=no" class="govuk-back-link">Back</a>' in html
+    )
+
+
+def test_every_problem_with_the_details_is_shown_at_once(app, people, client_for):
+    browser = client_for(people.gp)
+    page = submit(
+        browser,
+        "/differences/new/details?urgent=yes",
+        details(
+            people,
+            receiving_agency=str(people.csc.id),
+            named_professional=str(people.gp_lead.id),  # not of the agency chosen
+            reasons="n/a",
+            informal_discussion="",
+            protective_action="",
+            start_stage="1",
+            child_reference="",
+        ),
+    )
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    start = html.index("govuk-error-summary__list")
+    summary = html[start : html.index("</ul>", start)]
+    found = re.findall(r'<a href="#([^"]+)">', summary)
+    # One problem a field, in the order of the page.
+    assert found == [
+        "protective_action",
+        "child_reference",
+        "named_professional",
+        "reasons",
+        "informal_discussion",
+    ], summary
+    assert count(app) == 0
 
 
 def test_an_urgent_difference_needs_the_protective_action_and_has_urgent_timescales(
@@ -246,8 +305,9 @@ def test_the_raiser_of_an_urgent_difference_starts_it_at_stage_two(app, people, 
 
 @pytest.mark.parametrize(
     ("start_stage", "message"),
-    [(None, "Select the stage at which the difference starts"), ("4", "Not a valid choice"),
-     ("two", "Not a valid choice")],
+    [(None, "Select the stage at which the difference starts"),
+     ("4", "An urgent difference can start at stage 1, 2 or 3"),
+     ("two", "An urgent difference can start at stage 1, 2 or 3")],
 )
 def test_an_urgent_difference_starts_only_where_the_policy_allows(
     app, people, client_for, start_stage, message
@@ -300,8 +360,8 @@ def test_the_policy_can_keep_urgent_differences_at_stage_one(app, people, client
         ({"child_date_of_birth": ["31", "2", "2020"]}, "Date of birth must be a real date"),
         ({"child_date_of_birth": ["1", "1", "2027"]}, "Date of birth must be in the past"),
         ({"receiving_agency": "0"}, "Select the agency you disagree with"),
-        ({"named_professional": "999999"}, "Not a valid choice"),
-        ({"category": "gossip"}, "Not a valid choice"),
+        ({"named_professional": "999999"}, "Select a professional who works for Children"),
+        ({"category": "gossip"}, "Select what the difference is about"),
         (
             {"discussed_informally": "yes", "informal_discussion": ""},
             "Enter when you discussed it, with whom, and what was said",
@@ -334,12 +394,17 @@ def test_a_named_professional_must_work_for_the_chosen_agency(app, people, clien
 
 
 def test_confirming_applies_the_rules_again(app, people, client_for):
-    # A tampered confirmation (placeholder reasons) is refused even after check your answers.
+    # A person named on the check page who has since left the agency is refused at confirming.
     browser = client_for(people.gp)
-    check = submit(browser, "/differences/new/details?urgent=no", details(people))
-    fields = {**_hidden_fields(check.get_data(as_text=True)), "confirm": "yes", "reasons": "n/a"}
-    response = browser.post("/differences/new/details?urgent=no", data=fields)
-    assert "Explain why you disagree in your own words" in response.get_data(as_text=True)
+    check_answers(browser, people)
+    with app.app_context():
+        db.session.get(User, people.sw.id).active = False
+        db.session.commit()
+    response = confirm_answers(browser)
+    assert response.status_code == 200
+    assert "Select a professional who works for Children&#39;s Social Care" in (
+        response.get_data(as_text=True)
+    )
     assert count(app) == 0
 
 
@@ -420,3 +485,21 @@ def test_each_list_of_your_differences_pages_on_its_own(people, client_for, stor
     # A page that does not exist shows the nearest one that does; junk shows the first.
     html = gp.get("/differences/yours?raised_page=99&others_page=x").get_data(as_text=True)
     assert mine_lists(html) == ([story["A"]], [story["E"]])
+
+
+def test_the_sweep_removes_a_draft_nobody_came_back_to_after_seven_days(app, people, client_for):
+    from datetime import timedelta
+
+    from escalate.models import RaiseDraft
+
+    check_answers(client_for(people.gp), people)
+    with app.app_context():
+        six_days = services.sweep.sweep(NOW + timedelta(days=6, hours=23))
+        dry = services.sweep.sweep(NOW + timedelta(days=7, hours=1), dry_run=True)
+        assert (six_days.drafts, dry.drafts, count(app, RaiseDraft)) == (0, 1, 1)
+        report = services.sweep.sweep(NOW + timedelta(days=7, hours=1))
+        assert report.drafts == 1 and "1 stale draft removed" in str(report)
+    assert count(app, RaiseDraft) == 0
+    assert client_for(people.gp).get("/differences/new/check").location.endswith(
+        "/differences/new"
+    )

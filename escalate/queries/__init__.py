@@ -6,6 +6,7 @@ from escalate.queries import (  # noqa: F401
     conditions,
     differences,
     digest,
+    drafts,
     figures,
     histories,
     inbox,

@@ -9,7 +9,14 @@ from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaF
 from wtforms.validators import InputRequired, Length, Optional
 
 from escalate import wording
-from escalate.fields import DayMonthYearField, Form, at_most, long_text_limit
+from escalate.fields import (
+    DayMonthYearField,
+    Form,
+    GovSelectWithData,
+    at_most,
+    choice_id,
+    long_text_limit,
+)
 from escalate.models import Category
 
 
@@ -35,20 +42,22 @@ def _text(label, message, description="", required=True):
 
 
 class DifferenceForm(Form):
-    """Everything product.md §2 records. Agencies and people are filled in by the view."""
+    """Everything product.md §2 records, in the order the page asks (so the error summary
+    follows the page). Agencies and people are filled in by the view."""
 
-    receiving_agency = SelectField(
-        "Which agency do you disagree with?",
-        widget=GovSelect(),
-        coerce=int,
-        validators=[InputRequired(message="Select the agency you disagree with")],
+    protective_action = _text(
+        "What protective action has been taken for the child?",
+        "",
+        "For example: referral to the MASH at 10am today; police called; child at hospital.",
+        required=False,
     )
-    named_professional = SelectField(
-        "Who made the decision, if you know? (optional)",
-        description="They will be asked to respond first. If you do not know, the agency's "
-        "contact for differences will be asked.",
-        widget=GovSelect(),
-        coerce=int,
+    start_stage = RadioField(
+        "At which stage should the difference start?",
+        description="Start higher when the child cannot wait for the practitioner who made the "
+        "decision: stage 2 goes straight to the managers.",
+        widget=GovRadioInput(),
+        choices=[],  # set by the view, for an urgent difference only
+        validate_choice=False,
         validators=[Optional()],
     )
     child_reference = StringField(
@@ -77,10 +86,29 @@ class DifferenceForm(Form):
         description="For example, 27 3 2019",
         validators=[Optional()],
     )
+    # The choices below are checked by the rules of raising, which say what is wrong with one
+    # (an agency with nobody to answer, a person of another agency), not "Not a valid choice".
+    receiving_agency = SelectField(
+        "Which agency do you disagree with?",
+        widget=GovSelect(),
+        coerce=choice_id,
+        validate_choice=False,
+        validators=[InputRequired(message="Select the agency you disagree with")],
+    )
+    named_professional = SelectField(
+        "Who made the decision, if you know? (optional)",
+        description="They will be asked to respond first. If you do not know, the agency's "
+        "contact for differences will be asked.",
+        widget=GovSelectWithData(),
+        coerce=choice_id,
+        validate_choice=False,
+        validators=[Optional()],
+    )
     category = RadioField(
         "What is the difference about?",
         widget=GovRadioInput(),
         choices=[(c.value, c.label) for c in Category],
+        validate_choice=False,
         validators=[InputRequired(message="Select what the difference is about")],
     )
     decision = _text(
@@ -106,20 +134,6 @@ class DifferenceForm(Form):
     informal_discussion = _text(
         "When did you discuss it, with whom, and what was said?",
         "",
-        required=False,
-    )
-    start_stage = RadioField(
-        "At which stage should the difference start?",
-        description="Start higher when the child cannot wait for the practitioner who made the "
-        "decision: stage 2 goes straight to the managers.",
-        widget=GovRadioInput(),
-        choices=[],  # set by the view, for an urgent difference only
-        validators=[Optional()],
-    )
-    protective_action = _text(
-        "What protective action has been taken for the child?",
-        "",
-        "For example: referral to the MASH at 10am today; police called; child at hospital.",
         required=False,
     )
     submit = SubmitField("Continue", widget=GovSubmitInput())

@@ -10,6 +10,7 @@ from escalate.services import (  # noqa: F401
     demo,
     differences,
     digest,
+    drafts,
     extension_requests,
     importing,
     inbox,

@@ -44,8 +44,10 @@ from escalate.services._stages import (
     schedule_raiser_reminder,
 )
 from escalate.services._support import add_supporters
+from escalate.services.drafts import forget_draft
 from escalate.workflow import (
     FieldError,
+    FieldProblems,
     NotAllowed,
     NotFound,
     StaleDifference,
@@ -110,37 +112,73 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
     if difference.urgent:
         alert_partnership(difference, event, now, "urgent_raised", common)
     alert_partnership_if_senior(difference, stage, event, now, common)
+    forget_draft(raiser)  # raised: the draft it was checked from is done with
     commit_or_stale()
     return difference
 
 
 def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Difference:
-    """A new, unsaved difference from what the raiser recorded, or the first rule it breaks."""
+    """A new, unsaved difference from what the raiser recorded, or FieldErrors naming every
+    rule it breaks (so the form shows them all at once), in the order of the form."""
     if not workflow.may_raise(actor_for(raiser)):
         raise NotAllowed("Only a professional in a member agency can raise a difference.")
-    receiving = db.session.get(Agency, new.receiving_agency_id)
-    workflow.check_receiving_agency(
-        raiser.agency_id,
-        receiving.id if receiving else None,
-        has_professionals=receiving is not None
-        and db.session.scalar(sa.select(conditions.has_professionals(receiving.id))),
-    )
+    problems = FieldProblems()
+    start_stage = protective_action = None
+    if new.immediate_risk:
+        with problems.check():
+            protective_action = workflow.require_text(
+                new.protective_action,
+                field="protective_action",
+                what="the protective action that has been taken",
+            )
+    with problems.check():
+        start_stage = _start_stage(new)
+    with problems.check():
+        workflow.check_child_reference(new.child_reference)
+    with problems.check():
+        workflow.check_child_initials(new.child_initials)
+    with problems.check():
+        workflow.check_child_date_of_birth(
+            new.child_date_of_birth, calendar.to_local(now).date()
+        )
+    receiving = db.session.get(Agency, new.receiving_agency_id) if new.receiving_agency_id else None
+    with problems.check():
+        workflow.check_receiving_agency(
+            raiser.agency_id,
+            receiving.id if receiving else None,
+            has_professionals=receiving is not None
+            and db.session.scalar(sa.select(conditions.has_professionals(receiving.id))),
+        )
     named = None
-    if new.named_professional_id is not None:
+    if new.named_professional_id is not None and not problems.about("receiving_agency"):
         named = db.session.get(User, new.named_professional_id)
-        workflow.check_named_professional(person_for(named), receiving.id, receiving.name)
-    try:
-        category = Category(new.category)
-    except ValueError:
-        raise FieldError("category", "Select what the difference is about") from None
-    workflow.check_child(
-        new.child_reference,
-        new.child_initials,
-        new.child_date_of_birth,
-        calendar.to_local(now).date(),
-    )
-    start_stage = _start_stage(new)
-    difference = Difference(
+        with problems.check():
+            workflow.check_named_professional(person_for(named), receiving.id, receiving.name)
+    category = decision = reasons = desired_outcome = informal_discussion = None
+    with problems.check():
+        try:
+            category = Category(new.category)
+        except ValueError:
+            raise FieldError("category", "Select what the difference is about") from None
+    with problems.check():
+        decision = workflow.require_text(
+            new.decision, field="decision", what="the decision or action you disagree with"
+        )
+    with problems.check():
+        reasons = workflow.require_rationale(new.reasons, field="reasons", what="why you disagree")
+    with problems.check():
+        desired_outcome = workflow.require_text(
+            new.desired_outcome, field="desired_outcome", what="the outcome you want"
+        )
+    if new.discussed_informally:
+        with problems.check():
+            informal_discussion = workflow.require_text(
+                new.informal_discussion,
+                field="informal_discussion",
+                what="when you discussed it, with whom, and what was said",
+            )
+    problems.raise_any()
+    return Difference(
         raiser=raiser,
         raising_agency_id=raiser.agency_id,
         receiving_agency=receiving,
@@ -149,39 +187,18 @@ def _build_difference(raiser: User, new: NewDifference, now: datetime) -> Differ
         child_initials=new.child_initials.strip().upper(),
         child_date_of_birth=new.child_date_of_birth,
         category=category,
-        decision=workflow.require_text(
-            new.decision, field="decision", what="the decision or action you disagree with"
-        ),
-        reasons=workflow.require_rationale(new.reasons, field="reasons", what="why you disagree"),
-        desired_outcome=workflow.require_text(
-            new.desired_outcome, field="desired_outcome", what="the outcome you want"
-        ),
+        decision=decision,
+        reasons=reasons,
+        desired_outcome=desired_outcome,
         discussed_informally=new.discussed_informally,
-        informal_discussion=(
-            workflow.require_text(
-                new.informal_discussion,
-                field="informal_discussion",
-                what="when you discussed it, with whom, and what was said",
-            )
-            if new.discussed_informally
-            else ""
-        ),
+        informal_discussion=informal_discussion or "",
         immediate_risk=new.immediate_risk,
-        protective_action=(
-            workflow.require_text(
-                new.protective_action,
-                field="protective_action",
-                what="the protective action that has been taken",
-            )
-            if new.immediate_risk
-            else ""
-        ),
+        protective_action=protective_action or "",
         urgent=new.immediate_risk,
         state=State.AWAITING_RESPONSE,
         stage_level=start_stage,
         raised_at=now,
     )
-    return difference
 
 
 def _start_stage(new: NewDifference) -> int:

@@ -35,7 +35,7 @@ from escalate.models import (
 )
 from escalate.queries.differences import situation
 from escalate.queries.setup import working_calendar
-from escalate.services import digest, proposals, raising_side, retention
+from escalate.services import digest, drafts, proposals, raising_side, retention
 from escalate.services._records import (
     alert_partnership,
     message_facts,
@@ -113,10 +113,16 @@ class SweepReport:
         return self.count(deadlines.Duty.EXTENSION_LAPSED)
 
     digests: int = 0  # the partnership's weekly digest, sent (0 or 1)
+    drafts: int = 0  # drafts of differences nobody came back to raise, removed
 
     def __bool__(self) -> bool:
         return bool(
-            self.items or self.skipped or self.problems or self.digests or self.anonymised
+            self.items
+            or self.skipped
+            or self.problems
+            or self.digests
+            or self.anonymised
+            or self.drafts
         )
 
     def __str__(self) -> str:
@@ -133,6 +139,7 @@ class SweepReport:
             (self.count(deadlines.Duty.PROPOSAL_APPLIED), ("proposal applied",) * 2),
             (self.digests, ("weekly digest", "weekly digests")),
             (len(self.anonymised), ("anonymised",) * 2),
+            (self.drafts, ("stale draft removed", "stale drafts removed")),
         ):
             if count:
                 said += f", {plural(count, *words)}"
@@ -144,7 +151,8 @@ def sweep(
 ) -> SweepReport:
     """Do everything that is due at ``now``: one transaction per stage, each done exactly once;
     then anonymise the differences the retention policy says are due (closed
-    ``retention_years`` ago, RETENTION_YEARS by default), one transaction each.
+    ``retention_years`` ago, RETENTION_YEARS by default), one transaction each; then remove the
+    drafts of differences nobody came back to raise.
 
     With ``dry_run`` it reports what it would do and changes nothing. Everything due is done in
     one call (no cap): the due queries are indexed range queries on ``remind_at``, ``deadline``,
@@ -156,6 +164,7 @@ def sweep(
     years = retention_years or current_app.config["RETENTION_YEARS"]
     report.anonymised, skipped = retention.anonymise_due(now, years, dry_run=dry_run)
     report.skipped += skipped
+    report.drafts = drafts.discard_stale_drafts(now, dry_run=dry_run)
     return report
 
 

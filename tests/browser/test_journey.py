@@ -186,7 +186,15 @@ def test_a_difference_from_raising_to_the_partnerships_decision(live_server, bro
     person.press("Continue")
     person.fill("child_reference", "CSC-99001")
     person.fill("child_initials", "AB")
+    people = Select(browser.find_element(By.ID, "named_professional"))
+    everyone = [option.text for option in people.options]
+    agencies = {name.split(" – ")[-1] for name in everyone[1:]}
+    assert len(agencies) > 1, "before an agency is chosen, everyone is offered"
     person.select("receiving_agency", "Northshire Children's Social Care")
+    # Once the agency is chosen, only its people are offered.
+    offered = [option.text for option in people.options]
+    assert offered[0] == "I do not know" and len(offered) > 1
+    assert all(name.endswith("Children's Social Care") for name in offered[1:]), offered
     person.select(
         "named_professional", "Sam Okafor, Social Worker – Northshire Children's Social Care"
     )
@@ -198,8 +206,22 @@ def test_a_difference_from_raising_to_the_partnerships_decision(live_server, bro
         "by the account given; it needs a paediatric opinion.",
     )
     person.fill("desired_outcome", "A child protection medical this week.")
+    # When and with whom it was discussed is asked only after "Yes".
+    discussion = browser.find_element(By.ID, "informal_discussion")
+    assert not discussion.is_displayed()
+    person.choose("discussed_informally", "yes")
+    assert discussion.is_displayed()
     person.choose("discussed_informally", "no")
+    assert not discussion.is_displayed()
     person.press("Continue")
+    assert "Check your answers before raising the difference" in person.text()
+    # Back to the questions and forward again: the answers are all there, nothing is sent
+    # again, and the browser never asks to confirm a form resubmission.
+    browser.back()
+    assert browser.find_element(By.ID, "child_reference").get_attribute("value") == "CSC-99001"
+    browser.forward()
+    assert "Check your answers before raising the difference" in person.text()
+    browser.refresh()
     assert "Check your answers before raising the difference" in person.text()
     person.press("Raise the difference")
     assert "Difference raised" in person.text()
