@@ -1,6 +1,6 @@
 """The base of every form, and the form fields shared by the journeys' forms."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import request
 from flask_wtf import FlaskForm
@@ -66,6 +66,16 @@ def choice_id(value) -> int:
     to refuse with what to choose."""
     text = str(value if value is not None else "").strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
+
+
+def iso_date(value):
+    """A date chosen from a list (2026-12-01), or None for anything else (the rules refuse it)."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
 
 
 class GovSelectWithData(GovSelect):

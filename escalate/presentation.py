@@ -130,7 +130,8 @@ def attach_error(form, error) -> None:
     refusal, when the rules found several (FieldErrors). A field the form itself found wrong
     already keeps its own message: one message a field."""
     for each in getattr(error, "errors", [error]):
-        field = getattr(form, each.field, None) or next(iter(form))
+        name = form.error_field(each.field) if hasattr(form, "error_field") else each.field
+        field = getattr(form, name, None) or next(iter(form))
         if not field.errors:
             field.errors = [str(each)]
 

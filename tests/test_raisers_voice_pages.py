@@ -141,7 +141,7 @@ def test_a_response_may_partly_agree_and_the_page_gives_the_date_to_answer_by(
     url = f"/differences/{at_stage_three}/respond"
     form = hos.get(url).get_data(as_text=True)
     assert "I partly agree: a different plan" in form
-    data = {"outcome": "partly_agreed", "rationale": GOOD, "agreed_actions": "A joint visit."}
+    data = {"outcome": "partly_agreed", "rationale": GOOD, "partly_agreed_actions": "A visit."}
     refused = submit(hos, url, data | {"child_impact": "n/a"})
     assert "Explain what this means for the child in your own words" in refused.get_data(
         as_text=True

@@ -328,14 +328,19 @@ def test_accepting_a_response_resolves_the_difference(app, people, client_for, r
 
 def test_more_time_is_asked_for_and_agreed_through_the_pages(app, people, client_for, raised):
     sw = client_for(people.sw)
-    too_far = act(sw, raised, "extend", {"new_deadline": ["7", "12", "2026"], "rationale": GOOD})
+    # The limit and each new deadline it allows are on the page before anything is sent.
+    form = sw.get(f"/differences/{raised}/extend").get_data(as_text=True)
+    assert "You can ask for up to 5 more working days at this stage" in form
+    offered = re.findall(r'name="new_deadline" type="radio" value="([\d-]+)"', form)
+    assert offered == ["2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"]
+    assert "5:00pm on Tuesday 1 December 2026 (2 more working days)" in form
+    too_far = act(sw, raised, "extend", {"new_deadline": "2026-12-07", "rationale": GOOD})
     assert "at most 5 more working days" in too_far.get_data(as_text=True)
-    not_a_date = act(sw, raised, "extend", {"new_deadline": ["31", "11", "2026"],
-                                            "rationale": GOOD})
-    assert "The new deadline must be a real date" in not_a_date.get_data(as_text=True)
-    weekend = act(sw, raised, "extend", {"new_deadline": ["28", "11", "2026"], "rationale": GOOD})
+    not_a_date = act(sw, raised, "extend", {"new_deadline": "next week", "rationale": GOOD})
+    assert "Select the new deadline you ask for" in not_a_date.get_data(as_text=True)
+    weekend = act(sw, raised, "extend", {"new_deadline": "2026-11-28", "rationale": GOOD})
     assert "Saturday 28 November 2026 is not a working day" in weekend.get_data(as_text=True)
-    asked = act(sw, raised, "extend", {"new_deadline": ["1", "12", "2026"], "rationale": GOOD})
+    asked = act(sw, raised, "extend", {"new_deadline": "2026-12-01", "rationale": GOOD})
     assert asked.status_code == 302
     page = sw.get(f"/differences/{raised}").get_data(as_text=True)
     assert "5:00pm on Friday 27 November 2026" in page, "the deadline stands until agreed"
@@ -550,3 +555,30 @@ def test_the_inbox_pages_show_unread_messages_first_then_the_newest(
     assert 'href="/inbox?page=3"' in gp.get("/inbox").get_data(as_text=True)
     junk = gp.get("/inbox?page=abc").get_data(as_text=True)
     assert [int(n) for n in re.findall(r'href="/inbox/(\d+)"', junk)] == expected[:2]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "field"),
+    [("agreed", "agreed_actions"), ("partly_agreed", "partly_agreed_actions")],
+)
+def test_the_actions_agreed_are_asked_under_the_answer_that_agrees(
+    app, people, client_for, raised, outcome, field
+):
+    sw = client_for(people.sw)
+    form = sw.get(f"/differences/{raised}/respond").get_data(as_text=True)
+    # Each question sits in the reveal of its answer, not on the page for every answer.
+    for value, inside in (("agreed", "agreed_actions"), ("partly_agreed", "partly_agreed_actions")):
+        reveal = re.search(
+            rf'value="{value}"[^>]*aria-controls="([^"]+)"', form
+        ).group(1)
+        block = form[form.index(f'id="{reveal}"') :]
+        assert f'name="{inside}"' in block[: block.index("</textarea>")]
+    missing = act(sw, raised, "respond", {**RESPONSE, "outcome": outcome})
+    html = missing.get_data(as_text=True)
+    assert missing.status_code == 200
+    assert f'<a href="#{field}">Enter the actions agreed</a>' in html
+    done = act(sw, raised, "respond", {**RESPONSE, "outcome": outcome, field: "A joint visit."})
+    assert done.status_code == 302
+    with app.app_context():
+        d = db.session.scalar(sa.select(Difference).where(Difference.reference == raised))
+        assert d.events[-1].details["agreed_actions"] == "A joint visit."

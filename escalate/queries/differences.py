@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
-from escalate import deadlines, history, wording, workflow
+from escalate import calendar, deadlines, history, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Assignment,
@@ -137,6 +137,23 @@ def find_difference_id(user: User, reference: str) -> int:
     if found is None:
         raise NotFound("Difference not found.")
     return found
+
+
+def extension_choices(difference: Difference, now: datetime) -> list[tuple[str, str]]:
+    """The new deadlines a responder may ask for at the open stage, soonest first, each as
+    (the local date, ISO; what it would be: "5:00pm on Tuesday 1 December 2026 (2 more working
+    days)"), up to the policy's bound less what the stage was extended by already."""
+    stage = difference.open_stage
+    if stage is None or stage.deadline is None or stage.working_hours:
+        return []
+    facts = situation(difference, now)
+    cal = working_calendar()
+    choices = []
+    for days in range(1, facts.max_extension_days - facts.extended_days + 1):
+        moved = cal.deadline(stage.deadline, days)
+        words = f"{wording.time_and_date(moved)} ({wording.plural(days, 'more working day')})"
+        choices.append((calendar.to_local(moved).date().isoformat(), words))
+    return choices
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Optional
 
-from escalate.fields import DayMonthYearField, Form, long_text_limit
+from escalate.fields import DayMonthYearField, Form, iso_date, long_text_limit
 from escalate.models import Outcome
 
 
@@ -35,9 +35,17 @@ class ActionForm(Form):
     # The version of the difference the person was looking at: a later one means a conflict.
     version = HiddenField(validators=[InputRequired()])
 
+    # Fields asked only after a given answer (GOV.UK conditional reveal): {radio field name:
+    # {choice: the field shown under it}}. The page shows each under its choice.
+    reveals: dict[str, dict[str, str]] = {}
+
     def values(self) -> dict:
         """The keyword arguments the action's service takes from this form."""
         return {}
+
+    def error_field(self, name: str) -> str:
+        """The field a rule's refusal about ``name`` is shown beside."""
+        return name
 
 
 class RespondForm(ActionForm):
@@ -55,9 +63,11 @@ class RespondForm(ActionForm):
             )
         ],
     )
-    agreed_actions = _text(
-        "If you agree or partly agree, what actions are agreed?",
-        description="Who will do what, and by when.",
+    # What was agreed is asked under each answer that agrees (the same question twice: a
+    # question can be revealed under one answer only).
+    agreed_actions = _text("What actions are agreed?", description="Who will do what, and by when.")
+    partly_agreed_actions = _text(
+        "What actions are agreed?", description="Who will do what, and by when."
     )
     rationale = _text(
         "Your reasons",
@@ -68,14 +78,26 @@ class RespondForm(ActionForm):
         "What does this mean for the child?", "Enter what this means for the child"
     )
     submit = SubmitField("Send response", widget=GovSubmitInput())
+    reveals = {
+        "outcome": {
+            Outcome.AGREED.value: "agreed_actions",
+            Outcome.PARTLY_AGREED.value: "partly_agreed_actions",
+        }
+    }
+
+    def _actions_field(self) -> str:
+        return self.reveals["outcome"].get(self.outcome.data, "agreed_actions")
 
     def values(self):
         return {
             "outcome": self.outcome.data,
-            "agreed_actions": self.agreed_actions.data or "",
+            "agreed_actions": self[self._actions_field()].data or "",
             "rationale": self.rationale.data,
             "child_impact": self.child_impact.data,
         }
+
+    def error_field(self, name: str) -> str:
+        return self._actions_field() if name == "agreed_actions" else name
 
 
 class AcceptForm(ActionForm):
@@ -140,12 +162,15 @@ class WithdrawForm(ActionForm):
 
 
 class ExtendForm(ActionForm):
-    new_deadline = DayMonthYearField(
+    # Every deadline that may be asked for is offered, with what it would be: the limit and the
+    # new deadline are on the page before anything is sent (choices set by the view).
+    new_deadline = RadioField(
         "What new deadline do you ask for?",
-        error_name="The new deadline",
-        description="The response would be due by the end of the working day on this date, "
-        "for example 4 12 2026. The deadline moves only if the raising side agrees.",
-        validators=[InputRequired(message="Enter the new deadline")],
+        description="The deadline moves only if the raising side agrees.",
+        widget=GovRadioInput(),
+        coerce=iso_date,
+        validate_choice=False,
+        validators=[InputRequired(message="Select the new deadline you ask for")],
     )
     rationale = _text("Why is more time needed?", "Enter why more time is needed")
     submit = SubmitField("Ask for more time", widget=GovSubmitInput())

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import presentation, queries, services, workflow
+from escalate import presentation, queries, services, wording, workflow
 from escalate.models import AccessKind
 from escalate.respond import forms
 from escalate.workflow import OVERSIGHT_ROLES, Action, FieldError, StaleDifference
@@ -176,6 +176,8 @@ def act(reference, slug):
             (u.id, f"{u.name}, {u.job_title}")
             for u in queries.choices.possible_responders(difference)
         ]
+    if isinstance(form, forms.ExtendForm):
+        _offer_new_deadlines(form, difference, now)
     status = 200
     if request.method == "GET":
         queries.differences.ensure_may(current_user, difference, page.action, now)
@@ -204,3 +206,13 @@ def act(reference, slug):
         facts=queries.differences.facts(current_user, difference, now),
         stale=status == 409,
     ), status
+
+
+def _offer_new_deadlines(form: forms.ExtendForm, difference, now) -> None:
+    choices = queries.differences.extension_choices(difference, now)
+    form.new_deadline.choices = choices
+    if choices:
+        form.new_deadline.description = (
+            f"You can ask for up to {wording.plural(len(choices), 'more working day')} at this "
+            "stage. The deadline moves only if the raising side agrees."
+        )

@@ -43,7 +43,7 @@ def request_extension(
     difference, stage = _begin(user, difference_id, version, Action.EXTEND, now)
     cal = working_calendar()
     if not isinstance(new_deadline, date) or isinstance(new_deadline, datetime):
-        raise FieldError("new_deadline", "Enter the new deadline, like 4 12 2026")
+        raise FieldError("new_deadline", "Select the new deadline you ask for")
     current_day = calendar.to_local(stage.deadline).date()
     days = calendar.working_days_between(current_day, new_deadline, cal.nation, cal.closures)
     if new_deadline <= current_day:

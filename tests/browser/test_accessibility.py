@@ -5,7 +5,7 @@ in: with its lists full and empty, each form as first shown and sent blank (ever
 and the pages that say something went wrong (400, 403, 404, 405, 409, 429). On every one,
 axe-core checks WCAG 2.0, 2.1 and 2.2 A and AA, the page must not scroll sideways at 320 CSS
 pixels, and it must have one h1 and a title that names it. Any failure fails the test, with every
-problem listed. The audit journey is then done by keyboard alone, the focus
+problem listed. The respond and audit journeys are then done by keyboard alone, the focus
 visible at every stop.
 
 The number of page states checked is printed at the end of the run (tests/browser/conftest.py).
@@ -442,3 +442,42 @@ def test_an_auditor_reads_a_difference_the_dashboard_and_the_report_by_keyboard_
     b.tab_to(lambda f: f["text"] == "Show the report")
     b.after(lambda: b.press(Keys.ENTER))
     assert "Partnership report" in b.text() and "There is a problem" not in b.text()
+
+
+def first_asking_for_a_response(b: pages.Browser, paths: list[str]) -> str:
+    for path in paths:
+        b.visit(path)
+        if f"{path}/respond" in actions_on(b, path):
+            return path
+    raise AssertionError(f"none of {paths} asks for a response")
+
+
+def test_a_social_worker_responds_to_a_difference_by_keyboard_alone(demo, driver):
+    b = pages.Browser(driver, demo, DEMO_PASSWORD)
+    sign_in_by_keyboard(b, SOCIAL_WORKER)
+    b.follow_by_keyboard("Waiting for you")
+    # The first difference on the list that asks them for a response, found by keyboard.
+    respond = first_asking_for_a_response(b, references(b))
+    b.visit("/waiting")
+    b.tab_to(lambda f: f["href"] == respond)
+    b.after(lambda: b.press(Keys.ENTER))
+    assert respond.rsplit("/", 1)[1] in b.driver.find_element(By.TAG_NAME, "h1").text
+    b.follow_by_keyboard("Respond")
+    # What the difference is about is on the page being answered.
+    assert "Why they disagree" in b.text()
+    # Into the answers: arrow keys choose, and the question an answer reveals follows it.
+    first = b.tab_to(lambda f: f["name"] == "outcome")
+    assert first["value"] == "agreed"
+    b.press(Keys.SPACE)
+    assert b.focus()["checked"]
+    b.tab_to(lambda f: f["id"] == "agreed_actions")
+    b.tab_to(lambda f: f["name"] == "outcome", backwards=True)
+    b.press(Keys.ARROW_DOWN)
+    b.press(Keys.ARROW_DOWN)
+    assert (b.focus()["value"], b.focus()["checked"]) == ("upheld", True)
+    b.type_into("rationale", "The parent's account fits the marks, and the nursery saw the fall.")
+    b.type_into("child_impact", "Early help continues; the health visitor sees the child weekly.")
+    b.tab_to(lambda f: f["text"] == "Send response")
+    b.after(lambda: b.press(Keys.ENTER))
+    assert "Your response has been sent" in b.text(), b.text()
+    assert "There is a problem" not in b.text()
