@@ -26,8 +26,11 @@ run: $(STAMPS)/runtime $(ASSETS)/.copied
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
+# One test process a CPU (PYTEST_WORKERS=0 runs them all in this one); each has its own
+# databases. The slowest tests are stolen by whichever process is free.
+PYTEST_WORKERS ?= auto
 test: $(STAMPS)/dev $(ASSETS)/.copied chromium
-	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -W error -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Every page at scale through HTTP (gunicorn and wrk), each bracketed by the framework's ceiling;
 # the sweep with nothing due and the CSV export's memory. Seeds the benchmark database once and

@@ -36,7 +36,29 @@ from escalate.models import Base  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.openid_provider import provider  # noqa: E402, F401 (a fixture: the OpenID provider)
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+
+def _database_of_this_worker(url: str) -> str:
+    """TEST_DATABASE_URL, or when the suite runs in several processes (pytest-xdist) a database
+    of this process's own beside it (``test_gw0``…), made on first use."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    given = sa.engine.make_url(url)
+    own = f"{given.database}_{worker}"
+    engine = sa.create_engine(given, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own}
+            )
+            if not exists:
+                connection.exec_driver_sql(f'CREATE DATABASE "{own}"')
+    finally:
+        engine.dispose()
+    return given.set(database=own).render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _database_of_this_worker(os.environ.get("TEST_DATABASE_URL", "").strip())
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 

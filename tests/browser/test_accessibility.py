@@ -25,7 +25,7 @@ from escalate.demo import DEMO_PASSWORD
 from escalate.extensions import db
 from escalate.models import Difference, State
 from tests.browser import pages
-from tests.browser.conftest import CHECKED
+from tests.browser.conftest import PROPERTY
 
 GP = "emma.clarke@riverside.northshire.example"
 SOCIAL_WORKER = "sam.okafor@csc.northshire.example"
@@ -376,7 +376,7 @@ def walk_administration(c: Catalogue) -> None:
 
 
 def test_every_page_state_for_every_role_passes_axe_reflows_and_is_named(
-    app, demo, driver, database_url
+    app, demo, driver, database_url, record_property
 ):
     browser = pages.Browser(driver, demo, DEMO_PASSWORD)
     c = Catalogue(browser)
@@ -391,7 +391,7 @@ def test_every_page_state_for_every_role_passes_axe_reflows_and_is_named(
     walk_raising(c)
     browser.sign_out()
 
-    CHECKED[database_url.split(":", 1)[0]] = len(c.checked)
+    record_property(PROPERTY, (database_url.split(":", 1)[0], len(c.checked)))
     assert len(c.checked) >= AT_LEAST, c.checked
     assert not c.failures, f"{len(c.failures)} of {len(c.checked)} page states fail:\n" + (
         "\n".join(c.failures)
