@@ -134,6 +134,8 @@ MATRIX = {
     "raising.start": Entry(get=only(AGENCY, 200), post=only(AGENCY, 200)),
     "raising.act_now": Entry(get=only(AGENCY, 200)),
     "raising.details": Entry(get=only(AGENCY, 200), post=only(AGENCY, 200)),
+    # With no answers kept: back to the first question (GET), or to their differences (POST).
+    "raising.check": Entry(get=only(AGENCY, 302), post=only(AGENCY, 302)),
     "raising.mine": Entry(get=signed_in(200)),
     "raising.raised": Entry(get=about_a_difference(200)),
     "respond.waiting": Entry(get=signed_in(200)),
