@@ -201,13 +201,28 @@ def make_app(database_url: str, **overrides):
         "WEEKLY_DIGEST": False,
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    _LOOSE_APPS.append(app)
+    return app
 
 
 def _dispose(app) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+# Applications a test built for itself with make_app (a production configuration, a second
+# limiter…): their connections are closed when the test ends, not whenever the garbage
+# collector finds them (psycopg warns then, and under -W error that fails some later test).
+_LOOSE_APPS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _close_loose_apps():
+    yield
+    while _LOOSE_APPS:
+        _dispose(_LOOSE_APPS.pop())
 
 
 class Unshareable(Exception):
@@ -263,6 +278,7 @@ class Applications:
             self._built.move_to_end(key)
         else:
             self._built[key] = make_app(database_url, **overrides)
+            _LOOSE_APPS.remove(self._built[key])  # kept for other tests; closed by close()
             while len(self._built) > self.SIZE:
                 _dispose(self._built.popitem(last=False)[1])
         return self._built[key], key
