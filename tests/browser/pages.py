@@ -153,7 +153,9 @@ function govukReveal(v, n) {
   var reveal = '.govuk-radios__input[aria-controls], .govuk-checkboxes__input[aria-controls]';
   if (!el || !el.matches(reveal)) return false;
   var found = [];
-  n.any.concat(n.all, n.none).forEach(function (c) { found = found.concat(c.data || []); });
+  n.any.concat(n.all, n.none).forEach(function (c) {
+    found = found.concat((c.data && c.data.values) || []);
+  });
   return found.length > 0 && found.every(function (d) {
     return String(d).indexOf('aria-expanded=') === 0;
   });
