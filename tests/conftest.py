@@ -661,3 +661,26 @@ def sent_mail(app):
     sender = SentMail(app)
     app.config["EMAIL_SENDER"] = sender
     return sender
+
+
+# --- What the accessibility tests checked, in the run's summary --------------------------------
+# tests/browser/test_accessibility.py records its count of page states as a property of its
+# report, which reaches this process from any worker process (pytest-xdist).
+
+ACCESSIBILITY_PROPERTY = "accessibility_page_states"
+_ACCESSIBILITY_CHECKED: dict[str, int] = {}  # database -> page states checked
+
+
+def pytest_runtest_logreport(report):
+    for name, value in getattr(report, "user_properties", ()):
+        if name == ACCESSIBILITY_PROPERTY:
+            database, count = value
+            _ACCESSIBILITY_CHECKED[database] = count
+
+
+def pytest_terminal_summary(terminalreporter):
+    for database, count in _ACCESSIBILITY_CHECKED.items():
+        terminalreporter.write_line(
+            f"accessibility: {count} page states checked with axe-core, at 320 px, "
+            f"for one h1 and a title ({database})"
+        )

@@ -25,7 +25,7 @@ from escalate.demo import DEMO_PASSWORD
 from escalate.extensions import db
 from escalate.models import Difference, State
 from tests.browser import pages
-from tests.browser.conftest import PROPERTY
+from tests.conftest import ACCESSIBILITY_PROPERTY as PROPERTY
 
 GP = "emma.clarke@riverside.northshire.example"
 SOCIAL_WORKER = "sam.okafor@csc.northshire.example"
