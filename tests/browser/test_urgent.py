@@ -6,7 +6,8 @@ working hours away; nobody on the responding side can extend it; the GP escalate
 response; the designated doctor's proposal to withdraw it is refused by the GP and it goes on; a
 lead's proposal the GP leaves unanswered on another difference applies once the window ends (the
 sweep, with the clock moved on); the partnership was alerted when it was raised and when it
-reached the senior stage; "n/a" is refused as a reason. If Chromium cannot start, this test fails: it never skips.
+reached the senior stage; "n/a" is refused as a reason. If Chromium cannot start, this test
+fails: it never skips.
 """
 
 import re
