@@ -217,15 +217,24 @@ def test_each_question_page_has_a_back_link(people, client_for):
     )
 
 
-def test_every_problem_with_the_details_is_shown_at_once(app, people, client_for):
+@pytest.mark.parametrize(
+    ("agency", "named", "about_who"),
+    [
+        ("0", "0", "receiving_agency"),  # no agency chosen
+        ("csc", "gp_lead", "named_professional"),  # a person of another agency
+    ],
+)
+def test_every_problem_with_the_details_is_shown_at_once(
+    app, people, client_for, agency, named, about_who
+):
     browser = client_for(people.gp)
     page = submit(
         browser,
         "/differences/new/details?urgent=yes",
         details(
             people,
-            receiving_agency=str(people.csc.id),
-            named_professional=str(people.gp_lead.id),  # not of the agency chosen
+            receiving_agency=agency if agency == "0" else str(getattr(people, agency).id),
+            named_professional=named if named == "0" else str(getattr(people, named).id),
             reasons="n/a",
             informal_discussion="",
             protective_action="",
@@ -238,11 +247,11 @@ def test_every_problem_with_the_details_is_shown_at_once(app, people, client_for
     start = html.index("govuk-error-summary__list")
     summary = html[start : html.index("</ul>", start)]
     found = re.findall(r'<a href="#([^"]+)">', summary)
-    # One problem a field, in the order of the page.
+    # One problem a field, in the order of the page, from one submit.
     assert found == [
         "protective_action",
         "child_reference",
-        "named_professional",
+        about_who,
         "reasons",
         "informal_discussion",
     ], summary
