@@ -517,6 +517,13 @@ def submit(client, url: str, data: dict, *, form_page: str | None = None, **kwar
     return client.post(url, data=payload, headers=headers, **kwargs)
 
 
+def revealed_under(form: str, value: str) -> str:
+    """The name of the question a radio answer reveals (GOV.UK conditional reveal)."""
+    reveal = re.search(rf'value="{value}"[^>]*aria-controls="([^"]+)"', form).group(1)
+    block = form[form.index(f'id="{reveal}"') :]
+    return re.search(r'<textarea[^>]*name="([^"]+)"', block).group(1)
+
+
 def sign_in(client, user, password: str = factories.PASSWORD):
     """Sign in through the real pages: the password, then (for an account with two-factor
     sign-in) the code its authenticator app shows now."""

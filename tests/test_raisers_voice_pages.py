@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from escalate import services
 from escalate.extensions import db
 from escalate.models import Difference, Side, State, User
-from tests.conftest import submit
+from tests.conftest import revealed_under, submit
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday, GMT
 WHY = "The family has moved out of the area and the new authority has taken the case on."
@@ -86,8 +86,12 @@ def test_the_designated_doctors_proposal_to_withdraw_is_refused_by_the_gp_and_it
     assert "Dr Anna Fisher proposes withdrawing the difference" in shown
     assert WHY in shown and "5:00pm on Wednesday 25 November 2026" in shown
     assert "Confirm or object to the proposal</a>" in shown
+    form = gp.get(f"/differences/{at_stage_three}/answer-proposal").get_data(as_text=True)
+    assert revealed_under(form, "object") == "reason"  # asked only of an objection
+    assert revealed_under(form, "confirm") == "comment"
     missing = submit(gp, f"/differences/{at_stage_three}/answer-proposal", {"answer": "object"})
     assert "Enter why you object" in missing.get_data(as_text=True)
+    assert '<a href="#reason">' in missing.get_data(as_text=True)
     objected = submit(
         gp,
         f"/differences/{at_stage_three}/answer-proposal",

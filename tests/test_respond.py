@@ -12,7 +12,7 @@ from escalate.inbox import views as inbox_views
 from escalate.models import Agency, Difference, Event, Notification, State, User
 from escalate.respond import views as respond_views
 from tests import factories
-from tests.conftest import csrf_token_from, hidden_fields, submit
+from tests.conftest import csrf_token_from, hidden_fields, revealed_under, submit
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday, GMT
 GOOD = "The explanation given by the parent is consistent with the injury seen on the arm."
@@ -352,8 +352,11 @@ def test_more_time_is_asked_for_and_agreed_through_the_pages(app, people, client
     assert "asks for the response to be due by 5:00pm on Tuesday 1 December 2026" in seen
     form = gp.get(f"/differences/{raised}/more-time").get_data(as_text=True)
     assert GOOD in form and "5:00pm on Tuesday 1 December 2026" in form
+    # Why it should stay is asked under "No"; a comment, optional, under "Yes".
+    assert revealed_under(form, "no") == "answer" and revealed_under(form, "yes") == "comment"
     refused = act(gp, raised, "more-time", {"agree": "no", "answer": "n/a"})
     assert "does not record why" in refused.get_data(as_text=True)
+    assert '<a href="#answer">' in refused.get_data(as_text=True)
     assert act(gp, raised, "more-time", {"agree": "yes", "answer": ""}).status_code == 302
     page = gp.get(f"/differences/{raised}").get_data(as_text=True)
     # Friday 27 November + 2 working days: Tuesday 1 December 2026, 5pm.
@@ -567,12 +570,8 @@ def test_the_actions_agreed_are_asked_under_the_answer_that_agrees(
     sw = client_for(people.sw)
     form = sw.get(f"/differences/{raised}/respond").get_data(as_text=True)
     # Each question sits in the reveal of its answer, not on the page for every answer.
-    for value, inside in (("agreed", "agreed_actions"), ("partly_agreed", "partly_agreed_actions")):
-        reveal = re.search(
-            rf'value="{value}"[^>]*aria-controls="([^"]+)"', form
-        ).group(1)
-        block = form[form.index(f'id="{reveal}"') :]
-        assert f'name="{inside}"' in block[: block.index("</textarea>")]
+    assert revealed_under(form, "agreed") == "agreed_actions"
+    assert revealed_under(form, "partly_agreed") == "partly_agreed_actions"
     missing = act(sw, raised, "respond", {**RESPONSE, "outcome": outcome})
     html = missing.get_data(as_text=True)
     assert missing.status_code == 200

@@ -186,14 +186,21 @@ class AnswerExtensionForm(ActionForm):
         choices=[("yes", "Yes, the deadline moves"), ("no", "No, the deadline stays")],
         validators=[InputRequired(message="Select yes if you agree to the new deadline")],
     )
+    comment = _text("Comment (optional)")
     answer = _text(
-        "Your reasons",
-        description="Required if you refuse: say why the child cannot wait longer.",
+        "Why should the deadline stay?", description="Say why the child cannot wait longer."
     )
     submit = SubmitField("Send your answer", widget=GovSubmitInput())
+    reveals = {"agree": {"yes": "comment", "no": "answer"}}
 
     def values(self):
-        return {"agree": self.agree.data, "answer": self.answer.data or ""}
+        return {"agree": self.agree.data, "answer": self[self._said()].data or ""}
+
+    def _said(self) -> str:
+        return self.reveals["agree"].get(self.agree.data, "answer")
+
+    def error_field(self, name: str) -> str:
+        return self._said() if name == "answer" else name
 
 
 class ReassignForm(ActionForm):
@@ -265,14 +272,21 @@ class AnswerProposalForm(ActionForm):
         ],
         validators=[InputRequired(message="Select whether you confirm or object to the proposal")],
     )
+    comment = _text("Comment (optional)")
     reason = _text(
-        "Your reasons",
-        description="Required if you object: say why the difference should go on.",
+        "Why should the difference go on?", description="Say what still worries you for the child."
     )
     submit = SubmitField("Send your answer", widget=GovSubmitInput())
+    reveals = {"answer": {"confirm": "comment", "object": "reason"}}
 
     def values(self):
-        return {"answer": self.answer.data, "reason": self.reason.data or ""}
+        return {"answer": self.answer.data, "reason": self[self._said()].data or ""}
+
+    def _said(self) -> str:
+        return self.reveals["answer"].get(self.answer.data, "reason")
+
+    def error_field(self, name: str) -> str:
+        return self._said() if name == "reason" else name
 
 
 class AdviceForm(ActionForm):
