@@ -65,6 +65,7 @@ def choice_id(value) -> int:
     """A choice of a row by its id: anything but a whole number is no choice (0), for the rules
     to refuse with what to choose."""
     text = str(value if value is not None else "").strip()
+    # isascii: "²" is a digit to str.isdigit but not to int().
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from escalate import history, queries, wording
+from escalate.fields import choice_id
 from escalate.models import AGENCY_ROLES, Role
 from escalate.wording import (
     EMAIL_FORM_LABELS,
@@ -140,10 +141,7 @@ def page_number(name: str = "page") -> int:
     """The page of a list asked for in the query string. Anything but a whole number from 1 up
     (junk, 0, -3, a number too long to be a page) asks for the first page: nothing worth a
     message."""
-    text = request.args.get(name, "").strip()
-    # isascii: "²" is a digit to str.isdigit but not to int().
-    number = int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 1
-    return max(number, 1)
+    return choice_id(request.args.get(name, "")) or 1
 
 
 EVENT_TITLES = {

@@ -38,14 +38,24 @@ class ActionForm(Form):
     # Fields asked only after a given answer (GOV.UK conditional reveal): {radio field name:
     # {choice: the field shown under it}}. The page shows each under its choice.
     reveals: dict[str, dict[str, str]] = {}
+    # The service's name for what the revealed questions ask (one is shown for each answer).
+    revealed_as: str = ""
 
     def values(self) -> dict:
         """The keyword arguments the action's service takes from this form."""
         return {}
 
+    def _revealed(self) -> str:
+        """The field shown under the answer chosen (``revealed_as`` when none is)."""
+        ((radio, choices),) = self.reveals.items()
+        return choices.get(self[radio].data, self.revealed_as)
+
+    def revealed_text(self) -> str:
+        return self[self._revealed()].data or ""
+
     def error_field(self, name: str) -> str:
         """The field a rule's refusal about ``name`` is shown beside."""
-        return name
+        return self._revealed() if self.revealed_as and name == self.revealed_as else name
 
 
 class RespondForm(ActionForm):
@@ -85,19 +95,15 @@ class RespondForm(ActionForm):
         }
     }
 
-    def _actions_field(self) -> str:
-        return self.reveals["outcome"].get(self.outcome.data, "agreed_actions")
+    revealed_as = "agreed_actions"
 
     def values(self):
         return {
             "outcome": self.outcome.data,
-            "agreed_actions": self[self._actions_field()].data or "",
+            "agreed_actions": self.revealed_text(),
             "rationale": self.rationale.data,
             "child_impact": self.child_impact.data,
         }
-
-    def error_field(self, name: str) -> str:
-        return self._actions_field() if name == "agreed_actions" else name
 
 
 class AcceptForm(ActionForm):
@@ -192,15 +198,10 @@ class AnswerExtensionForm(ActionForm):
     )
     submit = SubmitField("Send your answer", widget=GovSubmitInput())
     reveals = {"agree": {"yes": "comment", "no": "answer"}}
+    revealed_as = "answer"
 
     def values(self):
-        return {"agree": self.agree.data, "answer": self[self._said()].data or ""}
-
-    def _said(self) -> str:
-        return self.reveals["agree"].get(self.agree.data, "answer")
-
-    def error_field(self, name: str) -> str:
-        return self._said() if name == "answer" else name
+        return {"agree": self.agree.data, "answer": self.revealed_text()}
 
 
 class ReassignForm(ActionForm):
@@ -278,15 +279,10 @@ class AnswerProposalForm(ActionForm):
     )
     submit = SubmitField("Send your answer", widget=GovSubmitInput())
     reveals = {"answer": {"confirm": "comment", "object": "reason"}}
+    revealed_as = "reason"
 
     def values(self):
-        return {"answer": self.answer.data, "reason": self[self._said()].data or ""}
-
-    def _said(self) -> str:
-        return self.reveals["answer"].get(self.answer.data, "reason")
-
-    def error_field(self, name: str) -> str:
-        return self._said() if name == "reason" else name
+        return {"answer": self.answer.data, "reason": self.revealed_text()}
 
 
 class AdviceForm(ActionForm):
