@@ -3,7 +3,7 @@ record of changes, invitations, drafts being raised and the access log. Part of
 ``escalate.models``, which re-exports it."""
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -75,19 +75,48 @@ class Notification(Base):
     invitation: Mapped["Invitation | None"] = relationship()
 
 
+class LearningStatus(enum.StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+    @property
+    def label(self) -> str:
+        return {
+            LearningStatus.OPEN: "Open",
+            LearningStatus.IN_PROGRESS: "In progress",
+            LearningStatus.DONE: "Done",
+        }[self]
+
+
 class LearningNote(Base):
-    """What the partnership learned from a closed difference."""
+    """What the partnership learned from a closed difference, and what the board does about it:
+    a recommendation, its owner (an agency, and a person there if named), a due date and a
+    status."""
 
     __tablename__ = "learning_note"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     difference_id: Mapped[int] = mapped_column(sa.ForeignKey("difference.id"), index=True)
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    text: Mapped[str] = mapped_column(sa.Text)
+    text: Mapped[str] = mapped_column(sa.Text)  # the learning
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recommendation: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    owner_agency_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agency.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    due_on: Mapped[date | None] = mapped_column(index=True)
+    status: Mapped[LearningStatus] = mapped_column(
+        _enum(LearningStatus, "learning_status"),
+        default=LearningStatus.OPEN,
+        server_default=LearningStatus.OPEN.value,
+        index=True,
+    )
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     difference: Mapped[Difference] = relationship()
-    author: Mapped[User] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    owner_agency: Mapped[Agency | None] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
 
 
 class AdminChange(Base):

@@ -340,6 +340,15 @@ class EventKind(enum.StrEnum):
     DEADLINE_RECOMPUTED = "deadline_recomputed"  # an admin applied a changed policy
     CORRECTED = "corrected"  # the partnership erased a mistaken entry and said why
     ANONYMISED = "anonymised"  # the retention policy's sweep erased its texts
+    # Follow-through: after an outcome.
+    CHRONOLOGY_RECORDED = "chronology_recorded"  # an agency wrote the outcome on its own record
+    ACTION_DUE = "action_due"  # the sweep asked an agreed action's owner whether it is done
+    ACTION_DONE = "action_done"  # an agreed action was done
+    FOLLOW_UP_RAISED = "follow_up_raised"  # a missed action was raised as a new difference
+    MEETING_ARRANGED = "meeting_arranged"  # a professionals' meeting or mediation
+    MEETING_HELD = "meeting_held"  # its outcome: who came, what was agreed
+    MINUTES_RECORDED = "minutes_recorded"
+    LEARNING_UPDATED = "learning_updated"  # a learning note's status or owner changed
 
 
 class Nation(enum.StrEnum):
@@ -355,6 +364,7 @@ class PartnershipSettings(Base):
     __table_args__ = (
         sa.CheckConstraint("id = 1", name="single_row"),
         sa.CheckConstraint("highest_urgent_start >= 1", name="highest_urgent_start_positive"),
+        sa.CheckConstraint("minutes_working_days >= 1", name="minutes_working_days_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -373,6 +383,8 @@ class PartnershipSettings(Base):
     mash_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     out_of_hours_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     police_phone: Mapped[str] = mapped_column(sa.String(40), default="101", server_default="101")
+    # A professionals' meeting's minutes are due this many working days after it meets.
+    minutes_working_days: Mapped[int] = mapped_column(default=15, server_default="15")
 
 
 class ClosureDay(Base):
@@ -680,6 +692,7 @@ from escalate.model_records import (  # noqa: E402, F401
     EmailStatus,
     Invitation,
     LearningNote,
+    LearningStatus,
     Notification,
     RaiseDraft,
 )
@@ -692,4 +705,11 @@ from escalate.model_support import (  # noqa: E402, F401
     StageAlert,
     SupportBasis,
     Supporter,
+)
+from escalate.model_followthrough import (  # noqa: E402, F401
+    AgreedAction,
+    ChronologyEntry,
+    MeetingKind,
+    ProfessionalsMeeting,
+    ReportImpact,
 )
