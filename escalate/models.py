@@ -683,6 +683,13 @@ def _history_is_append_only(mapper, connection, target) -> None:
 
 
 # Support and follow-up, and what is sent, noted and logged, are modules of their own.
+from escalate.model_followthrough import (  # noqa: E402, F401
+    AgreedAction,
+    ChronologyEntry,
+    MeetingKind,
+    ProfessionalsMeeting,
+    ReportImpact,
+)
 from escalate.model_records import (  # noqa: E402, F401
     ACCESS_KIND_LABELS,
     AccessEntry,
@@ -705,11 +712,4 @@ from escalate.model_support import (  # noqa: E402, F401
     StageAlert,
     SupportBasis,
     Supporter,
-)
-from escalate.model_followthrough import (  # noqa: E402, F401
-    AgreedAction,
-    ChronologyEntry,
-    MeetingKind,
-    ProfessionalsMeeting,
-    ReportImpact,
 )
