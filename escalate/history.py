@@ -83,6 +83,10 @@ EVENT_TEXTS = frozenset(
         "reason",
         "advice",
         "answer",
+        # Professionals' meetings (follow-through): "agreed" is the conversation's key too.
+        "invited",
+        "chair",
+        "attendees",
     }
 )
 # Why a text was erased, and the words left in its place.

@@ -323,6 +323,51 @@ def _conversation(*, reference, stage, actor, held_on, participants, agreed, **_
     ]
 
 
+# --- Professionals' meetings (follow-through) ---
+
+_MEETING_KINDS = {
+    "professionals_meeting": "a professionals' meeting",
+    "mediation": "mediation by the partnership's independent chair",
+}
+
+
+def _meeting_arranged(*, reference, stage, actor, kind, meets_on, chair, invited, **_):
+    what = _MEETING_KINDS.get(kind, "a meeting")
+    return f"{what[0].upper()}{what[1:]} is arranged for {meets_on}", [
+        f"{actor} arranged {what} about this difference, at {_the_stage(stage)}.",
+        f"Date: {meets_on}.",
+        f"Chair: {chair}",
+        f"Invited: {invited}",
+    ]
+
+
+def _meeting_held(*, reference, stage, actor, kind, meets_on, attendees, agreed, **_):
+    what = _MEETING_KINDS.get(kind, "a meeting")
+    return "the outcome of the meeting was recorded", [
+        f"{actor} recorded the outcome of {what} held on {meets_on}.",
+        f"Who attended: {attendees}",
+        f"What was agreed: {agreed}",
+    ]
+
+
+def _meeting_outcome_reminder(*, reference, stage, kind, meets_on, **_):
+    what = _MEETING_KINDS.get(kind, "a meeting")
+    return "record the outcome of the meeting", [
+        f"You arranged {what} about this difference on {meets_on}. Its outcome has not been "
+        "recorded yet.",
+        "Record who attended and what was agreed, so the people involved can see it.",
+    ]
+
+
+def _meeting_minutes_reminder(*, reference, stage, kind, meets_on, minutes_due_on, **_):
+    what = _MEETING_KINDS.get(kind, "a meeting")
+    return f"the meeting's minutes are due {minutes_due_on}", [
+        f"You arranged {what} about this difference on {meets_on}. Its minutes are due to be "
+        f"recorded by {minutes_due_on}, and have not been recorded yet.",
+        "Record the day the minutes were recorded once they are.",
+    ]
+
+
 # --- Alerts to the partnership ---
 
 
@@ -547,4 +592,8 @@ _WRITERS = {
     "extension_lapsed": _extension_lapsed,
     "reassigned": _reassigned,
     "conversation": _conversation,
+    "meeting_arranged": _meeting_arranged,
+    "meeting_held": _meeting_held,
+    "meeting_outcome_reminder": _meeting_outcome_reminder,
+    "meeting_minutes_reminder": _meeting_minutes_reminder,
 }

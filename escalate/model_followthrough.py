@@ -151,6 +151,13 @@ class ProfessionalsMeeting(Base):
                 "minutes_recorded_on IS NULL AND minutes_reminded_at IS NULL"
             ),
         ),
+        # Waiting for you: a person's arranged meetings still to follow up.
+        sa.Index(
+            "ix_professionals_meeting_follow_up",
+            "arranged_by_id",
+            sqlite_where=sa.text("outcome_recorded_at IS NULL OR minutes_recorded_on IS NULL"),
+            postgresql_where=sa.text("outcome_recorded_at IS NULL OR minutes_recorded_on IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

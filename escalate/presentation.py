@@ -167,6 +167,9 @@ EVENT_TITLES = {
     "proposal_objected": "Proposal objected to: the difference goes on",
     "advice": "Advice from the raiser's supporter",
     "closed_no_reply": "Closed: no reply from the raising side",
+    "meeting_arranged": "Meeting arranged",
+    "meeting_held": "Meeting held: outcome recorded",
+    "minutes_recorded": "Meeting's minutes recorded",
 }
 
 PROPOSALS = {"accept": "Accepting the response", "withdraw": "Withdrawing the difference"}
@@ -266,6 +269,8 @@ def timeline(events, erasures=None) -> list[dict]:
             lines.append(("What was agreed", data.get("agreed", "")))
         elif kind == "learning_note":
             lines.append(("What the partnership learned", data.get("text", "")))
+        elif kind in ("meeting_arranged", "meeting_held", "minutes_recorded"):
+            lines.extend(_meeting_lines(data))
         elif kind == "deadline_recomputed":
             if data.get("previous_deadline"):
                 previous = datetime.fromisoformat(data["previous_deadline"])
@@ -310,6 +315,26 @@ def timeline(events, erasures=None) -> list[dict]:
             }
         )
     return list(reversed(items))
+
+
+def _meeting_lines(data: dict) -> list[tuple[str, str]]:
+    """A professionals' meeting's event in the history (follow-through)."""
+    from escalate.models import MeetingKind
+
+    def day(key):
+        return long_date(date.fromisoformat(data[key])) if data.get(key) else ""
+
+    kind = data.get("kind")
+    return [
+        ("Kind", MeetingKind(kind).label if kind in set(MeetingKind) else ""),
+        ("Date", day("meets_on")),
+        ("Chair", data.get("chair", "")),
+        ("Who is invited", data.get("invited", "")),
+        ("Who attended", data.get("attendees", "")),
+        ("What was agreed", data.get("agreed", "")),
+        ("Minutes due by", day("minutes_due_on") if "minutes_recorded_on" not in data else ""),
+        ("Minutes recorded on", day("minutes_recorded_on")),
+    ]
 
 
 def _when(text: str | None) -> str:

@@ -86,6 +86,9 @@ EVENT_TEXT_LABELS = {
     "corrected_text": "Corrected text",
     "reason": "Reason",
     "advice": "Advice",
+    "invited": "Who is invited",
+    "chair": "Chair",
+    "attendees": "Who attended",
 }
 # What a notification's email carried (Notification.email_form), on the difference's page.
 EMAIL_FORM_LABELS = {

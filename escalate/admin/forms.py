@@ -301,6 +301,20 @@ class UrgentStartForm(Form):
     submit = SubmitField("Save", widget=GovSubmitInput())
 
 
+class MinutesDaysForm(Form):
+    """How many working days after a professionals' meeting its minutes are due."""
+
+    minutes_working_days = WholeNumberField(
+        "Working days to record a professionals' meeting's minutes",
+        description="Counted from the day of the meeting, for meetings arranged after the "
+        "change. Partnership procedures often ask for 15.",
+        example="15",
+        widget=GovTextInput(),
+        validators=[InputRequired(message="Enter the number of working days, like 15")],
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())
+
+
 class ClosureDayForm(Form):
     day = DayMonthYearField(
         "Date",

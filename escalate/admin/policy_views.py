@@ -19,7 +19,7 @@ def policy():
     return _policy_page(_urgent_start_form(formdata=None))
 
 
-def _policy_page(urgent_form, status=200):
+def _policy_page(urgent_form, status=200, minutes_form=None):
     return (
         render_template(
             "admin/policy.html",
@@ -29,6 +29,7 @@ def _policy_page(urgent_form, status=200):
             lead_labels=wording.LEAD_RULE_LABELS,
             settings=queries.setup.partnership_settings(),
             urgent_form=urgent_form,
+            minutes_form=minutes_form or _minutes_form(formdata=None),
         ),
         status,
     )
@@ -62,6 +63,31 @@ def urgent_start():
             _saved(changed, "The highest starting stage for urgent differences")
             return redirect(url_for("admin.policy"))
     return _policy_page(form, 400)
+
+
+def _minutes_form(**kwargs) -> forms.MinutesDaysForm:
+    if kwargs.get("formdata", True) is None:
+        days = queries.setup.partnership_settings().minutes_working_days
+        kwargs["data"] = {"minutes_working_days": days}
+    return forms.MinutesDaysForm(**kwargs)
+
+
+@bp.route("/admin/policy/meeting-minutes", methods=["POST"])
+@admin_only
+def meeting_minutes_days():
+    form = _minutes_form()
+    if form.validate_on_submit():
+        try:
+            changed = services.meetings.change_minutes_working_days(
+                current_user, form.minutes_working_days.data, presentation.now()
+            )
+        except FieldError as error:
+            services.differences.forget_changes()
+            presentation.attach_error(form, error)
+        else:
+            _saved(changed, "The working days to record a meeting's minutes")
+            return redirect(url_for("admin.policy"))
+    return _policy_page(_urgent_start_form(formdata=None), 400, minutes_form=form)
 
 
 def _stage_form(stage=None) -> forms.StageForm:

@@ -10,6 +10,7 @@ from escalate.queries import (  # noqa: F401
     figures,
     histories,
     inbox,
+    meetings,
     paging,
     records,
     setup,

@@ -129,6 +129,7 @@ def waiting():
         pages=pages,
         rows=rows,
         may_raise=workflow.may_raise(queries.differences.actor_for(current_user)),
+        meetings_to_follow_up=queries.meetings.to_follow_up(current_user, now),
     )
 
 
@@ -159,6 +160,7 @@ def show(reference):
             current_user, difference, now, facts.situation
         ),
         notifications=queries.differences.notifications_about(difference),
+        meetings=queries.meetings.for_page(current_user, difference, facts.situation, now),
     )
 
 

@@ -22,6 +22,7 @@ from escalate.models import (
     ExtensionRequest,
     LearningNote,
     Notification,
+    ProfessionalsMeeting,
     Proposal,
     Stage,
     User,
@@ -155,6 +156,18 @@ def anonymise(difference_id: int, now: datetime, years: int) -> bool:
         sa.update(Proposal)
         .where(Proposal.difference_id == difference.id)
         .values(rationale=RETAINED)
+        .execution_options(synchronize_session=False)
+    )
+    # And the professionals' meetings: who was invited, chaired, came, and what was agreed.
+    db.session.execute(
+        sa.update(ProfessionalsMeeting)
+        .where(ProfessionalsMeeting.difference_id == difference.id)
+        .values(
+            invited=RETAINED,
+            chair=RETAINED,
+            attendees=sa.case((ProfessionalsMeeting.attendees == "", ""), else_=RETAINED),
+            agreed=sa.case((ProfessionalsMeeting.agreed == "", ""), else_=RETAINED),
+        )
         .execution_options(synchronize_session=False)
     )
     difference.erasures = erasures

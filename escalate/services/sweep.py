@@ -35,7 +35,7 @@ from escalate.models import (
 )
 from escalate.queries.differences import situation
 from escalate.queries.setup import working_calendar
-from escalate.services import digest, drafts, proposals, raising_side, retention
+from escalate.services import digest, drafts, meetings, proposals, raising_side, retention
 from escalate.services._records import (
     alert_partnership,
     message_facts,
@@ -114,6 +114,9 @@ class SweepReport:
 
     digests: int = 0  # the partnership's weekly digest, sent (0 or 1)
     drafts: int = 0  # drafts of differences nobody came back to raise, removed
+    # Professionals' meetings: their arrangers reminded of an outcome or minutes not recorded.
+    meeting_outcome_reminders: int = 0
+    minutes_reminders: int = 0
 
     def __bool__(self) -> bool:
         return bool(
@@ -123,6 +126,8 @@ class SweepReport:
             or self.digests
             or self.anonymised
             or self.drafts
+            or self.meeting_outcome_reminders
+            or self.minutes_reminders
         )
 
     def __str__(self) -> str:
@@ -140,6 +145,11 @@ class SweepReport:
             (self.digests, ("weekly digest", "weekly digests")),
             (len(self.anonymised), ("anonymised",) * 2),
             (self.drafts, ("stale draft removed", "stale drafts removed")),
+            (
+                self.meeting_outcome_reminders,
+                ("meeting outcome reminder", "meeting outcome reminders"),
+            ),
+            (self.minutes_reminders, ("minutes reminder", "minutes reminders")),
         ):
             if count:
                 said += f", {plural(count, *words)}"
@@ -161,6 +171,7 @@ def sweep(
     """
     report = SweepReport(dry_run=dry_run)
     _sweep_stages(report, now, dry_run)
+    _remind_meetings(report, now, dry_run)
     years = retention_years or current_app.config["RETENTION_YEARS"]
     report.anonymised, skipped = retention.anonymise_due(now, years, dry_run=dry_run)
     report.skipped += skipped
@@ -201,6 +212,31 @@ def _sweep_stages(report: SweepReport, now: datetime, dry_run: bool) -> None:
         )
     if current_app.config["WEEKLY_DIGEST"]:
         _one_item(report, dry_run, None, lambda _: _send_digest(report, now, dry_run))
+
+
+def _remind_meetings(report: SweepReport, now: datetime, dry_run: bool) -> None:
+    """Remind each meeting's arranger, once, of an outcome not recorded by the start of the
+    working day after it met, and of minutes not recorded on their due date: each claimed by a
+    conditional UPDATE in its own transaction, so a second sweep finds nothing to claim."""
+    due = meetings.due_reminders(now)
+    db.session.rollback()  # end the read: each reminder below is its own transaction
+    for meeting_id, what in due:
+        try:
+            sent = meetings.send_reminder(meeting_id, what, now, act=not dry_run)
+            if dry_run:
+                db.session.rollback()
+            else:
+                db.session.commit()
+        except (IntegrityError, StaleDataError):
+            db.session.rollback()
+            report.skipped += 1
+            continue
+        if sent is None:
+            report.skipped += 1  # another sweep sent it first
+        elif what == "outcome":
+            report.meeting_outcome_reminders += 1
+        else:
+            report.minutes_reminders += 1
 
 
 def _one_item(report: SweepReport, dry_run: bool, difference_id: int | None, work) -> None:

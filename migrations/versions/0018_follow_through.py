@@ -65,6 +65,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_professionals_meeting_difference_id'), ['difference_id'], unique=False)
         batch_op.create_index('ix_professionals_meeting_minutes_due', ['minutes_due_on'], unique=False, sqlite_where=sa.text('minutes_recorded_on IS NULL AND minutes_reminded_at IS NULL'), postgresql_where=sa.text('minutes_recorded_on IS NULL AND minutes_reminded_at IS NULL'))
         batch_op.create_index('ix_professionals_meeting_outcome_due', ['meets_on'], unique=False, sqlite_where=sa.text('outcome_recorded_at IS NULL AND outcome_reminded_at IS NULL'), postgresql_where=sa.text('outcome_recorded_at IS NULL AND outcome_reminded_at IS NULL'))
+        batch_op.create_index('ix_professionals_meeting_follow_up', ['arranged_by_id'], unique=False, sqlite_where=sa.text('outcome_recorded_at IS NULL OR minutes_recorded_on IS NULL'), postgresql_where=sa.text('outcome_recorded_at IS NULL OR minutes_recorded_on IS NULL'))
 
     op.create_table('agreed_action',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -196,6 +197,7 @@ def downgrade():
 
     op.drop_table('agreed_action')
     with op.batch_alter_table('professionals_meeting', schema=None) as batch_op:
+        batch_op.drop_index('ix_professionals_meeting_follow_up', sqlite_where=sa.text('outcome_recorded_at IS NULL OR minutes_recorded_on IS NULL'), postgresql_where=sa.text('outcome_recorded_at IS NULL OR minutes_recorded_on IS NULL'))
         batch_op.drop_index('ix_professionals_meeting_outcome_due', sqlite_where=sa.text('outcome_recorded_at IS NULL AND outcome_reminded_at IS NULL'), postgresql_where=sa.text('outcome_recorded_at IS NULL AND outcome_reminded_at IS NULL'))
         batch_op.drop_index('ix_professionals_meeting_minutes_due', sqlite_where=sa.text('minutes_recorded_on IS NULL AND minutes_reminded_at IS NULL'), postgresql_where=sa.text('minutes_recorded_on IS NULL AND minutes_reminded_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_professionals_meeting_difference_id'))
