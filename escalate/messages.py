@@ -331,8 +331,8 @@ _MEETING_KINDS = {
 }
 
 
-def _meeting_arranged(*, reference, stage, actor, kind, meets_on, chair, invited, **_):
-    what = _MEETING_KINDS.get(kind, "a meeting")
+def _meeting_arranged(*, reference, stage, actor, meeting_kind, meets_on, chair, invited, **_):
+    what = _MEETING_KINDS.get(meeting_kind, "a meeting")
     return f"{what[0].upper()}{what[1:]} is arranged for {meets_on}", [
         f"{actor} arranged {what} about this difference, at {_the_stage(stage)}.",
         f"Date: {meets_on}.",
@@ -341,8 +341,8 @@ def _meeting_arranged(*, reference, stage, actor, kind, meets_on, chair, invited
     ]
 
 
-def _meeting_held(*, reference, stage, actor, kind, meets_on, attendees, agreed, **_):
-    what = _MEETING_KINDS.get(kind, "a meeting")
+def _meeting_held(*, reference, stage, actor, meeting_kind, meets_on, attendees, agreed, **_):
+    what = _MEETING_KINDS.get(meeting_kind, "a meeting")
     return "the outcome of the meeting was recorded", [
         f"{actor} recorded the outcome of {what} held on {meets_on}.",
         f"Who attended: {attendees}",
@@ -350,8 +350,8 @@ def _meeting_held(*, reference, stage, actor, kind, meets_on, attendees, agreed,
     ]
 
 
-def _meeting_outcome_reminder(*, reference, stage, kind, meets_on, **_):
-    what = _MEETING_KINDS.get(kind, "a meeting")
+def _meeting_outcome_reminder(*, reference, stage, meeting_kind, meets_on, **_):
+    what = _MEETING_KINDS.get(meeting_kind, "a meeting")
     return "record the outcome of the meeting", [
         f"You arranged {what} about this difference on {meets_on}. Its outcome has not been "
         "recorded yet.",
@@ -359,8 +359,8 @@ def _meeting_outcome_reminder(*, reference, stage, kind, meets_on, **_):
     ]
 
 
-def _meeting_minutes_reminder(*, reference, stage, kind, meets_on, minutes_due_on, **_):
-    what = _MEETING_KINDS.get(kind, "a meeting")
+def _meeting_minutes_reminder(*, reference, stage, meeting_kind, meets_on, minutes_due_on, **_):
+    what = _MEETING_KINDS.get(meeting_kind, "a meeting")
     return f"the meeting's minutes are due {minutes_due_on}", [
         f"You arranged {what} about this difference on {meets_on}. Its minutes are due to be "
         f"recorded by {minutes_due_on}, and have not been recorded yet.",

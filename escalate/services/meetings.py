@@ -52,7 +52,7 @@ def _lock(user: User, difference_id: int, version=None) -> Difference:
 
 def _facts(difference, user, meeting: ProfessionalsMeeting) -> dict:
     return message_facts(difference, difference.open_stage, user) | {
-        "kind": meeting.kind.value,
+        "meeting_kind": meeting.kind.value,
         "meets_on": wording.day_and_date(meeting.meets_on),
         "chair": meeting.chair,
         "invited": meeting.invited,
