@@ -95,6 +95,29 @@ def correction(role, case):
     return {200} if role == Role.PARTNERSHIP else {403}
 
 
+def arranging_a_meeting(role, case):
+    if role is None:
+        return {302}
+    if case == DOES_NOT_SEE or role == Role.ADMIN:
+        return {404}
+    # The raiser, and managers and seniors of either agency (an empty form: errors); the
+    # partnership only at the final stage, auditors never.
+    return {200} if role in AGENCY else {403}
+
+
+def a_meeting(role, case):
+    """A meeting on the difference, meeting today: its outcome and minutes are recorded by the
+    people involved, managers of either agency and the partnership (an empty form: errors)."""
+    if role is None:
+        return {302}
+    if case == DOES_NOT_SEE or role == Role.ADMIN:
+        return {404}
+    # Oversight sees both differences: the meeting is not one of the police's difference's.
+    if role in OVERSIGHT:
+        return {404, 403 if role == Role.AUDITOR else 200}
+    return {200}
+
+
 def public_link(role, case):
     # An unknown link is "not found"; someone signed in is told to sign out first.
     return {404} if role is None else {409}
@@ -149,6 +172,9 @@ MATRIX = {
     "oversight.report_csv": Entry(get=only(OVERSIGHT, 200)),
     "oversight.learning_note": Entry(get=learning_note, post=learning_note),
     "records.correct": Entry(get=correction, post=correction),
+    "respond.arrange_meeting": Entry(get=arranging_a_meeting, post=arranging_a_meeting),
+    "respond.meeting_outcome": Entry(get=a_meeting, post=a_meeting),
+    "respond.meeting_minutes": Entry(get=a_meeting, post=a_meeting),
     "records.access_log": Entry(get=only(OVERSIGHT, 200)),
     "records.access_log_csv": Entry(get=only(OVERSIGHT, 200)),
     "admin.changes": Entry(get=only(OVERSIGHT | ADMIN, 200)),
@@ -174,6 +200,7 @@ MATRIX = {
     "admin.remove_stage": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.recompute": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.urgent_start": Entry(post=ADMIN_POST),
+    "admin.meeting_minutes_days": Entry(post=ADMIN_POST),
     "admin.calendar": Entry(get=only(ADMIN, 200), post=ADMIN_FORM),
     "admin.add_closure": Entry(post=ADMIN_POST),
     "admin.remove_closure": Entry(post=ADMIN_POST),
@@ -238,6 +265,15 @@ def world(app):
             sa.select(Notification.id).where(Notification.recipient_id == people.sw.id)
         )
         db.session.commit()
+        meeting = services.meetings.arrange_meeting(
+            people.gp,
+            seen.id,
+            None,
+            meets_on=NOW.date(),
+            invited="Both agencies' leads",
+            chair="Jo Evans",
+            now=NOW,
+        )
         built = SimpleNamespace(
             users={role: (u.id, u.email) if u else None for role, u in users.items()},
             seen=seen.reference,
@@ -249,6 +285,7 @@ def world(app):
             contact_id=db.session.scalar(sa.select(AgencyStageContact.id)),
             lead_id=lead.id,
             closure_id=db.session.scalar(sa.select(ClosureDay.id)),
+            meeting_id=meeting.id,
         )
         db.session.remove()
     return built
