@@ -83,6 +83,7 @@ EVENT_TEXTS = frozenset(
         "reason",
         "advice",
         "answer",
+        "recommendation",
     }
 )
 # Why a text was erased, and the words left in its place.
