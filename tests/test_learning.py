@@ -426,3 +426,14 @@ def test_anonymising_a_difference_erases_its_recommendations(app, people, story)
         assert event.texts["recommendation"] == retention.RETAINED
         other = db.session.get(LearningNote, note_id(app, story["C"]))
         assert other.recommendation == RECOMMENDATION
+
+
+def test_the_demo_has_learning_at_every_status(app, runner):
+    assert runner.invoke(args=["escalate", "seed-demo"]).exit_code == 0
+    with app.app_context():
+        notes = db.session.scalars(sa.select(LearningNote)).all()
+        assert {n.status for n in notes} == set(LearningStatus)
+        assert all(n.recommendation and n.owner_agency_id and n.due_on for n in notes)
+    assert runner.invoke(args=["escalate", "seed-demo"]).exit_code == 0  # adds nothing again
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(LearningNote.id))) == len(notes)
