@@ -148,6 +148,14 @@ MATRIX = {
     "oversight.report": Entry(get=only(OVERSIGHT, 200)),
     "oversight.report_csv": Entry(get=only(OVERSIGHT, 200)),
     "oversight.learning_note": Entry(get=learning_note, post=learning_note),
+    "oversight.learning": Entry(get=only(OVERSIGHT, 200)),
+    "oversight.learning_csv": Entry(get=only(OVERSIGHT, 200)),
+    # No learning note has this id: the partnership is told so; nobody else may update one.
+    "oversight.learning_update": Entry(
+        get=only({Role.PARTNERSHIP}, 404), post=only({Role.PARTNERSHIP}, 404)
+    ),
+    # Without the report's dates (from, to): a bad request; only the partnership writes it.
+    "oversight.report_impact": Entry(post=only({Role.PARTNERSHIP}, 400)),
     "records.correct": Entry(get=correction, post=correction),
     "records.access_log": Entry(get=only(OVERSIGHT, 200)),
     "records.access_log_csv": Entry(get=only(OVERSIGHT, 200)),
@@ -249,6 +257,7 @@ def world(app):
             contact_id=db.session.scalar(sa.select(AgencyStageContact.id)),
             lead_id=lead.id,
             closure_id=db.session.scalar(sa.select(ClosureDay.id)),
+            note_id=999_999,
         )
         db.session.remove()
     return built
