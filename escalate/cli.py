@@ -300,7 +300,9 @@ def report(first, last):
     problem = period_problem(first, last)
     if problem is not None:
         raise click.UsageError(f"{problem[1]}.")
-    for line in queries.figures.report_csv(queries.figures.report(calendar.Period(first, last))):
+    period = calendar.Period(first, last)
+    follow = queries.report_sections.sections(period, current_app.config["CLOCK"]())
+    for line in queries.report_sections.report_csv(queries.figures.report(period), follow):
         click.echo(line, nl=False)
 
 

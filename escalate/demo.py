@@ -880,3 +880,49 @@ SCENARIOS = [
         ),
     ),
 ]
+
+
+@dataclass(frozen=True)
+class Learning:
+    """The partnership's learning on a closed demo difference (by its raiser's case reference):
+    a recommendation, its owner, due so many days after the seed, and the status it reached."""
+
+    child_reference: str
+    text: str
+    recommendation: str
+    owner_agency: str
+    owner: str | None  # email
+    due_in_days: int
+    status: str  # "open", "in_progress" or "done"
+
+
+LEARNING = [
+    Learning(
+        "CSC-20431",
+        "Attendance figures agreed at a plan meeting need a named sender and a deputy, or they "
+        "stop when one person leaves.",
+        "Schools name a sender and a deputy for every figure a child's plan relies on.",
+        SCHOOL,
+        PETER,
+        40,
+        "in_progress",
+    ),
+    Learning(
+        "CSC-20622",
+        "The police and social care disagreed on who calls a strategy discussion out of hours.",
+        "Write the out-of-hours strategy discussion rota into the partnership's procedures.",
+        PARTNERSHIP,
+        CHAIR,
+        60,
+        "open",
+    ),
+    Learning(
+        "CSC-20705",
+        "Health visitors were not told when a child moved between trusts' areas.",
+        "Add a transfer-in check to the trust's health visiting handover.",
+        TRUST,
+        None,
+        20,
+        "done",
+    ),
+]

@@ -87,6 +87,7 @@ EVENT_TEXTS = frozenset(
         "invited",
         "chair",
         "attendees",
+        "recommendation",
     }
 )
 # Why a text was erased, and the words left in its place.

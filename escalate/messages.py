@@ -597,3 +597,22 @@ _WRITERS = {
     "meeting_outcome_reminder": _meeting_outcome_reminder,
     "meeting_minutes_reminder": _meeting_minutes_reminder,
 }
+
+
+def _learning_owner(
+    *, reference, to, actor, recommendation, owner_agency, due_on, status, reason="", **_
+):
+    """A partnership member named someone as the owner of a learning note's recommendation."""
+    lines = [
+        f"{actor} of the safeguarding partnership has named you as the owner of a "
+        f"recommendation from the learning on difference {reference}, for {owner_agency}.",
+        f"The recommendation: {recommendation}",
+        f"It is due by {due_on}. Its status: {status}." if due_on else f"Its status: {status}.",
+    ]
+    if to == "handed" and reason:
+        lines.append(f"Why it was handed to you: {reason}")
+    lines.append("Tell the partnership when it is in progress and when it is done.")
+    return "you own a recommendation from the partnership's learning", lines
+
+
+_WRITERS["learning_owner"] = _learning_owner

@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from escalate import history, queries, wording
 from escalate.fields import choice_id
-from escalate.models import AGENCY_ROLES, Role
+from escalate.models import AGENCY_ROLES, LearningStatus, Role
 from escalate.wording import (
     EMAIL_FORM_LABELS,
     EVENT_TEXT_LABELS,
@@ -36,6 +36,7 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
         items.append(("oversight.dashboard", "Dashboard"))
         items.append(("oversight.unresolved", "Unresolved differences"))
         items.append(("oversight.report", "Report"))
+        items.append(("oversight.learning", "Learning"))
         items.append(("records.access_log", "Access log"))
     if user.role == Role.ADMIN:
         items.append(("admin.index", "Administration"))
@@ -91,6 +92,7 @@ def init_app(app: Flask) -> None:
             "max_text_characters": MAX_TEXT_CHARACTERS,
             "navigation": navigation_for(current_user, request.endpoint),
             "partnership_numbers": partnership_numbers,
+            "not_set": wording.NOT_SET,
         }
 
 
@@ -159,6 +161,7 @@ EVENT_TITLES = {
     "reassigned": "Reassigned",
     "conversation": "Conversation recorded",
     "learning_note": "Learning note",
+    "learning_updated": "Learning note updated",
     "deadline_recomputed": "Deadline recomputed",
     "overdue": "The response deadline was missed",
     "corrected": "Mistaken entry corrected",
@@ -173,6 +176,37 @@ EVENT_TITLES = {
 }
 
 PROPOSALS = {"accept": "Accepting the response", "withdraw": "Withdrawing the difference"}
+
+
+def _learning_lines(data) -> list[tuple[str, str]]:
+    """A structured learning note's recommendation, owner, due date and status (older notes
+    had none of them)."""
+    if not data.get("recommendation"):
+        return []
+    owner = data.get("owner_agency") or wording.NOT_SET
+    if data.get("owner"):
+        owner = f"{data['owner']}, {owner}"
+    due = data.get("due_on")
+    return [
+        ("Recommendation", data["recommendation"]),
+        ("Owner", owner),
+        ("Due", long_date(date.fromisoformat(due)) if due else wording.NOT_SET),
+        ("Status", LearningStatus(data.get("status", "open")).label),
+    ]
+
+
+def _learning_update_lines(data) -> list[tuple[str, str]]:
+    lines = []
+    if data.get("status_to"):
+        was, now_ = LearningStatus(data["status_from"]), LearningStatus(data["status_to"])
+        lines.append(("Status", f"{was.label} to {now_.label}"))
+    if "owner_to" in data:
+        lines.append(("Owner", f"{data.get('owner_from')} to {data['owner_to']}"))
+    if data.get("due_to"):
+        was = long_date(date.fromisoformat(data["due_from"])) if data.get("due_from") else "Not set"
+        lines.append(("Due", f"{was} to {long_date(date.fromisoformat(data['due_to']))}"))
+    lines.append(("Reason", data.get("reason", "")))
+    return lines
 
 
 def row_removals(erasures) -> list[str]:
@@ -269,6 +303,9 @@ def timeline(events, erasures=None) -> list[dict]:
             lines.append(("What was agreed", data.get("agreed", "")))
         elif kind == "learning_note":
             lines.append(("What the partnership learned", data.get("text", "")))
+            lines.extend(_learning_lines(data))
+        elif kind == "learning_updated":
+            lines.extend(_learning_update_lines(data))
         elif kind in ("meeting_arranged", "meeting_held", "minutes_recorded"):
             lines.extend(_meeting_lines(data))
         elif kind == "deadline_recomputed":

@@ -89,6 +89,7 @@ EVENT_TEXT_LABELS = {
     "invited": "Who is invited",
     "chair": "Chair",
     "attendees": "Who attended",
+    "recommendation": "Recommendation",
 }
 # What a notification's email carried (Notification.email_form), on the difference's page.
 EMAIL_FORM_LABELS = {
@@ -96,6 +97,8 @@ EMAIL_FORM_LABELS = {
     "link_only": "Only the reference and a link",
 }
 # A difference the raising side never answered: its own row, never counted as resolved.
+# An owner or due date a learning note was written without (before they were asked for).
+NOT_SET = "Not set"
 NO_REPLY_LABEL = "Closed: no reply from the raising side"
 CLOSED_OUTCOMES = (*(outcome.value for outcome in Outcome), "withdrawn", "no_reply")
 

@@ -23,7 +23,7 @@ The clock stands at NOW, Friday 20 November 2026 10:00 (GMT). Quarter: October t
 Northshire Academy has a practitioner but raises nothing. Two notifications failed by email.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
@@ -43,6 +43,7 @@ from tests import factories
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 GOOD = "The explanation given by the parent is consistent with the injury seen on the arm."
 NOTE_A = "Threshold decisions need the evidence of the referrer read back before closing."
+RECOMMENDATION = "Agree a written protocol for this between the agencies and train staff in it."
 NOTE_C = "Health and police should agree who requests a child protection medical, and when."
 
 
@@ -139,8 +140,15 @@ def build(people) -> dict[str, str]:
 def add_notes(people, refs) -> None:
     """The partnership's learning on A and C (run inside an application context)."""
     chair = _user(people.chair)
-    services.differences.add_learning_note(chair, refs["A"], NOTE_A, NOW)
-    services.differences.add_learning_note(chair, refs["C"], NOTE_C, NOW)
+    for letter, note, agency in (("A", NOTE_A, people.csc), ("C", NOTE_C, people.police)):
+        services.learning.add_learning_note(
+            chair,
+            refs[letter],
+            note,
+            NOW,
+            recommendation=RECOMMENDATION,
+            owner=services.learning.Owner(agency.id, None, date(2027, 1, 29)),
+        )
 
 
 def tables(html: str) -> dict[str, list[list[str]]]:

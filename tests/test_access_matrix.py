@@ -171,6 +171,14 @@ MATRIX = {
     "oversight.report": Entry(get=only(OVERSIGHT, 200)),
     "oversight.report_csv": Entry(get=only(OVERSIGHT, 200)),
     "oversight.learning_note": Entry(get=learning_note, post=learning_note),
+    "oversight.learning": Entry(get=only(OVERSIGHT, 200)),
+    "oversight.learning_csv": Entry(get=only(OVERSIGHT, 200)),
+    # No learning note has this id: the partnership is told so; nobody else may update one.
+    "oversight.learning_update": Entry(
+        get=only({Role.PARTNERSHIP}, 404), post=only({Role.PARTNERSHIP}, 404)
+    ),
+    # Without the report's dates (from, to): a bad request; only the partnership writes it.
+    "oversight.report_impact": Entry(post=only({Role.PARTNERSHIP}, 400)),
     "records.correct": Entry(get=correction, post=correction),
     "respond.arrange_meeting": Entry(get=arranging_a_meeting, post=arranging_a_meeting),
     "respond.meeting_outcome": Entry(get=a_meeting, post=a_meeting),
@@ -286,6 +294,7 @@ def world(app):
             lead_id=lead.id,
             closure_id=db.session.scalar(sa.select(ClosureDay.id)),
             meeting_id=meeting.id,
+            note_id=999_999,
         )
         db.session.remove()
     return built

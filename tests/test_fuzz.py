@@ -8,7 +8,7 @@ import inspect
 import io
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -109,6 +109,8 @@ FORM_PAGES = {
     "UrgentStartForm": FormPage("admin", "/admin/policy/urgent-start"),
     "ReportForm": FormPage("chair", "/oversight/report", "GET"),
     "LearningNoteForm": FormPage("chair", "/oversight/differences/{d3}/learning-note"),
+    "LearningUpdateForm": FormPage("chair", "/oversight/learning/{note}"),
+    "ImpactForm": FormPage("chair", "/oversight/report/impact?from=2026-10-01&to=2026-12-31"),
     "CorrectionForm": FormPage("chair", "/differences/{d2}/correct"),
     "AccessLogForm": FormPage("auditor", "/access-log", "GET"),
     "RiskForm": FormPage("gp", "/differences/new"),
@@ -186,6 +188,12 @@ def world(app):
             rationale="The threshold for a section 47 enquiry is not met on what we know.",
             child_impact="Early help continues with the family.", now=NOW,
         )
+        note = services.learning.add_learning_note(
+            people.chair, d3.reference,
+            "Check a family's move with the new authority before closing the case.", NOW,
+            recommendation="Add a transfer check to the closing summary for every family.",
+            owner=services.learning.Owner(people.csc.id, None, date(2027, 1, 29)),
+        )
         newcomer = factories.user(Role.AUDITOR, name="New Person")
         newcomer.password_hash = None
         token, _ = create_invitation(newcomer, people.admin, NOW, app.config["SECRET_KEY"])
@@ -195,7 +203,7 @@ def world(app):
             values={
                 "d1": d1.reference, "d2": d2.reference, "d3": d3.reference, "token": token,
                 "d4": d4.reference, "d5": d5.reference,
-                "spare": spare.id, "csc": people.csc.id,
+                "spare": spare.id, "csc": people.csc.id, "note": note.id,
             },
         )
         db.session.remove()

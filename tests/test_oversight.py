@@ -404,6 +404,16 @@ def test_the_csv_export_says_what_the_list_says(people, client_for, story):
 # --- Learning notes -----------------------------------------------------------------------------
 
 
+def structured(people) -> dict:
+    """A learning note's recommendation, owner and due date, as the form takes them."""
+    return {
+        "recommendation": "Write the agreed roles into the strategy discussion's record.",
+        "owner_agency": str(people.csc.id),
+        "owner": "0",
+        "due_on": ["1", "3", "2027"],
+    }
+
+
 def test_the_partnership_adds_a_learning_note_to_a_closed_difference(
     app, people, client_for, story
 ):
@@ -411,7 +421,8 @@ def test_the_partnership_adds_a_learning_note_to_a_closed_difference(
     h = story["H"]  # withdrawn
     assert "Add a learning note</a>" in page(browser, f"/differences/{h}")
     text = "Roles at a strategy discussion should be agreed and written down before it ends."
-    response = submit(browser, f"/oversight/differences/{h}/learning-note", {"text": text})
+    fields = {"text": text, **structured(people)}
+    response = submit(browser, f"/oversight/differences/{h}/learning-note", fields)
     assert response.status_code == 302
     shown = page(browser, f"/differences/{h}")
     assert "The learning note has been added." in shown
@@ -422,7 +433,8 @@ def test_the_partnership_adds_a_learning_note_to_a_closed_difference(
         notes = db.session.scalars(sa.select(LearningNote.text)).all()
         assert text in notes
         last = db.session.scalars(sa.select(Event).order_by(Event.id.desc()).limit(1)).one()
-        assert last.kind == EventKind.LEARNING_NOTE and last.details == {"text": text}
+        assert last.kind == EventKind.LEARNING_NOTE and last.details["text"] == text
+        assert last.details["owner_agency"] == "Children's Social Care"
         assert last.actor_id == people.chair.id
 
 
@@ -445,7 +457,7 @@ def test_a_learning_note_must_say_something(app, people, client_for, story, text
 
     before = counts()
     url = f"/oversight/differences/{story['A']}/learning-note"
-    response = submit(client_for(people.chair), url, {"text": text})
+    response = submit(client_for(people.chair), url, {"text": text, **structured(people)})
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "There is a problem" in html and message in html
     assert counts() == before

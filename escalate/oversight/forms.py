@@ -1,16 +1,23 @@
-"""Forms of the oversight pages: the list's filters, the report's dates, a learning note."""
+"""Forms of the oversight pages: the lists' filters, the report's dates and impact, a learning
+note and its updates."""
 
 from dataclasses import dataclass, field
 from datetime import date
 
-from govuk_frontend_wtf.wtforms_widgets import GovCharacterCount, GovSubmitInput
-from wtforms import SubmitField, TextAreaField
-from wtforms.validators import InputRequired
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+)
+from wtforms import RadioField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, StopValidation
 
 from escalate import wording
 from escalate.calendar import Period
-from escalate.fields import DayMonthYearField, Form, at_most
-from escalate.models import Category
+from escalate.fields import DayMonthYearField, Form, at_most, choice_id
+from escalate.models import Category, LearningStatus
+from escalate.queries.learning import LearningFilters
 from escalate.queries.unresolved import SIDES, SORTS, UnresolvedFilters
 
 MAX_AGE_DAYS = 36_500
@@ -128,6 +135,42 @@ def period_problem(start: date, end: date) -> tuple[str, str] | None:
     return None
 
 
+def _chosen(message: str):
+    """A select's choice is required: 0 is its "Select…" line (and anything that is no id)."""
+
+    def check(form, field):
+        if not field.data:
+            raise StopValidation(message)
+
+    return check
+
+
+def _owner_fields(cls):
+    """The owner and due date, asked when a note is written and when it is updated."""
+    cls.owner_agency = SelectField(
+        "Which agency owns the recommendation?",
+        widget=GovSelect(),
+        coerce=choice_id,
+        validate_choice=False,
+        validators=[_chosen("Select the agency that owns the recommendation")],
+    )
+    cls.owner = SelectField(
+        "Who owns it there? (optional)",
+        description="Someone who works for that agency. They are told.",
+        widget=GovSelect(),
+        coerce=choice_id,
+        validate_choice=False,
+    )
+    cls.due_on = DayMonthYearField(
+        "When is it due?",
+        error_name="The due date",
+        description="For example, 31 3 2027",
+        validators=[InputRequired(message="Enter the date the recommendation is due")],
+    )
+    return cls
+
+
+@_owner_fields
 class LearningNoteForm(Form):
     text = TextAreaField(
         "What did the partnership learn from this difference?",
@@ -139,4 +182,66 @@ class LearningNoteForm(Form):
             at_most(wording.MAX_TEXT_CHARACTERS, "The learning note"),
         ],
     )
+    recommendation = TextAreaField(
+        "What does the partnership recommend?",
+        description="What should be done, so that the board can follow it to done.",
+        widget=GovCharacterCount(),
+        validators=[
+            InputRequired(message="Enter what the partnership recommends"),
+            at_most(wording.MAX_TEXT_CHARACTERS, "The recommendation"),
+        ],
+    )
     submit = SubmitField("Add the learning note", widget=GovSubmitInput())
+
+
+@_owner_fields
+class LearningUpdateForm(Form):
+    status = RadioField(
+        "Status",
+        widget=GovRadioInput(),
+        choices=[(s.value, s.label) for s in LearningStatus],
+        validators=[InputRequired(message="Select the status of the recommendation")],
+    )
+    reason = TextAreaField(
+        "Why has it changed?",
+        widget=GovCharacterCount(),
+        validators=[
+            InputRequired(message="Enter why it changed"),
+            at_most(wording.MAX_TEXT_CHARACTERS, "The reason"),
+        ],
+    )
+    submit = SubmitField("Update the learning note", widget=GovSubmitInput())
+
+
+class ImpactForm(Form):
+    text = TextAreaField(
+        "What difference did the partnership's work make in this period?",
+        description="For example, what changed in practice because of the learning, and how "
+        "you know. Do not include any child's name.",
+        widget=GovCharacterCount(),
+        validators=[
+            InputRequired(message="Enter the impact of the partnership's work"),
+            at_most(wording.MAX_TEXT_CHARACTERS, "The impact"),
+        ],
+    )
+    submit = SubmitField("Save the impact", widget=GovSubmitInput())
+
+
+def parse_learning_filters(args, agency_ids: set[int]) -> tuple[LearningFilters, list]:
+    """Read the learning list's query string; a value that makes no sense is ignored, and the
+    page says so: (filters, [(field, message)])."""
+    problems, values = [], {}
+    status = (args.get("status") or "").strip()
+    if status:
+        try:
+            values["status"] = LearningStatus(status)
+        except ValueError:
+            problems.append(("status", "Select a status from the list"))
+    agency = (args.get("agency") or "").strip()
+    if agency:
+        if _whole_number(agency) in agency_ids:
+            values["agency_id"] = _whole_number(agency)
+        else:
+            problems.append(("agency", "Select an agency from the list"))
+    values["overdue"] = "overdue" in args.getlist("only")
+    return LearningFilters(**values), problems

@@ -1,5 +1,6 @@
 """Oversight and learning (product.md §7): the dashboard, the unresolved list and its CSV, the
-periodic report, and learning notes. For the partnership and auditors; auditors only read."""
+periodic report and its impact, and learning notes, their list and updates. For the partnership
+and auditors; auditors only read."""
 
 from datetime import date
 
@@ -18,12 +19,15 @@ from flask_login import current_user, login_required
 
 from escalate import calendar, presentation, queries, services, wording
 from escalate.calendar import to_local
-from escalate.models import AccessKind, Category, Role
+from escalate.models import AccessKind, Category, LearningStatus, Role
 from escalate.oversight import charts
 from escalate.oversight.forms import (
+    ImpactForm,
     LearningNoteForm,
+    LearningUpdateForm,
     ReportForm,
     parse_filters,
+    parse_learning_filters,
     period_problem,
 )
 from escalate.workflow import OVERSIGHT_ROLES, FieldError, StaleDifference
@@ -208,18 +212,27 @@ def report():
         if period
         else None
     )
+    return _report_page(form, period, figures)
+
+
+def _report_page(form, period, figures, impact_form=None, status=200):
     csv_args = {"from": period.first.isoformat(), "to": period.last.isoformat()} if period else {}
+    follow = queries.report_sections.sections(period, presentation.now()) if period else None
+    if impact_form is None and period and current_user.role == Role.PARTNERSHIP:
+        impact_form = ImpactForm(data={"text": follow.impact.text if follow.impact else ""})
     return render_template(
         "oversight/report.html",
         form=form,
         r=figures,
+        follow=follow,
+        impact_form=impact_form,
         charts=charts.for_report(figures) if figures else {},
         csv_url=url_for("oversight.report_csv", **csv_args) if period else None,
-    )
+        impact_url=url_for("oversight.report_impact", **csv_args) if period else None,
+    ), status
 
 
-@bp.route("/report.csv")
-def report_csv():
+def _period_from_args():
     try:
         first = date.fromisoformat(request.args.get("from", ""))
         last = date.fromisoformat(request.args.get("to", ""))
@@ -228,10 +241,50 @@ def report_csv():
     problem = period_problem(first, last)
     if problem is not None:
         abort(400, problem[1])
-    period = calendar.Period(first, last)
+    return calendar.Period(first, last)
+
+
+@bp.route("/report/impact", methods=["POST"])
+def report_impact():
+    if current_user.role != Role.PARTNERSHIP:
+        abort(403, "Only the safeguarding partnership can write the report's impact.")
+    period = _period_from_args()
+    impact_form = ImpactForm()
+    if impact_form.validate_on_submit():
+        try:
+            services.learning.save_report_impact(
+                current_user, period, impact_form.text.data, presentation.now()
+            )
+        except FieldError as error:
+            presentation.attach_error(impact_form, error)
+        else:
+            flash("The impact has been saved.", "success")
+            start, end = period.first, period.last
+            return redirect(
+                url_for(
+                    "oversight.report",
+                    start=[start.day, start.month, start.year],
+                    end=[end.day, end.month, end.year],
+                )
+                + "#impact"
+            )
+    form = ReportForm(data={"start": period.first, "end": period.last})
+    figures = queries.figures.report(period)
+    return _report_page(form, period, figures, impact_form)
+
+
+@bp.route("/report.csv")
+def report_csv():
+    period = _period_from_args()
+    first, last = period.first, period.last
     presentation.log_access(AccessKind.DOWNLOADED_CSV, f"The report for {period.label} as CSV")
     return Response(
-        stream_with_context(queries.figures.report_csv(queries.figures.report(period))),
+        stream_with_context(
+            queries.report_sections.report_csv(
+                queries.figures.report(period),
+                queries.report_sections.sections(period, presentation.now()),
+            )
+        ),
         mimetype="text/csv",
         headers={
             "Content-Disposition": 'attachment; filename="partnership-report-'
@@ -241,6 +294,19 @@ def report_csv():
     )
 
 
+def _owner_choices(form) -> None:
+    form.owner_agency.choices = [(0, "Select an agency")] + [
+        (a.id, a.name) for a in queries.choices.all_agencies()
+    ]
+    form.owner.choices = [(0, "Nobody named")] + [
+        (u.id, f"{u.name}, {u.agency.name}") for u in queries.learning.owners()
+    ]
+
+
+def _owner(form) -> services.learning.Owner:
+    return services.learning.Owner(form.owner_agency.data, form.owner.data, form.due_on.data)
+
+
 @bp.route("/differences/<reference>/learning-note", methods=["GET", "POST"])
 @login_required
 def learning_note(reference):
@@ -248,9 +314,17 @@ def learning_note(reference):
     now = presentation.now()
     queries.differences.ensure_may_add_learning_note(current_user, difference, now)  # 403 or 409
     form = LearningNoteForm()
+    _owner_choices(form)
     if form.validate_on_submit():
         try:
-            services.differences.add_learning_note(current_user, reference, form.text.data, now)
+            services.learning.add_learning_note(
+                current_user,
+                reference,
+                form.text.data,
+                now,
+                recommendation=form.recommendation.data,
+                owner=_owner(form),
+            )
         except FieldError as error:
             presentation.attach_error(form, error)
         except StaleDifference:
@@ -268,3 +342,108 @@ def learning_note(reference):
         difference=difference,
         is_partnership=current_user.role == Role.PARTNERSHIP,
     )
+
+
+@bp.route("/learning")
+def learning():
+    presentation.log_access(AccessKind.VIEWED_REPORT, presentation.with_filters("Learning"))
+    now = presentation.now()
+    filters, problems, args, agencies = _learning_filters()
+    pages = queries.learning.learning_page(filters, now, presentation.page_number(), PER_PAGE)
+    names = {a.id: a.name for a in agencies}
+
+    def without(key, value=None):
+        rest = {k: v for k, v in args.items() if k != key}
+        return url_for("oversight.learning", **rest)
+
+    selected = []
+    if filters.status is not None:
+        selected.append((f"Status: {filters.status.label}", without("status")))
+    if filters.agency_id is not None:
+        selected.append((f"Owner: {names[filters.agency_id]}", without("agency")))
+    if filters.overdue:
+        selected.append(("Overdue only", without("only")))
+    return render_template(
+        "oversight/learning.html",
+        pages=pages,
+        rows=pages.items,
+        filters=filters,
+        args=args,
+        selected=selected,
+        error_list=[{"text": message, "href": f"#{name}"} for name, message in problems],
+        agencies=agencies,
+        statuses=list(LearningStatus),
+        may_update=current_user.role == Role.PARTNERSHIP,
+        csv_url=url_for("oversight.learning_csv", **args),
+    )
+
+
+def _learning_filters():
+    agencies = queries.choices.all_agencies()
+    filters, problems = parse_learning_filters(request.args, {a.id for a in agencies})
+    args = {
+        "status": filters.status.value if filters.status else None,
+        "agency": filters.agency_id,
+        "only": "overdue" if filters.overdue else None,
+    }
+    return filters, problems, {k: v for k, v in args.items() if v is not None}, agencies
+
+
+@bp.route("/learning.csv")
+def learning_csv():
+    presentation.log_access(AccessKind.DOWNLOADED_CSV, presentation.with_filters("Learning as CSV"))
+    now = presentation.now()
+    filters, _, _, _ = _learning_filters()
+    stamp = to_local(now).strftime("%Y-%m-%d")
+    return Response(
+        stream_with_context(queries.learning.learning_csv(filters, now)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="learning-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.route("/learning/<int:note_id>", methods=["GET", "POST"])
+def learning_update(note_id):
+    if current_user.role != Role.PARTNERSHIP:
+        abort(403, "Only the safeguarding partnership can update a learning note.")
+    note = queries.learning.note(note_id)
+    if note is None:
+        abort(404)
+    if request.method == "GET":
+        form = LearningUpdateForm(
+            data={
+                "status": note.status.value,
+                "owner_agency": note.owner_agency_id or 0,
+                "owner": note.owner_id or 0,
+                "due_on": note.due_on,
+            }
+        )
+    else:
+        form = LearningUpdateForm()
+    _owner_choices(form)
+    if form.validate_on_submit():
+        try:
+            services.learning.update_learning_note(
+                current_user,
+                note.id,
+                status=form.status.data,
+                owner=_owner(form),
+                reason=form.reason.data,
+                now=presentation.now(),
+            )
+        except FieldError as error:
+            presentation.attach_error(form, error)
+        except StaleDifference:
+            services.differences.forget_changes()
+            form.status.errors = [
+                "Someone else changed this note at the same moment: check it, then try again"
+            ]
+        else:
+            flash("The learning note has been updated.", "success")
+            return redirect(
+                url_for("respond.show", reference=note.difference.reference) + "#learning"
+            )
+    return render_template("oversight/learning_update.html", form=form, note=note)

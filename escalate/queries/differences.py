@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
-from escalate import calendar, deadlines, history, wording, workflow
+from escalate import calendar, deadlines, history, learning, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Assignment,
@@ -22,6 +22,7 @@ from escalate.models import (
     Notification,
     PolicyStage,
     Proposal,
+    Role,
     Side,
     Stage,
     State,
@@ -410,6 +411,8 @@ class OversightFacts:
     may_add_learning_note: bool
     may_correct: bool = False
     erased: bool = False  # some texts were removed (the retention policy, or a correction)
+    may_update_learning: bool = False  # the partnership: a note's status, owner, due date
+    overdue_notes: frozenset = frozenset()  # ids of notes past their due date and not done
 
 
 def oversight_facts(
@@ -420,8 +423,13 @@ def oversight_facts(
         sa.select(LearningNote)
         .where(LearningNote.difference_id == difference.id)
         .order_by(LearningNote.created_at, LearningNote.id)
-        .options(joinedload(LearningNote.author))
+        .options(
+            joinedload(LearningNote.author),
+            joinedload(LearningNote.owner_agency),
+            joinedload(LearningNote.owner),
+        )
     ).all()
+    today = calendar.to_local(now).date()
     return OversightFacts(
         verification=verify_difference(difference),
         learning_notes=list(notes),
@@ -432,4 +440,8 @@ def oversight_facts(
             actor_for(user), anonymised=difference.anonymised_at is not None
         ),
         erased=bool(difference.erasures),
+        may_update_learning=user.role == Role.PARTNERSHIP,
+        overdue_notes=frozenset(
+            n.id for n in notes if learning.is_overdue(n.status, n.due_on, today)
+        ),
     )

@@ -14,6 +14,7 @@ from escalate.services import (  # noqa: F401
     extension_requests,
     importing,
     inbox,
+    learning,
     meetings,
     proposals,
     raising_side,

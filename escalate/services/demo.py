@@ -106,7 +106,58 @@ def seed_demo(password: str, now: datetime) -> dict[str, int]:
     cal = working_calendar()
     for scenario in demo.SCENARIOS:
         created["differences"] += int(_seed_demo_difference(scenario, now, cal))
+    for learning in demo.LEARNING:
+        _seed_demo_learning(learning, now)
     return created
+
+
+def _seed_demo_learning(learning, now: datetime) -> None:
+    """A learning note on a closed demo difference, moved on to its status; once."""
+    from escalate import demo
+    from escalate.models import LearningNote
+    from escalate.services.learning import Owner, add_learning_note, update_learning_note
+
+    difference = db.session.scalar(
+        sa.select(Difference).where(Difference.child_reference == learning.child_reference)
+    )
+    if difference is None or not difference.state.is_final:
+        return
+    if db.session.scalar(
+        sa.select(LearningNote.id).where(LearningNote.difference_id == difference.id)
+    ):
+        return
+    chair = find_user_by_email(demo.CHAIR)
+    owner_person = find_user_by_email(learning.owner) if learning.owner else None
+    owner = Owner(
+        find_agency_by_name(learning.owner_agency).id,
+        owner_person.id if owner_person else None,
+        calendar.to_local(now).date() + timedelta(days=learning.due_in_days),
+    )
+    written = now - timedelta(hours=2)
+    note = add_learning_note(
+        chair,
+        difference.reference,
+        learning.text,
+        written,
+        recommendation=learning.recommendation,
+        owner=owner,
+    )
+    steps = {"in_progress": ["in_progress"], "done": ["in_progress", "done"]}.get(
+        learning.status, []
+    )
+    for minutes, status in enumerate(steps, start=1):
+        reason = {
+            "in_progress": "The owner has started the work and reports back at the next board.",
+            "done": "The owner showed the board the change in place and how it is checked.",
+        }[status]
+        update_learning_note(
+            chair,
+            note.id,
+            status=status,
+            owner=owner,
+            reason=reason,
+            now=written + timedelta(minutes=30 * minutes),
+        )
 
 
 def _seed_demo_difference(scenario, now: datetime, cal: "WorkingCalendar") -> bool:

@@ -1,5 +1,5 @@
-"""Raising a difference and every action on it (product.md §4), and learning notes. Each public
-function is one transaction.
+"""Raising a difference and every action on it (product.md §4). Each public function is one
+transaction (learning notes: escalate.services.learning).
 """
 
 from dataclasses import dataclass
@@ -445,26 +445,6 @@ def _begin(user, difference_id, version, action, now) -> tuple[Difference, Stage
         raise StaleDifference()
     workflow.check(actor_for(user), situation(difference, now), action)
     return difference, difference.open_stage
-
-
-@stale_on_conflict
-def add_learning_note(user: User, reference: str, text: str, now: datetime):
-    """The partnership records what it learned from a closed difference, on its history too."""
-    from escalate.models import LearningNote
-
-    # Locked like any action, so two notes at once take the next two places in the history.
-    difference = lock_difference(
-        Difference.reference == (reference or "").strip().upper(), visible_to(user)
-    )
-    if difference is None:
-        raise NotFound("Difference not found.")
-    workflow.check_learning_note(actor_for(user), situation(difference, now))
-    text = workflow.require_rationale(text, field="text", what="what the partnership learned")
-    note = LearningNote(difference_id=difference.id, author_id=user.id, text=text, created_at=now)
-    db.session.add(note)
-    record_event(difference, EventKind.LEARNING_NOTE, user, now, {"text": text}, deadline=None)
-    commit_or_stale()
-    return note
 
 
 def forget_changes() -> None:

@@ -138,8 +138,14 @@ def anonymise(difference_id: int, now: datetime, years: int) -> bool:
     )
     db.session.execute(
         sa.update(LearningNote)
-        .where(LearningNote.difference_id == difference.id, LearningNote.text != RETAINED)
-        .values(text=RETAINED)
+        .where(
+            LearningNote.difference_id == difference.id,
+            sa.or_(LearningNote.text != RETAINED, LearningNote.recommendation != RETAINED),
+        )
+        .values(
+            text=RETAINED,
+            recommendation=sa.case((LearningNote.recommendation == "", ""), else_=RETAINED),
+        )
         .execution_options(synchronize_session=False)
     )
     # So do the requests for more time and the leads' proposals.
