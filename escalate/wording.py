@@ -86,6 +86,8 @@ EVENT_TEXT_LABELS = {
     "corrected_text": "Corrected text",
     "reason": "Reason",
     "advice": "Advice",
+    "action": "Action agreed",
+    "what_was_done": "What was done",
 }
 # What a notification's email carried (Notification.email_form), on the difference's page.
 EMAIL_FORM_LABELS = {

@@ -70,6 +70,9 @@ def _dashboard_page(section: str):
         now=now,
         section=section,
         sections=wording.DASHBOARD_SECTIONS,
+        agreed_actions=queries.actions.dashboard(now, queries.setup.working_calendar())
+        if section == "open"
+        else None,
     )
 
 
