@@ -208,7 +208,7 @@ def test_the_dashboard_counts_agreed_actions_by_agency(app, people, client_for, 
         {"note": "The medical was held on Monday morning."},
     )
     CLOCK["now"] = WEDNESDAY
-    html = client_for(people.chair).get("/oversight/").get_data(as_text=True)
+    html = client_for(people.chair).get("/oversight/dashboard/agencies").get_data(as_text=True)
     table = section(html, "agreed-actions")
     cells = [
         html_module.unescape(re.sub(r"<[^>]+>", "", c)).strip()

@@ -71,7 +71,7 @@ def _dashboard_page(section: str):
         section=section,
         sections=wording.DASHBOARD_SECTIONS,
         agreed_actions=queries.actions.dashboard(now, queries.setup.working_calendar())
-        if section == "open"
+        if section == "agencies"
         else None,
     )
 
