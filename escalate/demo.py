@@ -630,8 +630,8 @@ SCENARIOS = [
                 "in MH's plan.",
                 child_impact="The professionals will know each week whether MH is in school, and "
                 "any absence will be followed up the same day.",
-                # Two actions, both due long ago: the demo marks the first done; the second is
-                # missed, so Sam Okafor can raise a follow-up difference from it.
+                # Two actions, both due long ago and not yet marked done: Kate Murphy can mark
+                # one done, and Sam Okafor can raise a follow-up difference from the other.
                 actions=(
                     (
                         "Send the missing attendance figures since half term to Sam Okafor.",
