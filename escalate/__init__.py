@@ -105,7 +105,10 @@ def register_blueprints(app: Flask) -> None:
     from escalate.oversight.views import bp as oversight_bp
     from escalate.raising.views import bp as raising_bp
     from escalate.records.views import bp as records_bp
-    from escalate.respond import meeting_views  # noqa: F401 (its pages join respond)
+    from escalate.respond import (
+        action_views,  # noqa: F401 (its pages join respond)
+        meeting_views,  # noqa: F401 (its pages join respond)
+    )
     from escalate.respond.views import bp as respond_bp
 
     for blueprint in (

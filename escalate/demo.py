@@ -408,9 +408,15 @@ SCENARIOS = [
                 "That should not have happened.",
                 child_impact="TW's safety plan can be updated with the full picture, and any "
                 "future incident will reach his early help worker quickly.",
-                agreed_actions="The family's address is now flagged on the police system. Any "
-                "incident there will be emailed to Mia Jones within one working day. I have "
-                "briefed the response team sergeants.",
+                actions=(
+                    (
+                        "Flag the family's address on the police system, so that any incident "
+                        "there is emailed to Mia Jones within one working day.",
+                        "receiving",
+                        0,
+                    ),
+                    ("Brief the response team sergeants on the early help plan.", "receiving", 10),
+                ),
             ),
         ),
     ),
@@ -624,9 +630,21 @@ SCENARIOS = [
                 "in MH's plan.",
                 child_impact="The professionals will know each week whether MH is in school, and "
                 "any absence will be followed up the same day.",
-                agreed_actions="MH's attendance figures will be emailed to Sam Okafor every "
-                "Friday by 3pm. Peter Walsh, deputy headteacher, will send them when I am away. "
-                "The missing figures since half term were sent today.",
+                # Two actions, both due long ago and not yet marked done: Kate Murphy can mark
+                # one done, and Sam Okafor can raise a follow-up difference from the other.
+                actions=(
+                    (
+                        "Send the missing attendance figures since half term to Sam Okafor.",
+                        "receiving",
+                        1,
+                    ),
+                    (
+                        "Email MH's attendance figures to Sam Okafor every Friday by 3pm, with "
+                        "Peter Walsh, deputy headteacher, sending them when Kate Murphy is away.",
+                        "receiving",
+                        3,
+                    ),
+                ),
             ),
             step(
                 21,
@@ -873,8 +891,10 @@ SCENARIOS = [
                 "mistake on our part. The discharge has been stopped.",
                 child_impact="GW stays safely on the ward until the meeting decides where she "
                 "will live.",
-                agreed_actions="Discharge stopped. The pre-birth plan is now on GW's hospital "
-                "record, and Helen Ward will attend the discharge planning meeting.",
+                actions=(
+                    ("Put the pre-birth plan on GW's hospital record.", "receiving", 0),
+                    ("Helen Ward attends the discharge planning meeting.", "receiving", 5),
+                ),
             ),
             step(2, LEAH, Action.ACCEPT, comment="Thank you for acting so quickly."),
         ),

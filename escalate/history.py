@@ -88,6 +88,8 @@ EVENT_TEXTS = frozenset(
         "chair",
         "attendees",
         "recommendation",
+        "action",  # an agreed action, as its response listed it
+        "what_was_done",
     }
 )
 # Why a text was erased, and the words left in its place.

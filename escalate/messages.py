@@ -3,7 +3,7 @@
 Only the difference's reference identifies the child: never initials or a date of birth.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
 from escalate.calendar import to_local
 from escalate.wording import day_and_date, long_date, outcome_label, plural, when
@@ -568,7 +568,36 @@ def _deadline_recomputed(*, reference, stage, to, previous_deadline, deadline, o
     return f"the deadline is now {when(deadline)}", lines
 
 
+def _due_on(due_on) -> str:
+    return long_date(date.fromisoformat(due_on)) if isinstance(due_on, str) else long_date(due_on)
+
+
+def _action_due(*, reference, to, number, action, agency, due_on, owner, **_):
+    """The sweep, on an agreed action's due date: its owner is asked, the raiser told."""
+    if to == "owner":
+        return f"is agreed action {number} done?", [
+            f"Action {number} agreed on {reference} is due today ({_due_on(due_on)}): {action}",
+            f"Agency: {agency}.",
+            "Is it done? If it is, mark it as done on the difference's page, and say what was "
+            "done. If it is not done by the end of today, it will show as overdue.",
+        ]
+    return f"agreed action {number} is due today", [
+        f"Action {number} agreed on {reference} is due today ({_due_on(due_on)}): {action}",
+        f"Agency: {agency}. {owner} has been asked whether it is done.",
+        "If it is not done by the end of today, you can raise a follow-up difference from it.",
+    ]
+
+
+def _action_done(*, reference, actor, number, action, agency, what_was_done, **_):
+    return f"agreed action {number} is done", [
+        f"{actor} ({agency}) marked action {number} agreed on {reference} as done: {action}",
+        f"What was done: {what_was_done}",
+    ]
+
+
 _WRITERS = {
+    "action_due": _action_due,
+    "action_done": _action_done,
     "raising_side_silent": _raising_side_silent,
     "closed_no_reply": _closed_no_reply,
     "proposed": _proposed,

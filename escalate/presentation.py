@@ -173,6 +173,9 @@ EVENT_TITLES = {
     "meeting_arranged": "Meeting arranged",
     "meeting_held": "Meeting held: outcome recorded",
     "minutes_recorded": "Meeting's minutes recorded",
+    "action_due": "Agreed action due: its owner asked if it is done",
+    "action_done": "Agreed action done",
+    "follow_up_raised": "Follow-up difference raised from a missed action",
 }
 
 PROPOSALS = {"accept": "Accepting the response", "withdraw": "Withdrawing the difference"}
@@ -223,6 +226,23 @@ def removal_note(name: str, why: str | None, *, event_texts: bool) -> str:
     return f"{label}: removed under the retention policy"
 
 
+def agreed_action_lines(data: dict) -> list[tuple[str, str]]:
+    """An agreed action's event, as the history shows it."""
+    lines = [
+        (f"Action {data.get('number', '')}", data.get("action", "")),
+        ("Agency", data.get("agency", "")),
+    ]
+    if data.get("due_on"):
+        lines.append(("Due by", long_date(date.fromisoformat(data["due_on"]))))
+    if data.get("owner"):
+        lines.append(("Asked", data["owner"]))
+    if data.get("what_was_done"):
+        lines.append(("What was done", data["what_was_done"]))
+    if data.get("follow_up"):
+        lines.append(("Follow-up difference", data["follow_up"]))
+    return lines
+
+
 def timeline(events, erasures=None) -> list[dict]:
     """A difference's history as MOJ timeline items: newest first, each with labelled lines;
     where a text was erased (``erasures``, the difference's), why and by which event."""
@@ -244,6 +264,8 @@ def timeline(events, erasures=None) -> list[dict]:
                 lines.append(("Response due", time_and_date(event.deadline)))
             if data.get("supporters"):
                 lines.append(("Supporting the raiser", ", ".join(data["supporters"])))
+            if data.get("follows"):
+                lines.append(("Follows a missed action agreed in", data["follows"]))
         elif kind in ("responded", "decided"):
             lines.append(("Outcome", outcome_label(data.get("outcome"))))
             for key, label in (
@@ -330,6 +352,8 @@ def timeline(events, erasures=None) -> list[dict]:
                     "removed; the figures and dates are kept",
                 )
             )
+        elif kind in ("action_due", "action_done", "follow_up_raised"):
+            lines.extend(agreed_action_lines(data))
         elif kind == "overdue":  # recorded by the deadline sweep
             lines.append(("Response was due", time_and_date(event.deadline)))
             lines.append(("Waiting for", ", ".join(data.get("responders", [])) or "Nobody found"))

@@ -90,6 +90,8 @@ EVENT_TEXT_LABELS = {
     "chair": "Chair",
     "attendees": "Who attended",
     "recommendation": "Recommendation",
+    "action": "Action agreed",
+    "what_was_done": "What was done",
 }
 # What a notification's email carried (Notification.email_form), on the difference's page.
 EMAIL_FORM_LABELS = {

@@ -1,6 +1,7 @@
 """Test data builders. They add to the session and flush; the test decides when to commit."""
 
 import itertools
+from datetime import date
 from functools import cache
 
 import sqlalchemy as sa
@@ -8,6 +9,7 @@ from werkzeug.security import generate_password_hash
 
 from escalate import policy
 from escalate import two_factor as codes
+from escalate.agreed_actions import NewAction
 from escalate.extensions import db
 from escalate.models import AGENCY_ROLES, Agency, AgencyKind, AgencyStageContact, Role, User
 
@@ -123,3 +125,24 @@ def new_difference(receiving: Agency, **overrides):
     }
     fields.update(overrides)
     return NewDifference(**fields)
+
+
+# A due date later than any test's clock: a response's actions must be due today or later.
+ACTION_DUE_ON = date(2030, 1, 7)
+
+
+def agreed_actions(agency_id: int, what: str = "A strategy discussion will be held.", due_on=None):
+    """The actions a test's "agreed" response lists: one, for ``agency_id``."""
+    return [NewAction(what, agency_id, due_on or ACTION_DUE_ON)]
+
+
+def action_row(number: int, what: str, agency_id: int | None, due_on=None) -> dict:
+    """One row of the response form's agreed actions, as a browser sends it."""
+    due_on = due_on or ACTION_DUE_ON
+    row = {
+        f"action_{number}_what": what,
+        f"action_{number}_due": [str(due_on.day), str(due_on.month), str(due_on.year)],
+    }
+    if agency_id is not None:
+        row[f"action_{number}_agency"] = str(agency_id)
+    return row

@@ -86,7 +86,11 @@ def build(people) -> dict[str, str]:
     """Play the story; return each letter's reference. Run inside an application context."""
     p = people
     response = {"rationale": GOOD, "child_impact": "Family support continues through early help."}
-    agreed = {**response, "outcome": "agreed", "agreed_actions": "A strategy discussion."}
+    agreed = {
+        **response,
+        "outcome": "agreed",
+        "actions": factories.agreed_actions(p.csc.id, "A strategy discussion."),
+    }
     upheld = {**response, "outcome": "upheld"}
     why = {"rationale": "The response does not deal with the bruising the school reported."}
 

@@ -5,7 +5,7 @@ difference reference on any page; every page they get carries the security heade
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +18,7 @@ from escalate.models import (
     AdminChange,
     AgencySafeguardingLead,
     AgencyStageContact,
+    AgreedAction,
     Base,
     ClosureDay,
     Notification,
@@ -72,6 +73,20 @@ def about_a_difference(*allowed):
     def rule(role, case):
         if role is None:
             return {302}
+        return set(allowed) if case == SEES else {404}
+
+    return rule
+
+
+def agreed_action(*allowed):
+    """An agreed action's page: found only under its own difference's reference (the
+    partnership and auditors, who see both differences, find it under one of them)."""
+
+    def rule(role, case):
+        if role is None:
+            return {302}
+        if role in OVERSIGHT:
+            return {*allowed, 404}
         return set(allowed) if case == SEES else {404}
 
     return rule
@@ -164,6 +179,10 @@ MATRIX = {
     "respond.waiting": Entry(get=signed_in(200)),
     "respond.show": Entry(get=about_a_difference(200)),
     "respond.act": Entry(get="action", post="action"),
+    # Social care's action on the GP's difference: nobody in the matrix is of social care, so
+    # those who see it are refused (the raiser's follow-up: it is not missed yet, 409).
+    "respond.mark_action_done": Entry(get=agreed_action(403), post=agreed_action(403)),
+    "respond.raise_follow_up": Entry(post=agreed_action(403, 409)),
     "oversight.dashboard": Entry(get=only(OVERSIGHT, 200)),
     "oversight.dashboard_section": Entry(get=only(OVERSIGHT, 200)),
     "oversight.unresolved": Entry(get=only(OVERSIGHT, 200)),
@@ -239,6 +258,15 @@ def world(app):
         unseen = services.differences.raise_difference(
             people.police_manager, factories.new_difference(people.csc), NOW
         )
+        # An action agreed on it (social care's, due long after the clock).
+        action = AgreedAction(
+            difference_id=seen.id, stage_id=seen.stages[0].id, event_id=seen.events[0].id,
+            number=1, what="A strategy discussion.", agency_id=people.csc.id,
+            owner_id=people.sw.id, due_on=date(2030, 1, 7),
+            ask_at=datetime(2030, 1, 7, 9, tzinfo=UTC),
+        )  # fmt: skip
+        db.session.add(action)
+        db.session.commit()
         # A deadline moved by a recompute: the record of changes names the difference.
         db.session.execute(
             sa.update(PolicyStage).where(PolicyStage.level == 1).values(working_days=7)
@@ -292,6 +320,7 @@ def world(app):
             user_id=spare.id,
             contact_id=db.session.scalar(sa.select(AgencyStageContact.id)),
             lead_id=lead.id,
+            action_id=action.id,
             closure_id=db.session.scalar(sa.select(ClosureDay.id)),
             meeting_id=meeting.id,
             note_id=999_999,

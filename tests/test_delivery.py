@@ -539,7 +539,7 @@ def test_every_step_of_the_journey_emails_the_raiser_its_outcome_and_rationale(
                 "rationale": "On review the bruising "
                 "needs a paediatric opinion, so a medical will be arranged.",
                 "child_impact": "A child protection medical this week.",
-                "agreed_actions": "Book the medical by Tuesday.",
+                "actions": factories.agreed_actions(people.csc.id, "Book the medical by Tuesday."),
             },
         ),
         (services.differences.accept, people.gp, {"comment": "Thank you for looking again."}),

@@ -149,6 +149,12 @@ FACTS = {
     "proposed_by": "Dr David Chen",
     "proposal_rationale": f"Proposal: {NARRATIVE}.",
     "applied_after_no_reply": False,
+    "number": 2,
+    "action": f"Action: {NARRATIVE}.",
+    "agency": "Children's Social Care",
+    "due_on": "2026-11-23",
+    "owner": "Sam Okafor",
+    "what_was_done": f"Done: {NARRATIVE}.",
 }
 KINDS = sorted(messages._WRITERS)
 

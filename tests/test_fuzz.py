@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from escalate import notify, services
 from escalate.cli import escalate_group
 from escalate.extensions import db
-from escalate.models import Base, Role, User
+from escalate.models import AgreedAction, Base, Role, User
 from escalate.services.accounts import create_invitation
 from tests import factories, partnership
 from tests.conftest import ACCESS_LOG, hidden_fields, sign_in, submit
@@ -131,6 +131,9 @@ FORM_PAGES = {
     "ProposeAcceptForm": FormPage("gp_lead", "/differences/{d5}/propose-accept"),
     "ProposeWithdrawForm": FormPage("gp_lead", "/differences/{d5}/propose-withdraw"),
     "AnswerProposalForm": FormPage("gp", "/differences/{d4}/answer-proposal"),
+    # Social care's agreed action on d1: its owner marks it done; the raiser follows it up.
+    "MarkDoneForm": FormPage("sw", "/differences/{d1}/actions/{action}/done"),
+    "FollowUpForm": FormPage("gp", "/differences/{d1}/actions/{action}/follow-up"),
 }
 
 
@@ -194,6 +197,12 @@ def world(app):
             recommendation="Add a transfer check to the closing summary for every family.",
             owner=services.learning.Owner(people.csc.id, None, date(2027, 1, 29)),
         )
+        action = AgreedAction(
+            difference_id=d1.id, stage_id=d1.stages[0].id, event_id=d1.events[0].id,
+            number=1, what="A strategy discussion.", agency_id=people.csc.id,
+            owner_id=people.sw.id, due_on=NOW.date(), ask_at=NOW,
+        )  # fmt: skip
+        db.session.add(action)
         newcomer = factories.user(Role.AUDITOR, name="New Person")
         newcomer.password_hash = None
         token, _ = create_invitation(newcomer, people.admin, NOW, app.config["SECRET_KEY"])
@@ -204,6 +213,7 @@ def world(app):
                 "d1": d1.reference, "d2": d2.reference, "d3": d3.reference, "token": token,
                 "d4": d4.reference, "d5": d5.reference,
                 "spare": spare.id, "csc": people.csc.id, "note": note.id,
+                "action": action.id,
             },
         )
         db.session.remove()

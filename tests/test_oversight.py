@@ -577,7 +577,7 @@ def test_an_auditor_reads_every_route_and_changes_nothing(app, people, client_fo
         "rationale": story_module.GOOD,
         "child_impact": "Family support continues as before for the child.",
         "decision": "The decision stands after review by the partnership.",
-        "agreed_actions": "A strategy discussion will be held this week.",
+        "action_1_what": "A strategy discussion will be held this week.",
         "comment": "Accepted on behalf of the raising side.",
         "days": "1",
         "new_responder": str(people.chair.id),

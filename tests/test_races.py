@@ -116,7 +116,7 @@ def test_a_response_and_withdrawals_at_once_one_wins(app, people, client_for):
     reference = raise_one(app, people)
     answer = {"outcome": "agreed", "rationale": GOOD,
               "child_impact": "A strategy discussion will be held today.",
-              "agreed_actions": "A strategy discussion today."}
+              **factories.action_row(1, "A strategy discussion today.", people.csc.id)}
     why = {"rationale": "The family has moved out of the area and the school has closed it."}
     attempts = [
         posting(client_for(people.sw), f"/differences/{reference}/respond", answer)

@@ -233,13 +233,15 @@ def test_without_a_line_manager_the_agencys_designated_safeguarding_lead_support
 def test_a_response_may_partly_agree_with_the_actions_of_a_different_plan(cast):
     d = raise_(cast)
     with pytest.raises(workflow.FieldError) as refused:
-        respond(cast.sw, d, outcome="partly_agreed", agreed_actions="")
-    assert refused.value.field == "agreed_actions"
+        respond(cast.sw, d, outcome="partly_agreed", actions=[])
+    assert refused.value.field == "action_1_what"
     respond(
         cast.sw,
         d,
         outcome="partly_agreed",
-        agreed_actions="A joint home visit this week instead of a strategy discussion.",
+        actions=factories.agreed_actions(
+            cast.csc.id, "A joint home visit this week instead of a strategy discussion."
+        ),
     )
     assert d.open_stage.outcome.value == "partly_agreed"
     [told] = notifications(cast.gp, last_event(d))
@@ -263,7 +265,7 @@ def _working_day_after(deadline):
     [
         ("respond", "rationale"),
         ("respond", "child_impact"),
-        ("respond", "agreed_actions"),
+        ("respond", "action_1_what"),
         ("escalate", "rationale"),
         ("withdraw", "rationale"),
         ("extend", "rationale"),
@@ -289,7 +291,8 @@ def test_n_a_is_refused_on_every_rationale_field(cast, action, field):
     calls = {
         "respond": lambda v: services.differences.respond(
             cast.sw, d.id, d.version, outcome="agreed", now=T1,
-            **({"rationale": good, "child_impact": good, "agreed_actions": good} | v),
+            actions=factories.agreed_actions(cast.csc.id, v.pop("action_1_what", good)),
+            **({"rationale": good, "child_impact": good} | v),
         ),
         "escalate": lambda v: services.differences.escalate(
             cast.sw, d.id, d.version, now=T1, **({"rationale": good} | v)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from escalate import services
 from escalate.extensions import db
 from escalate.models import Difference, Side, State, User
+from tests import factories
 from tests.conftest import revealed_under, submit
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday, GMT
@@ -145,7 +146,11 @@ def test_a_response_may_partly_agree_and_the_page_gives_the_date_to_answer_by(
     url = f"/differences/{at_stage_three}/respond"
     form = hos.get(url).get_data(as_text=True)
     assert "I partly agree: a different plan" in form
-    data = {"outcome": "partly_agreed", "rationale": GOOD, "partly_agreed_actions": "A visit."}
+    data = {
+        "outcome": "partly_agreed",
+        "rationale": GOOD,
+        **factories.action_row(1, "A joint home visit.", people.csc.id),
+    }
     refused = submit(hos, url, data | {"child_impact": "n/a"})
     assert "Explain what this means for the child in your own words" in refused.get_data(
         as_text=True

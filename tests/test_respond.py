@@ -115,7 +115,7 @@ def test_respond_records_the_outcome_and_tells_the_raiser_with_the_rationale(
             {**RESPONSE, "outcome": ""},
             "Select whether you agree, partly agree or uphold the decision",
         ),
-        ({**RESPONSE, "outcome": "agreed"}, "Enter the actions agreed"),
+        ({**RESPONSE, "outcome": "agreed"}, "Enter at least one action that is agreed"),
         ({**RESPONSE, "child_impact": ""}, "Enter what this means for the child"),
     ],
 )
@@ -560,24 +560,25 @@ def test_the_inbox_pages_show_unread_messages_first_then_the_newest(
     assert [int(n) for n in re.findall(r'href="/inbox/(\d+)"', junk)] == expected[:2]
 
 
-@pytest.mark.parametrize(
-    ("outcome", "field"),
-    [("agreed", "agreed_actions"), ("partly_agreed", "partly_agreed_actions")],
-)
-def test_the_actions_agreed_are_asked_under_the_answer_that_agrees(
-    app, people, client_for, raised, outcome, field
+@pytest.mark.parametrize("outcome", ["agreed", "partly_agreed"])
+def test_the_actions_agreed_are_asked_after_the_answer_for_an_answer_that_agrees(
+    app, people, client_for, raised, outcome
 ):
     sw = client_for(people.sw)
     form = sw.get(f"/differences/{raised}/respond").get_data(as_text=True)
-    # Each question sits in the reveal of its answer, not on the page for every answer.
-    assert revealed_under(form, "agreed") == "agreed_actions"
-    assert revealed_under(form, "partly_agreed") == "partly_agreed_actions"
+    # One block after the answers, on the page for every answer (no JavaScript needed).
+    actions_at = form.index("Actions agreed")
+    assert form.index('name="outcome"') < actions_at < form.index('id="rationale"')
+    assert "Only if you agree or partly agree" in form
     missing = act(sw, raised, "respond", {**RESPONSE, "outcome": outcome})
     html = missing.get_data(as_text=True)
     assert missing.status_code == 200
-    assert f'<a href="#{field}">Enter the actions agreed</a>' in html
-    done = act(sw, raised, "respond", {**RESPONSE, "outcome": outcome, field: "A joint visit."})
+    assert '<a href="#action_1_what">Enter at least one action that is agreed</a>' in html
+    row = factories.action_row(1, "A joint visit.", people.csc.id)
+    done = act(sw, raised, "respond", {**RESPONSE, "outcome": outcome, **row})
     assert done.status_code == 302
     with app.app_context():
         d = db.session.scalar(sa.select(Difference).where(Difference.reference == raised))
-        assert d.events[-1].details["agreed_actions"] == "A joint visit."
+        assert d.events[-1].details["agreed_actions"] == (
+            "A joint visit. — Children's Social Care — by 7 January 2030"
+        )

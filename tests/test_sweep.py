@@ -24,6 +24,7 @@ from escalate.models import (
     State,
     User,
 )
+from tests import factories
 
 GOOD = "The explanation given by the parent is consistent with the injury seen on the arm."
 
@@ -499,7 +500,7 @@ def three_things_due(people) -> tuple[int, int, int]:
         outcome="agreed",
         rationale=GOOD,
         child_impact="A strategy discussion will be held.",
-        agreed_actions="A strategy discussion tomorrow.",
+        actions=factories.agreed_actions(people.csc.id, "A strategy discussion tomorrow."),
         now=utc(2025, 4, 11, 9),  # five working days later, skipping Easter: Tuesday 22 April
     )
     return reminded, overdue, answered
@@ -701,7 +702,9 @@ def test_with_the_demo_one_sweep_does_what_is_due_and_a_second_does_nothing(app,
     with app.app_context():
         expected = expected_work(now)
         before = row_counts()
-    assert expected["overdue"] >= 1 and expected["escalated"] >= 1
+        # The demo's agreed actions already due: each owner is asked once (an event each).
+        asked = len(services.actions.due_actions(now))
+    assert expected["overdue"] >= 1 and expected["escalated"] >= 1 and asked >= 1
 
     first = runner.invoke(args=["escalate", "sweep"])
     assert first.exit_code == 0, first.output
@@ -709,12 +712,15 @@ def test_with_the_demo_one_sweep_does_what_is_due_and_a_second_does_nothing(app,
         f"Sweep done: {expected['reminders']} reminder{'s' if expected['reminders'] != 1 else ''}"
         f", {expected['overdue']} overdue, {expected['escalated']} escalated, "
         f"{expected['raiser reminders']} raiser reminder"
-        f"{'s' if expected['raiser reminders'] != 1 else ''}.\n"
+        f"{'s' if expected['raiser reminders'] != 1 else ''}"
+        f", {asked} agreed action{'s' if asked != 1 else ''} asked about.\n"
     )
     with app.app_context():
         after = row_counts()
         assert after["StageAlert"] - before["StageAlert"] == sum(expected.values())
-        assert after["Event"] - before["Event"] == expected["overdue"] + expected["escalated"]
+        assert after["Event"] - before["Event"] == (
+            expected["overdue"] + expected["escalated"] + asked
+        )
 
     second = runner.invoke(args=["escalate", "sweep"])
     assert second.output == "Sweep done: 0 reminders, 0 overdue, 0 escalated, 0 raiser reminders.\n"

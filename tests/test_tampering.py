@@ -82,6 +82,7 @@ def difference_id(app, reference) -> int:
 def delete_events(app, *event_ids):
     for event_id in event_ids:
         sql(app, "DELETE FROM notification WHERE event_id = :e", e=event_id)
+        sql(app, "DELETE FROM agreed_action WHERE event_id = :e", e=event_id)  # a response's
         sql(app, "DELETE FROM event WHERE id = :e", e=event_id)
 
 

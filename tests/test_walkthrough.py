@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from escalate import services
 from escalate.extensions import db
 from escalate.models import Difference, Notification, User
+from tests import factories
 from tests.conftest import hidden_fields, submit
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday, GMT
@@ -112,7 +113,9 @@ def test_a_resolved_difference_shows_its_outcome_at_the_top(app, people, client_
         people.sw,
         "respond",
         outcome="agreed",
-        agreed_actions="Sam Okafor books a paediatric medical for Monday.",
+        actions=factories.agreed_actions(
+            people.csc.id, "Sam Okafor books a paediatric medical for Monday."
+        ),
         rationale="On reflection the pattern of bruising needs a paediatric opinion.",
         child_impact="The child is seen by a paediatrician on Monday.",
     )

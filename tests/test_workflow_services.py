@@ -170,7 +170,9 @@ def raise_(cast: Cast, now: datetime = T0, raiser: User | None = None, **overrid
 def respond(user, d, now=T1, outcome="upheld", rationale=RESPONSE, **kwargs) -> Difference:
     kwargs.setdefault("child_impact", IMPACT)
     if outcome == "agreed":
-        kwargs.setdefault("agreed_actions", AGREED_ACTIONS)
+        kwargs.setdefault(
+            "actions", factories.agreed_actions(d.receiving_agency_id, AGREED_ACTIONS)
+        )
     return services.differences.respond(
         user, d.id, d.version, outcome=outcome, rationale=rationale, now=now, **kwargs
     )
@@ -538,18 +540,19 @@ def test_agreeing_requires_the_agreed_actions(cast):
     d = raise_(cast)
     assert_refused(
         FieldError,
-        lambda: respond(cast.sw, d, outcome="agreed", agreed_actions=" "),
+        lambda: respond(cast.sw, d, outcome="agreed", actions=[]),
         d,
-        "agreed_actions",
+        "action_1_what",
     )
 
     respond(cast.sw, d, outcome="agreed", rationale=AGREED_RESPONSE)
 
     assert d.stages[0].outcome == Outcome.AGREED
-    assert last_event(d).details["agreed_actions"] == AGREED_ACTIONS
+    listed = f"{AGREED_ACTIONS} — {cast.csc.name} — by 7 January 2030"
+    assert last_event(d).details["agreed_actions"] == listed
     [to_gp] = notifications(cast.gp, last_event(d))
     assert "agreed to change its decision" in to_gp.subject
-    assert f"Actions agreed: {AGREED_ACTIONS}" in to_gp.body
+    assert f"Actions agreed: {listed}" in to_gp.body
     assert f"Rationale: {AGREED_RESPONSE}" in to_gp.body
 
 

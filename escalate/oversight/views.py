@@ -74,6 +74,9 @@ def _dashboard_page(section: str):
         now=now,
         section=section,
         sections=wording.DASHBOARD_SECTIONS,
+        agreed_actions=queries.actions.dashboard(now, queries.setup.working_calendar())
+        if section == "agencies"
+        else None,
     )
 
 

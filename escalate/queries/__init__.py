@@ -2,6 +2,7 @@
 
 from escalate.queries import (  # noqa: F401
     access,
+    actions,
     choices,
     conditions,
     differences,

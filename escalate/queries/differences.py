@@ -257,6 +257,7 @@ class DifferenceRow:
     working_days_left: int | None
     due: str = ""
     time_left: str = ""
+    action_overdue: bool = False  # one of its agreed actions is overdue (queries.actions)
 
 
 # What each row of a list shows, loaded by the list's own query.

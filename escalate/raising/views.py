@@ -259,10 +259,22 @@ def mine():
         presentation.page_number("others_page"),
         MINE_PER_PAGE,
     )
+    raised_rows, other_rows = _with_overdue_actions(
+        queries.differences.rows(raised, now, cal),
+        queries.differences.rows(others, now, cal),
+        now,
+        cal,
+    )
     return render_template(
         "raising/mine.html",
         raised=raised,
-        raised_by_you=queries.differences.rows(raised, now, cal),
+        raised_by_you=raised_rows,
         others=others,
-        involving_you=queries.differences.rows(others, now, cal),
+        involving_you=other_rows,
     )
+
+
+def _with_overdue_actions(raised_rows, other_rows, now, cal):
+    """Both lists' rows, marked where an agreed action is overdue: one statement for both."""
+    marked = queries.actions.with_overdue_actions([*raised_rows, *other_rows], now, cal)
+    return marked[: len(raised_rows)], marked[len(raised_rows) :]

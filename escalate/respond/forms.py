@@ -1,5 +1,7 @@
 """One form per action on a difference (product.md §4: what each must record)."""
 
+from datetime import date
+
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
     GovRadioInput,
@@ -15,7 +17,10 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Optional
 
-from escalate.fields import DayMonthYearField, Form, iso_date, long_text_limit
+from escalate import agreed_actions
+from escalate.agreed_actions import NewAction
+from escalate.errors import FieldError
+from escalate.fields import DayMonthYearField, Form, choice_id, iso_date, long_text_limit
 from escalate.models import Outcome
 
 
@@ -34,6 +39,9 @@ def _text(label, message=None, description=""):
 class ActionForm(Form):
     # The version of the difference the person was looking at: a later one means a conflict.
     version = HiddenField(validators=[InputRequired()])
+
+    # Rows of fields shown together in their own block (RespondForm's agreed actions).
+    action_rows: tuple = ()
 
     # Fields asked only after a given answer (GOV.UK conditional reveal): {radio field name:
     # {choice: the field shown under it}}. The page shows each under its choice.
@@ -58,6 +66,33 @@ class ActionForm(Form):
         return self._revealed() if self.revealed_as and name == self.revealed_as else name
 
 
+def _action_rows() -> dict:
+    """The rows of agreed actions (agreed_actions.MAX_ACTIONS of them): for each, what will be
+    done, which of the difference's two agencies does it (choices set by the view), by when.
+    Optional here: agreed_actions.check_actions says what a response that agrees must list."""
+    fields = {}
+    for number in range(1, agreed_actions.MAX_ACTIONS + 1):
+        fields[agreed_actions.row_field(number, "what")] = TextAreaField(
+            "What will be done",
+            widget=GovCharacterCount(),
+            validators=[Optional(), long_text_limit()],
+        )
+        fields[agreed_actions.row_field(number, "agency")] = RadioField(
+            "Which agency will do it?",
+            widget=GovRadioInput(),
+            coerce=choice_id,
+            validate_choice=False,
+            validators=[Optional()],
+        )
+        fields[agreed_actions.row_field(number, "due")] = DayMonthYearField(
+            "By when?",
+            error_name=f"The date action {number} is due by",
+            description="Today or later. For example, 27 3 2026",
+            validators=[Optional()],
+        )
+    return fields
+
+
 class RespondForm(ActionForm):
     outcome = RadioField(
         "What is your response?",
@@ -73,12 +108,9 @@ class RespondForm(ActionForm):
             )
         ],
     )
-    # What was agreed is asked under each answer that agrees (the same question twice: a
-    # question can be revealed under one answer only).
-    agreed_actions = _text("What actions are agreed?", description="Who will do what, and by when.")
-    partly_agreed_actions = _text(
-        "What actions are agreed?", description="Who will do what, and by when."
-    )
+    # The actions agreed: one fieldset after the answer (it works without JavaScript), for an
+    # answer that agrees or partly agrees; ignored when the decision is upheld.
+    locals().update(_action_rows())
     rationale = _text(
         "Your reasons",
         "Enter the reasons for your response",
@@ -88,19 +120,61 @@ class RespondForm(ActionForm):
         "What does this mean for the child?", "Enter what this means for the child"
     )
     submit = SubmitField("Send response", widget=GovSubmitInput())
-    reveals = {
-        "outcome": {
-            Outcome.AGREED.value: "agreed_actions",
-            Outcome.PARTLY_AGREED.value: "partly_agreed_actions",
-        }
-    }
 
-    revealed_as = "agreed_actions"
+    action_rows = tuple(
+        tuple(agreed_actions.row_field(n, part) for part in ("what", "agency", "due"))
+        for n in range(1, agreed_actions.MAX_ACTIONS + 1)
+    )
+    # The first day an action may be due (the view sets it from the clock).
+    today: date = date.min
+
+    def offer_agencies(self, difference) -> None:
+        """The two agencies a row may choose, by name: the receiving agency first."""
+        choices = [
+            (difference.receiving_agency_id, difference.receiving_agency.name),
+            (difference.raising_agency_id, difference.raising_agency.name),
+        ]
+        for _what, agency, _due in self.action_rows:
+            self[agency].choices = choices
+
+    def agrees(self) -> bool:
+        return self.outcome.data in (Outcome.AGREED.value, Outcome.PARTLY_AGREED.value)
+
+    def _rows(self) -> list[NewAction]:
+        return [
+            NewAction(self[what].data or "", self[agency].data, self[due].data)
+            for what, agency, due in self.action_rows
+        ]
+
+    def validate(self, extra_validators=None) -> bool:
+        super().validate(extra_validators)
+        rows = {name for row in self.action_rows for name in row}
+        if not self.agrees():
+            for name in rows:
+                self[name].errors = []  # ignored: only an answer that agrees lists actions
+        else:
+            agencies = tuple(value for value, _ in self[self.action_rows[0][1]].choices or ())
+            # A date the field refused already has its message: it counts as given.
+            given = [
+                NewAction(
+                    a.what, a.agency_id, a.due_on or (self.today if self[due].errors else None)
+                )
+                for a, (_w, _a, due) in zip(self._rows(), self.action_rows, strict=True)
+            ]
+            try:
+                agreed_actions.check_actions(given, agencies, self.today)
+            except FieldError as error:
+                presentation_errors = getattr(error, "errors", [error])
+                for each in presentation_errors:
+                    field = self[each.field]
+                    if not field.errors:
+                        field.errors = [str(each)]
+        return not any(field.errors for field in self)
 
     def values(self):
         return {
             "outcome": self.outcome.data,
-            "agreed_actions": self.revealed_text(),
+            "actions": self._rows() if self.agrees() else [],
             "rationale": self.rationale.data,
             "child_impact": self.child_impact.data,
         }
@@ -296,3 +370,16 @@ class AdviceForm(ActionForm):
 
     def values(self):
         return {"advice": self.advice.data}
+
+
+class MarkDoneForm(Form):
+    note = _text(
+        "What was done?",
+        "Enter what was done",
+        "Say what was done and when, so the person who raised the difference can see it.",
+    )
+    submit = SubmitField("Mark as done", widget=GovSubmitInput())
+
+
+class FollowUpForm(Form):
+    """The one-click button that raises a follow-up difference: its CSRF token only."""

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import presentation, queries, services, wording, workflow
+from escalate import calendar, presentation, queries, services, wording, workflow
 from escalate.models import AccessKind
 from escalate.respond import forms
 from escalate.workflow import OVERSIGHT_ROLES, Action, FieldError, StaleDifference
@@ -126,6 +126,7 @@ def waiting():
     rows = queries.differences.rows(pages, now, cal)
     return render_template(
         "respond/waiting.html",
+        to_confirm=queries.actions.to_confirm(current_user, now, cal),
         pages=pages,
         rows=rows,
         may_raise=workflow.may_raise(queries.differences.actor_for(current_user)),
@@ -143,7 +144,8 @@ def show(reference):
     )
     difference = queries.differences.find_difference(current_user, reference)
     now = presentation.now()
-    facts = queries.differences.facts(current_user, difference, now)
+    cal = queries.setup.working_calendar()
+    facts = queries.differences.facts(current_user, difference, now, cal)
     views = None
     if current_user.role in OVERSIGHT_ROLES:
         views = queries.access.views_of(
@@ -161,6 +163,7 @@ def show(reference):
         ),
         notifications=queries.differences.notifications_about(difference),
         meetings=queries.meetings.for_page(current_user, difference, facts.situation, now),
+        agreed=queries.actions.for_difference(current_user, difference, now, cal),
     )
 
 
@@ -180,6 +183,9 @@ def act(reference, slug):
         ]
     if isinstance(form, forms.ExtendForm):
         _offer_new_deadlines(form, difference, now)
+    if isinstance(form, forms.RespondForm):
+        form.offer_agencies(difference)
+        form.today = calendar.to_local(now).date()
     status = 200
     if request.method == "GET":
         queries.differences.ensure_may(current_user, difference, page.action, now)

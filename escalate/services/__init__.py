@@ -5,6 +5,7 @@ transaction. Reads that change nothing are in escalate.queries.
 from escalate.services import (  # noqa: F401
     access,
     accounts,
+    actions,
     checkpoints,
     delivery,
     demo,

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from escalate import calendar, workflow
+from escalate.agreed_actions import NewAction
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -230,10 +231,27 @@ def _seed_demo_difference(scenario, now: datetime, cal: "WorkingCalendar") -> bo
             fields["new_responder_id"] = find_user_by_email(fields.pop("new_responder")).id
         if step.action == workflow.Action.RECORD_CONVERSATION:
             fields["held_on"] = calendar.to_local(at).date()
+        if step.action == workflow.Action.RESPOND and "actions" in fields:
+            fields["actions"] = _agreed_actions(difference, fields["actions"], at)
         difference = actions[step.action](
             find_user_by_email(step.by), difference.id, difference.version, now=at, **fields
         )
     return True
+
+
+def _agreed_actions(difference, actions, at) -> list[NewAction]:
+    """A demo response's actions, each (what, "receiving" or "raising", due after how many
+    working days)."""
+    cal = working_calendar()
+    today = calendar.to_local(at).date()
+    return [
+        NewAction(
+            what,
+            difference.receiving_agency_id if who == "receiving" else difference.raising_agency_id,
+            calendar.add_working_days(today, days, cal.nation, cal.closures) if days else today,
+        )
+        for what, who, days in actions
+    ]
 
 
 def _ask_for_more_time(user, difference_id, version, *, days, rationale, now):

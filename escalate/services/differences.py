@@ -7,10 +7,11 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from escalate import calendar, policy, wording, workflow
+from escalate import agreed_actions, calendar, policy, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
     Agency,
+    AgreedAction,
     Assignment,
     Category,
     Difference,
@@ -83,6 +84,16 @@ def check_new_difference(raiser: User, new: NewDifference, now: datetime) -> Non
 @stale_on_conflict
 def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Difference:
     """Record a new difference and open its first stage."""
+    difference = record_new_difference(raiser, new, now)
+    commit_or_stale()
+    return difference
+
+
+def record_new_difference(
+    raiser: User, new: NewDifference, now: datetime, *, follows: str | None = None
+) -> Difference:
+    """raise_difference's work, for the caller to commit: ``follows``, the reference of the
+    difference whose missed action this one follows up, is recorded in its RAISED event."""
     difference = _build_difference(raiser, new, now)
     db.session.add(difference)
     db.session.flush()
@@ -94,6 +105,8 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
     data = {"urgent": difference.urgent, **opened, "supporters": [u.name for u in supporters]}
     if start != 1:
         data["start_stage"] = start
+    if follows:
+        data["follows"] = follows
     event = record_event(difference, EventKind.RAISED, raiser, now, data)
     common = message_facts(difference, stage, raiser) | {
         "raiser": raiser.name,
@@ -112,8 +125,8 @@ def raise_difference(raiser: User, new: NewDifference, now: datetime) -> Differe
     if difference.urgent:
         alert_partnership(difference, event, now, "urgent_raised", common)
     alert_partnership_if_senior(difference, stage, event, now, common)
-    forget_draft(raiser)  # raised: the draft it was checked from is done with
-    commit_or_stale()
+    if not follows:
+        forget_draft(raiser)  # raised: the draft it was checked from is done with
     return difference
 
 
@@ -223,10 +236,11 @@ def _start_stage(new: NewDifference) -> int:
 
 @stale_on_conflict
 def respond(
-    user, difference_id, version, *, outcome, rationale, child_impact, agreed_actions="", now
+    user, difference_id, version, *, outcome, rationale, child_impact, actions=(), now
 ) -> Difference:
     """The responder answers at a stage: agreed (the decision changes), partly agreed (a
-    different plan) or upheld."""
+    different plan) or upheld. An answer that agrees lists its ``actions`` (NewAction: what,
+    which of the two agencies, by when); one that upholds lists none."""
     difference, stage = _begin(user, difference_id, version, workflow.Action.RESPOND, now)
     try:
         outcome = Outcome(outcome)
@@ -234,15 +248,23 @@ def respond(
         raise FieldError(
             "outcome", "Select whether you agree, partly agree or uphold the decision"
         ) from None
+    actions = list(actions or ())
+    if outcome.has_actions:
+        agencies = (difference.raising_agency_id, difference.receiving_agency_id)
+        actions = agreed_actions.check_actions(actions, agencies, calendar.to_local(now).date())
+    elif actions:
+        raise FieldError(
+            agreed_actions.row_field(1, "what"),
+            "Actions are agreed only when you agree or partly agree",
+        )
     rationale = workflow.require_rationale(rationale, what="the reasons for your response")
     child_impact = workflow.require_rationale(
         child_impact, field="child_impact", what="what this means for the child"
     )
-    agreed_actions = (
-        workflow.require_text(agreed_actions, field="agreed_actions", what="the actions agreed")
-        if outcome.has_actions
-        else ""
-    )
+    names = {
+        difference.raising_agency_id: difference.raising_agency.name,
+        difference.receiving_agency_id: difference.receiving_agency.name,
+    }
     stage.outcome, stage.responded_at = outcome, now
     difference.state = State.AWAITING_RAISER
     schedule_raiser_reminder(stage, now)
@@ -250,7 +272,7 @@ def respond(
         "outcome": outcome.value,
         "rationale": rationale,
         "child_impact": child_impact,
-        "agreed_actions": agreed_actions,
+        "agreed_actions": agreed_actions.as_text(actions, names),
     }
     event = record_event(
         difference,
@@ -260,11 +282,35 @@ def respond(
         data | {"reply_by": stage.reply_by.isoformat()},
         deadline=None,
     )
+    _add_agreed_actions(difference, stage, event, user, actions)
     facts_ = message_facts(difference, stage, user) | data | {"reply_by": stage.reply_by}
     notify_people(difference, event, now, [difference.raiser], "responded", "raiser", facts_)
     notify_people(difference, event, now, stage.people(Side.LEAD), "responded", "lead", facts_)
     commit_or_stale()
     return difference
+
+
+def _add_agreed_actions(difference, stage, event, responder, actions) -> None:
+    """One row per agreed action, asked about at the start of its working due day. Its owner
+    is the responder for the receiving agency's actions, the raiser for the raising agency's."""
+    cal = working_calendar()
+    for number, action in enumerate(actions, start=1):
+        owner = (
+            responder if action.agency_id == difference.receiving_agency_id else difference.raiser
+        )
+        db.session.add(
+            AgreedAction(
+                difference_id=difference.id,
+                stage_id=stage.id,
+                event_id=event.id,
+                number=number,
+                what=action.what,
+                agency_id=action.agency_id,
+                owner_id=owner.id,
+                due_on=action.due_on,
+                ask_at=agreed_actions.ask_at(action.due_on, cal),
+            )
+        )
 
 
 @stale_on_conflict

@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from escalate import history, policy, workflow
 from escalate.extensions import db
 from escalate.models import (
+    AgreedAction,
     Difference,
     Event,
     EventKind,
@@ -173,6 +174,16 @@ def anonymise(difference_id: int, now: datetime, years: int) -> bool:
             chair=RETAINED,
             attendees=sa.case((ProfessionalsMeeting.attendees == "", ""), else_=RETAINED),
             agreed=sa.case((ProfessionalsMeeting.agreed == "", ""), else_=RETAINED),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # And the actions agreed in its responses: what each was, and what was done.
+    db.session.execute(
+        sa.update(AgreedAction)
+        .where(AgreedAction.difference_id == difference.id)
+        .values(
+            what=RETAINED,
+            done_note=sa.case((AgreedAction.done_note == "", ""), else_=RETAINED),
         )
         .execution_options(synchronize_session=False)
     )

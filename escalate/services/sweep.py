@@ -35,7 +35,15 @@ from escalate.models import (
 )
 from escalate.queries.differences import situation
 from escalate.queries.setup import working_calendar
-from escalate.services import digest, drafts, meetings, proposals, raising_side, retention
+from escalate.services import (
+    actions,
+    digest,
+    drafts,
+    meetings,
+    proposals,
+    raising_side,
+    retention,
+)
 from escalate.services._records import (
     alert_partnership,
     message_facts,
@@ -113,6 +121,7 @@ class SweepReport:
         return self.count(deadlines.Duty.EXTENSION_LAPSED)
 
     digests: int = 0  # the partnership's weekly digest, sent (0 or 1)
+    actions_asked: int = 0  # agreed actions due: owners asked "is it done?"
     drafts: int = 0  # drafts of differences nobody came back to raise, removed
     # Professionals' meetings: their arrangers reminded of an outcome or minutes not recorded.
     meeting_outcome_reminders: int = 0
@@ -128,6 +137,7 @@ class SweepReport:
             or self.drafts
             or self.meeting_outcome_reminders
             or self.minutes_reminders
+            or self.actions_asked
         )
 
     def __str__(self) -> str:
@@ -150,6 +160,7 @@ class SweepReport:
                 ("meeting outcome reminder", "meeting outcome reminders"),
             ),
             (self.minutes_reminders, ("minutes reminder", "minutes reminders")),
+            (self.actions_asked, ("agreed action asked about", "agreed actions asked about")),
         ):
             if count:
                 said += f", {plural(count, *words)}"
@@ -172,6 +183,7 @@ def sweep(
     report = SweepReport(dry_run=dry_run)
     _sweep_stages(report, now, dry_run)
     _remind_meetings(report, now, dry_run)
+    _ask_about_actions(report, now, dry_run)
     years = retention_years or current_app.config["RETENTION_YEARS"]
     report.anonymised, skipped = retention.anonymise_due(now, years, dry_run=dry_run)
     report.skipped += skipped
@@ -237,6 +249,29 @@ def _remind_meetings(report: SweepReport, now: datetime, dry_run: bool) -> None:
             report.meeting_outcome_reminders += 1
         else:
             report.minutes_reminders += 1
+def _ask_about_actions(report: SweepReport, now: datetime, dry_run: bool) -> None:
+    """Each agreed action due: its owner asked "is it done?", the raiser told; one transaction
+    each, claimed by a conditional update so that it is done once however many sweeps run."""
+    due = actions.due_actions(now)
+    db.session.rollback()
+    for action_id, difference_id in due:
+        if dry_run:
+            report.actions_asked += 1
+            continue
+        try:
+            asked = actions.ask_if_done(action_id, difference_id, now)
+        except (IntegrityError, StaleDataError):
+            asked = False
+        except workflow.DomainError as error:
+            db.session.rollback()
+            report.problems.append(f"{_reference_of(difference_id)}: {error}")
+            continue
+        if asked:
+            db.session.commit()
+            report.actions_asked += 1
+        else:
+            db.session.rollback()
+            report.skipped += 1
 
 
 def _one_item(report: SweepReport, dry_run: bool, difference_id: int | None, work) -> None:

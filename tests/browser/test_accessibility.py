@@ -521,7 +521,7 @@ def test_a_social_worker_responds_to_a_difference_by_keyboard_alone(demo, driver
     assert first["value"] == "agreed"
     b.press(Keys.SPACE)
     assert b.focus()["checked"]
-    b.tab_to(lambda f: f["id"] == "agreed_actions")
+    b.tab_to(lambda f: f["id"] == "action_1_what")
     b.tab_to(lambda f: f["name"] == "outcome", backwards=True)
     b.press(Keys.ARROW_DOWN)
     b.press(Keys.ARROW_DOWN)
