@@ -134,6 +134,11 @@ FORM_PAGES = {
     # Social care's agreed action on d1: its owner marks it done; the raiser follows it up.
     "MarkDoneForm": FormPage("sw", "/differences/{d1}/actions/{action}/done"),
     "FollowUpForm": FormPage("gp", "/differences/{d1}/actions/{action}/follow-up"),
+    # A professionals' meeting on d1, arranged for the day the fuzzing runs.
+    "ArrangeMeetingForm": FormPage("gp", "/differences/{d1}/arrange-meeting"),
+    "MeetingOutcomeForm": FormPage("gp", "/differences/{d1}/meetings/{meeting}/outcome"),
+    "MinutesForm": FormPage("gp", "/differences/{d1}/meetings/{meeting}/minutes"),
+    "MinutesDaysForm": FormPage("admin", "/admin/policy/meeting-minutes"),
 }
 
 
@@ -203,6 +208,10 @@ def world(app):
             owner_id=people.sw.id, due_on=NOW.date(), ask_at=NOW,
         )  # fmt: skip
         db.session.add(action)
+        meeting = services.meetings.arrange_meeting(
+            people.gp, d1.id, None, meets_on=NOW.date(), invited="Both agencies' leads.",
+            chair="Jo Evans, team manager", now=NOW,
+        )  # fmt: skip
         newcomer = factories.user(Role.AUDITOR, name="New Person")
         newcomer.password_hash = None
         token, _ = create_invitation(newcomer, people.admin, NOW, app.config["SECRET_KEY"])
@@ -213,7 +222,7 @@ def world(app):
                 "d1": d1.reference, "d2": d2.reference, "d3": d3.reference, "token": token,
                 "d4": d4.reference, "d5": d5.reference,
                 "spare": spare.id, "csc": people.csc.id, "note": note.id,
-                "action": action.id,
+                "action": action.id, "meeting": meeting.id,
             },
         )
         db.session.remove()

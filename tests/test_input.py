@@ -19,6 +19,7 @@ from escalate.oversight import forms as oversight_forms
 from escalate.raising import forms as raising_forms
 from escalate.records import forms as records_forms
 from escalate.respond import forms as respond_forms
+from escalate.respond import meeting_forms
 from escalate.workflow import FieldError
 from tests import factories
 from tests.conftest import csrf_token_from, persist, sign_in, submit
@@ -31,6 +32,7 @@ FORM_MODULES = (
     raising_forms,
     records_forms,
     respond_forms,
+    meeting_forms,
 )
 
 
