@@ -167,6 +167,7 @@ EVENT_TITLES = {
     "proposal_objected": "Proposal objected to: the difference goes on",
     "advice": "Advice from the raiser's supporter",
     "closed_no_reply": "Closed: no reply from the raising side",
+    "chronology_recorded": "Outcome recorded on an agency's own record",
 }
 
 PROPOSALS = {"accept": "Accepting the response", "withdraw": "Withdrawing the difference"}
@@ -288,6 +289,12 @@ def timeline(events, erasures=None) -> list[dict]:
                     "removed; the figures and dates are kept",
                 )
             )
+        elif kind == "chronology_recorded":
+            lines.append(("Agency", data.get("agency", "")))
+            lines.append(
+                ("Recorded in its system on", long_date(date.fromisoformat(data["recorded_on"])))
+            )
+            lines.append(("Outcome", EVENT_TITLES.get(data.get("outcome"), "")))
         elif kind == "overdue":  # recorded by the deadline sweep
             lines.append(("Response was due", time_and_date(event.deadline)))
             lines.append(("Waiting for", ", ".join(data.get("responders", [])) or "Nobody found"))

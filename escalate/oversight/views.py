@@ -1,6 +1,7 @@
 """Oversight and learning (product.md §7): the dashboard, the unresolved list and its CSV, the
 periodic report, and learning notes. For the partnership and auditors; auditors only read."""
 
+import itertools
 from datetime import date
 
 from flask import (
@@ -70,6 +71,7 @@ def _dashboard_page(section: str):
         now=now,
         section=section,
         sections=wording.DASHBOARD_SECTIONS,
+        recorded=queries.chronology.shares() if section == "agencies" else None,
     )
 
 
@@ -214,6 +216,7 @@ def report():
         form=form,
         r=figures,
         charts=charts.for_report(figures) if figures else {},
+        recorded=queries.chronology.shares(period) if period else None,
         csv_url=url_for("oversight.report_csv", **csv_args) if period else None,
     )
 
@@ -231,7 +234,12 @@ def report_csv():
     period = calendar.Period(first, last)
     presentation.log_access(AccessKind.DOWNLOADED_CSV, f"The report for {period.label} as CSV")
     return Response(
-        stream_with_context(queries.figures.report_csv(queries.figures.report(period))),
+        stream_with_context(
+            itertools.chain(
+                queries.figures.report_csv(queries.figures.report(period)),
+                queries.chronology.shares_csv(queries.chronology.shares(period)),
+            )
+        ),
         mimetype="text/csv",
         headers={
             "Content-Disposition": 'attachment; filename="partnership-report-'

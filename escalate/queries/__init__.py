@@ -3,6 +3,7 @@
 from escalate.queries import (  # noqa: F401
     access,
     choices,
+    chronology,
     conditions,
     differences,
     digest,

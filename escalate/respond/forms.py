@@ -296,3 +296,16 @@ class AdviceForm(ActionForm):
 
     def values(self):
         return {"advice": self.advice.data}
+
+
+class RecordedForm(Form):
+    """An agency confirms it wrote an outcome on the child's own record (one form an entry, each
+    with its own prefix, so several can share the difference's page)."""
+
+    recorded_on = DayMonthYearField(
+        "When was it recorded in your system?",
+        error_name="The date it was recorded",
+        description="For example, 3 12 2026",
+        validators=[InputRequired(message="Enter the date it was recorded in your system")],
+    )
+    submit = SubmitField("Confirm it is recorded", widget=GovSubmitInput())

@@ -128,6 +128,9 @@ def waiting():
         "respond/waiting.html",
         pages=pages,
         rows=rows,
+        to_record=queries.chronology.to_record_page(
+            current_user, presentation.page_number("records_page"), WAITING_PER_PAGE
+        ),
         may_raise=workflow.may_raise(queries.differences.actor_for(current_user)),
     )
 
@@ -143,6 +146,7 @@ def show(reference):
     difference = queries.differences.find_difference(current_user, reference)
     now = presentation.now()
     facts = queries.differences.facts(current_user, difference, now)
+    records = queries.chronology.page_section(current_user, difference)
     views = None
     if current_user.role in OVERSIGHT_ROLES:
         views = queries.access.views_of(
@@ -159,7 +163,21 @@ def show(reference):
             current_user, difference, now, facts.situation
         ),
         notifications=queries.differences.notifications_about(difference),
+        records=records,
+        record_forms=_record_forms(records),
     )
+
+
+def _record_forms(records) -> dict:
+    """A form for each outcome the viewer's agency has still to confirm, by entry id."""
+    if records is None:
+        return {}
+    return {
+        entry.id: forms.RecordedForm(prefix=f"entry-{entry.id}")
+        for outcome in records.outcomes
+        for entry in outcome.entries
+        if entry.may_confirm and not entry.confirmed
+    }
 
 
 @bp.route("/differences/<reference>/<slug>", methods=["GET", "POST"])
@@ -216,3 +234,53 @@ def _offer_new_deadlines(form: forms.ExtendForm, difference, now) -> None:
             f"You can ask for up to {wording.plural(len(choices), 'more working day')} at this "
             "stage. The deadline moves only if the raising side agrees."
         )
+
+
+@bp.route("/differences/<reference>/records/<int:entry_id>", methods=["GET", "POST"])
+@login_required
+def record(reference, entry_id):
+    """An agency confirms it wrote an outcome on the child's own record. The difference's page
+    holds the form; this page shows it again, with what was wrong, when it is refused."""
+    difference = queries.differences.find_difference(current_user, reference)
+    records = queries.chronology.page_section(current_user, difference)
+    found = [
+        (outcome, entry)
+        for outcome in (records.outcomes if records else [])
+        for entry in outcome.entries
+        if entry.id == entry_id
+    ]
+    if not found:
+        # Not an outcome of this difference that the viewer's agency writes down.
+        queries.chronology.ensure_on_difference(difference, entry_id)
+        raise workflow.NotAllowed(
+            "Only the agency the entry is for can confirm that it is recorded in its system."
+        )
+    outcome, entry = found[0]
+    if not entry.may_confirm:
+        raise workflow.NotAllowed(
+            "The partnership and auditors see whether each agency has recorded the outcome; "
+            "only the agency can confirm it."
+        )
+    form = forms.RecordedForm(prefix=f"entry-{entry_id}")
+    if form.validate_on_submit():
+        try:
+            services.chronology.confirm_recorded(
+                current_user, entry_id, form.recorded_on.data, presentation.now()
+            )
+        except FieldError as error:
+            presentation.attach_error(form, error)
+        except StaleDifference:
+            services.differences.forget_changes()
+            form.recorded_on.errors = [
+                "Someone else changed this difference at the same moment: check it, then "
+                "confirm again"
+            ]
+        else:
+            flash(
+                f"You confirmed that the outcome is recorded in {entry.agency}'s system.",
+                "success",
+            )
+            return redirect(url_for("respond.show", reference=difference.reference) + "#records")
+    return render_template(
+        "respond/record.html", difference=difference, outcome=outcome, entry=entry, form=form
+    )

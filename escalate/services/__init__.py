@@ -6,6 +6,7 @@ from escalate.services import (  # noqa: F401
     access,
     accounts,
     checkpoints,
+    chronology,
     delivery,
     demo,
     differences,

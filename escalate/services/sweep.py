@@ -35,7 +35,7 @@ from escalate.models import (
 )
 from escalate.queries.differences import situation
 from escalate.queries.setup import working_calendar
-from escalate.services import digest, drafts, proposals, raising_side, retention
+from escalate.services import chronology, digest, drafts, proposals, raising_side, retention
 from escalate.services._records import (
     alert_partnership,
     message_facts,
@@ -114,6 +114,8 @@ class SweepReport:
 
     digests: int = 0  # the partnership's weekly digest, sent (0 or 1)
     drafts: int = 0  # drafts of differences nobody came back to raise, removed
+    # Outcomes an agency has not confirmed writing on the child's own record: owners reminded.
+    record_reminders: int = 0
 
     def __bool__(self) -> bool:
         return bool(
@@ -123,6 +125,7 @@ class SweepReport:
             or self.digests
             or self.anonymised
             or self.drafts
+            or self.record_reminders
         )
 
     def __str__(self) -> str:
@@ -140,6 +143,7 @@ class SweepReport:
             (self.digests, ("weekly digest", "weekly digests")),
             (len(self.anonymised), ("anonymised",) * 2),
             (self.drafts, ("stale draft removed", "stale drafts removed")),
+            (self.record_reminders, ("record reminder", "record reminders")),
         ):
             if count:
                 said += f", {plural(count, *words)}"
@@ -165,6 +169,7 @@ def sweep(
     report.anonymised, skipped = retention.anonymise_due(now, years, dry_run=dry_run)
     report.skipped += skipped
     report.drafts = drafts.discard_stale_drafts(now, dry_run=dry_run)
+    report.record_reminders = chronology.remind_due(now, dry_run=dry_run)
     return report
 
 
