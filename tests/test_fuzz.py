@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from escalate import notify, services
 from escalate.cli import escalate_group
 from escalate.extensions import db
-from escalate.models import Base, Role, User
+from escalate.models import Base, ChronologyEntry, Role, User
 from escalate.services.accounts import create_invitation
 from tests import factories, partnership
 from tests.conftest import ACCESS_LOG, hidden_fields, sign_in, submit
@@ -129,6 +129,7 @@ FORM_PAGES = {
     "ProposeAcceptForm": FormPage("gp_lead", "/differences/{d5}/propose-accept"),
     "ProposeWithdrawForm": FormPage("gp_lead", "/differences/{d5}/propose-withdraw"),
     "AnswerProposalForm": FormPage("gp", "/differences/{d4}/answer-proposal"),
+    "RecordedForm": FormPage("sw", "/differences/{d2}/records/{entry}"),
 }
 
 
@@ -196,6 +197,13 @@ def world(app):
                 "d1": d1.reference, "d2": d2.reference, "d3": d3.reference, "token": token,
                 "d4": d4.reference, "d5": d5.reference,
                 "spare": spare.id, "csc": people.csc.id,
+                # Children's social care's entry for the response to d2.
+                "entry": db.session.scalar(
+                    sa.select(ChronologyEntry.id).where(
+                        ChronologyEntry.difference_id == d2.id,
+                        ChronologyEntry.agency_id == people.csc.id,
+                    )
+                ),
             },
         )
         db.session.remove()
