@@ -116,11 +116,14 @@ def confirm_recorded(user: User, entry_id: int, recorded_on, now: datetime) -> C
 # --- The sweep's reminder ----------------------------------------------------------------------
 
 
-def due_reminders(now: datetime) -> list[int]:
-    """Entries still to confirm whose reminder is due (a range on the partial index)."""
-    return list(
-        db.session.scalars(
-            sa.select(ChronologyEntry.id)
+def due_reminders(now: datetime) -> list[tuple[int, bool]]:
+    """Entries still to confirm whose reminder is due (a range on the partial index), each with
+    whether it has someone to remind (an owner whose account is active)."""
+    return [
+        (entry_id, bool(active))
+        for entry_id, active in db.session.execute(
+            sa.select(ChronologyEntry.id, User.active)
+            .outerjoin(User, User.id == ChronologyEntry.owner_id)
             .where(
                 ChronologyEntry.confirmed_at.is_(None),
                 ChronologyEntry.reminded_at.is_(None),
@@ -128,19 +131,20 @@ def due_reminders(now: datetime) -> list[int]:
             )
             .order_by(ChronologyEntry.remind_at, ChronologyEntry.id)
         )
-    )
+    ]
 
 
 def remind_due(now: datetime, *, dry_run: bool = False) -> int:
     """Remind each due entry's owner, once: each is claimed by a conditional UPDATE of
     ``reminded_at`` (a second sweep, or one on another machine, claims nothing) and reminded in
-    the same transaction. Returns how many were (or, in a dry run, would be) reminded."""
+    the same transaction. An entry with nobody to remind is claimed all the same, so that it is
+    not read again. Returns how many people were (or, in a dry run, would be) reminded."""
     due = due_reminders(now)
     db.session.rollback()  # end the read: each reminder below is its own transaction
     if dry_run:
-        return len(due)
+        return sum(1 for _, reminds in due if reminds)
     reminded = 0
-    for entry_id in due:
+    for entry_id, _ in due:
         claimed = db.session.execute(
             sa.update(ChronologyEntry)
             .where(
