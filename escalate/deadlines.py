@@ -49,6 +49,10 @@ RAISING_SIDE_DUTIES = (Duty.RAISER_REMINDER, Duty.RAISER_MANAGER, Duty.CLOSE_NO_
 # What a new deadline for the responder starts afresh: an extension re-arms these.
 RESPONDER_DUTIES = (Duty.REMINDER, Duty.OVERDUE, Duty.EXTENSION_LAPSED)
 
+# After an outcome, each agency is reminded to write it on the child's own record (its case file)
+# if it has not confirmed doing so by the end of this many working days.
+RECORD_REMINDER_WORKING_DAYS = 2
+
 
 def reminder_at(
     deadline: datetime,

@@ -595,9 +595,25 @@ def _action_done(*, reference, actor, number, action, agency, what_was_done, **_
     ]
 
 
+# --- Follow-through: the outcome on the child's own record ---
+
+
+def _record_reminder(*, reference, agency, outcome_words, outcome_at, **_):
+    return "record the outcome on your agency's record of the child", [
+        f"The outcome of this professional difference ({outcome_words[:1].lower()}"
+        f"{outcome_words[1:]}, on {day_and_date(outcome_at)}) is not yet confirmed as recorded "
+        f"in {agency}'s own system.",
+        "Please write it on the child's record in your agency's system (its case file in "
+        "Liquidlogic, Mosaic, EMIS, SystmOne or the like). The entry, ready to copy, is on the "
+        "difference's page under \u201cFor your agency's records\u201d.",
+        "Then confirm there the date it was recorded, so that nobody is reminded again.",
+    ]
+
+
 _WRITERS = {
     "action_due": _action_due,
     "action_done": _action_done,
+    "record_reminder": _record_reminder,
     "raising_side_silent": _raising_side_silent,
     "closed_no_reply": _closed_no_reply,
     "proposed": _proposed,

@@ -176,6 +176,7 @@ EVENT_TITLES = {
     "action_due": "Agreed action due: its owner asked if it is done",
     "action_done": "Agreed action done",
     "follow_up_raised": "Follow-up difference raised from a missed action",
+    "chronology_recorded": "Outcome recorded on an agency's own record",
 }
 
 PROPOSALS = {"accept": "Accepting the response", "withdraw": "Withdrawing the difference"}
@@ -354,6 +355,12 @@ def timeline(events, erasures=None) -> list[dict]:
             )
         elif kind in ("action_due", "action_done", "follow_up_raised"):
             lines.extend(agreed_action_lines(data))
+        elif kind == "chronology_recorded":
+            lines.append(("Agency", data.get("agency", "")))
+            lines.append(
+                ("Recorded in its system on", long_date(date.fromisoformat(data["recorded_on"])))
+            )
+            lines.append(("Outcome", EVENT_TITLES.get(data.get("outcome"), "")))
         elif kind == "overdue":  # recorded by the deadline sweep
             lines.append(("Response was due", time_and_date(event.deadline)))
             lines.append(("Waiting for", ", ".join(data.get("responders", [])) or "Nobody found"))

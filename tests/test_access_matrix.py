@@ -183,6 +183,9 @@ MATRIX = {
     # those who see it are refused (the raiser's follow-up: it is not missed yet, 409).
     "respond.mark_action_done": Entry(get=agreed_action(403), post=agreed_action(403)),
     "respond.raise_follow_up": Entry(post=agreed_action(403, 409)),
+    # No outcome here has an entry of that number: "not found" to all (tests/test_chronology.py
+    # has who may confirm one).
+    "respond.record": Entry(get=about_a_difference(404), post=about_a_difference(404)),
     "oversight.dashboard": Entry(get=only(OVERSIGHT, 200)),
     "oversight.dashboard_section": Entry(get=only(OVERSIGHT, 200)),
     "oversight.unresolved": Entry(get=only(OVERSIGHT, 200)),
@@ -324,6 +327,7 @@ def world(app):
             closure_id=db.session.scalar(sa.select(ClosureDay.id)),
             meeting_id=meeting.id,
             note_id=999_999,
+            entry_id=999_999,
         )
         db.session.remove()
     return built

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from escalate import notify, services
 from escalate.cli import escalate_group
 from escalate.extensions import db
-from escalate.models import AgreedAction, Base, Role, User
+from escalate.models import AgreedAction, Base, ChronologyEntry, Role, User
 from escalate.services.accounts import create_invitation
 from tests import factories, partnership
 from tests.conftest import ACCESS_LOG, hidden_fields, sign_in, submit
@@ -139,6 +139,7 @@ FORM_PAGES = {
     "MeetingOutcomeForm": FormPage("gp", "/differences/{d1}/meetings/{meeting}/outcome"),
     "MinutesForm": FormPage("gp", "/differences/{d1}/meetings/{meeting}/minutes"),
     "MinutesDaysForm": FormPage("admin", "/admin/policy/meeting-minutes"),
+    "RecordedForm": FormPage("sw", "/differences/{d2}/records/{entry}"),
 }
 
 
@@ -223,6 +224,13 @@ def world(app):
                 "d4": d4.reference, "d5": d5.reference,
                 "spare": spare.id, "csc": people.csc.id, "note": note.id,
                 "action": action.id, "meeting": meeting.id,
+                # Children's social care's entry for the response to d2.
+                "entry": db.session.scalar(
+                    sa.select(ChronologyEntry.id).where(
+                        ChronologyEntry.difference_id == d2.id,
+                        ChronologyEntry.agency_id == people.csc.id,
+                    )
+                ),
             },
         )
         db.session.remove()

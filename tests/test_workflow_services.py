@@ -20,6 +20,7 @@ from escalate.models import (
     Agency,
     AgencyKind,
     Assignment,
+    ChronologyEntry,
     Difference,
     Event,
     EventKind,
@@ -1577,6 +1578,7 @@ def test_an_event_removed_from_the_database_breaks_verification(cast):
     d = full_journey(cast)
     fourth = d.events[3]
     db.session.execute(sa.text("DELETE FROM notification WHERE event_id = :id"), {"id": fourth.id})
+    db.session.execute(sa.delete(ChronologyEntry).where(ChronologyEntry.event_id == fourth.id))
     db.session.execute(sa.text("DELETE FROM event WHERE id = :id"), {"id": fourth.id})
     db.session.commit()
     db.session.expire_all()

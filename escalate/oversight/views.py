@@ -2,6 +2,7 @@
 periodic report and its impact, and learning notes, their list and updates. For the partnership
 and auditors; auditors only read."""
 
+import itertools
 from datetime import date
 
 from flask import (
@@ -77,6 +78,7 @@ def _dashboard_page(section: str):
         agreed_actions=queries.actions.dashboard(now, queries.setup.working_calendar())
         if section == "agencies"
         else None,
+        recorded=queries.chronology.shares() if section == "agencies" else None,
     )
 
 
@@ -230,6 +232,7 @@ def _report_page(form, period, figures, impact_form=None, status=200):
         follow=follow,
         impact_form=impact_form,
         charts=charts.for_report(figures) if figures else {},
+        recorded=queries.chronology.shares(period) if period else None,
         csv_url=url_for("oversight.report_csv", **csv_args) if period else None,
         impact_url=url_for("oversight.report_impact", **csv_args) if period else None,
     ), status
@@ -283,9 +286,12 @@ def report_csv():
     presentation.log_access(AccessKind.DOWNLOADED_CSV, f"The report for {period.label} as CSV")
     return Response(
         stream_with_context(
-            queries.report_sections.report_csv(
-                queries.figures.report(period),
-                queries.report_sections.sections(period, presentation.now()),
+            itertools.chain(
+                queries.report_sections.report_csv(
+                    queries.figures.report(period),
+                    queries.report_sections.sections(period, presentation.now()),
+                ),
+                queries.chronology.shares_csv(queries.chronology.shares(period)),
             )
         ),
         mimetype="text/csv",

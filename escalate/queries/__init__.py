@@ -4,6 +4,7 @@ from escalate.queries import (  # noqa: F401
     access,
     actions,
     choices,
+    chronology,
     conditions,
     differences,
     digest,

@@ -383,3 +383,14 @@ class MarkDoneForm(Form):
 
 class FollowUpForm(Form):
     """The one-click button that raises a follow-up difference: its CSRF token only."""
+class RecordedForm(Form):
+    """An agency confirms it wrote an outcome on the child's own record (one form an entry, each
+    with its own prefix, so several can share the difference's page)."""
+
+    recorded_on = DayMonthYearField(
+        "When was it recorded in your system?",
+        error_name="The date it was recorded",
+        description="For example, 3 12 2026",
+        validators=[InputRequired(message="Enter the date it was recorded in your system")],
+    )
+    submit = SubmitField("Confirm it is recorded", widget=GovSubmitInput())

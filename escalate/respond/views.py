@@ -129,6 +129,9 @@ def waiting():
         to_confirm=queries.actions.to_confirm(current_user, now, cal),
         pages=pages,
         rows=rows,
+        to_record=queries.chronology.to_record_page(
+            current_user, presentation.page_number("records_page"), WAITING_PER_PAGE
+        ),
         may_raise=workflow.may_raise(queries.differences.actor_for(current_user)),
         meetings_to_follow_up=queries.meetings.to_follow_up(current_user, now),
     )
@@ -146,6 +149,7 @@ def show(reference):
     now = presentation.now()
     cal = queries.setup.working_calendar()
     facts = queries.differences.facts(current_user, difference, now, cal)
+    records = queries.chronology.page_section(current_user, difference)
     views = None
     if current_user.role in OVERSIGHT_ROLES:
         views = queries.access.views_of(
@@ -164,7 +168,21 @@ def show(reference):
         notifications=queries.differences.notifications_about(difference),
         meetings=queries.meetings.for_page(current_user, difference, facts.situation, now),
         agreed=queries.actions.for_difference(current_user, difference, now, cal),
+        records=records,
+        record_forms=_record_forms(records),
     )
+
+
+def _record_forms(records) -> dict:
+    """A form for each outcome the viewer's agency has still to confirm, by entry id."""
+    if records is None:
+        return {}
+    return {
+        entry.id: forms.RecordedForm(prefix=f"entry-{entry.id}")
+        for outcome in records.outcomes
+        for entry in outcome.entries
+        if entry.may_confirm and not entry.confirmed
+    }
 
 
 @bp.route("/differences/<reference>/<slug>", methods=["GET", "POST"])
@@ -224,3 +242,53 @@ def _offer_new_deadlines(form: forms.ExtendForm, difference, now) -> None:
             f"You can ask for up to {wording.plural(len(choices), 'more working day')} at this "
             "stage. The deadline moves only if the raising side agrees."
         )
+
+
+@bp.route("/differences/<reference>/records/<int:entry_id>", methods=["GET", "POST"])
+@login_required
+def record(reference, entry_id):
+    """An agency confirms it wrote an outcome on the child's own record. The difference's page
+    holds the form; this page shows it again, with what was wrong, when it is refused."""
+    difference = queries.differences.find_difference(current_user, reference)
+    records = queries.chronology.page_section(current_user, difference)
+    found = [
+        (outcome, entry)
+        for outcome in (records.outcomes if records else [])
+        for entry in outcome.entries
+        if entry.id == entry_id
+    ]
+    if not found:
+        # Not an outcome of this difference that the viewer's agency writes down.
+        queries.chronology.ensure_on_difference(difference, entry_id)
+        raise workflow.NotAllowed(
+            "Only the agency the entry is for can confirm that it is recorded in its system."
+        )
+    outcome, entry = found[0]
+    if not entry.may_confirm:
+        raise workflow.NotAllowed(
+            "The partnership and auditors see whether each agency has recorded the outcome; "
+            "only the agency can confirm it."
+        )
+    form = forms.RecordedForm(prefix=f"entry-{entry_id}")
+    if form.validate_on_submit():
+        try:
+            services.chronology.confirm_recorded(
+                current_user, entry_id, form.recorded_on.data, presentation.now()
+            )
+        except FieldError as error:
+            presentation.attach_error(form, error)
+        except StaleDifference:
+            services.differences.forget_changes()
+            form.recorded_on.errors = [
+                "Someone else changed this difference at the same moment: check it, then "
+                "confirm again"
+            ]
+        else:
+            flash(
+                f"You confirmed that the outcome is recorded in {entry.agency}'s system.",
+                "success",
+            )
+            return redirect(url_for("respond.show", reference=difference.reference) + "#records")
+    return render_template(
+        "respond/record.html", difference=difference, outcome=outcome, entry=entry, form=form
+    )

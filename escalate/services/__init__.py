@@ -7,6 +7,7 @@ from escalate.services import (  # noqa: F401
     accounts,
     actions,
     checkpoints,
+    chronology,
     delivery,
     demo,
     differences,

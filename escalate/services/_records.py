@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from escalate import history, messages, queries
+from escalate import chronology, history, messages, queries
 from escalate.extensions import db
 from escalate.models import (
     AdminChange,
@@ -131,6 +131,12 @@ def record_event(difference, kind, actor: User | None, now, data: dict, *, deadl
     flag_modified(difference, "stage_level")
     db.session.add(event)
     db.session.flush()
+    if chronology.is_outcome(kind):
+        # Every outcome, whichever path reached it, leaves each agency an entry for its own
+        # record of the child, in the outcome's transaction.
+        from escalate.services.chronology import add_entries  # it writes through this module
+
+        add_entries(difference, event, actor, now)
     return event
 
 

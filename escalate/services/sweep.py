@@ -37,6 +37,7 @@ from escalate.queries.differences import situation
 from escalate.queries.setup import working_calendar
 from escalate.services import (
     actions,
+    chronology,
     digest,
     drafts,
     meetings,
@@ -126,6 +127,8 @@ class SweepReport:
     # Professionals' meetings: their arrangers reminded of an outcome or minutes not recorded.
     meeting_outcome_reminders: int = 0
     minutes_reminders: int = 0
+    # Outcomes an agency has not confirmed writing on the child's own record: owners reminded.
+    record_reminders: int = 0
 
     def __bool__(self) -> bool:
         return bool(
@@ -138,6 +141,7 @@ class SweepReport:
             or self.meeting_outcome_reminders
             or self.minutes_reminders
             or self.actions_asked
+            or self.record_reminders
         )
 
     def __str__(self) -> str:
@@ -161,6 +165,7 @@ class SweepReport:
             ),
             (self.minutes_reminders, ("minutes reminder", "minutes reminders")),
             (self.actions_asked, ("agreed action asked about", "agreed actions asked about")),
+            (self.record_reminders, ("record reminder", "record reminders")),
         ):
             if count:
                 said += f", {plural(count, *words)}"
@@ -188,6 +193,7 @@ def sweep(
     report.anonymised, skipped = retention.anonymise_due(now, years, dry_run=dry_run)
     report.skipped += skipped
     report.drafts = drafts.discard_stale_drafts(now, dry_run=dry_run)
+    report.record_reminders = chronology.remind_due(now, dry_run=dry_run)
     return report
 
 
