@@ -301,8 +301,7 @@ def report(first, last):
     if problem is not None:
         raise click.UsageError(f"{problem[1]}.")
     period = calendar.Period(first, last)
-    follow = queries.report_sections.sections(period, current_app.config["CLOCK"]())
-    for line in queries.report_sections.report_csv(queries.figures.report(period), follow):
+    for line in queries.report_sections.report_csv(period, current_app.config["CLOCK"]()):
         click.echo(line, nl=False)
 
 

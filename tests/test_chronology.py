@@ -20,6 +20,7 @@ from escalate.models import (
     State,
     User,
 )
+from tests import factories
 from tests.conftest import submit
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday 20 November 2026, GMT
@@ -73,7 +74,11 @@ def respond(person, difference_id, at=RESPONDED_AT, outcome="upheld"):
         outcome=outcome,
         rationale=GOOD,
         child_impact=IMPACT,
-        agreed_actions="A medical on Monday." if outcome != "upheld" else "",
+        actions=(
+            factories.agreed_actions(d.receiving_agency_id, "A medical on Monday.")
+            if outcome != "upheld"
+            else ()
+        ),
         now=at,
     )
 

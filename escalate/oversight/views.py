@@ -2,7 +2,6 @@
 periodic report and its impact, and learning notes, their list and updates. For the partnership
 and auditors; auditors only read."""
 
-import itertools
 from datetime import date
 
 from flask import (
@@ -286,13 +285,7 @@ def report_csv():
     presentation.log_access(AccessKind.DOWNLOADED_CSV, f"The report for {period.label} as CSV")
     return Response(
         stream_with_context(
-            itertools.chain(
-                queries.report_sections.report_csv(
-                    queries.figures.report(period),
-                    queries.report_sections.sections(period, presentation.now()),
-                ),
-                queries.chronology.shares_csv(queries.chronology.shares(period)),
-            )
+            queries.report_sections.report_csv(period, presentation.now())
         ),
         mimetype="text/csv",
         headers={

@@ -25,6 +25,7 @@ from escalate.models import (
     Stage,
     User,
 )
+from escalate.queries import chronology as agency_records
 from escalate.queries import figures
 from escalate.queries.spreadsheets import csv_line
 
@@ -178,9 +179,12 @@ def sections(period: Period, now: datetime) -> FollowThrough:
     )
 
 
-def report_csv(r: figures.Report, follow: FollowThrough) -> Iterator[str]:
-    """The whole report as CSV lines: the figures, then the follow-through sections."""
-    yield from figures.report_csv(r)
+def report_csv(period: Period, now: datetime) -> Iterator[str]:
+    """The whole report as CSV lines (the page's download and `flask escalate report`): the
+    figures, the outcomes recorded on the agencies' own systems, then the follow-through."""
+    follow = sections(period, now)
+    yield from figures.report_csv(figures.report(period))
+    yield from agency_records.shares_csv(agency_records.shares(period))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
+from flask import g, has_app_context
 from sqlalchemy.orm import Bundle, joinedload
 
 from escalate import calendar, policy, validation
@@ -61,6 +62,10 @@ def partnership_settings() -> PartnershipSettings:
     settings = db.session.get(PartnershipSettings, 1)
     if settings is None:
         raise InvalidRequest("The partnership's settings are missing: run `flask db upgrade`.")
+    # The session holds its rows only weakly: kept for the rest of the request (or command), the
+    # row is read once however many parts of a page ask for it (the calendar, the footer).
+    if has_app_context():
+        g.partnership_settings = settings
     return settings
 
 
