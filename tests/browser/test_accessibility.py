@@ -24,7 +24,7 @@ from selenium.webdriver.common.keys import Keys
 
 from escalate.demo import DEMO_PASSWORD
 from escalate.extensions import db
-from escalate.models import Difference, State
+from escalate.models import Difference, State, User
 from tests.browser import pages
 from tests.conftest import ACCESSIBILITY_PROPERTY as PROPERTY
 
@@ -188,6 +188,16 @@ def walk_agency_person(c: Catalogue, email: str, seen: set) -> None:
             else:
                 c.errors_of(f"{who}: {slug}")
             b.visit(path)
+        # Confirming an outcome is recorded on the agency's own system: its form is on the
+        # difference's page; its own page is where a refused date is shown.
+        records = b.driver.execute_script(
+            "return [...document.querySelectorAll(\"main form[action*='/records/']\")]"
+            ".map(function (form) { return form.getAttribute('action'); })"
+        )
+        if records and (role, "records") not in seen:
+            seen.add((role, "records"))
+            c.visit(f"{who}: confirm an outcome is recorded", records[0])
+            c.errors_of(f"{who}: confirm an outcome is recorded", "Confirm it is recorded")
 
 
 def walk_raising(c: Catalogue) -> None:
@@ -270,9 +280,18 @@ def walk_oversight(c: Catalogue, email: str) -> None:
     c.visit(f"{who}: inbox", "/inbox")
     c.visit(f"{who}: your account", "/account")
     c.visit(f"{who}: administration is not for them (403)", "/admin")
+    c.visit(f"{who}: learning", "/oversight/learning")
+    c.visit(f"{who}: learning, overdue only", "/oversight/learning?only=overdue")
     if who == "partnership":
         c.visit("partnership: waiting for you", "/waiting")
         c.visit("partnership: your differences", "/differences/yours")
+        b.visit("/oversight/report")
+        c.errors_of("partnership: report, its impact", "Save the impact")
+        b.visit("/oversight/learning")
+        notes = [h for h in b.links("main a[href^='/oversight/learning/']")]
+        assert notes, "the demo's learning notes have no update links"
+        c.visit("partnership: update a learning note", notes[0])
+        c.errors_of("partnership: update a learning note")
 
 
 def walk_differences_as_partnership(c: Catalogue, app) -> None:
@@ -423,10 +442,32 @@ def leave_questions_for_the_raising_side(app) -> None:
     assert asked and proposed, (asked, proposed)
 
 
+def arrange_a_meeting_for_today(app) -> None:
+    """A professionals' meeting on one of the GP's open differences, meeting today, so that the
+    pages that record its outcome and minutes are checked too (the demo holds none)."""
+    from escalate import services
+
+    with app.app_context():
+        now = (app.config.get("CLOCK") or (lambda: datetime.now(UTC)))()
+        d = db.session.scalars(
+            sa.select(Difference)
+            .join(Difference.raiser)
+            .where(Difference.state == State.AWAITING_RESPONSE, User.email == GP)
+            .order_by(Difference.id)
+        ).first()
+        services.meetings.arrange_meeting(
+            d.raiser, d.id, None, now=now, meets_on=now.date(),
+            invited="The social worker, the GP and the health visitor.",
+            chair="Jo Evans, team manager",
+        )  # fmt: skip
+        db.session.remove()
+
+
 def test_every_page_state_for_every_role_passes_axe_reflows_and_is_named(
     app, demo, driver, database_url, record_property
 ):
     leave_questions_for_the_raising_side(app)
+    arrange_a_meeting_for_today(app)
     browser = pages.Browser(driver, demo, DEMO_PASSWORD)
     c = Catalogue(browser)
     walk_signed_out(c)
@@ -442,7 +483,8 @@ def test_every_page_state_for_every_role_passes_axe_reflows_and_is_named(
 
     record_property(PROPERTY, (database_url.split(":", 1)[0], len(c.checked)))
     assert len(c.checked) >= AT_LEAST, c.checked
-    for slug in ("more-time", "answer-proposal"):  # the questions left for the raising side
+    # The questions left for the raising side, the meeting arranged, the demo's agreed actions.
+    for slug in ("more-time", "answer-proposal", "outcome", "minutes", "done", "arrange-meeting"):
         assert any(f": {slug} [" in state for state in c.checked), (slug, c.checked)
     assert not c.failures, f"{len(c.failures)} of {len(c.checked)} page states fail:\n" + (
         "\n".join(c.failures)
