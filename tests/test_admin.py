@@ -104,6 +104,7 @@ def admin_posts(people):
         "/admin/policy/stages/remove-last",
         "/admin/policy/recompute",
         "/admin/policy/urgent-start",
+        "/admin/policy/meeting-minutes",
         "/admin/calendar",
         "/admin/calendar/closure-days",
         "/admin/calendar/closure-days/1/remove",

@@ -122,6 +122,8 @@ def test_every_altered_history_is_named(app, runner, story):
     )
     d_event = event_id(app, story["D"], 1)
     tamper(app, sa.text("DELETE FROM notification WHERE event_id = :event"), event=d_event)
+    tamper(app, sa.text("DELETE FROM chronology_entry WHERE event_id = :event"), event=d_event)
+    tamper(app, sa.text("DELETE FROM agreed_action WHERE event_id = :event"), event=d_event)
     tamper(app, sa.text("DELETE FROM event WHERE id = :event"), event=d_event)
     result = runner.invoke(args=["escalate", "verify-audit"])
     assert result.exit_code == 1
@@ -137,6 +139,8 @@ def test_every_altered_history_is_named(app, runner, story):
 def test_a_missing_event_in_the_middle_is_found(app, people, client_for, runner, story):
     middle = event_id(app, story["C"], 4)
     tamper(app, sa.text("DELETE FROM notification WHERE event_id = :event"), event=middle)
+    tamper(app, sa.text("DELETE FROM chronology_entry WHERE event_id = :event"), event=middle)
+    tamper(app, sa.text("DELETE FROM agreed_action WHERE event_id = :event"), event=middle)
     tamper(app, sa.text("DELETE FROM event WHERE id = :event"), event=middle)
     result = runner.invoke(args=["escalate", "verify-audit"])
     assert result.exit_code == 1

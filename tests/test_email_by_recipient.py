@@ -155,6 +155,17 @@ FACTS = {
     "due_on": "2026-11-23",
     "owner": "Sam Okafor",
     "what_was_done": f"Done: {NARRATIVE}.",
+    "meeting_kind": "professionals_meeting",
+    "meets_on": "4 December 2026",
+    "minutes_due_on": "24 December 2026",
+    "chair": f"Chair: {NARRATIVE}.",
+    "invited": f"Invited: {NARRATIVE}.",
+    "attendees": f"Attendees: {NARRATIVE}.",
+    "outcome_words": "Response: agreed",
+    "outcome_at": NOW,
+    "recommendation": f"Recommendation: {NARRATIVE}.",
+    "owner_agency": "Children's Social Care",
+    "status": "open",
 }
 KINDS = sorted(messages._WRITERS)
 

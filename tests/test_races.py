@@ -159,7 +159,13 @@ def test_twenty_learning_notes_written_at_once_are_all_kept(app, people, client_
         posting(
             client_for(member),
             url,
-            {"text": f"Learning from {member.name}: agree who chairs the strategy discussion."},
+            {
+                "text": f"Learning from {member.name}: agree who chairs the strategy discussion.",
+                "recommendation": "Name the chair of every strategy discussion in the rota.",
+                "owner_agency": str(people.csc.id),
+                "owner": "0",
+                "due_on": ["29", "1", "2027"],
+            },
         )
         for member in members
     ]

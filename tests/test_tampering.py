@@ -83,6 +83,7 @@ def delete_events(app, *event_ids):
     for event_id in event_ids:
         sql(app, "DELETE FROM notification WHERE event_id = :e", e=event_id)
         sql(app, "DELETE FROM agreed_action WHERE event_id = :e", e=event_id)  # a response's
+        sql(app, "DELETE FROM chronology_entry WHERE event_id = :e", e=event_id)  # an outcome's
         sql(app, "DELETE FROM event WHERE id = :e", e=event_id)
 
 
@@ -167,7 +168,9 @@ def delete_last_three(app, refs):
 def delete_whole_difference(app, refs):
     d = difference_id(app, refs["D"])
     sql(app, "DELETE FROM notification WHERE difference_id = :d", d=d)
-    for table in ("supporter", "proposal"):
+    for table in (
+        "supporter", "proposal", "chronology_entry", "agreed_action", "professionals_meeting"
+    ):
         sql(app, f"DELETE FROM {table} WHERE difference_id = :d", d=d)  # noqa: S608
     for table in ("stage_alert", "assignment", "extension_request"):
         sql(app, f"DELETE FROM {table} WHERE stage_id IN "  # noqa: S608 (names of tables)
