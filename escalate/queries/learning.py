@@ -1,8 +1,6 @@
 """The partnership's learning (product.md §7): the learning page's list, its filters and its
 streamed CSV, and one note for its update page. Never commits."""
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,7 +13,7 @@ from escalate import calendar, learning, wording
 from escalate.extensions import db
 from escalate.models import Agency, Difference, LearningNote, LearningStatus, User
 from escalate.queries.paging import page_of
-from escalate.queries.spreadsheets import csv_line, safe_cell
+from escalate.queries.spreadsheets import streamed_csv
 
 
 @dataclass(frozen=True)
@@ -122,38 +120,22 @@ CSV_HEADER = (
 def learning_csv(f: LearningFilters, now: datetime, batch_size: int = 100) -> Iterator[str]:
     """The filtered list as CSV, streamed ``batch_size`` rows at a time."""
     today = calendar.to_local(now).date()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    yield csv_line(buffer, writer, CSV_HEADER)
-    result = db.session.scalars(
-        learning_statement(f, today), execution_options={"yield_per": batch_size}
-    )
-    try:
-        for chunk in result.partitions():
-            for raw in chunk:
-                r = _row(raw, today)
-                writer.writerow(
-                    [
-                        safe_cell(cell)
-                        for cell in (
-                            r.reference,
-                            calendar.to_local(r.created_at).date().isoformat(),
-                            r.text,
-                            r.recommendation,
-                            r.owner_agency or wording.NOT_SET,
-                            r.owner or "",
-                            r.due_on.isoformat() if r.due_on else wording.NOT_SET,
-                            r.status.label,
-                            "Yes" if r.is_overdue else "No",
-                        )
-                    ]
-                )
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            yield text
-    finally:
-        result.close()
+
+    def cells(raw):
+        r = _row(raw, today)
+        return (
+            r.reference,
+            calendar.to_local(r.created_at).date().isoformat(),
+            r.text,
+            r.recommendation,
+            r.owner_agency or wording.NOT_SET,
+            r.owner or "",
+            r.due_on.isoformat() if r.due_on else wording.NOT_SET,
+            r.status.label,
+            "Yes" if r.is_overdue else "No",
+        )
+
+    return streamed_csv(CSV_HEADER, learning_statement(f, today), cells, batch_size)
 
 
 def note(note_id: int) -> LearningNote | None:

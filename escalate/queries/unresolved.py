@@ -1,8 +1,6 @@
 """The unresolved list: filters, sorting, pages and the streamed CSV export. Never commits."""
 
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +21,7 @@ from escalate.models import (
 )
 from escalate.queries.conditions import OPEN_STATES, open_stage_on, overdue
 from escalate.queries.paging import page_of_counted
-from escalate.queries.spreadsheets import csv_line, safe_cell
+from escalate.queries.spreadsheets import streamed_csv
 
 
 @dataclass(frozen=True)
@@ -199,38 +197,22 @@ CSV_HEADER = (
 def unresolved_csv(f: UnresolvedFilters, now: datetime, batch_size: int = 100) -> Iterator[str]:
     """The filtered, sorted list as CSV, streamed: rows are fetched ``batch_size`` at a time
     (a server-side cursor on PostgreSQL), so memory does not grow with the number of rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    yield csv_line(buffer, writer, CSV_HEADER)
-    result = db.session.scalars(
-        unresolved_statement(f, now), execution_options={"yield_per": batch_size}
-    )
-    try:
-        for chunk in result.partitions():
-            for raw in chunk:
-                r = _unresolved_row(raw, now)
-                writer.writerow(
-                    [
-                        safe_cell(cell)
-                        for cell in (
-                            r.reference,
-                            calendar.to_local(r.raised_at).date().isoformat(),
-                            r.days_open,
-                            r.raising,
-                            r.receiving,
-                            r.category.label,
-                            r.stage_level,
-                            r.stage_name,
-                            r.state.label,
-                            "Yes" if r.urgent else "No",
-                            "Yes" if r.is_overdue else "No",
-                            wording.iso_minute(r.deadline),
-                        )
-                    ]
-                )
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            yield text
-    finally:
-        result.close()
+
+    def cells(raw):
+        r = _unresolved_row(raw, now)
+        return (
+            r.reference,
+            calendar.to_local(r.raised_at).date().isoformat(),
+            r.days_open,
+            r.raising,
+            r.receiving,
+            r.category.label,
+            r.stage_level,
+            r.stage_name,
+            r.state.label,
+            "Yes" if r.urgent else "No",
+            "Yes" if r.is_overdue else "No",
+            wording.iso_minute(r.deadline),
+        )
+
+    return streamed_csv(CSV_HEADER, unresolved_statement(f, now), cells, batch_size)

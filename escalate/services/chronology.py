@@ -134,34 +134,27 @@ def due_reminders(now: datetime) -> list[tuple[int, bool]]:
     ]
 
 
-def remind_due(now: datetime, *, dry_run: bool = False) -> int:
-    """Remind each due entry's owner, once: each is claimed by a conditional UPDATE of
-    ``reminded_at`` (a second sweep, or one on another machine, claims nothing) and reminded in
-    the same transaction. An entry with nobody to remind is claimed all the same, so that it is
-    not read again. Returns how many people were (or, in a dry run, would be) reminded."""
-    due = due_reminders(now)
-    db.session.rollback()  # end the read: each reminder below is its own transaction
-    if dry_run:
-        return sum(1 for _, reminds in due if reminds)
-    reminded = 0
-    for entry_id, _ in due:
-        claimed = db.session.execute(
-            sa.update(ChronologyEntry)
-            .where(
-                ChronologyEntry.id == entry_id,
-                ChronologyEntry.confirmed_at.is_(None),
-                ChronologyEntry.reminded_at.is_(None),
-            )
-            .values(reminded_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed:
-            entry = db.session.get(ChronologyEntry, entry_id)
-            if entry.owner is not None and entry.owner.active:
-                _remind(entry, now)
-                reminded += 1
-        db.session.commit()
-    return reminded
+def remind(entry_id: int, now: datetime) -> bool | None:
+    """Remind one due entry's owner, once: claimed by a conditional UPDATE of ``reminded_at``
+    (a second sweep, or one on another machine, claims nothing: None). An entry with nobody to
+    remind is claimed all the same, so that it is not read again (False). The caller commits."""
+    claimed = db.session.execute(
+        sa.update(ChronologyEntry)
+        .where(
+            ChronologyEntry.id == entry_id,
+            ChronologyEntry.confirmed_at.is_(None),
+            ChronologyEntry.reminded_at.is_(None),
+        )
+        .values(reminded_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return None
+    entry = db.session.get(ChronologyEntry, entry_id)
+    if entry.owner is None or not entry.owner.active:
+        return False
+    _remind(entry, now)
+    return True
 
 
 def _remind(entry: ChronologyEntry, now: datetime) -> None:

@@ -193,7 +193,7 @@ def sweep(
     report.anonymised, skipped = retention.anonymise_due(now, years, dry_run=dry_run)
     report.skipped += skipped
     report.drafts = drafts.discard_stale_drafts(now, dry_run=dry_run)
-    report.record_reminders = chronology.remind_due(now, dry_run=dry_run)
+    _remind_to_record(report, now, dry_run)
     return report
 
 
@@ -232,15 +232,14 @@ def _sweep_stages(report: SweepReport, now: datetime, dry_run: bool) -> None:
         _one_item(report, dry_run, None, lambda _: _send_digest(report, now, dry_run))
 
 
-def _remind_meetings(report: SweepReport, now: datetime, dry_run: bool) -> None:
-    """Remind each meeting's arranger, once, of an outcome not recorded by the start of the
-    working day after it met, and of minutes not recorded on their due date: each claimed by a
-    conditional UPDATE in its own transaction, so a second sweep finds nothing to claim."""
-    due = meetings.due_reminders(now)
-    db.session.rollback()  # end the read: each reminder below is its own transaction
-    for meeting_id, what in due:
+def _claim_each(report: SweepReport, dry_run: bool, due: list, claim, count) -> None:
+    """Each due item of the follow-through in its own transaction: ``claim(item)`` claims it by
+    a conditional UPDATE and does its work (a second sweep, or one on another machine, finds
+    nothing left to claim and gets None), then ``count(item, result)`` counts what was done."""
+    db.session.rollback()  # end the read: each item below is its own transaction
+    for item in due:
         try:
-            sent = meetings.send_reminder(meeting_id, what, now, act=not dry_run)
+            result = claim(item)
             if dry_run:
                 db.session.rollback()
             else:
@@ -249,35 +248,64 @@ def _remind_meetings(report: SweepReport, now: datetime, dry_run: bool) -> None:
             db.session.rollback()
             report.skipped += 1
             continue
-        if sent is None:
-            report.skipped += 1  # another sweep sent it first
-        elif what == "outcome":
+        except workflow.DomainError as error:
+            db.session.rollback()
+            report.problems.append(str(error))
+            continue
+        if result is None:
+            report.skipped += 1  # another sweep, or a person, got there first
+        else:
+            count(item, result)
+
+
+def _remind_meetings(report: SweepReport, now: datetime, dry_run: bool) -> None:
+    """Remind each meeting's arranger, once, of an outcome not recorded by the start of the
+    working day after it met, and of minutes not recorded on their due date."""
+
+    def count(item, _):
+        if item[1] == "outcome":
             report.meeting_outcome_reminders += 1
         else:
             report.minutes_reminders += 1
+
+    _claim_each(
+        report,
+        dry_run,
+        meetings.due_reminders(now),
+        lambda item: meetings.send_reminder(item[0], item[1], now, act=not dry_run),
+        count,
+    )
+
+
 def _ask_about_actions(report: SweepReport, now: datetime, dry_run: bool) -> None:
-    """Each agreed action due: its owner asked "is it done?", the raiser told; one transaction
-    each, claimed by a conditional update so that it is done once however many sweeps run."""
-    due = actions.due_actions(now)
-    db.session.rollback()
-    for action_id, difference_id in due:
-        if dry_run:
-            report.actions_asked += 1
-            continue
-        try:
-            asked = actions.ask_if_done(action_id, difference_id, now)
-        except (IntegrityError, StaleDataError):
-            asked = False
-        except workflow.DomainError as error:
-            db.session.rollback()
-            report.problems.append(f"{_reference_of(difference_id)}: {error}")
-            continue
-        if asked:
-            db.session.commit()
-            report.actions_asked += 1
-        else:
-            db.session.rollback()
-            report.skipped += 1
+    """Each agreed action due: its owner asked "is it done?", the raiser told; once."""
+
+    def count(*_):
+        report.actions_asked += 1
+
+    _claim_each(
+        report,
+        dry_run,
+        actions.due_actions(now),
+        lambda item: actions.ask_if_done(item[0], item[1], now) or None,
+        count,
+    )
+
+
+def _remind_to_record(report: SweepReport, now: datetime, dry_run: bool) -> None:
+    """Each outcome an agency has not confirmed writing on the child's own record: its owner
+    reminded, once (an entry with nobody to remind is claimed, not counted)."""
+
+    def count(_, reminded):
+        report.record_reminders += 1 if reminded else 0
+
+    _claim_each(
+        report,
+        dry_run,
+        chronology.due_reminders(now),
+        lambda item: chronology.remind(item[0], now),
+        count,
+    )
 
 
 def _one_item(report: SweepReport, dry_run: bool, difference_id: int | None, work) -> None:
