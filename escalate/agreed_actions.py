@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from escalate import calendar
 from escalate.errors import FieldError, FieldErrors, NotAllowed, WrongState
 from escalate.rationale import is_placeholder
-from escalate.wording import MAX_TEXT_CHARACTERS, long_date
+from escalate.wording import LATEST_DUE_YEARS, MAX_TEXT_CHARACTERS, long_date
 
 # How many actions one response can list (the form's rows).
 MAX_ACTIONS = 3
@@ -100,7 +100,17 @@ def check_actions(
                     f"The date action {number} is due by must be today or in the future",
                 )
             )
-        if what and agency_id in agency_ids and due_on is not None and due_on >= today:
+        elif due_on.year > today.year + LATEST_DUE_YEARS:
+            problems.append(
+                FieldError(
+                    row_field(number, "due"),
+                    f"The date action {number} is due by must be within {LATEST_DUE_YEARS} "
+                    "years of today",
+                )
+            )
+        if what and agency_id in agency_ids and due_on is not None and not (
+            due_on < today or due_on.year > today.year + LATEST_DUE_YEARS
+        ):
             complete.append(NewAction(what, agency_id, due_on))
     if not problems and not complete:
         problems.append(
@@ -165,26 +175,32 @@ def is_due(due_on: date, done: bool, now: datetime, cal) -> bool:
 # --- Who may do what ----------------------------------------------------------------------------
 
 
-def mark_done_refusal(actor_id: int, actor_agency_id: int | None, action: ActionFacts) -> str:
+def mark_done_refusal(
+    actor_id: int, actor_agency_id: int | None, action: ActionFacts, *, takes_part: bool
+) -> str:
     """Why this person may not mark the action done, or "" if they may: its owner, or anyone of
-    its agency (who sees the difference) may."""
+    its agency who takes part in the difference (workflow.takes_part: not a supporter only)."""
     if action.done:
         return "This action has already been marked as done."
-    if actor_id != action.owner_id and actor_agency_id != action.agency_id:
+    if actor_id != action.owner_id and not (actor_agency_id == action.agency_id and takes_part):
         return "Only someone from the agency that agreed to do this action can mark it as done."
     return ""
 
 
-def check_mark_done(actor_id: int, actor_agency_id: int | None, action: ActionFacts) -> None:
-    refusal = mark_done_refusal(actor_id, actor_agency_id, action)
+def check_mark_done(
+    actor_id: int, actor_agency_id: int | None, action: ActionFacts, *, takes_part: bool
+) -> None:
+    refusal = mark_done_refusal(actor_id, actor_agency_id, action, takes_part=takes_part)
     if action.done:
         raise WrongState(refusal)
     if refusal:
         raise NotAllowed(refusal)
 
 
-def may_mark_done(actor_id: int, actor_agency_id: int | None, action: ActionFacts) -> bool:
-    return not mark_done_refusal(actor_id, actor_agency_id, action)
+def may_mark_done(
+    actor_id: int, actor_agency_id: int | None, action: ActionFacts, *, takes_part: bool
+) -> bool:
+    return not mark_done_refusal(actor_id, actor_agency_id, action, takes_part=takes_part)
 
 
 def follow_up_refusal(actor_id: int, action: ActionFacts, missed: bool) -> str:
@@ -219,12 +235,15 @@ def may_raise_follow_up(actor_id: int, action: ActionFacts, missed: bool) -> boo
 def follow_up_texts(
     *, what: str, reference: str, agreed_on: date, due_on: date, agency: str
 ) -> dict[str, str]:
-    """What a follow-up difference says, written for its raiser from the missed action."""
+    """What a follow-up difference says, written for its raiser from the missed action (its
+    words cut short, if need be, so that the decision stays within the limit of a text)."""
+    said = (
+        f"{agency} agreed in the response to {reference} on {long_date(agreed_on)} to do "
+        f"this by {long_date(due_on)}: "
+    )
+    room = MAX_TEXT_CHARACTERS - len(said)
     return {
-        "decision": (
-            f"{agency} agreed in the response to {reference} on {long_date(agreed_on)} to do "
-            f"this by {long_date(due_on)}: {what}"
-        ),
+        "decision": said + (what if len(what) <= room else what[: room - 1] + "…"),
         "reasons": (
             f"The action agreed in {reference} was due by {long_date(due_on)} and has not been "
             "recorded as done. The plan agreed for the child has drifted, so the concern the "

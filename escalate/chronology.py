@@ -146,20 +146,27 @@ def owner_id(
     return named_professional_id
 
 
-def may_confirm(role: Role | None, user_agency_id: int | None, agency_id: int, *, can_see: bool):
-    """A person of that agency who may see the difference (a party to it, or a manager or
-    senior of that agency). The partnership and auditors see whether it is done, no more."""
-    return can_see and role in AGENCY_ROLES and user_agency_id == agency_id
+def may_confirm(
+    role: Role | None, user_agency_id: int | None, agency_id: int, *, takes_part: bool
+) -> bool:
+    """A person of that agency who takes part in the difference (a party to it, or a manager or
+    senior; a supporter takes no action). The partnership and auditors see whether it is done,
+    no more."""
+    return takes_part and role in AGENCY_ROLES and user_agency_id == agency_id
 
 
 def check_confirm(
-    role: Role | None, user_agency_id, agency_id: int, agency_name: str, *, can_see: bool
+    role: Role | None, user_agency_id, agency_id: int, agency_name: str, *, takes_part: bool
 ) -> None:
-    if not may_confirm(role, user_agency_id, agency_id, can_see=can_see):
-        raise NotAllowed(
-            f"Only {agency_name}'s people who are part of this difference, or its managers, can "
-            "confirm that it is recorded in its system."
-        )
+    if not may_confirm(role, user_agency_id, agency_id, takes_part=takes_part):
+        raise not_allowed_to_confirm(agency_name)
+
+
+def not_allowed_to_confirm(agency_name: str) -> NotAllowed:
+    return NotAllowed(
+        f"Only {agency_name}'s people who are part of this difference, or its managers, can "
+        "confirm that it is recorded in its system."
+    )
 
 
 def check_recorded_on(recorded_on, *, outcome_at: datetime, now: datetime) -> None:

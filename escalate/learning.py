@@ -6,11 +6,10 @@ from datetime import date
 
 from escalate.errors import FieldError, NotAllowed
 from escalate.models import AGENCY_ROLES, LearningStatus, Role
+from escalate.wording import LATEST_DUE_YEARS
 
 # Who may own a recommendation: an agency's professionals, or a partnership member.
 OWNER_ROLES = AGENCY_ROLES | {Role.PARTNERSHIP}
-# A due date more than this many years ahead is a typing mistake (2062 for 2026).
-LATEST_DUE_YEARS = 5
 
 
 def check_may_write(role: Role) -> None:

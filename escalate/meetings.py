@@ -11,7 +11,13 @@ from datetime import date, time, timedelta
 
 from escalate import calendar
 from escalate.models import MeetingKind, Role
-from escalate.wording import MAX_NAME_CHARACTERS, MAX_WORKING_DAYS, plural
+from escalate.wording import (
+    LATEST_DAYS_AHEAD,
+    MAX_NAME_CHARACTERS,
+    MAX_WORKING_DAYS,
+    day_and_date,
+    plural,
+)
 from escalate.workflow import (
     PARTICIPATING_ROLES,
     Actor,
@@ -118,7 +124,7 @@ def check_meeting_date(meets_on, *, today: date) -> date:
         raise FieldError("meets_on", "Enter the date of the meeting")
     if meets_on < today:
         raise FieldError("meets_on", "The date of the meeting must be today or in the future")
-    if meets_on > today + timedelta(days=366):
+    if meets_on > today + timedelta(days=LATEST_DAYS_AHEAD):
         raise FieldError("meets_on", "The date of the meeting must be within a year from today")
     return meets_on
 
@@ -127,7 +133,7 @@ def check_outcome_day(meets_on: date, *, today: date) -> None:
     """A meeting's outcome is recorded on or after the day it met."""
     if today < meets_on:
         raise WrongState(
-            f"The meeting is on {calendar_words(meets_on)}: record its outcome on or after "
+            f"The meeting is on {day_and_date(meets_on)}: record its outcome on or after "
             "that day."
         )
 
@@ -145,7 +151,7 @@ def check_minutes_open(meets_on: date, *, minutes_recorded: bool, today: date) -
         raise WrongState("This meeting's minutes have already been recorded.")
     if today < meets_on:
         raise WrongState(
-            f"The meeting is on {calendar_words(meets_on)}: record its minutes once it has met."
+            f"The meeting is on {day_and_date(meets_on)}: record its minutes once it has met."
         )
 
 
@@ -161,7 +167,7 @@ def check_minutes_date(recorded_on, *, meets_on: date, today: date) -> date:
         raise FieldError(
             "minutes_recorded_on",
             f"The date the minutes were recorded must be on or after the meeting "
-            f"({calendar_words(meets_on)})",
+            f"({day_and_date(meets_on)})",
         )
     return recorded_on
 
@@ -175,16 +181,12 @@ def check_chair(chair: str | None) -> str:
     return cleaned
 
 
-def calendar_words(day: date) -> str:
-    return f"{day.strftime('%A')} {day.day} {day.strftime('%B %Y')}"
-
-
 def meeting_hint(today: date, nation: str, closures=()) -> str:
     """What the arranging page says about when to meet."""
     by = calendar.add_working_days(today, MEETING_WITHIN_WORKING_DAYS, nation, closures)
     return (
         f"Partnership procedures ask for the meeting within "
-        f"{plural(MEETING_WITHIN_WORKING_DAYS, 'working day')}: by {calendar_words(by)}."
+        f"{plural(MEETING_WITHIN_WORKING_DAYS, 'working day')}: by {day_and_date(by)}."
     )
 
 

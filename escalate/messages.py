@@ -6,6 +6,7 @@ Only the difference's reference identifies the child: never initials or a date o
 from datetime import date, datetime
 
 from escalate.calendar import to_local
+from escalate.model_followthrough import MeetingKind
 from escalate.wording import day_and_date, long_date, outcome_label, plural, when
 
 
@@ -21,6 +22,8 @@ def compose(
     # The words are read in the inbox (beside a link to the difference) and in the email (with
     # its own link), so they do not tell the reader to sign in.
     body = "\n\n".join(line for line in lines if line)
+    if not reference:  # about no difference the recipient may see
+        return subject[:1].upper() + subject[1:], body
     return f"{reference}: {subject}", body
 
 
@@ -325,14 +328,15 @@ def _conversation(*, reference, stage, actor, held_on, participants, agreed, **_
 
 # --- Professionals' meetings (follow-through) ---
 
-_MEETING_KINDS = {
-    "professionals_meeting": "a professionals' meeting",
-    "mediation": "mediation by the partnership's independent chair",
-}
+def _meeting_kind(kind) -> str:
+    try:
+        return MeetingKind(kind).in_a_sentence
+    except ValueError:
+        return "a meeting"
 
 
 def _meeting_arranged(*, reference, stage, actor, meeting_kind, meets_on, chair, invited, **_):
-    what = _MEETING_KINDS.get(meeting_kind, "a meeting")
+    what = _meeting_kind(meeting_kind)
     return f"{what[0].upper()}{what[1:]} is arranged for {meets_on}", [
         f"{actor} arranged {what} about this difference, at {_the_stage(stage)}.",
         f"Date: {meets_on}.",
@@ -342,7 +346,7 @@ def _meeting_arranged(*, reference, stage, actor, meeting_kind, meets_on, chair,
 
 
 def _meeting_held(*, reference, stage, actor, meeting_kind, meets_on, attendees, agreed, **_):
-    what = _MEETING_KINDS.get(meeting_kind, "a meeting")
+    what = _meeting_kind(meeting_kind)
     return "the outcome of the meeting was recorded", [
         f"{actor} recorded the outcome of {what} held on {meets_on}.",
         f"Who attended: {attendees}",
@@ -351,7 +355,7 @@ def _meeting_held(*, reference, stage, actor, meeting_kind, meets_on, attendees,
 
 
 def _meeting_outcome_reminder(*, reference, stage, meeting_kind, meets_on, **_):
-    what = _MEETING_KINDS.get(meeting_kind, "a meeting")
+    what = _meeting_kind(meeting_kind)
     return "record the outcome of the meeting", [
         f"You arranged {what} about this difference on {meets_on}. Its outcome has not been "
         "recorded yet.",
@@ -360,7 +364,7 @@ def _meeting_outcome_reminder(*, reference, stage, meeting_kind, meets_on, **_):
 
 
 def _meeting_minutes_reminder(*, reference, stage, meeting_kind, meets_on, minutes_due_on, **_):
-    what = _MEETING_KINDS.get(meeting_kind, "a meeting")
+    what = _meeting_kind(meeting_kind)
     return f"the meeting's minutes are due {minutes_due_on}", [
         f"You arranged {what} about this difference on {meets_on}. Its minutes are due to be "
         f"recorded by {minutes_due_on}, and have not been recorded yet.",
@@ -648,9 +652,11 @@ def _learning_owner(
     *, reference, to, actor, recommendation, owner_agency, due_on, status, reason="", **_
 ):
     """A partnership member named someone as the owner of a learning note's recommendation."""
+    # Someone who may not see the difference is not told which one it was.
+    learned_from = f"the learning on difference {reference}" if reference else "its learning"
     lines = [
         f"{actor} of the safeguarding partnership has named you as the owner of a "
-        f"recommendation from the learning on difference {reference}, for {owner_agency}.",
+        f"recommendation from {learned_from}, for {owner_agency}.",
         f"The recommendation: {recommendation}",
         f"It is due by {due_on}. Its status: {status}." if due_on else f"Its status: {status}.",
     ]

@@ -127,6 +127,13 @@ class MeetingKind(enum.StrEnum):
             MeetingKind.MEDIATION: "Mediation by the independent chair",
         }[self]
 
+    @property
+    def in_a_sentence(self) -> str:
+        return {
+            MeetingKind.PROFESSIONALS_MEETING: "a professionals' meeting",
+            MeetingKind.MEDIATION: "mediation by the partnership's independent chair",
+        }[self]
+
 
 class ProfessionalsMeeting(Base):
     """A professionals' meeting (or, at the final stage, mediation) arranged on a difference,

@@ -13,6 +13,10 @@ from escalate.models import LeadRule, Nation, Outcome, ResponderRule
 # --- Limits on what people type -------------------------------------------------------------
 
 MAX_TEXT_CHARACTERS = 10_000  # any free text: a rationale, a decision, a comment
+# How far ahead a professionals' meeting may be arranged: further is a typing slip.
+LATEST_DAYS_AHEAD = 366
+# How many years ahead an agreed action or a recommendation may be due (9999 is a typing slip).
+LATEST_DUE_YEARS = 5
 MIN_RATIONALE_CHARACTERS = 25
 MIN_RATIONALE_WORDS = 5
 MAX_NAME_CHARACTERS = 200  # a person's or an agency's name, a job title

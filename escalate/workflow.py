@@ -147,6 +147,13 @@ def can_see(actor: Actor, situation: Situation) -> bool:
     )
 
 
+def takes_part(actor: Actor, situation: Situation) -> bool:
+    """Who may act on what follows an outcome (confirm it is on their agency's record, mark an
+    agreed action done): a party, or a manager or senior of either agency; not a supporter
+    only, who sees the difference and takes no action on it."""
+    return is_party(actor, situation) or manages_either_agency(actor, situation)
+
+
 def is_supporter(actor: Actor, situation: Situation) -> bool:
     """The raiser's supporter (line manager or designated safeguarding lead): sees the
     difference and may add advice to its record, but takes no action on it."""
@@ -528,4 +535,14 @@ def check_correction(actor: Actor, situation: Situation, *, anonymised: bool) ->
     if anonymised:
         raise WrongState(
             "This difference was anonymised under the retention policy: no text is left to correct."
+        )
+
+
+def check_not_anonymised(anonymised: bool) -> None:
+    """Nothing more is recorded on a difference the retention policy anonymised (what follows
+    an outcome included)."""
+    if anonymised:
+        raise WrongState(
+            "This difference was anonymised under the retention policy: nothing more is "
+            "recorded on it."
         )

@@ -385,3 +385,49 @@ def test_anonymising_erases_what_each_action_was_and_what_was_done(app, people, 
     left = actions_of(app, raised)
     assert {a["what"] for a in left} == {RETAINED}
     assert [a["done_note"] for a in left] == [RETAINED, "", ""]
+
+
+def test_a_follow_up_of_an_action_as_long_as_a_text_may_be_is_still_one_click(
+    app, people, raised, client_for
+):
+    # The longest action a response may list: the follow-up's decision quotes it, cut to fit.
+    longest = "Hold a strategy discussion with health and the police. " * 180
+    response = submit(
+        client_for(people.sw),
+        f"/differences/{raised}/respond",
+        {
+            "outcome": "agreed",
+            "rationale": GOOD,
+            "child_impact": IMPACT,
+            **rows(people, (longest[:10_000], people.csc.id, date(2026, 11, 23))),
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    CLOCK["now"] = WEDNESDAY
+    (action,) = actions_of(app, raised)
+
+    response = follow_up(client_for(people.gp), raised, action["id"])
+
+    assert response.status_code == 302, response.get_data(as_text=True)
+    (action,) = actions_of(app, raised)
+    with app.app_context():
+        new = db.session.get(Difference, action["follow_up"])
+        assert len(new.decision) <= 10_000 and new.decision.endswith("…")
+
+
+def test_an_action_due_years_ahead_is_refused(app, people, raised, client_for):
+    response = submit(
+        client_for(people.sw),
+        f"/differences/{raised}/respond",
+        {
+            "outcome": "agreed",
+            "rationale": GOOD,
+            "child_impact": IMPACT,
+            **rows(people, ("Book a medical.", people.csc.id, date(9999, 12, 31))),
+        },
+    )
+    assert response.status_code == 200  # the form again, with what is wrong
+    assert "The date action 1 is due by must be within 5 years of today" in html_module.unescape(
+        response.get_data(as_text=True)
+    )
+    assert actions_of(app, raised) == []

@@ -491,3 +491,36 @@ def test_after_anonymisation_the_entry_shows_the_removed_words(app, people, clie
     assert "Rationale: [removed under the retention policy]" in page
     assert "What this means for the child: [removed under the retention policy]" in page
     assert "CSC-884512" not in page and GOOD not in page and IMPACT not in page
+
+
+def test_an_anonymised_difference_leaves_nothing_to_record(app, people, client_for):
+    with app.app_context():
+        difference_id = raise_one(people)
+        respond(people.sw, difference_id)
+        d = fresh(difference_id)
+        services.differences.accept(get(people.gp), d.id, d.version, now=RESPONDED_AT)
+        reference = fresh(difference_id).reference
+        db.session.remove()
+    sw = client_for(people.sw)
+    assert reference in text_of(sw.get("/waiting").get_data(as_text=True))
+    entry = entry_id(app, reference, people.csc.id)
+    with app.app_context():
+        assert services.retention.anonymise(difference_id, LATER, 6)
+        db.session.commit()
+        db.session.remove()
+
+    waiting = text_of(sw.get("/waiting").get_data(as_text=True))
+    assert reference not in waiting and "Outcomes to record on your agency's system (0)" in waiting
+    page = sw.get(f"/differences/{reference}").get_data(as_text=True)
+    assert "Confirm it is recorded" not in page
+    refused = submit(
+        sw,
+        f"/differences/{reference}/records/{entry}",
+        {f"entry-{entry}-recorded_on": ["3", "12", "2026"]},
+        form_page="/account",
+    )
+    assert refused.status_code == 409
+    assert "anonymised under the retention policy" in unescape(refused.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.get(ChronologyEntry, entry).confirmed_at is None
+

@@ -111,6 +111,36 @@ def test_a_note_names_its_recommendation_owner_and_due_date(app, people, client_
         assert note.status == LearningStatus.OPEN and note.due_on == date(2027, 3, 31)
 
 
+def test_an_owner_who_may_not_see_the_difference_is_not_told_which_it_was(
+    app, people, client_for, story
+):
+    h = story["H"]
+    police = client_for(people.police_manager)
+    assert police.get(f"/differences/{h}").status_code == 404
+    response = submit(
+        client_for(people.chair),
+        f"/oversight/differences/{h}/learning-note",
+        note_form(
+            people,
+            owner_agency=str(people.police.id),
+            owner=str(people.police_manager.id),
+        ),
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        (told,) = db.session.scalars(
+            sa.select(Notification).where(
+                Notification.recipient_id == people.police_manager.id,
+                Notification.subject.contains("recommendation"),
+            )
+        ).all()
+        assert told.subject == "You own a recommendation from the partnership's learning"
+        assert told.difference_id is None and h not in told.body
+        assert "Add a roles checklist" in told.body and "Northshire Police" in told.body
+    inbox = police.get("/inbox").get_data(as_text=True)
+    assert "You own a recommendation" in inbox and h not in inbox
+
+
 @pytest.mark.read_only
 @pytest.mark.parametrize(
     "changes, message",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from escalate import agreed_actions, wording
 from escalate.extensions import db
 from escalate.models import Agency, AgreedAction, Difference, User
+from escalate.queries import differences
 from escalate.queries.setup import WorkingCalendar
 
 
@@ -34,7 +35,7 @@ class DifferenceActions:
     follows: list[AgreedAction]  # missed actions of other differences this one was raised for
 
 
-def _row(user: User, action: AgreedAction, difference, now, cal) -> ActionRow:
+def _row(user: User, action: AgreedAction, difference, now, cal, *, takes_part: bool) -> ActionRow:
     done = action.done_at is not None
     missed = agreed_actions.is_missed(action.due_on, done, now, cal)
     facts = agreed_actions.ActionFacts(
@@ -58,7 +59,7 @@ def _row(user: User, action: AgreedAction, difference, now, cal) -> ActionRow:
         status=status,
         status_text=text,
         may_mark_done=not anonymised
-        and agreed_actions.may_mark_done(user.id, user.agency_id, facts),
+        and agreed_actions.may_mark_done(user.id, user.agency_id, facts, takes_part=takes_part),
         may_raise_follow_up=not anonymised
         and agreed_actions.may_raise_follow_up(user.id, facts, missed),
     )
@@ -86,9 +87,12 @@ def for_difference(
         )
         .order_by(AgreedAction.event_id, AgreedAction.number)
     ).all()
+    takes_part = differences.takes_part(user, difference, now)
     return DifferenceActions(
         actions=[
-            _row(user, a, difference, now, cal) for a in found if a.difference_id == difference.id
+            _row(user, a, difference, now, cal, takes_part=takes_part)
+            for a in found
+            if a.difference_id == difference.id
         ],
         follows=[a for a in found if a.follow_up_id == difference.id],
     )
@@ -109,7 +113,8 @@ def to_confirm(user: User, now: datetime, cal: WorkingCalendar) -> list[ActionRo
         .options(contains_eager(AgreedAction.difference), joinedload(AgreedAction.agency))
         .order_by(AgreedAction.due_on, AgreedAction.id)
     ).all()
-    return [_row(user, a, a.difference, now, cal) for a in found]
+    # Their own actions: an owner may mark theirs done, whatever else they are to the difference.
+    return [_row(user, a, a.difference, now, cal, takes_part=False) for a in found]
 
 
 def with_overdue_actions(rows: list, now: datetime, cal: WorkingCalendar) -> list:

@@ -25,6 +25,7 @@ from escalate.models import (
     Role,
     User,
 )
+from escalate.queries import differences
 from escalate.queries.paging import page_of_counted
 from escalate.queries.spreadsheets import csv_line
 from escalate.workflow import OVERSIGHT_ROLES, NotFound
@@ -111,7 +112,7 @@ class PageSection:
     outcomes: list[PageOutcome]
 
 
-def page_section(user: User, difference: Difference) -> PageSection | None:
+def page_section(user: User, difference: Difference, now: datetime) -> PageSection | None:
     """The section for ``user`` (who may see the difference), in one statement; None for
     anyone else who may see it (a supporter of another agency), with no statement."""
     oversight = user.role in OVERSIGHT_ROLES
@@ -130,6 +131,12 @@ def page_section(user: User, difference: Difference) -> PageSection | None:
     if not oversight:
         query = query.where(ChronologyEntry.agency_id == user.agency_id)
     events = {e.id: e for e in difference.events}
+    # Nothing more is recorded on an anonymised difference: its entries are shown, not confirmed.
+    takes_part = (
+        not oversight
+        and difference.anonymised_at is None
+        and differences.takes_part(user, difference, now)
+    )
     outcomes: dict[int, PageOutcome] = {}
     for entry in db.session.scalars(query):
         event = events[entry.event_id]
@@ -147,7 +154,7 @@ def page_section(user: User, difference: Difference) -> PageSection | None:
                 text="" if oversight else chronology.entry_text(entry_facts(difference, event)),
                 may_confirm=not oversight
                 and chronology.may_confirm(
-                    user.role, user.agency_id, entry.agency_id, can_see=True
+                    user.role, user.agency_id, entry.agency_id, takes_part=takes_part
                 ),
             )
         )
@@ -183,7 +190,11 @@ def to_record_page(user: User, page: int, per_page: int) -> Pagination:
             )
             .join(Difference, Difference.id == ChronologyEntry.difference_id)
             .join(Event, Event.id == ChronologyEntry.event_id)
-            .where(ChronologyEntry.owner_id == user.id, ChronologyEntry.confirmed_at.is_(None))
+            .where(
+                ChronologyEntry.owner_id == user.id,
+                ChronologyEntry.confirmed_at.is_(None),
+                Difference.anonymised_at.is_(None),
+            )
             .order_by(ChronologyEntry.created_at, ChronologyEntry.id)
             .offset(offset)
             .limit(per_page)

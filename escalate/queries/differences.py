@@ -51,6 +51,11 @@ def person_for(user: User | None) -> workflow.Person | None:
     return workflow.Person(id=user.id, role=user.role, agency_id=user.agency_id, active=user.active)
 
 
+def takes_part(user: User, difference: Difference, now: datetime) -> bool:
+    """workflow.takes_part, for this person and this difference."""
+    return workflow.takes_part(actor_for(user), situation(difference, now))
+
+
 def situation(difference: Difference, now: datetime) -> workflow.Situation:
     """Describe a difference to the rules as it stands at ``now``."""
     stage = difference.open_stage

@@ -4,7 +4,7 @@ missed one. They join the respond blueprint (the difference's own pages)."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import agreed_actions, presentation, services
+from escalate import agreed_actions, presentation, queries, services
 from escalate.respond import forms
 from escalate.respond.views import bp
 from escalate.workflow import FieldError, NotAllowed, StaleDifference, WrongState
@@ -37,7 +37,12 @@ def mark_action_done(reference, action_id):
             return redirect(url_for("respond.show", reference=difference.reference))
     else:
         # The form is shown (again) only to someone who may mark it done.
-        agreed_actions.check_mark_done(current_user.id, current_user.agency_id, facts)
+        agreed_actions.check_mark_done(
+            current_user.id,
+            current_user.agency_id,
+            facts,
+            takes_part=queries.differences.takes_part(current_user, difference, presentation.now()),
+        )
     return render_template(
         "respond/action_done.html", form=form, action=action, difference=difference
     ), status

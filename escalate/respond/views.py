@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from escalate import calendar, presentation, queries, services, wording, workflow
+from escalate import calendar, chronology, presentation, queries, services, wording, workflow
 from escalate.models import AccessKind
 from escalate.respond import forms
 from escalate.workflow import OVERSIGHT_ROLES, Action, FieldError, StaleDifference
@@ -149,7 +149,7 @@ def show(reference):
     now = presentation.now()
     cal = queries.setup.working_calendar()
     facts = queries.differences.facts(current_user, difference, now, cal)
-    records = queries.chronology.page_section(current_user, difference)
+    records = queries.chronology.page_section(current_user, difference, now)
     views = None
     if current_user.role in OVERSIGHT_ROLES:
         views = queries.access.views_of(
@@ -250,7 +250,7 @@ def record(reference, entry_id):
     """An agency confirms it wrote an outcome on the child's own record. The difference's page
     holds the form; this page shows it again, with what was wrong, when it is refused."""
     difference = queries.differences.find_difference(current_user, reference)
-    records = queries.chronology.page_section(current_user, difference)
+    records = queries.chronology.page_section(current_user, difference, presentation.now())
     found = [
         (outcome, entry)
         for outcome in (records.outcomes if records else [])
@@ -265,10 +265,8 @@ def record(reference, entry_id):
         )
     outcome, entry = found[0]
     if not entry.may_confirm:
-        raise workflow.NotAllowed(
-            "The partnership and auditors see whether each agency has recorded the outcome; "
-            "only the agency can confirm it."
-        )
+        workflow.check_not_anonymised(difference.anonymised_at is not None)
+        raise chronology.not_allowed_to_confirm(entry.agency)
     form = forms.RecordedForm(prefix=f"entry-{entry_id}")
     if form.validate_on_submit():
         try:

@@ -275,6 +275,26 @@ def alert_partnership(difference, event, now, kind: str, facts_: dict) -> None:
     notify_people(difference, event, now, partnership_contacts(), kind, "partnership", facts_)
 
 
+def notify_apart_from_differences(now, recipients, kind: str, role: str, facts_) -> None:
+    """Outbox rows tied to no difference (like the weekly digest), for someone who may not see
+    the difference the message comes from: its words name none."""
+    for recipient in dict.fromkeys(recipients):
+        if recipient is None or not recipient.active:
+            continue
+        subject, body = messages.compose(
+            kind, for_recipient=role, **(facts_ | {"reference": "", "stage": ""})
+        )
+        db.session.add(
+            Notification(
+                recipient_id=recipient.id,
+                subject=subject[:200],
+                body=body,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+
+
 def notify_without_event(difference, now, recipients, kind: str, role: str, facts_) -> None:
     """Outbox rows for a reminder: it changes nothing in the difference, so it has no event."""
     for recipient in dict.fromkeys(recipients):

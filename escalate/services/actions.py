@@ -10,7 +10,7 @@ from escalate import agreed_actions, calendar, workflow
 from escalate.extensions import db
 from escalate.models import AgreedAction, Category, Difference, Event, EventKind, User
 from escalate.queries.conditions import visible_to
-from escalate.queries.differences import person_for
+from escalate.queries.differences import person_for, takes_part
 from escalate.queries.setup import working_calendar
 from escalate.services._records import (
     commit_or_stale,
@@ -57,8 +57,7 @@ def _held(user: User, action_id: int) -> tuple[AgreedAction, Difference]:
     action = find_action(user, action_id)
     difference = lock_difference(Difference.id == action.difference_id)
     action = db.session.get(AgreedAction, action_id, populate_existing=True)
-    if difference.anonymised_at is not None:
-        raise WrongState("This difference was anonymised under the retention policy.")
+    workflow.check_not_anonymised(difference.anonymised_at is not None)
     return action, difference
 
 
@@ -76,7 +75,12 @@ def mark_done(user: User, action_id: int, *, note: str, now: datetime) -> Agreed
     """Record that an agreed action was done, and what was done; the raiser is told. Works on a
     closed difference too: actions are usually done after the response was accepted."""
     action, difference = _held(user, action_id)
-    agreed_actions.check_mark_done(user.id, user.agency_id, facts_of(action, difference))
+    agreed_actions.check_mark_done(
+        user.id,
+        user.agency_id,
+        facts_of(action, difference),
+        takes_part=takes_part(user, difference, now),
+    )
     note = workflow.require_text(note, field="note", what="what was done")
     claimed = db.session.execute(
         sa.update(AgreedAction)

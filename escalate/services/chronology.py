@@ -82,13 +82,14 @@ def confirm_recorded(user: User, entry_id: int, recorded_on, now: datetime) -> C
     if difference is None:
         raise NotFound("Difference not found.")
     entry = db.session.get(ChronologyEntry, entry_id, populate_existing=True)
+    workflow.check_not_anonymised(difference.anonymised_at is not None)
     agency = entry.agency.name
     chronology.check_confirm(
         user.role,
         user.agency_id,
         entry.agency_id,
         agency,
-        can_see=workflow.can_see(actor_for(user), situation(difference, now)),
+        takes_part=workflow.takes_part(actor_for(user), situation(difference, now)),
     )
     if entry.confirmed_at is not None:
         by = entry.confirmed_by.name if entry.confirmed_by else ""

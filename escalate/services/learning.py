@@ -25,6 +25,7 @@ from escalate.services._records import (
     commit_or_stale,
     lock_difference,
     message_facts,
+    notify_apart_from_differences,
     notify_people,
     record_admin_change,
     record_event,
@@ -68,8 +69,14 @@ def _owner_facts(agency: Agency | None, person: User | None, due_on: date | None
 
 
 def _tell_owner(difference, event, now, person: User | None, facts_: dict, role: str) -> None:
-    if person is not None:
+    """The owner is told; one who may not see the difference (the recommendation's agency may
+    be neither of its two) is not told which difference it came from."""
+    if person is None:
+        return
+    if workflow.can_see(actor_for(person), situation(difference, now)):
         notify_people(difference, event, now, [person], "learning_owner", role, facts_)
+    else:
+        notify_apart_from_differences(now, [person], "learning_owner", role, facts_)
 
 
 @stale_on_conflict

@@ -33,7 +33,14 @@ from escalate.services._records import (
     settings_record,
     stale_on_conflict,
 )
-from escalate.workflow import NotFound, StaleDifference, WrongState, require_rationale, require_text
+from escalate.workflow import (
+    NotFound,
+    StaleDifference,
+    WrongState,
+    check_not_anonymised,
+    require_rationale,
+    require_text,
+)
 
 
 def _lock(user: User, difference_id: int, version=None) -> Difference:
@@ -129,11 +136,7 @@ def _meeting_for_change(user: User, difference_id: int, meeting_id, now):
     if meeting is None:
         raise NotFound("Meeting not found.")
     meetings.check_record(actor_for(user), situation(difference, now), meeting.arranged_by_id)
-    if difference.anonymised_at is not None:
-        raise WrongState(
-            "This difference was anonymised under the retention policy: nothing more is "
-            "recorded on it."
-        )
+    check_not_anonymised(difference.anonymised_at is not None)
     return difference, meeting
 
 

@@ -49,14 +49,20 @@ def test_the_lists_cutoff_agrees_with_is_missed_at_every_hour_of_a_fortnight():
 
 
 def test_the_owner_or_anyone_of_its_agency_may_mark_it_done():
-    assert rules.may_mark_done(RESPONDER, CSC, ACTION)
-    assert rules.may_mark_done(COLLEAGUE, CSC, ACTION)
-    assert rules.may_mark_done(RAISER, HEALTH, replace(ACTION, owner_id=RAISER))
-    assert not rules.may_mark_done(RAISER, HEALTH, ACTION)
+    assert rules.may_mark_done(RESPONDER, CSC, ACTION, takes_part=True)
+    assert rules.may_mark_done(COLLEAGUE, CSC, ACTION, takes_part=True)
+    assert rules.may_mark_done(RAISER, HEALTH, replace(ACTION, owner_id=RAISER), takes_part=True)
+    assert not rules.may_mark_done(RAISER, HEALTH, ACTION, takes_part=True)
     with pytest.raises(NotAllowed):
-        rules.check_mark_done(RAISER, HEALTH, ACTION)
+        rules.check_mark_done(RAISER, HEALTH, ACTION, takes_part=True)
     with pytest.raises(WrongState, match="already been marked as done"):
-        rules.check_mark_done(RESPONDER, CSC, replace(ACTION, done=True))
+        rules.check_mark_done(RESPONDER, CSC, replace(ACTION, done=True), takes_part=True)
+
+
+def test_a_supporter_of_the_agency_who_takes_no_part_may_not_mark_it_done():
+    # The raiser's supporter (a designated safeguarding lead) sees the difference, takes no action.
+    assert not rules.may_mark_done(COLLEAGUE, CSC, ACTION, takes_part=False)
+    assert rules.may_mark_done(RESPONDER, CSC, ACTION, takes_part=False)  # its owner always may
 
 
 def test_only_the_raiser_follows_up_a_missed_action_of_the_other_agency_once():

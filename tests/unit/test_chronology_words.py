@@ -146,12 +146,12 @@ def test_who_writes_it():
 
 
 def test_who_may_confirm():
-    assert chronology.may_confirm(Role.PRACTITIONER, 20, 20, can_see=True)
-    assert not chronology.may_confirm(Role.PRACTITIONER, 20, 20, can_see=False)
-    assert not chronology.may_confirm(Role.MANAGER, 10, 20, can_see=True)
-    assert not chronology.may_confirm(Role.PARTNERSHIP, 20, 20, can_see=True)
+    assert chronology.may_confirm(Role.PRACTITIONER, 20, 20, takes_part=True)
+    assert not chronology.may_confirm(Role.PRACTITIONER, 20, 20, takes_part=False)
+    assert not chronology.may_confirm(Role.MANAGER, 10, 20, takes_part=True)
+    assert not chronology.may_confirm(Role.PARTNERSHIP, 20, 20, takes_part=True)
     with pytest.raises(NotAllowed):
-        chronology.check_confirm(Role.AUDITOR, None, 20, "Children's Social Care", can_see=True)
+        chronology.check_confirm(Role.AUDITOR, None, 20, "Children's Social Care", takes_part=True)
 
 
 def test_which_dates_may_be_given():

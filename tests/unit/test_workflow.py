@@ -1166,3 +1166,12 @@ def test_a_stale_difference_says_what_happened():
     assert str(workflow.StaleDifference()) == (
         "This difference changed while you were working on it."
     )
+
+
+def test_a_supporter_sees_the_difference_but_takes_no_part_in_what_follows_an_outcome():
+    s = situation(state=State.RESOLVED)
+    assert workflow.can_see(SUPPORTER, s) and not workflow.takes_part(SUPPORTER, s)
+    for actor in (RAISER, RESPONDER, FORMER_LEAD, RAISING_MANAGER, RECEIVING_SENIOR):
+        assert workflow.takes_part(actor, s), actor
+    for actor in (RAISING_COLLEAGUE, UNRELATED_MANAGER, PARTNERSHIP, AUDITOR):
+        assert not workflow.takes_part(actor, s), actor
