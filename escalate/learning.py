@@ -12,10 +12,14 @@ from escalate.wording import LATEST_DUE_YEARS
 OWNER_ROLES = AGENCY_ROLES | {Role.PARTNERSHIP}
 
 
-def check_may_write(role: Role) -> None:
+def may_write(role: Role | None) -> bool:
     """Only the partnership writes learning (notes, their updates, the report's impact);
     auditors read it."""
-    if role != Role.PARTNERSHIP:
+    return role == Role.PARTNERSHIP
+
+
+def check_may_write(role: Role | None) -> None:
+    if not may_write(role):
         raise NotAllowed("Only the safeguarding partnership can change the partnership's learning.")
 
 

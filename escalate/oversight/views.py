@@ -18,8 +18,9 @@ from flask import (
 from flask_login import current_user, login_required
 
 from escalate import calendar, presentation, queries, services, wording
+from escalate import learning as learning_rules
 from escalate.calendar import to_local
-from escalate.models import AccessKind, Category, LearningStatus, Role
+from escalate.models import AccessKind, Category, LearningStatus
 from escalate.oversight import charts
 from escalate.oversight.forms import (
     ImpactForm,
@@ -222,7 +223,7 @@ def report():
 def _report_page(form, period, figures, impact_form=None, status=200):
     csv_args = {"from": period.first.isoformat(), "to": period.last.isoformat()} if period else {}
     follow = queries.report_sections.sections(period, presentation.now()) if period else None
-    if impact_form is None and period and current_user.role == Role.PARTNERSHIP:
+    if impact_form is None and period and learning_rules.may_write(current_user.role):
         impact_form = ImpactForm(data={"text": follow.impact.text if follow.impact else ""})
     return render_template(
         "oversight/report.html",
@@ -251,8 +252,7 @@ def _period_from_args():
 
 @bp.route("/report/impact", methods=["POST"])
 def report_impact():
-    if current_user.role != Role.PARTNERSHIP:
-        abort(403, "Only the safeguarding partnership can write the report's impact.")
+    learning_rules.check_may_write(current_user.role)
     period = _period_from_args()
     impact_form = ImpactForm()
     if impact_form.validate_on_submit():
@@ -342,7 +342,7 @@ def learning_note(reference):
         "oversight/learning_note.html",
         form=form,
         difference=difference,
-        is_partnership=current_user.role == Role.PARTNERSHIP,
+        is_partnership=learning_rules.may_write(current_user.role),
     )
 
 
@@ -375,7 +375,7 @@ def learning():
         error_list=[{"text": message, "href": f"#{name}"} for name, message in problems],
         agencies=agencies,
         statuses=list(LearningStatus),
-        may_update=current_user.role == Role.PARTNERSHIP,
+        may_update=learning_rules.may_write(current_user.role),
         csv_url=url_for("oversight.learning_csv", **args),
     )
 
@@ -409,8 +409,7 @@ def learning_csv():
 
 @bp.route("/learning/<int:note_id>", methods=["GET", "POST"])
 def learning_update(note_id):
-    if current_user.role != Role.PARTNERSHIP:
-        abort(403, "Only the safeguarding partnership can update a learning note.")
+    learning_rules.check_may_write(current_user.role)
     note = queries.learning.note(note_id)
     if note is None:
         abort(404)

@@ -22,7 +22,6 @@ from escalate.models import (
     Notification,
     PolicyStage,
     Proposal,
-    Role,
     Side,
     Stage,
     State,
@@ -446,7 +445,7 @@ def oversight_facts(
             actor_for(user), anonymised=difference.anonymised_at is not None
         ),
         erased=bool(difference.erasures),
-        may_update_learning=user.role == Role.PARTNERSHIP,
+        may_update_learning=learning.may_write(user.role),
         overdue_notes=frozenset(
             n.id for n in notes if learning.is_overdue(n.status, n.due_on, today)
         ),
