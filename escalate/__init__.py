@@ -1,11 +1,12 @@
 """escalate: resolve professional differences between safeguarding agencies."""
 
+import io
 import logging
 import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, g, render_template, request
+from flask import Flask, Request, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
@@ -22,9 +23,24 @@ ROOT = Path(__file__).resolve().parent.parent
 ERROR_PAGES = (400, 403, 404, 405, 409, 429, 500)
 
 
+class UploadsInMemory(Request):
+    """A request whose uploaded files (the importer's CSV, within MAX_CONTENT_LENGTH) are held in
+    memory: a request refused while it is being read (a field too large) leaves no temporary
+    file open behind it."""
+
+    def _get_file_stream(
+        self, total_content_length, content_type, filename=None, content_length=None
+    ):
+        return io.BytesIO()
+
+
+class Escalate(Flask):
+    request_class = UploadsInMemory
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; ``config`` overrides what the environment says (tests use it)."""
-    app = Flask(
+    app = Escalate(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
