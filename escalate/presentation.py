@@ -43,7 +43,7 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
     if user.role in CHANGE_LOG_READERS:
         items.append(("admin.changes", "Changes"))
     unread = unread_count()
-    items.append(("inbox.index", f"Inbox ({unread} unread)" if unread else "Inbox"))
+    items.append(("inbox.index", f"Inbox ({wording.unread(unread)} unread)" if unread else "Inbox"))
     items.append(("auth.account", "Your account"))
     return [
         {
@@ -60,10 +60,20 @@ SECTIONS = {"oversight.dashboard": {"oversight.dashboard", "oversight.dashboard_
 
 
 def unread_count() -> int:
-    """The signed-in person's unread messages, counted once a request (the navigation shows it,
-    and so does the inbox)."""
+    """The signed-in person's unread messages as the navigation shows them: counted once a
+    request, and no further than the navigation says ("99+"), unless the inbox counted them all
+    (exact_unread_count) first."""
     if "unread_count" not in g:
-        g.unread_count = queries.inbox.unread_count(current_user)
+        g.unread_count = queries.inbox.unread_count(
+            current_user, at_most=wording.UNREAD_SHOWN_UP_TO + 1
+        )
+    return g.unread_count
+
+
+def exact_unread_count() -> int:
+    """Every unread message, for the inbox itself (its pages need the number); the navigation
+    then reads this count too."""
+    g.unread_count = queries.inbox.unread_count(current_user)
     return g.unread_count
 
 

@@ -13,6 +13,13 @@ from escalate.models import LeadRule, Nation, Outcome, ResponderRule
 # --- Limits on what people type -------------------------------------------------------------
 
 MAX_TEXT_CHARACTERS = 10_000  # any free text: a rationale, a decision, a comment
+# The navigation counts unread messages up to here, then says "99+".
+UNREAD_SHOWN_UP_TO = 99
+
+
+def unread(count: int) -> str:
+    """How many unread messages the navigation says there are: "3", or "99+"."""
+    return f"{UNREAD_SHOWN_UP_TO}+" if count > UNREAD_SHOWN_UP_TO else f"{count:,}"
 # How far ahead a professionals' meeting may be arranged: further is a typing slip.
 LATEST_DAYS_AHEAD = 366
 # How many years ahead an agreed action or a recommendation may be due (9999 is a typing slip).

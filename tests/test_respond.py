@@ -582,3 +582,32 @@ def test_the_actions_agreed_are_asked_after_the_answer_for_an_answer_that_agrees
         assert d.events[-1].details["agreed_actions"] == (
             "A joint visit. — Children's Social Care — by 7 January 2030"
         )
+
+
+def test_the_navigation_counts_a_long_unread_inbox_up_to_99_and_the_inbox_counts_them_all(
+    app, people, client_for, raised
+):
+    with app.app_context():
+        difference_id = db.session.scalar(sa.select(Difference.id))
+        for n in range(120):
+            db.session.add(
+                Notification(
+                    recipient_id=people.gp.id,
+                    difference_id=difference_id,
+                    subject=f"Message {n}",
+                    body="Something happened.",
+                    created_at=NOW,
+                )
+            )
+        db.session.commit()
+        unread = db.session.scalar(
+            sa.select(sa.func.count(Notification.id)).where(
+                Notification.recipient_id == people.gp.id, Notification.read_at.is_(None)
+            )
+        )
+        db.session.remove()
+    gp = client_for(people.gp)
+    assert unread == 121  # the raising, and the 120
+    assert "Inbox (99+ unread)" in gp.get("/waiting").get_data(as_text=True)
+    inbox = gp.get("/inbox").get_data(as_text=True)
+    assert "121 unread of 121." in inbox and "Inbox (99+ unread)" in inbox

@@ -16,12 +16,11 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy.orm import joinedload
 
 from escalate import policy, presentation, queries, services, validation
 from escalate.auth import sessions
 from escalate.auth.forms import SignInForm
-from escalate.extensions import db, limiter, login_manager
+from escalate.extensions import limiter, login_manager
 from escalate.models import User
 
 bp = Blueprint("auth", __name__)
@@ -33,8 +32,9 @@ ALWAYS_OPEN = frozenset({"auth.sign_out", "static", "assets.static"})
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     try:
-        # With the agency every page names beside the person: one query.
-        user = db.session.get(User, int(user_id), options=[joinedload(User.agency)])
+        # With the agency every page names beside the person, and the partnership's settings
+        # every page reads: one query.
+        user = queries.setup.person_and_settings(int(user_id))
     except (TypeError, ValueError):
         return None
     # A deactivated account loses its session at the next request.

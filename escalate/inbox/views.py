@@ -13,7 +13,7 @@ INBOX_PER_PAGE = 25
 @bp.route("/inbox")
 @login_required
 def index():
-    unread = presentation.unread_count()
+    unread = presentation.exact_unread_count()
     pages = queries.inbox.inbox_page(
         current_user, presentation.page_number(), INBOX_PER_PAGE, unread
     )

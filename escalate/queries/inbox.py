@@ -73,9 +73,12 @@ def inbox_page(user: User, page: int, per_page: int, unread: int) -> Pagination:
     return page_of_counted(fetch, total, page, per_page)
 
 
-def unread_count(user: User) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(Notification.id)).where(
-            Notification.recipient_id == user.id, Notification.read_at.is_(None), IN_THE_INBOX
-        )
+def unread_count(user: User, *, at_most: int | None = None) -> int:
+    """The person's unread messages; with ``at_most``, counted no further than that, so that
+    what every page's navigation pays does not grow with a long-neglected inbox."""
+    unread = sa.select(Notification.id).where(
+        Notification.recipient_id == user.id, Notification.read_at.is_(None), IN_THE_INBOX
     )
+    if at_most is not None:
+        unread = unread.limit(at_most)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(unread.subquery()))

@@ -69,6 +69,23 @@ def partnership_settings() -> PartnershipSettings:
     return settings
 
 
+def person_and_settings(user_id: int) -> User | None:
+    """The signed-in person with their agency, and the partnership's settings every page reads
+    (whether two-factor sign-in is for everyone, the footer's numbers), in one statement."""
+    row = db.session.execute(
+        sa.select(User, PartnershipSettings)
+        .select_from(User)
+        .outerjoin(PartnershipSettings, PartnershipSettings.id == 1)
+        .options(joinedload(User.agency))
+        .where(User.id == user_id)
+    ).first()
+    if row is None:
+        return None
+    if row[1] is not None and has_app_context():
+        g.partnership_settings = row[1]  # held for the request: partnership_settings() reads it
+    return row[0]
+
+
 def policy_stages() -> list[PolicyStage]:
     return list(db.session.scalars(sa.select(PolicyStage).order_by(PolicyStage.level)))
 
