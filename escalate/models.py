@@ -524,6 +524,18 @@ class Stage(Base):
             sqlite_where=sa.text("closed_at IS NULL AND responded_at IS NULL"),
             postgresql_where=sa.text("closed_at IS NULL AND responded_at IS NULL"),
         ),
+        # And its overdue query only those whose missed deadline it has not yet noticed: a stage
+        # left overdue (one that does not escalate by itself) is not read again every minute.
+        sa.Index(
+            "ix_stage_overdue_unnoticed",
+            "deadline",
+            sqlite_where=sa.text(
+                "closed_at IS NULL AND responded_at IS NULL AND overdue_noticed_at IS NULL"
+            ),
+            postgresql_where=sa.text(
+                "closed_at IS NULL AND responded_at IS NULL AND overdue_noticed_at IS NULL"
+            ),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -545,6 +557,8 @@ class Stage(Base):
     raiser_remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # After a response: by when the raising side should accept or escalate (the reply window).
     reply_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the sweep noticed this deadline was missed (cleared when the deadline moves).
+    overdue_noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     difference: Mapped[Difference] = relationship(back_populates="stages")
     assignments: Mapped[list["Assignment"]] = relationship(

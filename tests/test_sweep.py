@@ -321,6 +321,15 @@ def test_at_the_final_stage_a_missed_deadline_is_noticed_but_never_escalated(ctx
     assert "The partnership has been told that its decision is overdue." in to_raiser.body
     assert_nothing_more_to_do(after)
     assert_nothing_more_to_do(utc(2025, 6, 2, 8))
+    # Noticed once, the stage leaves what the overdue query reads (its partial index), so an
+    # overdue stage left waiting is not read again every minute.
+    assert difference(difference_id).open_stage.overdue_noticed_at == after
+    unnoticed = db.session.scalars(
+        sa.select(Stage.id).where(
+            queries.conditions.overdue(utc(2025, 6, 2, 8)), Stage.overdue_noticed_at.is_(None)
+        )
+    ).all()
+    assert final.id not in unnoticed
 
 
 # --- Extensions and reassignment ---------------------------------------------------------------

@@ -217,6 +217,7 @@ def rearm_deadline_alerts(stage: Stage, now: datetime) -> None:
     stage.remind_at = reminder_for(
         stage, policy_stage_at(stage.level), since=now, cal=working_calendar()
     )
+    stage.overdue_noticed_at = None
     db.session.execute(
         sa.delete(StageAlert).where(
             StageAlert.stage_id == stage.id,

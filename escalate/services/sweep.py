@@ -389,6 +389,7 @@ def _due_stages(now: datetime) -> list[tuple[int, int]]:
         Stage.deadline,
         deadlines.Duty.OVERDUE,
         queries.conditions.overdue(now),
+        Stage.overdue_noticed_at.is_(None),
     )
     reminders = due(
         Stage.remind_at,
@@ -471,6 +472,7 @@ def _sweep_stage(stage_id: int, difference_id: int, now: datetime, *, act: bool)
     if deadlines.Duty.EXTENSION_LAPSED in duties:
         lapse_extension(difference, stage, now)
     if deadlines.Duty.OVERDUE in duties:
+        stage.overdue_noticed_at = now
         _record_overdue(difference, stage, now, escalating=deadlines.Duty.AUTO_ESCALATE in duties)
     elif deadlines.Duty.REMINDER in duties:
         _remind_responders(difference, stage, now)

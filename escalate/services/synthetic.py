@@ -455,6 +455,7 @@ class _Writer:
             "closed_at": None,
             "remind_at": None,
             "raiser_remind_at": None,
+            "overdue_noticed_at": None,
         }
         self.rows[Stage].append(stage)
         if level > 1:
@@ -504,6 +505,7 @@ class _Writer:
     def _overdue(self, d, stage, responders, leads, *, escalating: bool) -> None:
         at = stage["deadline"] + timedelta(minutes=1)
         self._alert(stage, "overdue", at)
+        stage["overdue_noticed_at"] = at
         if escalating:
             self._alert(stage, "auto_escalated", at)
         level = stage["level"]
