@@ -64,11 +64,19 @@ def database_url(size: int) -> str:
     return f"{server}{separator}options=-csearch_path%3Dbench_small"
 
 
+def environment(url: str) -> dict:
+    """The settings to serve ``url`` with: its own checkpoint log, as each deployment has."""
+    engine = "postgresql" if url.startswith("postgresql") else "sqlite"
+    size = SMALL if "bench_small" in url or url.endswith(f"bench-{SMALL}.sqlite") else SIZE
+    log = ROOT / "instance" / f"bench-{engine}-{size}-checkpoints.jsonl"
+    return {**ENV, "DATABASE_URL": url, "HISTORY_CHECKPOINT_LOG": str(log)}
+
+
 def flask(url: str, *args: str, quiet: bool = False) -> str:
     result = subprocess.run(
         [str(BIN / "flask"), *args],
         cwd=ROOT,
-        env={**ENV, "DATABASE_URL": url},
+        env=environment(url),
         capture_output=True,
         text=True,
     )
@@ -114,7 +122,7 @@ def seeded(size: int) -> str:
     if count_differences(url) == expected:
         flask(url, "db", "upgrade")
         print(f"Reusing the benchmark database of {size:,} differences.", flush=True)
-        return url
+        return checkpointed(url)
     empty_database(url)
     flask(url, "db", "upgrade")
     started = time.perf_counter()
@@ -128,6 +136,17 @@ def seeded(size: int) -> str:
             connection.execute(sa.text("VACUUM ANALYZE"))
         engine.dispose()
     print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    Path(environment(url)["HISTORY_CHECKPOINT_LOG"]).unlink(missing_ok=True)
+    return checkpointed(url)
+
+
+def checkpointed(url: str) -> str:
+    """A checkpoint of the seeded record, as the worker writes one each round in a deployment
+    (the difference page counts the record from it on)."""
+    if not Path(environment(url)["HISTORY_CHECKPOINT_LOG"]).exists():
+        started = time.perf_counter()
+        print("  " + flask(url, "escalate", "checkpoint").strip())
+        print(f"  checkpoint written in {time.perf_counter() - started:.0f} s", flush=True)
     return url
 
 
@@ -223,7 +242,13 @@ def count_statements(url: str, references: dict | None = None):
     from escalate.extensions import db
     from escalate.services import synthetic
 
-    app = create_bench_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
+    app = create_bench_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "RATELIMIT_ENABLED": False,
+            "HISTORY_CHECKPOINT_LOG": environment(url)["HISTORY_CHECKPOINT_LOG"],
+        }
+    )
     references = references or find_references(app)
     clients = {None: app.test_client()}
     for role, email in logins().items():
@@ -300,7 +325,7 @@ def served(url: str):
             "--chdir", str(ROOT), "bench.app:app",
         ],
         cwd=ROOT,
-        env={**ENV, "DATABASE_URL": url},
+        env=environment(url),
         stdout=log,
         stderr=log,
     )

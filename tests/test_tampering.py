@@ -169,7 +169,8 @@ def delete_whole_difference(app, refs):
     d = difference_id(app, refs["D"])
     sql(app, "DELETE FROM notification WHERE difference_id = :d", d=d)
     for table in (
-        "supporter", "proposal", "chronology_entry", "agreed_action", "professionals_meeting"
+        "supporter", "proposal", "chronology_entry", "agreed_action", "professionals_meeting",
+        "involvement",
     ):
         sql(app, f"DELETE FROM {table} WHERE difference_id = :d", d=d)  # noqa: S608
     for table in ("stage_alert", "assignment", "extension_request"):
@@ -506,6 +507,40 @@ def test_every_tampering_is_found(app, people, client_for, runner, story, tamper
     else:
         assert "This history was altered: event" in verdict, verdict
     assert "History verified" not in verdict
+
+
+def test_a_page_counts_the_record_up_to_the_checkpoint_once_in_the_workers_interval(
+    app, people, client_for, story, monkeypatch
+):
+    """Counting every event of the record reads all of it (23 ms at 100,000 differences), so a
+    page counts those up to the last checkpoint once in the worker's interval, and those after
+    it each time: a difference deleted before the checkpoint shows on the pages at most one
+    interval later."""
+    statements = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda _c, _cur, statement, *_: statements.append(statement)  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    clock = [1000.0]
+    monkeypatch.setattr(queries.histories.time, "monotonic", lambda: clock[0])
+    auditor = client_for(people.auditor)
+    try:
+        for _ in range(3):
+            assert "History verified" in verdict_on_page(auditor, story["A"])
+        delete_whole_difference(app, story)
+        still = verdict_on_page(auditor, story["A"])
+        clock[0] += app.config["WORKER_INTERVAL"]
+        later = verdict_on_page(auditor, story["A"])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+
+    def counting(comparison):
+        return [s for s in statements if "count(event.id)" in s and comparison in s]
+
+    assert len(counting("event.position <=")) == 2  # the first page, and one interval later
+    assert len(counting("event.position >")) == 5  # every page
+    assert "History verified" in still
+    assert "The partnership's record was altered" in later
 
 
 def test_every_kind_of_tampering_listed_is_a_different_one():

@@ -7,6 +7,7 @@ events after it are verified seal by seal. ``full=True`` verifies every seal fro
 """
 
 import hashlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -105,18 +106,39 @@ def log_problems(keys: KeyRing | None = None, path: str | None = None) -> list[R
     return problems
 
 
-def ends():
+def ends(after: int = 0):
     """Where the record ends, read in one statement so that it is one moment's view (an event
     and the head's move are committed together): the head's position and seal, how many events
-    there are and the last one's position."""
+    there are after position ``after`` and the last one's position."""
     return db.session.execute(
         sa.select(
             sa.select(HistoryHead.position).scalar_subquery().label("position"),
             sa.select(HistoryHead.seal).scalar_subquery().label("seal"),
-            sa.select(sa.func.count(Event.id)).scalar_subquery().label("events"),
+            sa.select(sa.func.count(Event.id))
+            .where(Event.position > after)
+            .scalar_subquery()
+            .label("events"),
             sa.select(sa.func.max(Event.position)).scalar_subquery().label("last"),
         )
     ).one()
+
+
+def events_up_to(checkpoint: Checkpoint | None) -> int:
+    """How many events the record holds up to the last checkpoint. Counting them reads the
+    whole record, so each worker counts them at most once in its interval (``WORKER_INTERVAL``)
+    for the same checkpoint: a page finds an event removed before the checkpoint at most that
+    late (the worker's own check of the whole record finds it too)."""
+    if checkpoint is None:
+        return 0
+    store = current_app.extensions.setdefault("escalate_record_counts", {})
+    interval = current_app.config.get("WORKER_INTERVAL", 15)
+    key = (log_path(), checkpoint.position, checkpoint.seal, time.monotonic() // interval)
+    if store.get("up_to", (None,))[0] != key:
+        counted = db.session.scalar(
+            sa.select(sa.func.count(Event.id)).where(Event.position <= checkpoint.position)
+        )
+        store["up_to"] = (key, counted)
+    return store["up_to"][1]
 
 
 # --- One difference: the badge on its page ----------------------------------------------------
@@ -154,8 +176,11 @@ def verify_difference(difference: Difference) -> Verification:
         own = history.verify(rows, keys)
     if not own.ok:
         return own
-    record = ends()
-    problems = _around(rows, record) + _record_ends(record, last_checkpoint(keys))
+    # From the last checkpoint on, counted now; up to it, counted once in the worker's interval.
+    reading = last_checkpoint(keys)
+    record = ends(reading.checkpoint.position if reading.checkpoint is not None else 0)
+    events = events_up_to(reading.checkpoint) + record.events
+    problems = _around(rows, record) + _record_ends(record, events, reading)
     if problems:
         first = problems[0]
         where = f"at position {first.position}, " if first.position else ""
@@ -196,12 +221,13 @@ def _around(events, record) -> list[RecordProblem]:
     return problems
 
 
-def _record_ends(record, reading: LogReading) -> list[RecordProblem]:
-    """Whole-record checks cheap enough for every page: no gap, the head, the checkpoint."""
+def _record_ends(record, events: int, reading: LogReading) -> list[RecordProblem]:
+    """Whole-record checks cheap enough for every page: no gap (``events``: how many the record
+    holds), the head, the checkpoint."""
     last = record.last or 0
     problems = list(reading.problems)
-    if record.events != last:
-        missing = plural(last - record.events, "event is", "events are")
+    if events != last:
+        missing = plural(last - events, "event is", "events are")
         problems.append(RecordProblem(f"{missing} missing from the record"))
     last_seal = db.session.scalar(sa.select(Event.seal).where(Event.position == last))
     if record.position is None:
