@@ -43,7 +43,15 @@ class Notification(Base):
         # The inbox: a person's unread messages newest first, then the rest newest first (and
         # the unread count in every page's navigation).
         sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at", "created_at"),
-        sa.Index("ix_notification_recipient_created", "recipient_id", "created_at"),
+        # The inbox's messages newest first, and how many there are: read from the index alone.
+        sa.Index(
+            "ix_notification_inbox",
+            "recipient_id",
+            "created_at",
+            "id",
+            sqlite_where=sa.text("invitation_id IS NULL"),
+            postgresql_where=sa.text("invitation_id IS NULL"),
+        ),
         # What the deliverer asks for: due emails, oldest first.
         sa.Index("ix_notification_email_due", "email_status", "next_attempt_at"),
     )

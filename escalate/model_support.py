@@ -138,3 +138,27 @@ class StageAlert(Base):
     stage_id: Mapped[int] = mapped_column(sa.ForeignKey("stage.id"))
     kind: Mapped[str] = mapped_column(sa.String(30))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Involvement(Base):
+    """A person's part in a difference, for their own lists: they raised it (``raised``), or
+    were named, assigned or reassigned to it at any stage. Written by the services when the part
+    begins and kept for good; ``is_open`` follows the difference's state. One index then gives
+    a person's differences in the order *Your differences* shows them (open first, then most
+    recently raised first), and *Waiting for you* starts from their open ones: what either
+    reads follows the person's own work, never the partnership's whole record."""
+
+    __tablename__ = "involvement"
+    __table_args__ = (
+        sa.Index(
+            "ix_involvement_lists", "user_id", "raised", "is_open", "raised_at", "difference_id"
+        ),
+    )
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), primary_key=True)
+    difference_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("difference.id"), primary_key=True, index=True
+    )
+    raised: Mapped[bool]
+    is_open: Mapped[bool]
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())

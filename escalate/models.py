@@ -650,6 +650,7 @@ from escalate.model_setup import (  # noqa: E402, F401
 )
 from escalate.model_support import (  # noqa: E402, F401
     AgencySafeguardingLead,
+    Involvement,
     PartnershipDigest,
     Proposal,
     ProposalEnd,

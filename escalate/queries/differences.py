@@ -18,6 +18,7 @@ from escalate.models import (
     EventKind,
     ExtensionRequest,
     ExtensionStatus,
+    Involvement,
     LearningNote,
     Notification,
     PolicyStage,
@@ -28,7 +29,7 @@ from escalate.models import (
     Supporter,
     User,
 )
-from escalate.queries.conditions import OPEN_STATES, current_party, visible_to
+from escalate.queries.conditions import visible_to
 from escalate.queries.histories import verify_difference
 from escalate.queries.paging import page_of_counted
 from escalate.queries.setup import WorkingCalendar, working_calendar
@@ -292,60 +293,77 @@ def rows(differences, now: datetime, cal: WorkingCalendar) -> list[DifferenceRow
     return made
 
 
-def _open_first_then_newest():
-    """Open differences before closed ones, each most recently raised first."""
-    return (
-        sa.case((Difference.state.in_(OPEN_STATES), 0), else_=1),
-        Difference.raised_at.desc(),
-        Difference.id.desc(),
-    )
-
-
-def differences_raised_by(user: User) -> sa.Select:
-    """Differences the user raised, open first, then closed, most recently raised first."""
+def _own(user: User, *, raised: bool) -> sa.Select:
+    """``own_page``'s differences in its order: one index's range, read backwards."""
     return (
         sa.select(Difference)
-        .where(Difference.raiser_id == user.id)
-        .order_by(*_open_first_then_newest())
+        .join(Involvement, Involvement.difference_id == Difference.id)
+        .where(Involvement.user_id == user.id, Involvement.raised == raised)
+        .order_by(
+            Involvement.is_open.desc(),
+            Involvement.raised_at.desc(),
+            Involvement.difference_id.desc(),
+        )
         .options(*ROW_LOADS)
     )
 
 
-def differences_involving(user: User) -> sa.Select:
-    """Differences the user is a party to, other than those they raised; ordered as
-    differences_raised_by."""
-    assigned = (
-        sa.select(Stage.difference_id)
-        .join(Assignment, Assignment.stage_id == Stage.id)
-        .where(Assignment.user_id == user.id)
+def own_page(user: User, page: int, per_page: int, *, raised: bool) -> Pagination:
+    """A page of *Your differences*: the differences the user raised, or (not ``raised``) was
+    named in, or assigned or reassigned to at any stage, open first, then closed, most recently
+    raised first. Counted from the index alone; the page's rows read with LIMIT."""
+    total = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Involvement.user_id == user.id, Involvement.raised == raised
+        )
     )
-    named = sa.select(Difference.id).where(Difference.named_professional_id == user.id)
-    return (
-        sa.select(Difference)
-        .where(Difference.raiser_id != user.id, Difference.id.in_(sa.union(assigned, named)))
-        .order_by(*_open_first_then_newest())
-        .options(*ROW_LOADS)
+    statement = _own(user, raised=raised)
+    return page_of_counted(
+        lambda offset, limit: list(db.session.scalars(statement.offset(offset).limit(limit))),
+        total,
+        page,
+        per_page,
     )
 
 
 def _waiting(user: User, what) -> sa.Select:
-    responding = sa.and_(
-        Difference.state == State.AWAITING_RESPONSE, current_party(user.id, Side.RESPONDER)
-    )
+    """Starts from the person's own open differences (raised or not: both ranges of the index),
+    so what it reads follows their open work, not the partnership's."""
+    current = sa.orm.aliased(Stage)
+
+    def party(side: Side):
+        return (
+            sa.select(Assignment.id)
+            .where(
+                Assignment.stage_id == current.id,
+                Assignment.user_id == user.id,
+                Assignment.active.is_(True),
+                Assignment.side == side,
+            )
+            .exists()
+        )
+
+    responding = sa.and_(Difference.state == State.AWAITING_RESPONSE, party(Side.RESPONDER))
     deciding = sa.and_(
         Difference.state == State.AWAITING_RAISER,
-        sa.or_(Difference.raiser_id == user.id, current_party(user.id, Side.LEAD)),
+        sa.or_(Difference.raiser_id == user.id, party(Side.LEAD)),
     )
-    current = sa.orm.aliased(Stage)
     return (
         sa.select(what)
+        .select_from(Involvement)
+        .join(Difference, Difference.id == Involvement.difference_id)
         .join(
             current,
             sa.and_(
                 current.difference_id == Difference.id, current.level == Difference.stage_level
             ),
         )
-        .where(sa.or_(responding, deciding))
+        .where(
+            Involvement.user_id == user.id,
+            Involvement.raised.in_((False, True)),
+            Involvement.is_open == sa.true(),
+            sa.or_(responding, deciding),
+        )
         .order_by(current.deadline, Difference.id)
     )
 

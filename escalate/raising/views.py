@@ -249,15 +249,11 @@ def raised(reference):
 def mine():
     now = presentation.now()
     cal = queries.setup.working_calendar()
-    raised = queries.paging.page_of(
-        queries.differences.differences_raised_by(current_user),
-        presentation.page_number("raised_page"),
-        MINE_PER_PAGE,
+    raised = queries.differences.own_page(
+        current_user, presentation.page_number("raised_page"), MINE_PER_PAGE, raised=True
     )
-    others = queries.paging.page_of(
-        queries.differences.differences_involving(current_user),
-        presentation.page_number("others_page"),
-        MINE_PER_PAGE,
+    others = queries.differences.own_page(
+        current_user, presentation.page_number("others_page"), MINE_PER_PAGE, raised=False
     )
     raised_rows, other_rows = _with_overdue_actions(
         queries.differences.rows(raised, now, cal),

@@ -15,6 +15,7 @@ from escalate.models import (
     EventKind,
     ExtensionRequest,
     ExtensionStatus,
+    Involvement,
     PolicyStage,
     ProposalEnd,
     Role,
@@ -113,6 +114,7 @@ def open_stage(
     difference.stages.append(stage)
     difference.stage_level = stage.level
     db.session.flush()
+    involve(difference, [u.id for u in (*responders, *leads)])
     record = {
         "stage": stage.name,
         "responders": [u.name for u in responders],
@@ -120,6 +122,29 @@ def open_stage(
         "responders_fell_back": responders_fell_back,
     }
     return stage, record
+
+
+def involve(difference: Difference, user_ids) -> None:
+    """Note each person's part in the difference for their own lists, once (the raiser's as
+    raised): whoever is named, assigned or reassigned to it keeps it among theirs."""
+    wanted = {user_id for user_id in user_ids if user_id is not None}
+    known = set(
+        db.session.scalars(
+            sa.select(Involvement.user_id).where(
+                Involvement.difference_id == difference.id, Involvement.user_id.in_(wanted)
+            )
+        )
+    )
+    for user_id in sorted(wanted - known):
+        db.session.add(
+            Involvement(
+                user_id=user_id,
+                difference_id=difference.id,
+                raised=user_id == difference.raiser_id,
+                is_open=difference.closed_at is None,
+                raised_at=difference.raised_at,
+            )
+        )
 
 
 def end_open_proposal(difference, now) -> None:
@@ -135,6 +160,12 @@ def close_difference(difference, stage, state: State, outcome: str, now) -> None
     difference.state = state
     difference.outcome = outcome
     difference.closed_at = now
+    db.session.execute(
+        sa.update(Involvement)
+        .where(Involvement.difference_id == difference.id)
+        .values(is_open=False)
+        .execution_options(synchronize_session=False)
+    )
     # Fixed now, in the calendar in force, so reports can aggregate time to resolution in SQL.
     cal = working_calendar()
     difference.resolution_working_days = calendar.working_days_between(

@@ -40,6 +40,7 @@ from escalate.services._stages import (
     alert_partnership_if_senior,
     close_difference,
     escalate_to_next_stage,
+    involve,
     open_stage,
     policy_stage_at,
     schedule_raiser_reminder,
@@ -98,6 +99,7 @@ def record_new_difference(
     db.session.add(difference)
     db.session.flush()
     difference.reference = f"RPD-{now.year}-{difference.id:05d}"
+    involve(difference, [raiser.id, difference.named_professional_id])
     cal = working_calendar()
     start = difference.stage_level
     stage, opened = open_stage(difference, policy_stage_at(start), now, cal)
@@ -436,6 +438,7 @@ def reassign(user, difference_id, version, *, new_responder_id, rationale, now) 
         if assignment.side == Side.RESPONDER:
             assignment.active = False
     stage.assignments.append(Assignment(user=new_responder, side=Side.RESPONDER))
+    involve(difference, [new_responder.id])
     data = {
         "rationale": rationale,
         "new_responder_id": new_responder.id,

@@ -32,6 +32,7 @@ from escalate.models import (
     EmailStatus,
     Event,
     EventKind,
+    Involvement,
     LearningNote,
     Notification,
     Outcome,
@@ -239,8 +240,8 @@ class _Writer:
 
     def __init__(self, rng, now, policy, people: _People, ids: _Ids):
         self.rng, self.now, self.policy, self.people, self.ids = rng, now, policy, people, ids
-        self.rows = {model: [] for model in (Difference, Stage, Assignment, Event, Notification,
-                                             StageAlert, LearningNote)}
+        self.rows = {model: [] for model in (Difference, Stage, Assignment, Involvement, Event,
+                                             Notification, StageAlert, LearningNote)}
         self.pending_events: list[SimpleNamespace] = []
         self.differences = self.events = self.notifications = 0
         self.author = people.partnership[0]
@@ -577,7 +578,8 @@ class _Writer:
         keys = queries.histories.keyring()
         for row in self.rows[Difference]:  # the digests cover commitments to the texts
             row["text_seals"] = commit_row_texts(row, keys)
-        self._insert(Difference, Stage, Assignment)
+        self.rows[Involvement] = self._involvements()
+        self._insert(Difference, Stage, Assignment, Involvement)
         # Each difference's latest event vouches for its row as written.
         latest = {event.difference_id: event for event in self.pending_events}
         for difference_id, event in latest.items():
@@ -589,6 +591,26 @@ class _Writer:
         self.pending_events = []
         self._insert(Event, Notification, StageAlert, LearningNote)
         db.session.commit()
+
+    def _involvements(self) -> list[dict]:
+        """Each person's part in the chunk's differences, as the services note it
+        (``_stages.involve``): the raiser, the named professional, everyone assigned."""
+        differences = {row["id"]: row for row in self.rows[Difference]}
+        of_stage = {row["id"]: differences[row["difference_id"]] for row in self.rows[Stage]}
+        parts = {}
+        people = [(d["raiser_id"], d) for d in differences.values()]
+        people += [(d["named_professional_id"], d) for d in differences.values()]
+        people += [(a["user_id"], of_stage[a["stage_id"]]) for a in self.rows[Assignment]]
+        for user_id, d in people:
+            if user_id is not None and (user_id, d["id"]) not in parts:
+                parts[(user_id, d["id"])] = {
+                    "user_id": user_id,
+                    "difference_id": d["id"],
+                    "raised": user_id == d["raiser_id"],
+                    "is_open": d["closed_at"] is None,
+                    "raised_at": d["raised_at"],
+                }
+        return list(parts.values())
 
     def _insert(self, *models) -> None:
         for model in models:
