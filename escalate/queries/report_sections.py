@@ -171,12 +171,17 @@ class FollowThrough:
 
 
 def sections(period: Period, now: datetime) -> FollowThrough:
+    """The report's follow-through. The notes and the timeliness read every stage and request
+    for more time due in the period, so they are kept as the report's figures are
+    (``figures.cached``); the impact is one row, read each time."""
     today = calendar.to_local(now).date()
-    return FollowThrough(
-        notes=period_notes(period, today),
-        timeliness=timeliness_by_agency(period, now),
-        impact=impact(period),
+    notes, timeliness = figures.cached(
+        "report_follow_through",
+        lambda: (period_notes(period, today), timeliness_by_agency(period, now)),
+        now,
+        period,
     )
+    return FollowThrough(notes=notes, timeliness=timeliness, impact=impact(period))
 
 
 def report_csv(period: Period, now: datetime) -> Iterator[str]:
