@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
 
-from escalate import agreed_actions, wording
+from escalate import agreed_actions, wording, workflow
 from escalate.extensions import db
 from escalate.models import Agency, AgreedAction, Difference, User
 from escalate.queries import differences
@@ -66,7 +66,11 @@ def _row(user: User, action: AgreedAction, difference, now, cal, *, takes_part: 
 
 
 def for_difference(
-    user: User, difference: Difference, now: datetime, cal: WorkingCalendar
+    user: User,
+    difference: Difference,
+    now: datetime,
+    cal: WorkingCalendar,
+    state: workflow.Situation | None = None,
 ) -> DifferenceActions:
     """Its actions, in the order they were agreed, and the actions it follows up: one
     statement (the people, agencies and linked differences joined in)."""
@@ -87,7 +91,7 @@ def for_difference(
         )
         .order_by(AgreedAction.event_id, AgreedAction.number)
     ).all()
-    takes_part = differences.takes_part(user, difference, now)
+    takes_part = differences.takes_part(user, difference, now, state)
     return DifferenceActions(
         actions=[
             _row(user, a, difference, now, cal, takes_part=takes_part)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload
 
-from escalate import chronology, wording
+from escalate import chronology, wording, workflow
 from escalate.calendar import Period
 from escalate.extensions import db
 from escalate.models import (
@@ -112,7 +112,12 @@ class PageSection:
     outcomes: list[PageOutcome]
 
 
-def page_section(user: User, difference: Difference, now: datetime) -> PageSection | None:
+def page_section(
+    user: User,
+    difference: Difference,
+    now: datetime,
+    state: workflow.Situation | None = None,
+) -> PageSection | None:
     """The section for ``user`` (who may see the difference), in one statement; None for
     anyone else who may see it (a supporter of another agency), with no statement."""
     oversight = user.role in OVERSIGHT_ROLES
@@ -135,7 +140,7 @@ def page_section(user: User, difference: Difference, now: datetime) -> PageSecti
     takes_part = (
         not oversight
         and difference.anonymised_at is None
-        and differences.takes_part(user, difference, now)
+        and differences.takes_part(user, difference, now, state)
     )
     outcomes: dict[int, PageOutcome] = {}
     for entry in db.session.scalars(query):

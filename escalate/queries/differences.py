@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from escalate import calendar, deadlines, history, learning, wording, workflow
 from escalate.extensions import db
@@ -51,9 +51,12 @@ def person_for(user: User | None) -> workflow.Person | None:
     return workflow.Person(id=user.id, role=user.role, agency_id=user.agency_id, active=user.active)
 
 
-def takes_part(user: User, difference: Difference, now: datetime) -> bool:
-    """workflow.takes_part, for this person and this difference."""
-    return workflow.takes_part(actor_for(user), situation(difference, now))
+def takes_part(
+    user: User, difference: Difference, now: datetime, state: workflow.Situation | None = None
+) -> bool:
+    """workflow.takes_part, for this person and this difference (``state``: its situation at
+    ``now``, if the page has it already)."""
+    return workflow.takes_part(actor_for(user), state or situation(difference, now))
 
 
 def situation(difference: Difference, now: datetime) -> workflow.Situation:
@@ -265,11 +268,24 @@ class DifferenceRow:
     action_overdue: bool = False  # one of its agreed actions is overdue (queries.actions)
 
 
-# What each row of a list shows, loaded by the list's own query.
+# What each row of a list shows, loaded by the list's own query; not the long texts and their
+# seals, which no list shows (reading one of them from a list's row is an error, not a query).
 ROW_LOADS = (
     joinedload(Difference.current_stage),
     joinedload(Difference.raising_agency),
     joinedload(Difference.receiving_agency),
+    *(
+        defer(column, raiseload=True)
+        for column in (
+            Difference.decision,
+            Difference.reasons,
+            Difference.desired_outcome,
+            Difference.informal_discussion,
+            Difference.protective_action,
+            Difference.text_seals,
+            Difference.erasures,
+        )
+    ),
 )
 
 

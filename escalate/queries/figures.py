@@ -203,18 +203,26 @@ class AgencyPair:
 
 
 def agency_pairs(period: Period | None = None) -> list[AgencyPair]:
-    """Who raises differences with whom, most first."""
+    """Who raises differences with whom, most first. Counted by the agencies' ids first, from an
+    index of the differences (not their rows), then named."""
     raising, receiving = aliased(Agency), aliased(Agency)
-    count = sa.func.count(Difference.id)
+    counted = (
+        sa.select(
+            Difference.raising_agency_id.label("raising_id"),
+            Difference.receiving_agency_id.label("receiving_id"),
+            sa.func.count().label("n"),
+        )
+        .where(_within(Difference.raised_at, period))
+        .group_by(Difference.raising_agency_id, Difference.receiving_agency_id)
+        .subquery()
+    )
     return [
         AgencyPair(r, s, int(n))
         for r, s, n in db.session.execute(
-            sa.select(raising.name, receiving.name, count)
-            .join(raising, raising.id == Difference.raising_agency_id)
-            .join(receiving, receiving.id == Difference.receiving_agency_id)
-            .where(_within(Difference.raised_at, period))
-            .group_by(raising.id, raising.name, receiving.id, receiving.name)
-            .order_by(count.desc(), raising.name, receiving.name)
+            sa.select(raising.name, receiving.name, counted.c.n)
+            .join(raising, raising.id == counted.c.raising_id)
+            .join(receiving, receiving.id == counted.c.receiving_id)
+            .order_by(counted.c.n.desc(), raising.name, receiving.name)
         )
     ]
 
@@ -227,24 +235,33 @@ class AgencyActivity:
 
 
 def agencies_by_raising(period: Period | None = None) -> list[AgencyActivity]:
-    """Every agency whose staff could raise a difference, those that raise fewest first."""
+    """Every agency whose staff could raise a difference, those that raise fewest first. Each
+    side counted by agency in one pass over an index of the differences (not their rows)."""
 
     def counted(column):
         return (
-            sa.select(sa.func.count(Difference.id))
-            .where(column == Agency.id, _within(Difference.raised_at, period))
-            .scalar_subquery()
+            sa.select(column.label("agency_id"), sa.func.count().label("n"))
+            .where(_within(Difference.raised_at, period))
+            .group_by(column)
+            .subquery()
         )
 
-    raised = counted(Difference.raising_agency_id)
-    received = counted(Difference.receiving_agency_id)
+    raised_by, received_by = counted(Difference.raising_agency_id), counted(
+        Difference.receiving_agency_id
+    )
+    raised = sa.func.coalesce(raised_by.c.n, 0)
+    received = sa.func.coalesce(received_by.c.n, 0)
     has_staff = (
         sa.select(User.id).where(User.agency_id == Agency.id, User.role.in_(AGENCY_ROLES)).exists()
     )
     return [
         AgencyActivity(name, int(r), int(s))
         for name, r, s in db.session.execute(
-            sa.select(Agency.name, raised, received).where(has_staff).order_by(raised, Agency.name)
+            sa.select(Agency.name, raised, received)
+            .outerjoin(raised_by, raised_by.c.agency_id == Agency.id)
+            .outerjoin(received_by, received_by.c.agency_id == Agency.id)
+            .where(has_staff)
+            .order_by(raised, Agency.name)
         )
     ]
 

@@ -94,6 +94,17 @@ def _unresolved_where(f: UnresolvedFilters, now: datetime) -> list:
     return where
 
 
+def _matching(f: UnresolvedFilters, now: datetime, *columns):
+    """``columns`` of the open differences matching ``f`` with their open stage, sorted."""
+    return (
+        sa.select(*columns)
+        .select_from(Difference)
+        .join(Stage, open_stage_on())
+        .where(*_unresolved_where(f, now))
+        .order_by(*_order_by(f.sort))
+    )
+
+
 def unresolved_statement(f: UnresolvedFilters, now: datetime):
     """The open differences matching ``f``, sorted: one statement for the page and the CSV.
     Each row is one value (a bundle of columns), as ``db.paginate`` takes scalars."""
@@ -112,12 +123,9 @@ def unresolved_statement(f: UnresolvedFilters, now: datetime):
         Stage.deadline,
     )
     return (
-        sa.select(row)
-        .join(Stage, open_stage_on())
+        _matching(f, now, row)
         .join(raising, raising.id == Difference.raising_agency_id)
         .join(receiving, receiving.id == Difference.receiving_agency_id)
-        .where(*_unresolved_where(f, now))
-        .order_by(*_order_by(f.sort))
     )
 
 
@@ -158,10 +166,11 @@ def _unresolved_row(row, now: datetime) -> UnresolvedRow:
 def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: int) -> Pagination:
     """One page of the list, each row as the page shows it; ``total`` says how many match.
 
-    The open differences are a few per cent of all: their ids are sorted once, in the database,
-    and counted in Python, rather than filtered and sorted again to count them."""
+    The open differences are a few per cent of all: their ids are matched and sorted once, in
+    the database, from its indexes alone (``ix_difference_unresolved``, ``ix_stage_open``), and
+    counted in Python, rather than filtered and sorted again to count them."""
     statement = unresolved_statement(f, now)
-    ids = list(db.session.scalars(statement.with_only_columns(Difference.id)))
+    ids = list(db.session.scalars(_matching(f, now, Difference.id)))
 
     def fetch(offset: int, limit: int) -> list[UnresolvedRow]:
         chosen = ids[offset : offset + limit]

@@ -149,7 +149,7 @@ def show(reference):
     now = presentation.now()
     cal = queries.setup.working_calendar()
     facts = queries.differences.facts(current_user, difference, now, cal)
-    records = queries.chronology.page_section(current_user, difference, now)
+    records = queries.chronology.page_section(current_user, difference, now, facts.situation)
     views = None
     if current_user.role in OVERSIGHT_ROLES:
         views = queries.access.views_of(
@@ -167,7 +167,9 @@ def show(reference):
         ),
         notifications=queries.differences.notifications_about(difference),
         meetings=queries.meetings.for_page(current_user, difference, facts.situation, now),
-        agreed=queries.actions.for_difference(current_user, difference, now, cal),
+        agreed=queries.actions.for_difference(
+            current_user, difference, now, cal, facts.situation
+        ),
         records=records,
         record_forms=_record_forms(records),
     )

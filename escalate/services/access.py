@@ -53,5 +53,12 @@ def record(
         .values(seal=entry.seal)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    # Logged first thing in a request: what was read before it (the person signed in) is as it
+    # was, so it is kept rather than read again after the commit.
+    session = db.session()
+    expiring, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring
     return entry
