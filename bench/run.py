@@ -12,7 +12,8 @@
    history of alerted stages), and the worker's memory while it streams the unresolved CSV.
 
 Prints one table and ends with `worst ratio to ceiling: R (PAGE)`, over the pages with a target
-(the CSV download, the longest history and the administrators' list have none).
+(the CSV download, the longest history, the learning notes and the administrators' list have
+none).
 """
 
 import contextlib
@@ -185,6 +186,7 @@ def pages(references: dict) -> list[Page]:
             EVERYDAY,
         ),
         Page("unresolved CSV", "auditor", "/oversight/unresolved.csv", None),
+        Page("learning notes", "auditor", "/oversight/learning", None),
         Page("dashboard", "partnership", "/oversight/", FIGURES),
         Page("dashboard", "auditor", "/oversight/", FIGURES),
         Page("report", "auditor", "/oversight/report", FIGURES),

@@ -223,3 +223,28 @@ def test_a_history_altered_before_texts_were_committed_to_is_named_when_sealed_a
         db.session.remove()
         with db.engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def test_each_persons_part_is_found_from_the_differences_recorded_before_it(bare_app):
+    """0020 fills in ``involvement`` from the differences, stages and assignments already
+    recorded: the demo partnership's thirteen (raised, answered, reassigned, escalated, closed)."""
+    from datetime import UTC, datetime
+
+    from escalate import demo as demo_data
+    from escalate import services
+    from tests.test_involvement import by_definition, noted
+
+    with bare_app.app_context():
+        upgrade()
+        services.demo.seed_demo(demo_data.DEMO_PASSWORD, datetime(2026, 11, 20, 10, tzinfo=UTC))
+        written = noted()
+        db.session.remove()
+        downgrade(revision="0019")
+
+        upgrade()
+
+        assert noted() == by_definition() == written
+        assert len(written) > 40
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))

@@ -18,16 +18,15 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from escalate import policy, queries
+from escalate import queries
 from escalate.extensions import db
 from escalate.models import (
     Agency,
-    AgencyKind,
     AgencyStageContact,
     Assignment,
     Category,
+    ChronologyEntry,
     Difference,
     EmailStatus,
     Event,
@@ -37,43 +36,27 @@ from escalate.models import (
     Notification,
     Outcome,
     PolicyStage,
-    Role,
     Side,
     Stage,
     StageAlert,
     State,
     User,
 )
+from escalate.services import synthetic_parts as parts
 from escalate.services._records import commit_row_texts, seal_written_in_bulk
+from escalate.services.synthetic_people import (  # noqa: F401 (LOGINS, PASSWORD: make bench's)
+    DOMAIN,
+    LOGINS,
+    PASSWORD,
+    TOTP_SECRET,
+    People,
+    add_people,
+)
 from escalate.workflow import InvalidRequest
 
-PASSWORD = "bench-partnership-password"  # noqa: S105 (published: development data only)
-# The authenticator app of the benchmark's administrators, partnership members and auditors
-# (published too: `make bench` signs in with codes made from it).
-TOTP_SECRET = "BENCHBENCHBENCHBENCHBENCHBENCH23"  # noqa: S105 (published: development data)
-DOMAIN = "bench.example"
-# Who `make bench` signs in as: the busiest of each kind, so each list is at its longest.
-LOGINS = {
-    "practitioner": f"practitioner@{DOMAIN}",
-    "manager": f"manager@{DOMAIN}",
-    "partnership": f"partnership@{DOMAIN}",
-    "auditor": f"auditor@{DOMAIN}",
-}
 LONG_HISTORY_EVENTS = 400  # the one difference with a long history (at 1,000 differences up)
 CHUNK = 2_000
 
-FIRST = ("Alex", "Sam", "Jo", "Priya", "Tom", "Aisha", "Ruth", "Grace", "Ben", "Mia", "Kate",
-         "Omar", "Leah", "Nadia", "Peter", "Clare", "David", "Emma", "Helen", "Mark")
-LAST = ("Khan", "Evans", "Shah", "Price", "Bell", "Lee", "Ward", "Fisher", "Young", "Murphy",
-        "Walsh", "Ali", "Jones", "Foster", "Grant", "Chen", "Clarke", "Okafor", "Morgan", "Hughes")
-KINDS = (
-    [AgencyKind.CHILDRENS_SOCIAL_CARE] * 3
-    + [AgencyKind.POLICE] * 2
-    + [AgencyKind.HEALTH] * 8
-    + [AgencyKind.EDUCATION] * 9
-    + [AgencyKind.EARLY_HELP] * 3
-    + [AgencyKind.PROBATION, AgencyKind.HOUSING, AgencyKind.VOLUNTARY_SECTOR, AgencyKind.OTHER]
-)
 SENTENCE = (
     "The referral was closed after the initial contact although the school reported new "
     "bruising and the child said she was frightened to go home; the chronology shows three "
@@ -92,23 +75,13 @@ class Seeded:
     counts: dict = field(default_factory=dict)
 
 
-@dataclass
-class _People:
-    agencies: list  # (id, name)
-    practitioners: dict  # agency id -> [user ids], the busiest first
-    managers: dict  # user id -> line manager id
-    contacts: dict  # (agency id, level) -> [user ids]
-    partnership: list
-    names: dict  # user id -> name
-
-
 class _Ids:
     """Ids chosen here for bulk inserts, continuing each table's own."""
 
     def __init__(self):
         self.next = {}
         for model in (Difference, Stage, Assignment, Event, Notification, StageAlert,
-                      LearningNote):
+                      LearningNote, ChronologyEntry):
             self.next[model] = (db.session.scalar(sa.select(sa.func.max(model.id))) or 0) + 1
 
     def take(self, model) -> int:
@@ -127,7 +100,7 @@ def seed_bench(differences: int, now: datetime, *, people: int = 1_000, seed: in
     policy = {s.level: s for s in db.session.scalars(sa.select(PolicyStage))}
     if sorted(policy) != [1, 2, 3, 4]:
         raise InvalidRequest("seed-bench follows the default four-stage policy.")
-    found = _add_people(rng, people)
+    found = add_people(rng, people)
     ids = _Ids()
     writer = _Writer(rng, now, policy, found, ids)
     result = Seeded(agencies=len(found.agencies), users=len(found.names))
@@ -149,99 +122,17 @@ def seed_bench(differences: int, now: datetime, *, people: int = 1_000, seed: in
 # --- People ------------------------------------------------------------------------------------
 
 
-def _add_people(rng: random.Random, people: int) -> _People:
-    password_hash = generate_password_hash(PASSWORD)
-    agencies = [
-        Agency(name=f"{kind.label} {number + 1}", kind=kind)
-        for number, kind in enumerate(KINDS)
-    ]
-    business_unit = Agency(name="The Partnership", kind=AgencyKind.OTHER)
-    db.session.add_all([*agencies, business_unit])
-    db.session.flush()
-    per_agency = max(6, (people - 8) // len(agencies))
-    serial = iter(range(1, 10**7))
-    users: list[User] = []
-
-    def person(role, agency, email=None, manager=None, title=""):
-        number = next(serial)
-        name = f"{FIRST[number % len(FIRST)]} {LAST[(number // len(FIRST)) % len(LAST)]}"
-        user = User(
-            email=email or f"{role.value}{number}@{DOMAIN}",
-            name=f"{name} {number}",
-            job_title=title,
-            role=role,
-            agency=agency,
-            line_manager=manager,
-            password_hash=password_hash,
-            totp_secret=TOTP_SECRET if role in policy.TWO_FACTOR_ROLES else None,
-        )
-        users.append(user)
-        return user
-
-    found = _People([], {}, {}, {}, [], {})
-    contacts = []
-    for index, agency in enumerate(agencies):
-        first = index == 0
-        senior = person(Role.SENIOR, agency, title="Head of safeguarding")
-        managers = [
-            person(
-                Role.MANAGER,
-                agency,
-                email=LOGINS["manager"] if first and m == 0 else None,
-                manager=senior,
-                title="Team manager",
-            )
-            for m in range(max(1, per_agency // 8))
-        ]
-        practitioners = [
-            person(
-                Role.PRACTITIONER,
-                agency,
-                email=LOGINS["practitioner"] if first and p == 0 else None,
-                manager=managers[p % len(managers)],
-                title="Practitioner",
-            )
-            for p in range(per_agency - 1 - len(managers))
-        ]
-        contacts.append((agency, 1, practitioners[-1]))
-        contacts.append((agency, 2, managers[-1]))
-        contacts.append((agency, 3, senior))
-    partnership = [
-        person(Role.PARTNERSHIP, business_unit, email=LOGINS["partnership"], title="Chair"),
-        person(Role.PARTNERSHIP, business_unit, title="Business manager"),
-    ]
-    person(Role.ADMIN, business_unit, email=f"admin@{DOMAIN}", title="Administrator")
-    person(Role.AUDITOR, None, email=LOGINS["auditor"], title="Inspector")
-    person(Role.AUDITOR, None, title="Inspector")
-    db.session.add_all(users)
-    db.session.flush()
-    db.session.add_all(
-        AgencyStageContact(agency_id=a.id, stage_level=level, user_id=u.id)
-        for a, level, u in contacts
-    )
-    db.session.flush()
-    for user in users:
-        found.names[user.id] = user.name
-        if user.role == Role.PRACTITIONER:
-            found.practitioners.setdefault(user.agency_id, []).append(user.id)
-        if user.line_manager is not None:
-            found.managers[user.id] = user.line_manager.id
-    found.agencies = [(a.id, a.name) for a in agencies]
-    found.contacts = {(a.id, level): [u.id] for a, level, u in contacts}
-    found.partnership = [u.id for u in partnership]
-    return found
-
-
 # --- Differences -------------------------------------------------------------------------------
 
 
 class _Writer:
     """Builds differences a chunk at a time and writes each chunk with one insert per table."""
 
-    def __init__(self, rng, now, policy, people: _People, ids: _Ids):
+    def __init__(self, rng, now, policy, people: People, ids: _Ids):
         self.rng, self.now, self.policy, self.people, self.ids = rng, now, policy, people, ids
         self.rows = {model: [] for model in (Difference, Stage, Assignment, Involvement, Event,
-                                             Notification, StageAlert, LearningNote)}
+                                             Notification, StageAlert, LearningNote,
+                                             ChronologyEntry)}
         self.pending_events: list[SimpleNamespace] = []
         self.differences = self.events = self.notifications = 0
         self.author = people.partnership[0]
@@ -578,7 +469,18 @@ class _Writer:
         keys = queries.histories.keyring()
         for row in self.rows[Difference]:  # the digests cover commitments to the texts
             row["text_seals"] = commit_row_texts(row, keys)
-        self.rows[Involvement] = self._involvements()
+        self.rows[Involvement] = parts.involvements(
+            self.rows[Difference], self.rows[Stage], self.rows[Assignment]
+        )
+        self.rows[ChronologyEntry] = parts.chronology_entries(
+            self.pending_events,
+            self.rows[Difference],
+            self.rows[Stage],
+            self.rows[Assignment],
+            take_id=lambda: self.ids.take(ChronologyEntry),
+            now=self.now,
+            rng=self.rng,
+        )
         self._insert(Difference, Stage, Assignment, Involvement)
         # Each difference's latest event vouches for its row as written.
         latest = {event.difference_id: event for event in self.pending_events}
@@ -589,28 +491,8 @@ class _Writer:
         self.events += len(self.pending_events)
         self.notifications += len(self.rows[Notification])
         self.pending_events = []
-        self._insert(Event, Notification, StageAlert, LearningNote)
+        self._insert(Event, Notification, StageAlert, LearningNote, ChronologyEntry)
         db.session.commit()
-
-    def _involvements(self) -> list[dict]:
-        """Each person's part in the chunk's differences, as the services note it
-        (``_stages.involve``): the raiser, the named professional, everyone assigned."""
-        differences = {row["id"]: row for row in self.rows[Difference]}
-        of_stage = {row["id"]: differences[row["difference_id"]] for row in self.rows[Stage]}
-        parts = {}
-        people = [(d["raiser_id"], d) for d in differences.values()]
-        people += [(d["named_professional_id"], d) for d in differences.values()]
-        people += [(a["user_id"], of_stage[a["stage_id"]]) for a in self.rows[Assignment]]
-        for user_id, d in people:
-            if user_id is not None and (user_id, d["id"]) not in parts:
-                parts[(user_id, d["id"])] = {
-                    "user_id": user_id,
-                    "difference_id": d["id"],
-                    "raised": user_id == d["raiser_id"],
-                    "is_open": d["closed_at"] is None,
-                    "raised_at": d["raised_at"],
-                }
-        return list(parts.values())
 
     def _insert(self, *models) -> None:
         for model in models:
@@ -638,7 +520,7 @@ def _reset_sequences() -> None:
     if db.engine.dialect.name != "postgresql":
         return
     for model in (Agency, User, AgencyStageContact, Difference, Stage, Assignment, Event,
-                  Notification, StageAlert, LearningNote):
+                  Notification, StageAlert, LearningNote, ChronologyEntry):
         highest = db.session.scalar(sa.select(sa.func.max(model.id))) or 0
         db.session.execute(
             sa.text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :next, false)"),
