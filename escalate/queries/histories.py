@@ -109,7 +109,13 @@ def log_problems(keys: KeyRing | None = None, path: str | None = None) -> list[R
 def ends(after: int = 0):
     """Where the record ends, read in one statement so that it is one moment's view (an event
     and the head's move are committed together): the head's position and seal, how many events
-    there are after position ``after`` and the last one's position."""
+    there are after position ``after``, the last one's position and seal, and the seal of the
+    event at ``after`` (the last checkpoint's position, when there is one)."""
+    last = sa.select(sa.func.max(Event.position)).scalar_subquery()
+
+    def seal_at(position):
+        return sa.select(Event.seal).where(Event.position == position).scalar_subquery()
+
     return db.session.execute(
         sa.select(
             sa.select(HistoryHead.position).scalar_subquery().label("position"),
@@ -118,7 +124,9 @@ def ends(after: int = 0):
             .where(Event.position > after)
             .scalar_subquery()
             .label("events"),
-            sa.select(sa.func.max(Event.position)).scalar_subquery().label("last"),
+            last.label("last"),
+            seal_at(last).label("last_seal"),
+            seal_at(after).label("seal_after"),
         )
     ).one()
 
@@ -229,20 +237,18 @@ def _record_ends(record, events: int, reading: LogReading) -> list[RecordProblem
     if events != last:
         missing = plural(last - events, "event is", "events are")
         problems.append(RecordProblem(f"{missing} missing from the record"))
-    last_seal = db.session.scalar(sa.select(Event.seal).where(Event.position == last))
     if record.position is None:
         if last:
             problems.append(RecordProblem("the record's head is missing"))
     elif record.position > last:
         missing = plural(record.position - last, "event is", "events are")
         problems.append(RecordProblem(f"the record's last {missing} missing"))
-    elif record.position < last or record.seal != last_seal:
+    elif record.position < last or record.seal != record.last_seal:
         problems.append(RecordProblem("the record's last event is not the one its head names"))
-    if reading.checkpoint is not None:
-        at_checkpoint = db.session.scalar(
-            sa.select(Event.seal).where(Event.position == reading.checkpoint.position)
+    if reading.checkpoint is not None:  # ``record`` was read after its position
+        problems.extend(
+            history.against_checkpoint(reading.checkpoint, last, record.seal_after)
         )
-        problems.extend(history.against_checkpoint(reading.checkpoint, last, at_checkpoint))
     return problems
 
 
