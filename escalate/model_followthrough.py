@@ -31,13 +31,17 @@ class ChronologyEntry(Base):
     __tablename__ = "chronology_entry"
     __table_args__ = (
         sa.UniqueConstraint("event_id", "agency_id"),
-        # Waiting for you: a person's entries still to confirm.
+        # Waiting for you: a person's entries still to confirm, oldest first, and how many.
         sa.Index(
             "ix_chronology_entry_unconfirmed_owner",
             "owner_id",
+            "created_at",
+            "id",
             sqlite_where=sa.text("confirmed_at IS NULL"),
             postgresql_where=sa.text("confirmed_at IS NULL"),
         ),
+        # The share each agency confirmed, over a period: counted from this index alone.
+        sa.Index("ix_chronology_entry_shares", "created_at", "agency_id", "confirmed_at"),
         # The sweep reads only entries still to confirm whose reminder is due.
         sa.Index(
             "ix_chronology_entry_remind_at",
@@ -53,7 +57,7 @@ class ChronologyEntry(Base):
     agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"), index=True)
     # Who is asked to write it on their agency's record (any party of that agency may confirm).
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -248,3 +248,42 @@ def test_each_persons_part_is_found_from_the_differences_recorded_before_it(bare
         db.session.remove()
         with db.engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def test_nobody_is_asked_to_record_an_outcome_of_a_difference_anonymised_before_0022(bare_app):
+    from datetime import UTC, datetime
+
+    from escalate import demo as demo_data
+    from escalate import services
+    from escalate.models import ChronologyEntry
+
+    def owners():
+        found = db.session.execute(sa.select(ChronologyEntry.id, ChronologyEntry.owner_id))
+        return {entry_id: owner_id for entry_id, owner_id in found}
+
+    with bare_app.app_context():
+        upgrade()
+        services.demo.seed_demo(demo_data.DEMO_PASSWORD, datetime(2026, 11, 20, 10, tzinfo=UTC))
+        unconfirmed = db.session.scalars(
+            sa.select(ChronologyEntry)
+            .where(ChronologyEntry.confirmed_at.is_(None), ChronologyEntry.owner_id.is_not(None))
+            .order_by(ChronologyEntry.id)
+        ).all()
+        anonymised = unconfirmed[0].difference_id
+        cleared = {e.id for e in unconfirmed if e.difference_id == anonymised}
+        before = owners()
+        db.session.remove()
+        downgrade(revision="0021")
+        with db.engine.begin() as connection:  # anonymised under 0021: its owners kept
+            connection.execute(
+                sa.text("UPDATE difference SET anonymised_at = :now WHERE id = :d"),
+                {"now": datetime(2033, 11, 20, tzinfo=UTC), "d": anonymised},
+            )
+
+        upgrade()
+
+        assert cleared and all(before[i] is not None for i in cleared)
+        assert owners() == {i: None if i in cleared else o for i, o in before.items()}
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))

@@ -179,11 +179,14 @@ class ToRecord:
 
 def to_record_page(user: User, page: int, per_page: int) -> Pagination:
     """A page of the outcomes ``user`` is asked to write on their agency's record and has not
-    confirmed, oldest first: one statement (the partial index of unconfirmed entries by owner;
-    the total counted in the same statement)."""
+    confirmed, oldest first. Counted from the partial index of unconfirmed entries by owner
+    alone (nobody is asked to record an anonymised difference's outcome: ``owner_id`` is
+    cleared then), and the page's rows read from it in order, with LIMIT."""
+    mine = (ChronologyEntry.owner_id == user.id, ChronologyEntry.confirmed_at.is_(None))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(ChronologyEntry).where(*mine))
 
-    def read(offset: int):
-        return db.session.execute(
+    def fetch(offset: int, limit: int) -> list[ToRecord]:
+        rows = db.session.execute(
             sa.select(
                 ChronologyEntry.id,
                 Difference.reference,
@@ -191,36 +194,25 @@ def to_record_page(user: User, page: int, per_page: int) -> Pagination:
                 Event.data,
                 Event.stage_level,
                 Event.at,
-                sa.func.count().over().label("total"),
             )
             .join(Difference, Difference.id == ChronologyEntry.difference_id)
             .join(Event, Event.id == ChronologyEntry.event_id)
-            .where(
-                ChronologyEntry.owner_id == user.id,
-                ChronologyEntry.confirmed_at.is_(None),
-                Difference.anonymised_at.is_(None),
-            )
+            .where(*mine)
             .order_by(ChronologyEntry.created_at, ChronologyEntry.id)
             .offset(offset)
-            .limit(per_page)
-        ).all()
-
-    page = max(1, page)
-    rows = read((page - 1) * per_page)
-    if not rows and page > 1:
-        # A page past the end (the list shrank as people confirmed): the last page, as lists do.
-        rows = read(0)
-        page = max(1, -(-(rows[0].total if rows else 0) // per_page))
-        if page > 1:
-            rows = read((page - 1) * per_page)
-    total = rows[0].total if rows else 0
-    items = [
-        ToRecord(
-            r.id, r.reference, chronology.outcome_words(r.kind, r.data or {}, r.stage_level), r.at
+            .limit(limit)
         )
-        for r in rows
-    ]
-    return page_of_counted(lambda offset, limit: items, total, page, per_page)
+        return [
+            ToRecord(
+                r.id,
+                r.reference,
+                chronology.outcome_words(r.kind, r.data or {}, r.stage_level),
+                r.at,
+            )
+            for r in rows
+        ]
+
+    return page_of_counted(fetch, total, page, per_page)
 
 
 # --- The dashboard and the report ---------------------------------------------------------------

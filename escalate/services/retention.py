@@ -17,6 +17,7 @@ from escalate import history, policy, workflow
 from escalate.extensions import db
 from escalate.models import (
     AgreedAction,
+    ChronologyEntry,
     Difference,
     Event,
     EventKind,
@@ -185,6 +186,17 @@ def anonymise(difference_id: int, now: datetime, years: int) -> bool:
             what=RETAINED,
             done_note=sa.case((AgreedAction.done_note == "", ""), else_=RETAINED),
         )
+        .execution_options(synchronize_session=False)
+    )
+    # Nothing more is written on the agencies' records of an anonymised difference: nobody is
+    # asked to any longer (its entries still to confirm leave their owners' lists).
+    db.session.execute(
+        sa.update(ChronologyEntry)
+        .where(
+            ChronologyEntry.difference_id == difference.id,
+            ChronologyEntry.confirmed_at.is_(None),
+        )
+        .values(owner_id=None)
         .execution_options(synchronize_session=False)
     )
     difference.erasures = erasures
