@@ -4,7 +4,8 @@
    by default), or reuses it when it already holds that many; and a second one of 1,000, to
    compare. SQLite files in instance/, or with DATABASE_URL set, that PostgreSQL database (the
    1,000 in its own schema, bench_small).
-2. Counts each page's SQL statements and HTML size in-process, at both sizes.
+2. Counts each page's SQL statements and HTML size in-process, at both sizes, and times it
+   there, one request at a time ("ms", "ms 1k": what the page itself costs at each size).
 3. Serves bench.app with gunicorn (2 workers) and measures each page with wrk (concurrency 4,
    BENCH_SECONDS a page), bracketed by the ceiling route before and after it: the ratio is the
    page's requests per second over the mean of the two ceilings around it.
@@ -277,12 +278,26 @@ def count_statements(url: str, references: dict | None = None):
     sa.event.listen(engine, "before_cursor_execute", listener)
     measured = {}
     for page in pages(references):
-        app.extensions.pop("escalate_figures", None)  # count what computing the figures takes
+        # Count what computing the kept figures and the record's count takes (each is kept for
+        # the worker's interval): the same at every size, whenever the interval ends.
+        app.extensions.pop("escalate_figures", None)
+        app.extensions.pop("escalate_record_counts", None)
         statements.clear()
         response = clients[page.role].get(page.path)
         size = len(response.get_data())
         measured[(page.name, page.role)] = (len(statements), size, response.status_code)
     sa.event.remove(engine, "before_cursor_execute", listener)
+    # And what each page costs in-process, one request at a time (the median of ten, after two
+    # to warm up): what the page itself costs at this size, without the server or the load.
+    for page in pages(references):
+        client = clients[page.role]
+        times = []
+        for n in range(12):
+            started = time.perf_counter()
+            client.get(page.path).get_data()
+            if n >= 2:
+                times.append((time.perf_counter() - started) * 1000)
+        measured[(page.name, page.role)] += (statistics.median(times),)
     with app.app_context():
         db.engine.dispose()
     return measured, references
@@ -498,12 +513,13 @@ def main() -> None:
           f"{CONNECTIONS}, {SECONDS:g} s a page; ceiling {min(ceilings):.0f}–{max(ceilings):.0f} "
           f"requests/s")
     header = (f"{'page':<28} {'role':<13} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'ratio':>6} {'target':>6} {'SQL':>4} {'SQL 1k':>6} {'HTML KB':>8}")
+              f"{'ratio':>6} {'target':>6} {'SQL':>4} {'SQL 1k':>6} {'HTML KB':>8} "
+              f"{'ms':>6} {'ms 1k':>6}")
     print(header)
     print("-" * len(header))
     for page, load, ratio in rows:
-        statements, size, status = counts[(page.name, page.role)]
-        small_statements = small_counts.get((page.name, page.role), (None,))[0]
+        statements, size, status, ms = counts[(page.name, page.role)]
+        small_statements, *_, small_ms = small_counts.get((page.name, page.role), (None, None))
         target = f"{page.target:g}" if page.target else "–"
         flag = "" if not page.target or ratio >= page.target else " below target"
         if load.errors or status >= 400:
@@ -512,7 +528,8 @@ def main() -> None:
             f"{page.name[:28]:<28} {page.role or 'visitor':<13} {load.rate:>7.0f} "
             f"{load.p50:>7.1f} {load.p99:>7.1f} {ratio:>6.2f} {target:>6} {statements:>4} "
             f"{small_statements if small_statements is not None else '–':>6} "
-            f"{size / 1024:>8.1f}{flag}"
+            f"{size / 1024:>8.1f} {ms:>6.1f} "
+            f"{f'{small_ms:.1f}' if small_ms is not None else '–':>6}{flag}"
         )
     print()
     print(f"sweep, nothing due: {sweep_small[0]:.2f} ms at {SMALL:,} differences, "
