@@ -10,6 +10,7 @@ from escalate.queries import (  # noqa: F401
     digest,
     drafts,
     figures,
+    fingerprints,
     histories,
     inbox,
     learning,

@@ -6,7 +6,6 @@ for byte, the ones the checkpoint fingerprinted (one fast read, no seal recomput
 events after it are verified seal by seal. ``full=True`` verifies every seal from the start.
 """
 
-import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,8 +18,16 @@ from sqlalchemy.orm import aliased
 from escalate import checkpoint_log, history
 from escalate.extensions import db
 from escalate.history import Checkpoint, KeyRing, RecordProblem, Verification, Walk
-from escalate.models import Difference, Event, HistoryHead, UTCDateTime
+from escalate.models import Difference, Event, HistoryHead
 from escalate.queries import access as queries_access
+from escalate.queries.fingerprints import (  # noqa: F401 (the services and tests name them here)
+    BLOCK,
+    FINGERPRINTED,
+    as_stored,
+    difference_text,
+    fingerprint_of,
+    row_digest,
+)
 from escalate.wording import plural
 
 # The columns the seals cover: rows, not entities, so a batch leaves nothing behind.
@@ -41,10 +48,8 @@ _EVENT_COLUMNS = (
     Event.preceding_seal,
     Event.seal,
 )
-_DIFFERENCE_COLUMNS = tuple(getattr(Difference, name) for name in history.DIFFERENCE_FIELDS)
 # Every column of an event row, in this order, goes into the fingerprint, but for its texts: they
 # may be erased, and are held to their commitments instead (``_check_texts``).
-FINGERPRINTED = tuple(c for c in Event.__table__.columns if c.name != "texts")
 _ROW_TEXTS = tuple(getattr(Difference, name) for name in history.DIFFERENCE_TEXTS)
 CHECKPOINT_KINDS = ("checkpoint", "resealed")
 
@@ -162,7 +167,7 @@ def verify_difference(difference: Difference) -> Verification:
         sa.select(
             *_EVENT_COLUMNS,
             Event.texts,
-            _difference_text(connection.dialect.name).label("row"),
+            difference_text(connection.dialect.name).label("row"),
             *_ROW_TEXTS,
             Difference.text_seals.label("row_text_seals"),
             Difference.erasures,
@@ -447,7 +452,7 @@ def _check_rows(walk: Walk, result: Audit, batch_size: int, *, from_checkpoint: 
         .scalar_subquery()
     )
     connection = db.session.connection()
-    text = _difference_text(connection.dialect.name)
+    text = difference_text(connection.dialect.name)
     keys = walk.keys
     last_id, seen = 0, set()
     while True:
@@ -551,74 +556,3 @@ def _check_texts(result: Audit, keys: KeyRing, batch_size: int) -> None:
         reference = references.get(difference_id) or f"#{difference_id}"
         if reference not in named:
             result.altered.append(HistoryCheck(reference, 0, problem))
-
-
-# --- The fingerprint: the record's rows exactly as stored -----------------------------------
-
-BLOCK = 4096  # positions fingerprinted together; a checkpoint keeps where its last whole one ends
-
-
-def _text(column):
-    """A column as text, the same in every session (no time zone or date style in it)."""
-    if isinstance(column.type, UTCDateTime):
-        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
-    if isinstance(column.type, sa.Date):
-        return sa.func.to_char(column, "YYYY-MM-DD")
-    return sa.cast(column, sa.Text)
-
-
-def as_stored(columns, dialect: str):
-    """Columns as one text, each as stored, quoted as an SQL literal (so that no two rows read
-    the same): the database builds it, and verifying reads one text a row."""
-    if dialect == "sqlite":
-        quoted = [sa.func.quote(column) for column in columns]
-    else:
-        quoted = [sa.func.quote_nullable(_text(column)) for column in columns]
-    text = quoted[0]
-    for part in quoted[1:]:
-        text = text.concat(",").concat(part)
-    return text
-
-
-def _difference_text(dialect: str):
-    return as_stored(_DIFFERENCE_COLUMNS, dialect)
-
-
-def row_digest(difference_id: int, connection=None) -> str | None:
-    """The digest of a difference's row as the database holds it now (in this transaction)."""
-    connection = connection if connection is not None else db.session.connection()
-    text = connection.execute(
-        sa.select(_difference_text(connection.dialect.name)).where(Difference.id == difference_id)
-    ).scalar()
-    return None if text is None else history.digest(text)
-
-
-def fingerprint_of(
-    up_to: int, *, start: tuple[int, str] | None = None, connection=None, columns=FINGERPRINTED
-) -> tuple[str, tuple[int, str]]:
-    """A digest of every event row up to position ``up_to``, each column as stored: whatever
-    changes in them, is removed or moves among them changes it.
-
-    The rows are taken BLOCK positions at a time, each block's text (built by the database)
-    chained onto the digest of the blocks before. Returns the fingerprint and, so that a later
-    one can carry on from it, the digest at the end of the last whole block (``start``: such a
-    point to carry on from, instead of the first event).
-    """
-    connection = connection if connection is not None else db.session.connection()
-    text = as_stored(columns, connection.dialect.name)
-    through, digest = start or (0, history.GENESIS)
-    digest = bytes.fromhex(digest)
-    whole = (through, digest.hex())
-    while through < up_to:
-        end = min(through + BLOCK, up_to)
-        rows = connection.execute(
-            sa.select(text)
-            .where(Event.position > through, Event.position <= end)
-            .order_by(Event.position)
-        ).scalars().all()
-        block = hashlib.sha256(digest + "\n".join(rows).encode()).digest()
-        if end < through + BLOCK:
-            return block.hex(), whole
-        through, digest = end, block
-        whole = (through, digest.hex())
-    return digest.hex(), whole
