@@ -226,6 +226,25 @@ def message_facts(difference, stage, actor: User | None) -> dict:
     }
 
 
+SUBJECT_LENGTH = Notification.subject.type.length
+
+
+def add_to_outbox(recipient_id: int, subject: str, body: str, now, **links) -> Notification:
+    """One outbox row, in the caller's transaction: emailed by the deliverer and shown in the
+    inbox. ``links``: the difference and event it is about, if any (and, for a notice that is
+    not emailed, its email status and why)."""
+    notification = Notification(
+        recipient_id=recipient_id,
+        subject=subject[:SUBJECT_LENGTH],
+        body=body,
+        created_at=now,
+        **({"next_attempt_at": now} if "email_status" not in links else {}),
+        **links,
+    )
+    db.session.add(notification)
+    return notification
+
+
 def notify_people(difference, event, now, recipients, kind: str, role: str, facts_: dict) -> None:
     """Write one outbox row per recipient, in the caller's transaction."""
     # One message per person per event, however many parts they play in it.
@@ -239,16 +258,8 @@ def notify_people(difference, event, now, recipients, kind: str, role: str, fact
             continue
         already.add(recipient.id)
         subject, body = messages.compose(kind, for_recipient=role, **facts_)
-        db.session.add(
-            Notification(
-                recipient_id=recipient.id,
-                difference_id=difference.id,
-                event_id=event.id,
-                subject=subject,
-                body=body,
-                created_at=now,
-                next_attempt_at=now,
-            )
+        add_to_outbox(
+            recipient.id, subject, body, now, difference_id=difference.id, event_id=event.id
         )
 
 
@@ -284,15 +295,7 @@ def notify_apart_from_differences(now, recipients, kind: str, role: str, facts_)
         subject, body = messages.compose(
             kind, for_recipient=role, **(facts_ | {"reference": "", "stage": ""})
         )
-        db.session.add(
-            Notification(
-                recipient_id=recipient.id,
-                subject=subject[:200],
-                body=body,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        add_to_outbox(recipient.id, subject, body, now)
 
 
 def notify_without_event(difference, now, recipients, kind: str, role: str, facts_) -> None:
@@ -301,16 +304,7 @@ def notify_without_event(difference, now, recipients, kind: str, role: str, fact
         if recipient is None or not recipient.active:
             continue
         subject, body = messages.compose(kind, for_recipient=role, **facts_)
-        db.session.add(
-            Notification(
-                recipient_id=recipient.id,
-                difference_id=difference.id,
-                subject=subject,
-                body=body,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        add_to_outbox(recipient.id, subject, body, now, difference_id=difference.id)
 
 
 def notify_invited(invitation: Invitation, now) -> Notification:

@@ -24,6 +24,7 @@ from escalate.models import (
     Role,
     User,
 )
+from escalate.services._records import add_to_outbox, partnership_contacts
 
 NOT_EMAILED_INACTIVE = "The recipient's account is deactivated, so no email was sent."
 
@@ -249,15 +250,13 @@ def _tell_administrators_link_failed(notification: Notification, reason: str, no
         sa.select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.name)
     )
     for administrator in administrators:
-        db.session.add(
-            Notification(
-                recipient_id=administrator.id,
-                subject=subject[:200],
-                body=body,
-                created_at=now,
-                email_status=EmailStatus.NOT_EMAILED,
-                last_error=NOT_EMAILED_ADMINISTRATORS_NOTICE,
-            )
+        add_to_outbox(
+            administrator.id,
+            subject,
+            body,
+            now,
+            email_status=EmailStatus.NOT_EMAILED,
+            last_error=NOT_EMAILED_ADMINISTRATORS_NOTICE,
         )
 
 
@@ -280,22 +279,15 @@ def _tell_partnership_email_failed(notification: Notification, reason: str, now)
             "make sure they are told another way, and check their email address.",
         ]
     ).rstrip()
-    partnership = db.session.scalars(
-        sa.select(User)
-        .where(User.role == Role.PARTNERSHIP, User.active.is_(True))
-        .order_by(User.name)
-    )
-    for member in partnership:
-        db.session.add(
-            Notification(
-                recipient_id=member.id,
-                difference_id=notification.difference_id,
-                subject=f"{reference}: an email to {recipient.name} could not be delivered"[:200],
-                body=body,
-                created_at=now,
-                email_status=EmailStatus.NOT_EMAILED,
-                last_error=NOT_EMAILED_PARTNERSHIP_NOTICE,
-            )
+    for member in partnership_contacts():
+        add_to_outbox(
+            member.id,
+            f"{reference}: an email to {recipient.name} could not be delivered",
+            body,
+            now,
+            difference_id=notification.difference_id,
+            email_status=EmailStatus.NOT_EMAILED,
+            last_error=NOT_EMAILED_PARTNERSHIP_NOTICE,
         )
 
 

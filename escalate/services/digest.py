@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from escalate import calendar, messages, queries
 from escalate.extensions import db
-from escalate.models import Notification, PartnershipDigest
-from escalate.services._records import partnership_contacts
+from escalate.models import PartnershipDigest
+from escalate.services._records import add_to_outbox, partnership_contacts
 
 
 def week_of(now: datetime):
@@ -29,13 +29,5 @@ def send_weekly_digest(now: datetime, *, act: bool) -> bool:
     lines = [line for line in queries.figures.open_by_stage(now) if line.open]
     subject, body = messages.weekly_digest(week_of=week, lines=lines)
     for member in partnership_contacts():
-        db.session.add(
-            Notification(
-                recipient_id=member.id,
-                subject=subject[:200],
-                body=body,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        add_to_outbox(member.id, subject, body, now)
     return True
