@@ -60,23 +60,23 @@ def rows(people, *actions) -> dict:
     return data
 
 
-def respond_with_actions(client_for, people, reference):
-    """The social worker agrees, with three actions: two of social care's, one of the GP's."""
-    response = submit(
+def agree_with(client_for, people, reference, *actions):
+    """The social worker agrees, listing ``actions``: the response page's answer."""
+    return submit(
         client_for(people.sw),
         f"/differences/{reference}/respond",
-        {
-            "outcome": "agreed",
-            "rationale": GOOD,
-            "child_impact": IMPACT,
-            **rows(
-                people,
-                ("Book a child protection medical.", people.csc.id, date(2026, 11, 23)),
-                ("Hold a strategy discussion with the police.", people.csc.id, date(2026, 11, 24)),
-                ("Send the practice's records of the bruising.", people.gp_practice.id,
-                 date(2026, 11, 23)),
-            ),
-        },
+        {"outcome": "agreed", "rationale": GOOD, "child_impact": IMPACT, **rows(people, *actions)},
+    )
+
+
+def respond_with_actions(client_for, people, reference):
+    """The social worker agrees, with three actions: two of social care's, one of the GP's."""
+    response = agree_with(
+        client_for, people, reference,
+        ("Book a child protection medical.", people.csc.id, date(2026, 11, 23)),
+        ("Hold a strategy discussion with the police.", people.csc.id, date(2026, 11, 24)),
+        ("Send the practice's records of the bruising.", people.gp_practice.id,
+         date(2026, 11, 23)),
     )  # fmt: skip
     assert response.status_code == 302, response.get_data(as_text=True)
 
@@ -392,15 +392,8 @@ def test_a_follow_up_of_an_action_as_long_as_a_text_may_be_is_still_one_click(
 ):
     # The longest action a response may list: the follow-up's decision quotes it, cut to fit.
     longest = "Hold a strategy discussion with health and the police. " * 180
-    response = submit(
-        client_for(people.sw),
-        f"/differences/{raised}/respond",
-        {
-            "outcome": "agreed",
-            "rationale": GOOD,
-            "child_impact": IMPACT,
-            **rows(people, (longest[:10_000], people.csc.id, date(2026, 11, 23))),
-        },
+    response = agree_with(
+        client_for, people, raised, (longest[:10_000], people.csc.id, date(2026, 11, 23))
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     CLOCK["now"] = WEDNESDAY
@@ -416,15 +409,8 @@ def test_a_follow_up_of_an_action_as_long_as_a_text_may_be_is_still_one_click(
 
 
 def test_an_action_due_years_ahead_is_refused(app, people, raised, client_for):
-    response = submit(
-        client_for(people.sw),
-        f"/differences/{raised}/respond",
-        {
-            "outcome": "agreed",
-            "rationale": GOOD,
-            "child_impact": IMPACT,
-            **rows(people, ("Book a medical.", people.csc.id, date(9999, 12, 31))),
-        },
+    response = agree_with(
+        client_for, people, raised, ("Book a medical.", people.csc.id, date(9999, 12, 31))
     )
     assert response.status_code == 200  # the form again, with what is wrong
     assert "The date action 1 is due by must be within 5 years of today" in html_module.unescape(

@@ -83,6 +83,16 @@ def respond(person, difference_id, at=RESPONDED_AT, outcome="upheld"):
     )
 
 
+def answered_and_accepted(people) -> int:
+    """A difference raised by the GP, answered by social care and the answer accepted: two
+    outcomes, four entries."""
+    difference_id = raise_one(people)
+    respond(people.sw, difference_id)
+    d = fresh(difference_id)
+    services.differences.accept(get(people.gp), d.id, d.version, now=RESPONDED_AT)
+    return difference_id
+
+
 def escalate(person, difference_id, at):
     d = fresh(difference_id)
     services.differences.escalate(
@@ -146,10 +156,7 @@ def test_every_outcome_leaves_an_entry_for_each_agency_with_the_right_owner(app,
     gp, csc = people.gp_practice.id, people.csc.id
     with app.app_context():
         # A response, then its acceptance by the raiser.
-        accepted = raise_one(people)
-        respond(people.sw, accepted)
-        d = fresh(accepted)
-        services.differences.accept(get(people.gp), d.id, d.version, now=RESPONDED_AT)
+        accepted = answered_and_accepted(people)
         assert entries(accepted) == [
             (EventKind.RESPONDED, gp, people.gp.id),
             (EventKind.RESPONDED, csc, people.sw.id),
@@ -417,10 +424,7 @@ def test_a_confirmed_entry_is_not_reminded(app, people, client_for, responded):
 def test_the_dashboard_and_report_show_the_share_confirmed_per_agency(app, people, client_for):
     with app.app_context():
         # Two outcomes in November (a response and its acceptance) and one in December.
-        first = raise_one(people)
-        respond(people.sw, first)
-        d = fresh(first)
-        services.differences.accept(get(people.gp), d.id, d.version, now=RESPONDED_AT)
+        answered_and_accepted(people)
         december = raise_one(people, at=datetime(2026, 12, 1, 10, tzinfo=UTC))
         d = fresh(december)
         services.differences.withdraw(
@@ -479,10 +483,7 @@ def test_the_dashboard_and_report_show_the_share_confirmed_per_agency(app, peopl
 
 def test_after_anonymisation_the_entry_shows_the_removed_words(app, people, client_for):
     with app.app_context():
-        difference_id = raise_one(people)
-        respond(people.sw, difference_id)
-        d = fresh(difference_id)
-        services.differences.accept(get(people.gp), d.id, d.version, now=RESPONDED_AT)
+        difference_id = answered_and_accepted(people)
         assert services.retention.anonymise(difference_id, LATER, 6)
         db.session.commit()
         reference = fresh(difference_id).reference
@@ -495,10 +496,7 @@ def test_after_anonymisation_the_entry_shows_the_removed_words(app, people, clie
 
 def test_an_anonymised_difference_leaves_nothing_to_record(app, people, client_for):
     with app.app_context():
-        difference_id = raise_one(people)
-        respond(people.sw, difference_id)
-        d = fresh(difference_id)
-        services.differences.accept(get(people.gp), d.id, d.version, now=RESPONDED_AT)
+        difference_id = answered_and_accepted(people)
         reference = fresh(difference_id).reference
         db.session.remove()
     sw = client_for(people.sw)
