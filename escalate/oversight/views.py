@@ -78,9 +78,7 @@ def _dashboard_page(section: str):
         agreed_actions=queries.actions.dashboard(now, queries.setup.working_calendar())
         if section == "agencies"
         else None,
-        recorded=queries.figures.cached("recorded", queries.chronology.shares, now)
-        if section == "agencies"
-        else None,
+        recorded=queries.chronology.kept_shares(now) if section == "agencies" else None,
     )
 
 
@@ -234,14 +232,7 @@ def _report_page(form, period, figures, impact_form=None, status=200):
         follow=follow,
         impact_form=impact_form,
         charts=charts.for_report(figures) if figures else {},
-        recorded=queries.figures.cached(
-            "recorded_in_period",
-            lambda: queries.chronology.shares(period),
-            presentation.now(),
-            period,
-        )
-        if period
-        else None,
+        recorded=queries.chronology.kept_shares(presentation.now(), period) if period else None,
         csv_url=url_for("oversight.report_csv", **csv_args) if period else None,
         impact_url=url_for("oversight.report_impact", **csv_args) if period else None,
     ), status
