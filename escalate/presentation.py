@@ -2,9 +2,11 @@
 
 from datetime import date, datetime
 
-from flask import Flask, current_app, g, request, url_for
+import sqlalchemy as sa
+from flask import Flask, current_app, g, has_app_context, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from escalate import history, queries, wording
 from escalate.fields import choice_id
@@ -59,14 +61,27 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
 SECTIONS = {"oversight.dashboard": {"oversight.dashboard", "oversight.dashboard_section"}}
 
 
+# The navigation counts unread messages no further than it shows them ("99+").
+UNREAD_COUNTED_UP_TO = wording.UNREAD_SHOWN_UP_TO + 1
+
+
+def hold_unread_count(count: int) -> None:
+    """The unread count read with the person signed in, for the navigation: held until the
+    request commits anything (a message opened, or sent to the person), then counted again."""
+    g.unread_count = count
+
+
+def forget_unread_count(_session=None) -> None:
+    if has_app_context():
+        g.pop("unread_count", None)
+
+
 def unread_count() -> int:
     """The signed-in person's unread messages as the navigation shows them: counted once a
     request, and no further than the navigation says ("99+"), unless the inbox counted them all
     (exact_unread_count) first."""
     if "unread_count" not in g:
-        g.unread_count = queries.inbox.unread_count(
-            current_user, at_most=wording.UNREAD_SHOWN_UP_TO + 1
-        )
+        g.unread_count = queries.inbox.unread_count(current_user, at_most=UNREAD_COUNTED_UP_TO)
     return g.unread_count
 
 
@@ -89,6 +104,8 @@ def home_for(user) -> str:
 
 
 def init_app(app: Flask) -> None:
+    if not sa.event.contains(Session, "after_commit", forget_unread_count):
+        sa.event.listen(Session, "after_commit", forget_unread_count)
     app.add_template_filter(time_and_date, "london_datetime")
     app.add_template_filter(long_date)
     app.add_template_filter(plural)

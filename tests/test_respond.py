@@ -468,6 +468,24 @@ def test_inbox_counts_unread_and_keeps_messages_private(app, people, client_for,
     assert "Inbox (1 unread)" not in gp.get("/inbox").get_data(as_text=True)
 
 
+def test_opening_a_message_counts_it_read_on_the_page_that_opens_it(
+    app, people, client_for, raised
+):
+    gp = client_for(people.gp)
+    assert "Inbox (1 unread)" in gp.get("/waiting").get_data(as_text=True)
+    with app.app_context():
+        message = db.session.scalar(
+            sa.select(Notification.id).where(
+                Notification.recipient_id == people.gp.id,
+                Notification.read_at.is_(None),
+                Notification.invitation_id.is_(None),
+            )
+        )
+    opened = gp.get(f"/inbox/{message}").get_data(as_text=True)
+    # Counted with the person at the start of the request, and again once the message was read.
+    assert "Inbox (1 unread)" not in opened and re.search(r">\s*Inbox\s*<", opened)
+
+
 def test_more_time_cannot_be_asked_for_once_overdue(app, people, client_for, raised):
     app.config["CLOCK"] = lambda: datetime(2026, 12, 2, 11, 0, tzinfo=UTC)  # Wednesday, overdue
     sw = client_for(people.sw)

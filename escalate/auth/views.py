@@ -32,13 +32,16 @@ ALWAYS_OPEN = frozenset({"auth.sign_out", "static", "assets.static"})
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     try:
-        # With the agency every page names beside the person, and the partnership's settings
-        # every page reads: one query.
-        user = queries.setup.person_and_settings(int(user_id))
+        # With the agency every page names beside the person, the partnership's settings every
+        # page reads, and the unread count the navigation shows: one query.
+        found = queries.setup.signed_in_person(int(user_id), presentation.UNREAD_COUNTED_UP_TO)
     except (TypeError, ValueError):
         return None
+    if found is None:
+        return None
+    user, unread = found
     # A deactivated account loses its session at the next request.
-    if user is None or not user.active:
+    if not user.active:
         return None
     now = presentation.now()
     config = current_app.config
@@ -57,6 +60,7 @@ def load_user(user_id: str) -> User | None:
         return None
     if sessions.seen(session, now):
         session[sessions.SEEN_AT] = int(now.timestamp())
+    presentation.hold_unread_count(unread)
     return user
 
 
@@ -130,8 +134,10 @@ def start_session(user: User, method: str, next_page: str | None = None):
 
 def sign_in_options() -> dict:
     """What the sign-in page offers besides a password."""
-    return {"single_sign_on": current_app.config.get("OIDC_ISSUER") is not None,
-            "provider_name": current_app.config.get("OIDC_PROVIDER_NAME")}
+    return {
+        "single_sign_on": current_app.config.get("OIDC_ISSUER") is not None,
+        "provider_name": current_app.config.get("OIDC_PROVIDER_NAME"),
+    }
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

@@ -64,21 +64,25 @@ def inbox_page(user: User, page: int, per_page: int, unread: int) -> Pagination:
             db.session.scalars(
                 sa.select(Notification)
                 .join(page_ids, page_ids.c.id == Notification.id)
-                .order_by(
-                    page_ids.c.part, Notification.created_at.desc(), Notification.id.desc()
-                )
+                .order_by(page_ids.c.part, Notification.created_at.desc(), Notification.id.desc())
             )
         )
 
     return page_of_counted(fetch, total, page, per_page)
 
 
-def unread_count(user: User, *, at_most: int | None = None) -> int:
-    """The person's unread messages; with ``at_most``, counted no further than that, so that
-    what every page's navigation pays does not grow with a long-neglected inbox."""
+def unread_counted(recipient, at_most=None) -> sa.Select:
+    """How many unread messages ``recipient`` (an id, or a bound parameter) has; with
+    ``at_most``, counted no further than that."""
     unread = sa.select(Notification.id).where(
-        Notification.recipient_id == user.id, Notification.read_at.is_(None), IN_THE_INBOX
+        Notification.recipient_id == recipient, Notification.read_at.is_(None), IN_THE_INBOX
     )
     if at_most is not None:
         unread = unread.limit(at_most)
-    return db.session.scalar(sa.select(sa.func.count()).select_from(unread.subquery()))
+    return sa.select(sa.func.count()).select_from(unread.subquery())
+
+
+def unread_count(user: User, *, at_most: int | None = None) -> int:
+    """The person's unread messages; with ``at_most``, counted no further than that, so that
+    what every page's navigation pays does not grow with a long-neglected inbox."""
+    return db.session.scalar(unread_counted(user.id, at_most))

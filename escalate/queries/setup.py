@@ -32,11 +32,11 @@ from escalate.models import (
     User,
 )
 from escalate.queries import conditions
+from escalate.queries import inbox as queries_inbox
 from escalate.workflow import OVERSIGHT_ROLES, FieldError, InvalidRequest, NotFound
 
 # Who may read what a change record says about differences: the partnership and auditors.
 DIFFERENCE_READERS = OVERSIGHT_ROLES
-
 
 
 def normalise_email(email: str) -> str:
@@ -69,21 +69,33 @@ def partnership_settings() -> PartnershipSettings:
     return settings
 
 
-def person_and_settings(user_id: int) -> User | None:
-    """The signed-in person with their agency, and the partnership's settings every page reads
-    (whether two-factor sign-in is for everyone, the footer's numbers), in one statement."""
-    row = db.session.execute(
-        sa.select(User, PartnershipSettings)
-        .select_from(User)
-        .outerjoin(PartnershipSettings, PartnershipSettings.id == 1)
-        .options(joinedload(User.agency))
-        .where(User.id == user_id)
-    ).first()
+# The signed-in person with their agency, the partnership's settings every page reads (whether
+# two-factor sign-in is for everyone, the footer's numbers) and the person's unread messages for
+# the navigation: one statement, built once, as every request asks it first.
+_SIGNED_IN = (
+    sa.select(
+        User,
+        PartnershipSettings,
+        queries_inbox.unread_counted(
+            sa.bindparam("user_id"), sa.bindparam("unread_up_to")
+        ).scalar_subquery(),
+    )
+    .select_from(User)
+    .outerjoin(PartnershipSettings, PartnershipSettings.id == 1)
+    .options(joinedload(User.agency))
+    .where(User.id == sa.bindparam("user_id"))
+)
+
+
+def signed_in_person(user_id: int, unread_up_to: int) -> tuple[User, int] | None:
+    """The person signed in, and their unread messages counted no further than
+    ``unread_up_to``; the partnership's settings are held for the request."""
+    row = db.session.execute(_SIGNED_IN, {"user_id": user_id, "unread_up_to": unread_up_to}).first()
     if row is None:
         return None
     if row[1] is not None and has_app_context():
         g.partnership_settings = row[1]  # held for the request: partnership_settings() reads it
-    return row[0]
+    return row[0], row[2]
 
 
 def policy_stages() -> list[PolicyStage]:
