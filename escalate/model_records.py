@@ -83,6 +83,19 @@ class Notification(Base):
     invitation: Mapped["Invitation | None"] = relationship()
 
 
+
+class InboxTally(Base):
+    """How many messages a person's inbox holds, and how many of them are unread: kept by the
+    services with each message written or read (applied when the transaction commits, people in
+    the order of their ids), so the inbox and every page's navigation read two numbers, not a
+    count of everything the person was ever sent. No row: no message yet."""
+
+    __tablename__ = "inbox_tally"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), primary_key=True)
+    messages: Mapped[int] = mapped_column(default=0, server_default="0")
+    unread: Mapped[int] = mapped_column(default=0, server_default="0")
+
 class LearningStatus(enum.StrEnum):
     OPEN = "open"
     IN_PROGRESS = "in_progress"

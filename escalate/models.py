@@ -665,6 +665,7 @@ from escalate.model_records import (  # noqa: E402, F401
     AccessKind,
     AdminChange,
     EmailStatus,
+    InboxTally,
     Invitation,
     LearningNote,
     LearningStatus,

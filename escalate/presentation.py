@@ -61,13 +61,9 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
 SECTIONS = {"oversight.dashboard": {"oversight.dashboard", "oversight.dashboard_section"}}
 
 
-# The navigation counts unread messages no further than it shows them ("99+").
-UNREAD_COUNTED_UP_TO = wording.UNREAD_SHOWN_UP_TO + 1
-
-
 def hold_unread_count(count: int) -> None:
     """The unread count read with the person signed in, for the navigation: held until the
-    request commits anything (a message opened, or sent to the person), then counted again."""
+    request commits anything (a message opened, or sent to the person), then read again."""
     g.unread_count = count
 
 
@@ -77,18 +73,9 @@ def forget_unread_count(_session=None) -> None:
 
 
 def unread_count() -> int:
-    """The signed-in person's unread messages as the navigation shows them: counted once a
-    request, and no further than the navigation says ("99+"), unless the inbox counted them all
-    (exact_unread_count) first."""
+    """The signed-in person's unread messages as the navigation shows them."""
     if "unread_count" not in g:
-        g.unread_count = queries.inbox.unread_count(current_user, at_most=UNREAD_COUNTED_UP_TO)
-    return g.unread_count
-
-
-def exact_unread_count() -> int:
-    """Every unread message, for the inbox itself (its pages need the number); the navigation
-    then reads this count too."""
-    g.unread_count = queries.inbox.unread_count(current_user)
+        g.unread_count = queries.inbox.unread_count(current_user)
     return g.unread_count
 
 

@@ -169,6 +169,36 @@ def _every_row() -> dict:
     return rows
 
 
+def _tallies_that_differ() -> list:
+    """In an app context: each person whose inbox tally is not what their messages add up to
+    (person, tally, counted)."""
+    with db.engine.connect() as connection:
+        if not sa.inspect(connection).has_table("inbox_tally"):
+            return []  # a migration test left the schema before the tally
+        counted = {
+            row.recipient_id: (row.messages, row.unread)
+            for row in connection.execute(
+                sa.text(
+                    "SELECT recipient_id, count(*) AS messages,"
+                    " sum(CASE WHEN read_at IS NULL THEN 1 ELSE 0 END) AS unread"
+                    " FROM notification WHERE invitation_id IS NULL GROUP BY recipient_id"
+                )
+            )
+        }
+        tallied = {
+            row.user_id: (row.messages, row.unread)
+            for row in connection.execute(
+                sa.text("SELECT user_id, messages, unread FROM inbox_tally")
+            )
+            if (row.messages, row.unread) != (0, 0)
+        }
+    return [
+        (person, tallied.get(person), counted.get(person))
+        for person in sorted(set(counted) | set(tallied))
+        if tallied.get(person) != counted.get(person)
+    ]
+
+
 @pytest.fixture(scope="session")
 def sqlite_url():
     # A folder of this session's own: pytest's numbered temporary folders are pruned by any other
@@ -374,6 +404,8 @@ def _serve(request, app, database_url: str, app_key, applications=None):
     problems = []
     with app.app_context():
         db.session.remove()
+        if differ := _tallies_that_differ():
+            problems.append(f"its inbox tallies differ from the messages: {differ}")
         if db.engine.dialect.name == "sqlite":
             # Close the test's connections: a pooled SQLite connection that a test left with a
             # read unfinished keeps its snapshot, and would show later tests (and the worker

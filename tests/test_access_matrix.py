@@ -27,6 +27,7 @@ from escalate.models import (
     User,
 )
 from escalate.respond.views import ACTION_PAGES
+from escalate.services._records import add_to_outbox
 from tests import factories, partnership
 from tests.conftest import csrf_token_from, hidden_fields, sign_in
 from tests.test_headers import check_page
@@ -294,10 +295,7 @@ def world(app):
         for role, user in users.items():
             if user is None or role == Role.ADMIN:
                 continue  # an administrator is never told about a difference
-            note = Notification(
-                recipient=user, difference=seen, subject="About it", body="Text", created_at=NOW
-            )
-            db.session.add(note)
+            note = add_to_outbox(user.id, "About it", "Text", NOW, difference_id=seen.id)
             db.session.flush()
             own[role] = note.id
         someone_else = db.session.scalar(

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from escalate import messages, notify
 from escalate.config import ConfigError, load_config
 from escalate.extensions import db
-from escalate.models import Difference, Notification
+from escalate.models import Difference
+from escalate.services._records import add_to_outbox
 from tests.mailserver import MailServer
 from tests.test_delivery import (
     BASE_URL,
@@ -184,16 +185,7 @@ def test_no_kind_of_message_carries_family_narrative_to_an_address_that_is_not_s
                 kind, reference=reference, stage="Stage one", for_recipient=role, **FACTS
             )
             for person in (people.sw, people.gp):
-                db.session.add(
-                    Notification(
-                        recipient_id=person.id,
-                        difference_id=difference.id,
-                        subject=subject,
-                        body=body,
-                        created_at=NOW,
-                        next_attempt_at=NOW,
-                    )
-                )
+                add_to_outbox(person.id, subject, body, NOW, difference_id=difference.id)
         db.session.commit()
         db.session.remove()
     deliver(app, clock)

@@ -287,3 +287,46 @@ def test_nobody_is_asked_to_record_an_outcome_of_a_difference_anonymised_before_
         db.session.remove()
         with db.engine.begin() as connection:
             connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
+def test_each_inbox_is_tallied_from_the_messages_sent_before_0023(bare_app):
+    """0023 counts each person's messages and unread ones from those the demo partnership's
+    thirteen differences sent (one person's all read, one message of another's), as the
+    services keep them."""
+    from datetime import UTC, datetime
+
+    from escalate import demo as demo_data
+    from escalate import services
+    from escalate.models import InboxTally, Notification, User
+    from tests.conftest import _tallies_that_differ
+
+    def tallies():
+        found = db.session.scalars(sa.select(InboxTally))
+        return {t.user_id: (t.messages, t.unread) for t in found}
+
+    with bare_app.app_context():
+        upgrade()
+        now = datetime(2026, 11, 20, 10, tzinfo=UTC)
+        services.demo.seed_demo(demo_data.DEMO_PASSWORD, now)
+        first, second = db.session.scalars(
+            sa.select(User).join(InboxTally, InboxTally.user_id == User.id).limit(2)
+        )
+        services.inbox.mark_all_read(first, now)
+        message = db.session.scalar(
+            sa.select(Notification.id).where(Notification.recipient_id == second.id).limit(1)
+        )
+        services.inbox.open_notification(second, message, now)
+        first, second = first.id, second.id
+        kept = tallies()
+        db.session.remove()
+        downgrade(revision="0022")
+
+        upgrade()
+
+        assert tallies() == kept and _tallies_that_differ() == []
+        assert kept[first][1] == 0 < kept[first][0]
+        assert 0 < kept[second][1] == kept[second][0] - 1
+        assert len(kept) > 10
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))

@@ -13,7 +13,16 @@ import sqlalchemy as sa
 
 from escalate import queries, services
 from escalate.extensions import db
-from escalate.models import Difference, Event, EventKind, LearningNote, Role, State, User
+from escalate.models import (
+    Difference,
+    Event,
+    EventKind,
+    LearningNote,
+    Notification,
+    Role,
+    State,
+    User,
+)
 from tests import factories
 from tests.conftest import csrf_token_from, hidden_fields, persist
 
@@ -227,4 +236,26 @@ def test_a_conflict_found_by_an_automatic_flush_is_a_stale_difference(app, peopl
                 now=NOW,
             )
         assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 1
+        db.session.remove()
+
+
+def test_one_message_opened_in_twenty_tabs_at_once_is_counted_read_once(app, people, client_for):
+    raise_one(app, people)
+    raise_one(app, people)
+    with app.app_context():
+        message = db.session.scalar(
+            sa.select(Notification.id).where(Notification.recipient_id == people.sw.id).limit(1)
+        )
+        before = queries.inbox.counts(people.sw)
+        db.session.remove()
+    tabs = [client_for(people.sw) for _ in range(PEOPLE)]
+    attempts = [lambda tab=tab: lambda: tab.get(f"/inbox/{message}") for tab in tabs]
+
+    responses = all_at_once(attempts)
+
+    assert outcomes(responses) == {200: PEOPLE}
+    with app.app_context():
+        assert before.unread == 2
+        assert queries.inbox.counts(people.sw) == (before.messages, 1)
+        assert "Inbox (1 unread)" in tabs[0].get("/waiting").get_data(as_text=True)
         db.session.remove()

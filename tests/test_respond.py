@@ -11,6 +11,7 @@ from escalate.extensions import db
 from escalate.inbox import views as inbox_views
 from escalate.models import Agency, Difference, Event, Notification, State, User
 from escalate.respond import views as respond_views
+from escalate.services._records import add_to_outbox
 from tests import factories
 from tests.conftest import csrf_token_from, hidden_fields, revealed_under, submit
 
@@ -551,15 +552,14 @@ def test_the_inbox_pages_show_unread_messages_first_then_the_newest(
         difference_id = db.session.scalar(sa.select(Difference.id))
         made = {}
         for day, read in ((13, True), (14, False), (15, True), (16, False)):
-            message = Notification(
-                recipient_id=people.gp.id,
+            message = add_to_outbox(
+                people.gp.id,
+                f"Message of {day} November",
+                "Something happened.",
+                datetime(2026, 11, day, 9, 0, tzinfo=UTC),
                 difference_id=difference_id,
-                subject=f"Message of {day} November",
-                body="Something happened.",
-                created_at=datetime(2026, 11, day, 9, 0, tzinfo=UTC),
                 read_at=datetime(2026, 11, 17, 9, 0, tzinfo=UTC) if read else None,
             )
-            db.session.add(message)
             db.session.flush()
             made[day] = message.id
         db.session.commit()
@@ -608,15 +608,7 @@ def test_the_navigation_counts_a_long_unread_inbox_up_to_99_and_the_inbox_counts
     with app.app_context():
         difference_id = db.session.scalar(sa.select(Difference.id))
         for n in range(120):
-            db.session.add(
-                Notification(
-                    recipient_id=people.gp.id,
-                    difference_id=difference_id,
-                    subject=f"Message {n}",
-                    body="Something happened.",
-                    created_at=NOW,
-                )
-            )
+            add_to_outbox(people.gp.id, f"Message {n}", "Text.", NOW, difference_id=difference_id)
         db.session.commit()
         unread = db.session.scalar(
             sa.select(sa.func.count(Notification.id)).where(

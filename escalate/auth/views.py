@@ -34,7 +34,7 @@ def load_user(user_id: str) -> User | None:
     try:
         # With the agency every page names beside the person, the partnership's settings every
         # page reads, and the unread count the navigation shows: one query.
-        found = queries.setup.signed_in_person(int(user_id), presentation.UNREAD_COUNTED_UP_TO)
+        found = queries.setup.signed_in_person(int(user_id))
     except (TypeError, ValueError):
         return None
     if found is None:

@@ -13,12 +13,12 @@ INBOX_PER_PAGE = 25
 @bp.route("/inbox")
 @login_required
 def index():
-    unread = presentation.exact_unread_count()
+    counts = queries.inbox.counts(current_user)
     pages = queries.inbox.inbox_page(
-        current_user, presentation.page_number(), INBOX_PER_PAGE, unread
+        current_user, presentation.page_number(), INBOX_PER_PAGE, counts
     )
     return render_template(
-        "inbox/index.html", pages=pages, notifications=pages.items, unread=unread
+        "inbox/index.html", pages=pages, notifications=pages.items, unread=counts.unread
     )
 
 

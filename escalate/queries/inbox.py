@@ -1,10 +1,13 @@
 """A user's notifications. Never commits."""
 
+from typing import NamedTuple
+
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 
 from escalate.extensions import db
 from escalate.models import (
+    InboxTally,
     Notification,
     User,
 )
@@ -13,6 +16,28 @@ from escalate.queries.paging import page_of_counted
 # Every notification but the email with a set-password link: its link is not kept, and it is of
 # no use to someone signed in.
 IN_THE_INBOX = Notification.invitation_id.is_(None)
+
+
+class InboxCounts(NamedTuple):
+    messages: int
+    unread: int
+
+
+# How many messages a person's inbox holds, and how many are unread: their tally, kept by the
+# services as messages are written and read. (Every page's navigation reads the unread one with
+# the person signed in: queries.setup.signed_in_person.)
+_COUNTS = sa.select(InboxTally.messages, InboxTally.unread).where(
+    InboxTally.user_id == sa.bindparam("user_id")
+)
+
+
+def counts(user: User) -> InboxCounts:
+    row = db.session.execute(_COUNTS, {"user_id": user.id}).first()
+    return InboxCounts(row.messages, row.unread) if row else InboxCounts(0, 0)
+
+
+def unread_count(user: User) -> int:
+    return counts(user).unread
 
 
 def inbox(user: User) -> sa.Select:
@@ -29,13 +54,12 @@ def inbox(user: User) -> sa.Select:
     )
 
 
-def inbox_page(user: User, page: int, per_page: int, unread: int) -> Pagination:
-    """One page of the user's notifications, unread first, then newest first (``unread``: how
-    many are unread). The unread and the read are each a range of one index, newest first, and a
-    page takes its part of each: no sort over everything the person was ever sent."""
-    total = db.session.scalar(
-        sa.select(sa.func.count()).where(Notification.recipient_id == user.id, IN_THE_INBOX)
-    )
+def inbox_page(user: User, page: int, per_page: int, counts: InboxCounts) -> Pagination:
+    """One page of the user's notifications, unread first, then newest first (``counts``: how
+    many there are, and how many unread). The unread and the read are each a range of one index,
+    newest first, and a page takes its part of each: no sort over everything the person was ever
+    sent."""
+    unread = counts.unread
 
     def fetch(offset: int, limit: int) -> list[Notification]:
         from_unread = max(0, min(limit, unread - offset))
@@ -68,21 +92,4 @@ def inbox_page(user: User, page: int, per_page: int, unread: int) -> Pagination:
             )
         )
 
-    return page_of_counted(fetch, total, page, per_page)
-
-
-def unread_counted(recipient, at_most=None) -> sa.Select:
-    """How many unread messages ``recipient`` (an id, or a bound parameter) has; with
-    ``at_most``, counted no further than that."""
-    unread = sa.select(Notification.id).where(
-        Notification.recipient_id == recipient, Notification.read_at.is_(None), IN_THE_INBOX
-    )
-    if at_most is not None:
-        unread = unread.limit(at_most)
-    return sa.select(sa.func.count()).select_from(unread.subquery())
-
-
-def unread_count(user: User, *, at_most: int | None = None) -> int:
-    """The person's unread messages; with ``at_most``, counted no further than that, so that
-    what every page's navigation pays does not grow with a long-neglected inbox."""
-    return db.session.scalar(unread_counted(user.id, at_most))
+    return page_of_counted(fetch, counts.messages, page, per_page)

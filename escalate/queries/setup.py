@@ -18,6 +18,7 @@ from escalate.models import (
     AgencyStageContact,
     ClosureDay,
     Difference,
+    InboxTally,
     Invitation,
     LeadRule,
     Notification,
@@ -32,7 +33,6 @@ from escalate.models import (
     User,
 )
 from escalate.queries import conditions
-from escalate.queries import inbox as queries_inbox
 from escalate.workflow import OVERSIGHT_ROLES, FieldError, InvalidRequest, NotFound
 
 # Who may read what a change record says about differences: the partnership and auditors.
@@ -73,24 +73,19 @@ def partnership_settings() -> PartnershipSettings:
 # two-factor sign-in is for everyone, the footer's numbers) and the person's unread messages for
 # the navigation: one statement, built once, as every request asks it first.
 _SIGNED_IN = (
-    sa.select(
-        User,
-        PartnershipSettings,
-        queries_inbox.unread_counted(
-            sa.bindparam("user_id"), sa.bindparam("unread_up_to")
-        ).scalar_subquery(),
-    )
+    sa.select(User, PartnershipSettings, sa.func.coalesce(InboxTally.unread, 0))
     .select_from(User)
     .outerjoin(PartnershipSettings, PartnershipSettings.id == 1)
+    .outerjoin(InboxTally, InboxTally.user_id == User.id)
     .options(joinedload(User.agency))
     .where(User.id == sa.bindparam("user_id"))
 )
 
 
-def signed_in_person(user_id: int, unread_up_to: int) -> tuple[User, int] | None:
-    """The person signed in, and their unread messages counted no further than
-    ``unread_up_to``; the partnership's settings are held for the request."""
-    row = db.session.execute(_SIGNED_IN, {"user_id": user_id, "unread_up_to": unread_up_to}).first()
+def signed_in_person(user_id: int) -> tuple[User, int] | None:
+    """The person signed in, and how many unread messages they have; the partnership's
+    settings are held for the request."""
+    row = db.session.execute(_SIGNED_IN, {"user_id": user_id}).first()
     if row is None:
         return None
     if row[1] is not None and has_app_context():

@@ -28,6 +28,7 @@ from escalate.models import (
     Role,
     User,
 )
+from escalate.services import _tally
 from escalate.workflow import (
     NotAllowed,
     StaleDifference,
@@ -242,6 +243,7 @@ def add_to_outbox(recipient_id: int, subject: str, body: str, now, **links) -> N
         **links,
     )
     db.session.add(notification)
+    _tally.note(recipient_id, messages=1, unread=0 if links.get("read_at") else 1)
     return notification
 
 

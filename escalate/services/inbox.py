@@ -10,6 +10,7 @@ from escalate.models import (
     User,
 )
 from escalate.queries.inbox import IN_THE_INBOX
+from escalate.services import _tally
 from escalate.workflow import (
     NotFound,
 )
@@ -27,7 +28,13 @@ def open_notification(user: User, notification_id: int, now: datetime) -> Notifi
     if notification is None:
         raise NotFound("Notification not found.")
     if notification.read_at is None:
-        notification.read_at = now
+        # Read once, however many tabs open it at the same moment: only one of them counts it.
+        opened = db.session.execute(
+            sa.update(Notification)
+            .where(Notification.id == notification.id, Notification.read_at.is_(None))
+            .values(read_at=now)
+        )
+        _tally.note(user.id, unread=-opened.rowcount)
         db.session.commit()
     return notification
 
@@ -38,5 +45,6 @@ def mark_all_read(user: User, now: datetime) -> int:
         .where(Notification.recipient_id == user.id, Notification.read_at.is_(None), IN_THE_INBOX)
         .values(read_at=now)
     )
+    _tally.note(user.id, unread=-result.rowcount)
     db.session.commit()
     return result.rowcount

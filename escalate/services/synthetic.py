@@ -42,6 +42,7 @@ from escalate.models import (
     State,
     User,
 )
+from escalate.services import _tally
 from escalate.services import synthetic_parts as parts
 from escalate.services._records import commit_row_texts, seal_written_in_bulk
 from escalate.services.synthetic_people import (  # noqa: F401 (LOGINS, PASSWORD: make bench's)
@@ -113,6 +114,7 @@ def seed_bench(differences: int, now: datetime, *, people: int = 1_000, seed: in
         writer.flush()
     result.differences, result.events = writer.differences, writer.events
     result.notifications = writer.notifications
+    _tally.count_again()
     _reset_sequences()
     db.session.commit()
     _analyse()
