@@ -404,7 +404,7 @@ def _serve(request, app, database_url: str, app_key, applications=None):
     problems = []
     with app.app_context():
         db.session.remove()
-        if differ := _tallies_that_differ():
+        if not request.node.get_closest_marker("tampers") and (differ := _tallies_that_differ()):
             problems.append(f"its inbox tallies differ from the messages: {differ}")
         if db.engine.dialect.name == "sqlite":
             # Close the test's connections: a pooled SQLite connection that a test left with a

@@ -112,6 +112,7 @@ def test_an_altered_event_is_named_by_the_page_and_the_command(
     assert "History verified" in verification_on_page(client_for(people.chair), story["A"])
 
 
+@pytest.mark.tampers
 def test_every_altered_history_is_named(app, runner, story):
     # Who acted is changed on C's first event, with plain SQL; D's only event disappears.
     tamper(
@@ -136,6 +137,7 @@ def test_every_altered_history_is_named(app, runner, story):
     )
 
 
+@pytest.mark.tampers
 def test_a_missing_event_in_the_middle_is_found(app, people, client_for, runner, story):
     middle = event_id(app, story["C"], 4)
     tamper(app, sa.text("DELETE FROM notification WHERE event_id = :event"), event=middle)

@@ -26,6 +26,8 @@ from escalate.models import AccessEntry, Difference, Event, HistoryHead, State, 
 from tests import oversight_fixture as story_module
 from tests.oversight_fixture import NOW
 
+pytestmark = pytest.mark.tampers
+
 EVENT = Event.__table__
 DIFFERENCE = Difference.__table__
 SEALED = (

@@ -1574,6 +1574,7 @@ def test_an_event_altered_in_the_database_breaks_verification_at_that_event(cast
     assert "altered" in verification.reason
 
 
+@pytest.mark.tampers
 def test_an_event_removed_from_the_database_breaks_verification(cast):
     d = full_journey(cast)
     fourth = d.events[3]

@@ -7,12 +7,14 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from escalate import calendar, deadlines, history, learning, wording, workflow
 from escalate.extensions import db
 from escalate.models import (
+    Agency,
     Assignment,
+    Category,
     Difference,
     Event,
     EventKind,
@@ -254,11 +256,76 @@ def last_response(difference: Difference) -> dict | None:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class ListedStage:
+    name: str
+    deadline: datetime
+    working_hours: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """What a list shows of one difference, read as columns rather than loaded as an entity (a
+    page of entities and their stages and agencies costs several times as much to build): its
+    own fields, its agencies' names and its current stage."""
+
+    id: int
+    reference: str
+    category: Category
+    stage_level: int
+    urgent: bool
+    state: State
+    raising_agency_name: str
+    receiving_agency_name: str
+    current_stage: ListedStage | None
+
+
+_RAISING, _RECEIVING, _CURRENT = aliased(Agency), aliased(Agency), aliased(Stage)
+
+
+def listed(statement: sa.Select) -> sa.Select:
+    """``statement`` (which selects from ``Difference``) giving a ``Listed``'s columns."""
+    return (
+        statement.with_only_columns(
+            Difference.id,
+            Difference.reference,
+            Difference.category,
+            Difference.stage_level,
+            Difference.urgent,
+            Difference.state,
+            _RAISING.name,
+            _RECEIVING.name,
+            _CURRENT.name,
+            _CURRENT.deadline,
+            _CURRENT.working_hours,
+            maintain_column_froms=True,
+        )
+        .join(_RAISING, _RAISING.id == Difference.raising_agency_id)
+        .join(_RECEIVING, _RECEIVING.id == Difference.receiving_agency_id)
+        .outerjoin(
+            _CURRENT,
+            sa.and_(
+                _CURRENT.difference_id == Difference.id, _CURRENT.level == Difference.stage_level
+            ),
+        )
+    )
+
+
+def _as_listed(found) -> list[Listed]:
+    return [
+        Listed(
+            *row[:8],
+            current_stage=ListedStage(*row[8:]) if row[8] is not None else None,
+        )
+        for row in found
+    ]
+
+
 @dataclass(frozen=True)
 class DifferenceRow:
     """What a list shows of one difference: its current stage, and any deadline waiting."""
 
-    difference: Difference
+    difference: Listed
     stage_name: str
     deadline: datetime | None
     is_overdue: bool
@@ -268,29 +335,8 @@ class DifferenceRow:
     action_overdue: bool = False  # one of its agreed actions is overdue (queries.actions)
 
 
-# What each row of a list shows, loaded by the list's own query; not the long texts and their
-# seals, which no list shows (reading one of them from a list's row is an error, not a query).
-ROW_LOADS = (
-    joinedload(Difference.current_stage),
-    joinedload(Difference.raising_agency),
-    joinedload(Difference.receiving_agency),
-    *(
-        defer(column, raiseload=True)
-        for column in (
-            Difference.decision,
-            Difference.reasons,
-            Difference.desired_outcome,
-            Difference.informal_discussion,
-            Difference.protective_action,
-            Difference.text_seals,
-            Difference.erasures,
-        )
-    ),
-)
-
-
-def rows(differences, now: datetime, cal: WorkingCalendar) -> list[DifferenceRow]:
-    """The rows of a list of differences loaded with ROW_LOADS: no further query."""
+def rows(differences: list[Listed], now: datetime, cal: WorkingCalendar) -> list[DifferenceRow]:
+    """The rows of a list of differences: no further query."""
     made = []
     for difference in differences:
         stage = difference.current_stage
@@ -311,7 +357,7 @@ def rows(differences, now: datetime, cal: WorkingCalendar) -> list[DifferenceRow
 
 def _own(user: User, *, raised: bool) -> sa.Select:
     """``own_page``'s differences in its order: one index's range, read backwards."""
-    return (
+    return listed(
         sa.select(Difference)
         .join(Involvement, Involvement.difference_id == Difference.id)
         .where(Involvement.user_id == user.id, Involvement.raised == raised)
@@ -320,7 +366,6 @@ def _own(user: User, *, raised: bool) -> sa.Select:
             Involvement.raised_at.desc(),
             Involvement.difference_id.desc(),
         )
-        .options(*ROW_LOADS)
     )
 
 
@@ -335,7 +380,7 @@ def own_page(user: User, page: int, per_page: int, *, raised: bool) -> Paginatio
     )
     statement = _own(user, raised=raised)
     return page_of_counted(
-        lambda offset, limit: list(db.session.scalars(statement.offset(offset).limit(limit))),
+        lambda offset, limit: _as_listed(db.session.execute(statement.offset(offset).limit(limit))),
         total,
         page,
         per_page,
@@ -390,7 +435,7 @@ def waiting_for(user: User) -> sa.Select:
     Responders: an open stage assigned to them awaits their response. The raising side (raiser
     or the stage's lead): a response awaits their acceptance or escalation.
     """
-    return _waiting(user, Difference).options(*ROW_LOADS)
+    return _waiting(user, Difference)
 
 
 def waiting_page(user: User, page: int, per_page: int) -> Pagination:
@@ -398,15 +443,13 @@ def waiting_page(user: User, page: int, per_page: int) -> Pagination:
     in order, and counted in Python; the page's rows are then read by id."""
     ids = list(db.session.scalars(_waiting(user, Difference.id)))
 
-    def fetch(offset: int, limit: int) -> list[Difference]:
+    def fetch(offset: int, limit: int) -> list[Listed]:
         chosen = ids[offset : offset + limit]
-        found = {
-            d.id: d
-            for d in db.session.scalars(
-                sa.select(Difference).where(Difference.id.in_(chosen)).options(*ROW_LOADS)
-            )
-        }
-        return [found[i] for i in chosen]
+        found = _as_listed(
+            db.session.execute(listed(sa.select(Difference).where(Difference.id.in_(chosen))))
+        )
+        by_id = {d.id: d for d in found}
+        return [by_id[i] for i in chosen]
 
     return page_of_counted(fetch, len(ids), page, per_page)
 
