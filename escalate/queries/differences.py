@@ -355,41 +355,57 @@ def rows(differences: list[Listed], now: datetime, cal: WorkingCalendar) -> list
     return made
 
 
-def _own(user: User, *, raised: bool) -> sa.Select:
+# The lists below are built once, with the person (and the page) as bound parameters: what a
+# request then pays is the query, not building it.
+_PERSON = sa.bindparam("person")
+
+
+def _own(raised: bool) -> sa.Select:
     """``own_page``'s differences in its order: one index's range, read backwards."""
-    return listed(
-        sa.select(Difference)
-        .join(Involvement, Involvement.difference_id == Difference.id)
-        .where(Involvement.user_id == user.id, Involvement.raised == raised)
-        .order_by(
-            Involvement.is_open.desc(),
-            Involvement.raised_at.desc(),
-            Involvement.difference_id.desc(),
+    return (
+        listed(
+            sa.select(Difference)
+            .join(Involvement, Involvement.difference_id == Difference.id)
+            .where(Involvement.user_id == _PERSON, Involvement.raised == raised)
+            .order_by(
+                Involvement.is_open.desc(),
+                Involvement.raised_at.desc(),
+                Involvement.difference_id.desc(),
+            )
         )
+        .offset(sa.bindparam("offset"))
+        .limit(sa.bindparam("limit"))
     )
+
+
+_OWN = {raised: _own(raised) for raised in (True, False)}
+_OWN_COUNTED = {
+    raised: sa.select(sa.func.count()).where(
+        Involvement.user_id == _PERSON, Involvement.raised == raised
+    )
+    for raised in (True, False)
+}
 
 
 def own_page(user: User, page: int, per_page: int, *, raised: bool) -> Pagination:
     """A page of *Your differences*: the differences the user raised, or (not ``raised``) was
     named in, or assigned or reassigned to at any stage, open first, then closed, most recently
     raised first. Counted from the index alone; the page's rows read with LIMIT."""
-    total = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            Involvement.user_id == user.id, Involvement.raised == raised
-        )
-    )
-    statement = _own(user, raised=raised)
+    total = db.session.scalar(_OWN_COUNTED[raised], {"person": user.id})
     return page_of_counted(
-        lambda offset, limit: _as_listed(db.session.execute(statement.offset(offset).limit(limit))),
+        lambda offset, limit: _as_listed(
+            db.session.execute(_OWN[raised], {"person": user.id, "offset": offset, "limit": limit})
+        ),
         total,
         page,
         per_page,
     )
 
 
-def _waiting(user: User, what) -> sa.Select:
+def _waiting(person, what) -> sa.Select:
     """Starts from the person's own open differences (raised or not: both ranges of the index),
-    so what it reads follows their open work, not the partnership's."""
+    so what it reads follows their open work, not the partnership's. ``person``: their id, or
+    a bound parameter."""
     current = sa.orm.aliased(Stage)
 
     def party(side: Side):
@@ -397,7 +413,7 @@ def _waiting(user: User, what) -> sa.Select:
             sa.select(Assignment.id)
             .where(
                 Assignment.stage_id == current.id,
-                Assignment.user_id == user.id,
+                Assignment.user_id == person,
                 Assignment.active.is_(True),
                 Assignment.side == side,
             )
@@ -407,7 +423,7 @@ def _waiting(user: User, what) -> sa.Select:
     responding = sa.and_(Difference.state == State.AWAITING_RESPONSE, party(Side.RESPONDER))
     deciding = sa.and_(
         Difference.state == State.AWAITING_RAISER,
-        sa.or_(Difference.raiser_id == user.id, party(Side.LEAD)),
+        sa.or_(Difference.raiser_id == person, party(Side.LEAD)),
     )
     return (
         sa.select(what)
@@ -420,7 +436,7 @@ def _waiting(user: User, what) -> sa.Select:
             ),
         )
         .where(
-            Involvement.user_id == user.id,
+            Involvement.user_id == person,
             Involvement.raised.in_((False, True)),
             Involvement.is_open == sa.true(),
             sa.or_(responding, deciding),
@@ -429,26 +445,29 @@ def _waiting(user: User, what) -> sa.Select:
     )
 
 
+_WAITING_IDS = _waiting(_PERSON, Difference.id)
+_LISTED_BY_ID = listed(
+    sa.select(Difference).where(Difference.id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+
 def waiting_for(user: User) -> sa.Select:
     """Differences waiting for this user to act, soonest deadline first.
 
     Responders: an open stage assigned to them awaits their response. The raising side (raiser
     or the stage's lead): a response awaits their acceptance or escalation.
     """
-    return _waiting(user, Difference)
+    return _waiting(user.id, Difference)
 
 
 def waiting_page(user: User, page: int, per_page: int) -> Pagination:
     """A page of ``waiting_for``. What waits for one person is short, so its ids are found once,
     in order, and counted in Python; the page's rows are then read by id."""
-    ids = list(db.session.scalars(_waiting(user, Difference.id)))
+    ids = list(db.session.scalars(_WAITING_IDS, {"person": user.id}))
 
     def fetch(offset: int, limit: int) -> list[Listed]:
         chosen = ids[offset : offset + limit]
-        found = _as_listed(
-            db.session.execute(listed(sa.select(Difference).where(Difference.id.in_(chosen))))
-        )
-        by_id = {d.id: d for d in found}
+        by_id = {d.id: d for d in _as_listed(db.session.execute(_LISTED_BY_ID, {"ids": chosen}))}
         return [by_id[i] for i in chosen]
 
     return page_of_counted(fetch, len(ids), page, per_page)
