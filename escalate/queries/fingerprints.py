@@ -2,6 +2,7 @@
 same in every session), a difference's row's digest, and the fingerprint of every event up to a
 position that a checkpoint keeps. Never commits."""
 
+import functools
 import hashlib
 
 import sqlalchemy as sa
@@ -38,8 +39,10 @@ def as_stored(columns, dialect: str):
     return text
 
 
+@functools.cache
 def difference_text(dialect: str):
-    """A difference's row as stored, as one text: what its latest event's digest covers."""
+    """A difference's row as stored, as one text: what its latest event's digest covers (built
+    once for each kind of database)."""
     return as_stored(DIFFERENCE_COLUMNS, dialect)
 
 

@@ -6,6 +6,7 @@ for byte, the ones the checkpoint fingerprinted (one fast read, no seal recomput
 events after it are verified seal by seal. ``full=True`` verifies every seal from the start.
 """
 
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,29 +112,35 @@ def log_problems(keys: KeyRing | None = None, path: str | None = None) -> list[R
     return problems
 
 
+def _ends() -> sa.Select:
+    last = sa.select(sa.func.max(Event.position)).scalar_subquery()
+    after = sa.bindparam("after")
+
+    def seal_at(position):
+        return sa.select(Event.seal).where(Event.position == position).scalar_subquery()
+
+    return sa.select(
+        sa.select(HistoryHead.position).scalar_subquery().label("position"),
+        sa.select(HistoryHead.seal).scalar_subquery().label("seal"),
+        sa.select(sa.func.count(Event.id))
+        .where(Event.position > after)
+        .scalar_subquery()
+        .label("events"),
+        last.label("last"),
+        seal_at(last).label("last_seal"),
+        seal_at(after).label("seal_after"),
+    )
+
+
+_ENDS = _ends()
+
+
 def ends(after: int = 0):
     """Where the record ends, read in one statement so that it is one moment's view (an event
     and the head's move are committed together): the head's position and seal, how many events
     there are after position ``after``, the last one's position and seal, and the seal of the
     event at ``after`` (the last checkpoint's position, when there is one)."""
-    last = sa.select(sa.func.max(Event.position)).scalar_subquery()
-
-    def seal_at(position):
-        return sa.select(Event.seal).where(Event.position == position).scalar_subquery()
-
-    return db.session.execute(
-        sa.select(
-            sa.select(HistoryHead.position).scalar_subquery().label("position"),
-            sa.select(HistoryHead.seal).scalar_subquery().label("seal"),
-            sa.select(sa.func.count(Event.id))
-            .where(Event.position > after)
-            .scalar_subquery()
-            .label("events"),
-            last.label("last"),
-            seal_at(last).label("last_seal"),
-            seal_at(after).label("seal_after"),
-        )
-    ).one()
+    return db.session.execute(_ENDS, {"after": after}).one()
 
 
 def events_up_to(checkpoint: Checkpoint | None) -> int:
@@ -157,24 +164,32 @@ def events_up_to(checkpoint: Checkpoint | None) -> int:
 # --- One difference: the badge on its page ----------------------------------------------------
 
 
-def verify_difference(difference: Difference) -> Verification:
-    """Its events against their seals and each other, its row against its latest event, their
-    places in the partnership's record, and the record against its head and last checkpoint."""
-    keys = keyring()
-    connection = db.session.connection()
-    # The events and the row in one statement: an action committed meanwhile changes both.
-    rows = connection.execute(
+@functools.cache
+def _events_and_row(dialect: str) -> sa.Select:
+    """A difference's events and its row in one statement (an action committed meanwhile
+    changes both), built once for each kind of database."""
+    return (
         sa.select(
             *_EVENT_COLUMNS,
             Event.texts,
-            difference_text(connection.dialect.name).label("row"),
+            difference_text(dialect).label("row"),
             *_ROW_TEXTS,
             Difference.text_seals.label("row_text_seals"),
             Difference.erasures,
         )
         .join(Difference, Difference.id == Event.difference_id)
-        .where(Event.difference_id == difference.id)
+        .where(Event.difference_id == sa.bindparam("difference"))
         .order_by(Event.sequence)
+    )
+
+
+def verify_difference(difference: Difference) -> Verification:
+    """Its events against their seals and each other, its row against its latest event, their
+    places in the partnership's record, and the record against its head and last checkpoint."""
+    keys = keyring()
+    connection = db.session.connection()
+    rows = connection.execute(
+        _events_and_row(connection.dialect.name), {"difference": difference.id}
     ).all()
     if rows:
         last = rows[-1]
@@ -201,17 +216,17 @@ def verify_difference(difference: Difference) -> Verification:
     return history.VERIFIED
 
 
+_NEIGHBOURS = sa.select(Event.position, Event.seal, Event.preceding_seal).where(
+    Event.position.in_(sa.bindparam("positions", expanding=True))
+)
+
+
 def _around(events, record) -> list[RecordProblem]:
     """Each event's neighbours in the whole record are the ones it was sealed between."""
     positions = {e.position for e in events}
     wanted = {p - 1 for p in positions} | {p + 1 for p in positions}
     neighbours = {
-        row.position: row
-        for row in db.session.execute(
-            sa.select(Event.position, Event.seal, Event.preceding_seal).where(
-                Event.position.in_(wanted)
-            )
-        )
+        row.position: row for row in db.session.execute(_NEIGHBOURS, {"positions": list(wanted)})
     }
     problems = []
     for event in events:
