@@ -61,22 +61,25 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
 SECTIONS = {"oversight.dashboard": {"oversight.dashboard", "oversight.dashboard_section"}}
 
 
-def hold_unread_count(count: int) -> None:
+def hold_unread_count(person_id: int, count: int) -> None:
     """The unread count read with the person signed in, for the navigation: held until the
-    request commits anything (a message opened, or sent to the person), then read again."""
-    g.unread_count = count
+    request commits a change to it (a message opened, or sent to the person)."""
+    g.unread_count = (person_id, count)
 
 
-def forget_unread_count(_session=None) -> None:
-    if has_app_context():
-        g.pop("unread_count", None)
+def forget_unread_count(session) -> None:
+    from escalate.services import _tally
+
+    held = g.get("unread_count") if has_app_context() else None
+    if held is not None and held[0] in _tally.changed(session):
+        g.pop("unread_count")
 
 
 def unread_count() -> int:
     """The signed-in person's unread messages as the navigation shows them."""
     if "unread_count" not in g:
-        g.unread_count = queries.inbox.unread_count(current_user)
-    return g.unread_count
+        hold_unread_count(current_user.id, queries.inbox.unread_count(current_user))
+    return g.unread_count[1]
 
 
 def home_for(user) -> str:

@@ -60,7 +60,7 @@ def load_user(user_id: str) -> User | None:
         return None
     if sessions.seen(session, now):
         session[sessions.SEEN_AT] = int(now.timestamp())
-    presentation.hold_unread_count(unread)
+    presentation.hold_unread_count(user.id, unread)
     return user
 
 

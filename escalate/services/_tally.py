@@ -15,6 +15,7 @@ from escalate.models import InboxTally, Notification
 from escalate.queries.inbox import IN_THE_INBOX
 
 PENDING = "escalate_inbox_tally"
+TALLIED = "escalate_inbox_tallied"  # whose tallies the last commit changed, until it ends
 
 
 def note(recipient_id: int, *, messages: int = 0, unread: int = 0) -> None:
@@ -46,6 +47,7 @@ def _write(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
+    session.info[TALLIED] = frozenset(pending)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     for user_id in sorted(pending):
         messages, unread = pending[user_id]
@@ -63,9 +65,15 @@ def _write(session: Session) -> None:
             )
 
 
+def changed(session: Session) -> frozenset:
+    """Whose tallies the commit now ending changed (read after it commits)."""
+    return session.info.get(TALLIED, frozenset())
+
+
 def _forget(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(PENDING, None)
+        session.info.pop(TALLIED, None)
 
 
 for _event, _listener in (("before_commit", _write), ("after_transaction_end", _forget)):
