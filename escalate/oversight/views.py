@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from escalate import calendar, presentation, queries, services, wording
 from escalate import learning as learning_rules
@@ -212,7 +213,7 @@ def report():
     )
     figures = (
         queries.figures.cached(
-            "report", lambda: queries.figures.report(period), presentation.now(), period
+            "report", lambda: _with_html(queries.figures.report(period)), presentation.now(), period
         )
         if period
         else None
@@ -220,7 +221,17 @@ def report():
     return _report_page(form, period, figures)
 
 
-def _report_page(form, period, figures, impact_form=None, status=200):
+def _with_html(figures) -> tuple:
+    """The report's figures, and their part of the page rendered once, to keep with them."""
+    html = render_template(
+        "oversight/_report_figures.html", r=figures, charts=charts.for_report(figures)
+    )
+    return figures, Markup(html)  # noqa: S704 (what an autoescaping template rendered)
+
+
+def _report_page(form, period, kept, impact_form=None, status=200):
+    """The report page: ``kept`` is the period's figures and their rendered part (_with_html)."""
+    figures, figures_html = kept if kept else (None, "")
     csv_args = {"from": period.first.isoformat(), "to": period.last.isoformat()} if period else {}
     follow = queries.report_sections.sections(period, presentation.now()) if period else None
     if impact_form is None and period and learning_rules.may_write(current_user.role):
@@ -229,9 +240,9 @@ def _report_page(form, period, figures, impact_form=None, status=200):
         "oversight/report.html",
         form=form,
         r=figures,
+        figures_html=figures_html,
         follow=follow,
         impact_form=impact_form,
-        charts=charts.for_report(figures) if figures else {},
         recorded=queries.chronology.kept_shares(presentation.now(), period) if period else None,
         csv_url=url_for("oversight.report_csv", **csv_args) if period else None,
         impact_url=url_for("oversight.report_impact", **csv_args) if period else None,
@@ -274,8 +285,7 @@ def report_impact():
                 + "#impact"
             )
     form = ReportForm(data={"start": period.first, "end": period.last})
-    figures = queries.figures.report(period)
-    return _report_page(form, period, figures, impact_form)
+    return _report_page(form, period, _with_html(queries.figures.report(period)), impact_form)
 
 
 @bp.route("/report.csv")
