@@ -247,6 +247,15 @@ def checkpoint(full, email):
     click.echo(f"History: {report}.")
 
 
+@escalate_group.command("count-inboxes")
+@with_appcontext
+def count_inboxes():
+    """Count every person's inbox (messages, unread) again from the messages themselves: after a
+    database was restored, or rows were changed by hand. Safe to run at any time."""
+    people = services.inbox.count_every_inbox()
+    click.echo(f"Inboxes counted again: {plural(people, 'person has', 'people have')} messages.")
+
+
 @escalate_group.command("reseal-history")
 @click.option("--reason", required=True, help="Why, for the checkpoint log (a new key, say).")
 @with_appcontext

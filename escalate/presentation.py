@@ -68,16 +68,17 @@ def hold_unread_count(person_id: int, count: int) -> None:
 
 
 def forget_unread_count(session) -> None:
-    from escalate.services import _tally
+    from escalate import services
 
     held = g.get("unread_count") if has_app_context() else None
-    if held is not None and held[0] in _tally.changed(session):
+    if held is not None and held[0] in services.inbox.tallies_changed(session):
         g.pop("unread_count")
 
 
 def unread_count() -> int:
     """The signed-in person's unread messages as the navigation shows them."""
-    if "unread_count" not in g:
+    held = g.get("unread_count")
+    if held is None or held[0] != current_user.id:
         hold_unread_count(current_user.id, queries.inbox.unread_count(current_user))
     return g.unread_count[1]
 

@@ -267,3 +267,37 @@ def test_the_demo_is_overdue_only_where_intended_whenever_it_is_loaded(ctx, now)
     assert created["differences"] == len(demo.SCENARIOS)
     db.session.expire_all()
     _assert_demo_differences(now)
+
+
+def test_count_inboxes_mends_tallies_that_rows_changed_by_hand_put_wrong(app, runner):
+    """Messages deleted and marked read with SQL, behind escalate's back (a restore, a hand-made
+    fix): the navigation and the inbox go by the tallies until `count-inboxes` counts them
+    again from the messages."""
+    from tests.conftest import _tallies_that_differ
+
+    assert runner.invoke(args=["escalate", "seed-demo"]).exit_code == 0
+    with app.app_context():
+        someone, other = db.session.execute(
+            sa.text("SELECT user_id FROM inbox_tally ORDER BY user_id LIMIT 2")
+        ).scalars()
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE notification SET read_at = created_at WHERE recipient_id = :u"),
+                {"u": someone},
+            )
+            connection.execute(
+                sa.text("DELETE FROM notification WHERE recipient_id = :u"), {"u": other}
+            )
+        differ = _tallies_that_differ()
+        assert {person for person, _, _ in differ} == {someone, other}
+        db.session.remove()
+
+    result = runner.invoke(args=["escalate", "count-inboxes"])
+
+    assert result.exit_code == 0, result.output
+    assert "Inboxes counted again: " in result.output and "people have messages." in result.output
+    with app.app_context():
+        assert _tallies_that_differ() == []
+        user = db.session.get(User, someone)
+        assert queries.inbox.counts(user).unread == 0 and queries.inbox.counts(user).messages > 0
+        db.session.remove()

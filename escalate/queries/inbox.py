@@ -33,7 +33,7 @@ _COUNTS = sa.select(InboxTally.messages, InboxTally.unread).where(
 
 def counts(user: User) -> InboxCounts:
     row = db.session.execute(_COUNTS, {"user_id": user.id}).first()
-    return InboxCounts(row.messages, row.unread) if row else InboxCounts(0, 0)
+    return InboxCounts(max(0, row.messages), max(0, row.unread)) if row else InboxCounts(0, 0)
 
 
 def unread_count(user: User) -> int:

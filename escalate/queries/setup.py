@@ -90,7 +90,7 @@ def signed_in_person(user_id: int) -> tuple[User, int] | None:
         return None
     if row[1] is not None and has_app_context():
         g.partnership_settings = row[1]  # held for the request: partnership_settings() reads it
-    return row[0], row[2]
+    return row[0], max(0, row[2])
 
 
 def policy_stages() -> list[PolicyStage]:

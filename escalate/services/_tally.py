@@ -3,7 +3,11 @@
 A change is noted as the message is written or read, in the caller's transaction, and the tallies
 are written when it commits, one statement a person, in the order of their ids: two transactions
 that tell the same people never wait on each other in opposite orders. A transaction rolled back
-leaves them as they were.
+leaves them as they were. Notes belong to the outermost transaction (escalate takes no
+savepoints): they are written when it commits, never when a savepoint is released.
+
+`flask escalate count-inboxes` counts every tally again from the messages (after a database was
+restored, or rows were changed by hand).
 """
 
 import sqlalchemy as sa
@@ -27,7 +31,8 @@ def note(recipient_id: int, *, messages: int = 0, unread: int = 0) -> None:
 
 def count_again() -> None:
     """Every tally counted from the messages themselves, in the caller's transaction: for
-    messages written in bulk, not one by one (the synthetic partnership)."""
+    messages written in bulk, not one by one (the synthetic partnership), and to mend tallies
+    after rows were changed behind escalate's back."""
     db.session.execute(sa.delete(InboxTally))
     db.session.execute(
         sa.insert(InboxTally).from_select(
@@ -44,6 +49,8 @@ def count_again() -> None:
 
 
 def _write(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outermost transaction writes them
     pending = session.info.pop(PENDING, None)
     if not pending:
         return

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from escalate.extensions import db
 from escalate.models import (
+    InboxTally,
     Notification,
     User,
 )
@@ -48,3 +49,16 @@ def mark_all_read(user: User, now: datetime) -> int:
     _tally.note(user.id, unread=-result.rowcount)
     db.session.commit()
     return result.rowcount
+
+
+def tallies_changed(session) -> frozenset:
+    """Whose inbox tallies the commit now ending changed (read in an ``after_commit``)."""
+    return _tally.changed(session)
+
+
+def count_every_inbox() -> int:
+    """Count every person's inbox again from their messages and commit; how many people have
+    messages."""
+    _tally.count_again()
+    db.session.commit()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(InboxTally))
