@@ -355,6 +355,7 @@ COMMANDS = {
     "sweep": st.sampled_from([[], ["--dry-run"], ["--dry-run", "extra"]]),
     "seed-demo": st.sampled_from([["unexpected"]]),  # its run is tested in tests/test_cli.py
     "checkpoint": st.lists(st.sampled_from(["--full", "--email", "extra"]), max_size=3),
+    "count-inboxes": st.one_of(st.just([]), ARG.map(lambda value: [value])),
     "reseal-history": st.one_of(
         st.just([]), ARG.map(lambda value: ["--reason", value])
     ),
