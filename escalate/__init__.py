@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from escalate import workflow
+from escalate import templating, workflow
 from escalate.config import load_config, url_settings
 from escalate.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -36,6 +36,7 @@ class UploadsInMemory(Request):
 
 class Escalate(Flask):
     request_class = UploadsInMemory
+    jinja_environment = templating.Environment  # the GOV.UK components, remembered
 
 
 def create_app(config: dict | None = None) -> Flask:
