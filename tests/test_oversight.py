@@ -24,8 +24,10 @@ from escalate.models import (
     EventKind,
     LearningNote,
     Notification,
+    User,
 )
 from escalate.oversight import views as oversight_views
+from tests import factories
 from tests import oversight_fixture as story_module
 from tests.conftest import ACCESS_LOG, kept, set_up_two_factor, sign_in, submit
 from tests.oversight_fixture import NOTE_A, NOTE_C, NOW, tables
@@ -201,6 +203,29 @@ def test_an_empty_partnership_has_a_dashboard_too(people, client_for):
     html = dashboard(client_for(people.auditor))
     assert text_of(html, "figure-open") == "0"
     assert "No difference was resolved." in html
+
+
+def test_each_reader_sees_the_dashboard_counted_again_once_a_difference_is_raised(
+    app, people, client_for
+):
+    # Each section is rendered once from the figures and kept with them: another reader gets
+    # the same sections, and the next difference raised counts in every section at once.
+    def sections(html: str) -> str:
+        return "".join(
+            part.split("</main>")[0] for part in html.split('aria-label="Dashboard sections"')[1:]
+        )
+
+    chair, auditor = client_for(people.chair), client_for(people.auditor)
+    before = dashboard(chair)
+    assert sections(dashboard(auditor)) == sections(before)
+    assert text_of(before, "figure-open") == "0"
+    with app.app_context():
+        gp, sw = db.session.get(User, people.gp.id), db.session.get(User, people.sw.id)
+        services.differences.raise_difference(gp, factories.new_difference(sw.agency), NOW)
+        db.session.remove()
+    after = dashboard(auditor)
+    assert text_of(after, "figure-open") == "1"
+    assert sections(dashboard(chair)) == sections(after) != sections(before)
 
 
 # --- The unresolved list ------------------------------------------------------------------------

@@ -65,22 +65,47 @@ def dashboard_section(section):
 
 def _dashboard_page(section: str):
     """One section of the dashboard: every section reads the same (cached) figures, so each
-    page costs what the whole dashboard did, and no more."""
+    page costs what the whole dashboard did, and no more. A section made of the figures alone
+    is rendered once and kept with them; the agencies' section also reads what changes
+    without them (agreed actions, recorded shares), so it is rendered each time."""
     presentation.log_access(AccessKind.VIEWED_REPORT, "The dashboard")
     now = presentation.now()
-    figures = queries.figures.cached("dashboard", lambda: queries.figures.dashboard(now), now)
+    kept = queries.kept.cached("dashboard", lambda: _KeptDashboard(now), now)
+    html = kept.sections.get(section)
+    if html is None:
+        html = _dashboard_section(section, kept, now)
+        if section != "agencies":
+            kept.sections[section] = html
     return render_template(
         "oversight/dashboard.html",
-        d=figures,
-        charts=charts.for_dashboard(figures),
-        now=now,
+        section_html=html,
         section=section,
         sections=wording.DASHBOARD_SECTIONS,
-        agreed_actions=queries.actions.dashboard(now, queries.setup.working_calendar())
-        if section == "agencies"
-        else None,
-        recorded=queries.chronology.kept_shares(now) if section == "agencies" else None,
     )
+
+
+class _KeptDashboard:
+    """The dashboard's figures as computed at ``at``, and the sections rendered from them."""
+
+    def __init__(self, at):
+        self.at = at
+        self.figures = queries.figures.dashboard(at)
+        self.sections: dict[str, Markup] = {}
+
+
+def _dashboard_section(section: str, kept: _KeptDashboard, now) -> Markup:
+    agencies = section == "agencies"
+    html = render_template(
+        f"oversight/dashboard/{section}.html",
+        d=kept.figures,
+        charts=charts.for_dashboard(kept.figures),
+        now=kept.at,
+        agreed_actions=queries.actions.dashboard(now, queries.setup.working_calendar())
+        if agencies
+        else None,
+        recorded=queries.chronology.kept_shares(now) if agencies else None,
+    )
+    return Markup(html)  # noqa: S704 (what an autoescaping template rendered)
 
 
 def _list_choices():
@@ -212,7 +237,7 @@ def report():
         f"The report for {period.label}" if period else "The report page (no period chosen)",
     )
     figures = (
-        queries.figures.cached(
+        queries.kept.cached(
             "report", lambda: _with_html(queries.figures.report(period)), presentation.now(), period
         )
         if period

@@ -13,6 +13,7 @@ from escalate.queries import (  # noqa: F401
     fingerprints,
     histories,
     inbox,
+    kept,
     learning,
     meetings,
     paging,

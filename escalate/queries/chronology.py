@@ -25,7 +25,7 @@ from escalate.models import (
     Role,
     User,
 )
-from escalate.queries import differences, figures
+from escalate.queries import differences, kept
 from escalate.queries.paging import page_of_counted
 from escalate.queries.spreadsheets import csv_line
 from escalate.workflow import OVERSIGHT_ROLES, NotFound
@@ -258,9 +258,9 @@ def shares(period: Period | None = None) -> list[AgencyShare]:
 
 
 def kept_shares(now: datetime, period: Period | None = None) -> list[AgencyShare]:
-    """``shares``, kept with the dashboard's and report's figures (``figures.cached``): they
+    """``shares``, kept with the dashboard's and report's figures (``kept.cached``): they
     read every entry of the period, so the pages read them once in the worker's interval."""
-    return figures.cached("recorded", lambda: shares(period), now, period)
+    return kept.cached("recorded", lambda: shares(period), now, period)
 
 
 SECTION = "Outcomes recorded on agencies' own systems"

@@ -2,7 +2,6 @@
 Never commits.
 """
 
-
 import csv
 import io
 from collections.abc import Iterator
@@ -10,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import aliased
 
 from escalate import calendar, wording
@@ -18,12 +16,10 @@ from escalate.calendar import Period, quarter_label, quarters_up_to
 from escalate.extensions import db
 from escalate.models import (
     AGENCY_ROLES,
-    AdminChange,
     Agency,
     Category,
     Difference,
     EmailStatus,
-    Event,
     LearningNote,
     Notification,
     PolicyStage,
@@ -482,34 +478,6 @@ def dashboard(now: datetime) -> Dashboard:
         latest_failures=latest,
         recurring=recurring_themes(counted=counted),
     )
-
-
-def _fingerprint() -> tuple:
-    """What changes whenever a figure could, in one look at the newest row of each table the
-    figures come from: every action on a difference writes an event, every message and failed
-    email a notification (and is counted), every change to the set-up a record of changes."""
-    newest = [
-        sa.select(sa.func.max(model.id)).scalar_subquery()
-        for model in (Difference, Event, Notification, AdminChange, LearningNote)
-    ]
-    failed = (
-        sa.select(sa.func.count())
-        .where(Notification.email_status == EmailStatus.FAILED)
-        .scalar_subquery()
-    )
-    return tuple(db.session.execute(sa.select(*newest, failed)).one())
-
-
-def cached(name: str, compute, now: datetime, *key):
-    """``compute()``, kept by the application while nothing it counts has changed and for at
-    most the worker's interval (figures that depend on the clock, like overdue, are never
-    staler than that). A busy dashboard then costs one small query instead of every scan."""
-    store = current_app.extensions.setdefault("escalate_figures", {})
-    interval = current_app.config.get("WORKER_INTERVAL", 15)
-    fingerprint = (name, *key, _fingerprint(), int(now.timestamp() // interval))
-    if store.get(name, (None,))[0] != fingerprint:
-        store[name] = (fingerprint, compute())
-    return store[name][1]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from escalate.models import (
     User,
 )
 from escalate.queries import chronology as agency_records
-from escalate.queries import figures
+from escalate.queries import figures, kept
 from escalate.queries.spreadsheets import csv_line
 
 
@@ -136,8 +136,8 @@ def timeliness_by_agency(period: Period, now: datetime) -> list[AgencyTimeliness
         .group_by(Agency.id, Agency.name)
     ).all()
     counts: dict[str, list[int]] = {}
-    for name, due_count, kept in responses:
-        counts.setdefault(name, [0, 0, 0, 0])[:2] = [int(due_count), int(kept)]
+    for name, due_count, kept_count in responses:
+        counts.setdefault(name, [0, 0, 0, 0])[:2] = [int(due_count), int(kept_count)]
     for name, asked, agreed in extensions:
         counts.setdefault(name, [0, 0, 0, 0])[2:] = [int(asked), int(agreed)]
     return [
@@ -173,9 +173,9 @@ class FollowThrough:
 def sections(period: Period, now: datetime) -> FollowThrough:
     """The report's follow-through. The notes and the timeliness read every stage and request
     for more time due in the period, so they are kept as the report's figures are
-    (``figures.cached``); the impact is one row, read each time."""
+    (``kept.cached``); the impact is one row, read each time."""
     today = calendar.to_local(now).date()
-    notes, timeliness = figures.cached(
+    notes, timeliness = kept.cached(
         "report_follow_through",
         lambda: (period_notes(period, today), timeliness_by_agency(period, now)),
         now,
