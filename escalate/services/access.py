@@ -13,18 +13,31 @@ from escalate.models import AccessEntry, AccessHead, AccessKind, User
 MAX_WHAT = 300
 
 
+# Built once: every view of a difference, a report or a list runs them.
+_TAKE_PLACE = (
+    sa.update(AccessHead)
+    .where(AccessHead.id == 1)
+    .values(position=AccessHead.position + 1)
+    .returning(AccessHead.position, AccessHead.seal)
+    .execution_options(synchronize_session=False)
+)
+_SEAL_HEAD = (
+    sa.update(AccessHead)
+    .where(AccessHead.id == 1)
+    .values(seal=sa.bindparam("entry_seal"))
+    .execution_options(synchronize_session=False)
+)
+_WRITE_ENTRY = sa.insert(AccessEntry.__table__)
+_ENTRY_COLUMNS = tuple(c.name for c in AccessEntry.__table__.columns if c.name != "id")
+
+
 def record(
     user: User, kind: AccessKind, now: datetime, *, difference_id: int | None = None, what: str
-) -> AccessEntry:
+) -> None:
     """Log one access and commit it: the entry takes the next place in the log, sealed after
-    the entry before it (the head row stays locked until the commit, so one at a time)."""
-    taken = db.session.execute(
-        sa.update(AccessHead)
-        .where(AccessHead.id == 1)
-        .values(position=AccessHead.position + 1)
-        .returning(AccessHead.position, AccessHead.seal)
-        .execution_options(synchronize_session=False)
-    ).first()
+    the entry before it (the head row stays locked until the commit, so one at a time). The
+    entry is written as a row, not through the session's objects: nothing reads it back."""
+    taken = db.session.execute(_TAKE_PLACE).first()
     if taken is None:  # the first entry ever
         last = db.session.execute(
             sa.select(AccessEntry.position, AccessEntry.seal)
@@ -46,13 +59,8 @@ def record(
     access_log.seal_access(
         entry, history.KeyRing.from_config(current_app.config), previous_seal=taken[1]
     )
-    db.session.add(entry)
-    db.session.execute(
-        sa.update(AccessHead)
-        .where(AccessHead.id == 1)
-        .values(seal=entry.seal)
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_WRITE_ENTRY, {name: getattr(entry, name) for name in _ENTRY_COLUMNS})
+    db.session.execute(_SEAL_HEAD, {"entry_seal": entry.seal})
     # Logged first thing in a request: what was read before it (the person signed in) is as it
     # was, so it is kept rather than read again after the commit.
     session = db.session()
@@ -61,4 +69,3 @@ def record(
         session.commit()
     finally:
         session.expire_on_commit = expiring
-    return entry
