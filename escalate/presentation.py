@@ -108,7 +108,9 @@ def init_app(app: Flask) -> None:
         return {
             "service_name": app.config["SERVICE_NAME"],
             "max_text_characters": MAX_TEXT_CHARACTERS,
-            "navigation": navigation_for(current_user, request.endpoint),
+            # Made when the layout asks for it: the form fields' own small templates, each
+            # rendered as a template of its own, do not make it again.
+            "navigation": lambda: navigation_for(current_user, request.endpoint),
             "partnership_numbers": partnership_numbers,
             "not_set": wording.NOT_SET,
         }

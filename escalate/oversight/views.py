@@ -236,39 +236,46 @@ def report():
         AccessKind.VIEWED_REPORT,
         f"The report for {period.label}" if period else "The report page (no period chosen)",
     )
+    now = presentation.now()
     figures = (
-        queries.kept.cached(
-            "report", lambda: _with_html(queries.figures.report(period)), presentation.now(), period
-        )
+        queries.kept.cached("report", lambda: _with_html(period, now), now, period)
         if period
         else None
     )
     return _report_page(form, period, figures)
 
 
-def _with_html(figures) -> tuple:
-    """The report's figures, and their part of the page rendered once, to keep with them."""
+def _with_html(period, now) -> tuple:
+    """The period's figures, and their part of the page with the follow-through (the same for
+    every reader) rendered once, to keep with them."""
+    figures = queries.figures.report(period)
+    notes, timeliness = queries.report_sections.kept_follow_through(period, now)
     html = render_template(
-        "oversight/_report_figures.html", r=figures, charts=charts.for_report(figures)
+        "oversight/_report_figures.html",
+        r=figures,
+        charts=charts.for_report(figures),
+        recorded=queries.chronology.kept_shares(now, period),
+        notes=notes,
+        timeliness=timeliness,
     )
     return figures, Markup(html)  # noqa: S704 (what an autoescaping template rendered)
 
 
 def _report_page(form, period, kept, impact_form=None, status=200):
-    """The report page: ``kept`` is the period's figures and their rendered part (_with_html)."""
+    """The report page: ``kept`` is the period's figures and their rendered part (_with_html);
+    the impact, and the forms, are the only parts read and rendered for each view."""
     figures, figures_html = kept if kept else (None, "")
     csv_args = {"from": period.first.isoformat(), "to": period.last.isoformat()} if period else {}
-    follow = queries.report_sections.sections(period, presentation.now()) if period else None
+    impact = queries.report_sections.impact(period) if period else None
     if impact_form is None and period and learning_rules.may_write(current_user.role):
-        impact_form = ImpactForm(data={"text": follow.impact.text if follow.impact else ""})
+        impact_form = ImpactForm(data={"text": impact.text if impact else ""})
     return render_template(
         "oversight/report.html",
         form=form,
         r=figures,
         figures_html=figures_html,
-        follow=follow,
+        impact=impact,
         impact_form=impact_form,
-        recorded=queries.chronology.kept_shares(presentation.now(), period) if period else None,
         csv_url=url_for("oversight.report_csv", **csv_args) if period else None,
         impact_url=url_for("oversight.report_impact", **csv_args) if period else None,
     ), status
@@ -310,7 +317,7 @@ def report_impact():
                 + "#impact"
             )
     form = ReportForm(data={"start": period.first, "end": period.last})
-    return _report_page(form, period, _with_html(queries.figures.report(period)), impact_form)
+    return _report_page(form, period, _with_html(period, presentation.now()), impact_form)
 
 
 @bp.route("/report.csv")

@@ -170,17 +170,24 @@ class FollowThrough:
     impact: Impact | None
 
 
-def sections(period: Period, now: datetime) -> FollowThrough:
-    """The report's follow-through. The notes and the timeliness read every stage and request
-    for more time due in the period, so they are kept as the report's figures are
-    (``kept.cached``); the impact is one row, read each time."""
+def kept_follow_through(
+    period: Period, now: datetime
+) -> tuple[list[PeriodNote], list[AgencyTimeliness]]:
+    """The period's learning notes and timeliness. They read every stage and request for more
+    time due in the period, so they are kept as the report's figures are (``kept.cached``)."""
     today = calendar.to_local(now).date()
-    notes, timeliness = kept.cached(
+    return kept.cached(
         "report_follow_through",
         lambda: (period_notes(period, today), timeliness_by_agency(period, now)),
         now,
         period,
     )
+
+
+def sections(period: Period, now: datetime) -> FollowThrough:
+    """The report's follow-through: the notes and timeliness as kept; the impact is one row,
+    read each time."""
+    notes, timeliness = kept_follow_through(period, now)
     return FollowThrough(notes=notes, timeliness=timeliness, impact=impact(period))
 
 
