@@ -137,6 +137,17 @@ def find_difference(user: User, reference: str) -> Difference:
     return difference
 
 
+def load_difference(difference_id: int) -> Difference:
+    """The difference ``find_difference_id`` found, with what its page shows; NotFound if it
+    has gone since (erased)."""
+    difference = db.session.scalar(
+        sa.select(Difference).where(Difference.id == difference_id).options(*PAGE_LOADS)
+    )
+    if difference is None:
+        raise NotFound("Difference not found.")
+    return difference
+
+
 def find_difference_id(user: User, reference: str) -> int:
     """The id of the difference with this reference if ``user`` may see it; otherwise NotFound.
     One statement, for what is written (the access log) before the page loads the difference."""

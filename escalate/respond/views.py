@@ -145,7 +145,7 @@ def show(reference):
     presentation.log_access(
         AccessKind.VIEWED_DIFFERENCE, f"Difference {reference.strip().upper()}", difference_id
     )
-    difference = queries.differences.find_difference(current_user, reference)
+    difference = queries.differences.load_difference(difference_id)
     now = presentation.now()
     cal = queries.setup.working_calendar()
     facts = queries.differences.facts(current_user, difference, now, cal)
