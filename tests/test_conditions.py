@@ -58,9 +58,7 @@ def test_the_agencies_a_difference_may_be_raised_with(ctx):
     agencies = _partnership()
     for raiser_agency in agencies:
         by_sql = set(
-            db.session.scalars(
-                sa.select(Agency.id).where(conditions.may_receive(raiser_agency.id))
-            )
+            db.session.scalars(sa.select(Agency.id).where(conditions.may_receive(raiser_agency.id)))
         )
         by_rule = {
             agency.id
@@ -205,3 +203,31 @@ def test_who_may_see_a_difference_in_sql_is_who_the_rules_let_see_it_supporters_
         seen[user.id] = by_rule
     assert seen[senior_practitioner.id] == {differences[0].id}
     assert seen[dsl.id] == {differences[1].id}
+
+
+def test_who_may_see_a_difference_by_a_statement_built_once_is_who_the_rules_let_see_it(ctx):
+    # The statements built once for everyone of a reach (the Waiting page's meetings to follow
+    # up) bind the person and their agency: every person of the synthetic partnership, every
+    # role, sees by them exactly what the rules let them see.
+    services.synthetic.seed_bench(120, NOW, people=60)
+    differences = db.session.scalars(sa.select(Difference)).all()
+    statements = {
+        reach: sa.select(Difference.id).where(conditions.visible_bound(reach))
+        for reach in ("all", "agency", "own")
+    }
+    reaches = set()
+    for user in db.session.scalars(sa.select(User)):
+        reach = conditions.reach(user)
+        reaches.add(reach)
+        by_sql = set(
+            db.session.scalars(statements[reach], {"person": user.id, "agency": user.agency_id})
+        )
+        by_rule = {
+            d.id
+            for d in differences
+            if workflow.can_see(
+                queries.differences.actor_for(user), queries.differences.situation(d, NOW)
+            )
+        }
+        assert by_sql == by_rule, user
+    assert reaches == {"all", "agency", "own"}

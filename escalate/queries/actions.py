@@ -102,21 +102,25 @@ def for_difference(
     )
 
 
+# Built once, with the person and the instant bound: the Waiting page asks it on every view.
+_TO_CONFIRM = (
+    sa.select(AgreedAction)
+    .join(Difference, Difference.id == AgreedAction.difference_id)
+    .where(
+        AgreedAction.owner_id == sa.bindparam("person"),
+        AgreedAction.done_at.is_(None),
+        AgreedAction.ask_at <= sa.bindparam("now"),
+        Difference.anonymised_at.is_(None),
+    )
+    .options(contains_eager(AgreedAction.difference), joinedload(AgreedAction.agency))
+    .order_by(AgreedAction.due_on, AgreedAction.id)
+)
+
+
 def to_confirm(user: User, now: datetime, cal: WorkingCalendar) -> list[ActionRow]:
     """The person's actions due or overdue and not done, the longest overdue first (one
     statement, on the partial index of actions not done)."""
-    found = db.session.scalars(
-        sa.select(AgreedAction)
-        .join(Difference, Difference.id == AgreedAction.difference_id)
-        .where(
-            AgreedAction.owner_id == user.id,
-            AgreedAction.done_at.is_(None),
-            AgreedAction.ask_at <= now,
-            Difference.anonymised_at.is_(None),
-        )
-        .options(contains_eager(AgreedAction.difference), joinedload(AgreedAction.agency))
-        .order_by(AgreedAction.due_on, AgreedAction.id)
-    ).all()
+    found = db.session.scalars(_TO_CONFIRM, {"person": user.id, "now": now}).all()
     # Their own actions: an owner may mark theirs done, whatever else they are to the difference.
     return [_row(user, a, a.difference, now, cal, takes_part=False) for a in found]
 

@@ -177,30 +177,40 @@ class ToRecord:
     at: datetime
 
 
+# Built once, with the person and the page bound: the Waiting page asks them on every view.
+_MINE_TO_RECORD = (
+    ChronologyEntry.owner_id == sa.bindparam("person"),
+    ChronologyEntry.confirmed_at.is_(None),
+)
+_TO_RECORD_COUNT = sa.select(sa.func.count()).select_from(ChronologyEntry).where(*_MINE_TO_RECORD)
+_TO_RECORD_ROWS = (
+    sa.select(
+        ChronologyEntry.id,
+        Difference.reference,
+        Event.kind,
+        Event.data,
+        Event.stage_level,
+        Event.at,
+    )
+    .join(Difference, Difference.id == ChronologyEntry.difference_id)
+    .join(Event, Event.id == ChronologyEntry.event_id)
+    .where(*_MINE_TO_RECORD)
+    .order_by(ChronologyEntry.created_at, ChronologyEntry.id)
+    .offset(sa.bindparam("offset"))
+    .limit(sa.bindparam("limit"))
+)
+
+
 def to_record_page(user: User, page: int, per_page: int) -> Pagination:
     """A page of the outcomes ``user`` is asked to write on their agency's record and has not
     confirmed, oldest first. Counted from the partial index of unconfirmed entries by owner
     alone (nobody is asked to record an anonymised difference's outcome: ``owner_id`` is
     cleared then), and the page's rows read from it in order, with LIMIT."""
-    mine = (ChronologyEntry.owner_id == user.id, ChronologyEntry.confirmed_at.is_(None))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(ChronologyEntry).where(*mine))
+    total = db.session.scalar(_TO_RECORD_COUNT, {"person": user.id})
 
     def fetch(offset: int, limit: int) -> list[ToRecord]:
         rows = db.session.execute(
-            sa.select(
-                ChronologyEntry.id,
-                Difference.reference,
-                Event.kind,
-                Event.data,
-                Event.stage_level,
-                Event.at,
-            )
-            .join(Difference, Difference.id == ChronologyEntry.difference_id)
-            .join(Event, Event.id == ChronologyEntry.event_id)
-            .where(*mine)
-            .order_by(ChronologyEntry.created_at, ChronologyEntry.id)
-            .offset(offset)
-            .limit(limit)
+            _TO_RECORD_ROWS, {"person": user.id, "offset": offset, "limit": limit}
         )
         return [
             ToRecord(

@@ -28,28 +28,47 @@ OPEN_STATES = (State.AWAITING_RESPONSE, State.AWAITING_RAISER)
 
 def visible_to(user: User):
     """The differences ``user`` may see (product.md §1); twin of ``workflow.can_see``."""
+    return _visible(reach(user), user.id, user.agency_id)
+
+
+def reach(user: User) -> str:
+    """How far ``user`` sees: every difference, their agency's, or their own."""
     if user.role in OVERSIGHT_ROLES:
+        return "all"
+    if user.role in MANAGING_ROLES and user.agency_id is not None:
+        return "agency"
+    return "own"
+
+
+def visible_bound(reach_: str):
+    """``visible_to`` for every person of one ``reach``, the person and their agency bound as
+    ``person`` and ``agency``: for statements built once."""
+    return _visible(reach_, sa.bindparam("person"), sa.bindparam("agency"))
+
+
+def _visible(reach_: str, person, agency):
+    if reach_ == "all":
         return sa.true()
     involved = (
         sa.select(Assignment.id)
         .join(Stage, Stage.id == Assignment.stage_id)
-        .where(Stage.difference_id == Difference.id, Assignment.user_id == user.id)
+        .where(Stage.difference_id == Difference.id, Assignment.user_id == person)
         .exists()
     )
     supporting = (
         sa.select(Supporter.id)
-        .where(Supporter.difference_id == Difference.id, Supporter.user_id == user.id)
+        .where(Supporter.difference_id == Difference.id, Supporter.user_id == person)
         .exists()
     )
     clauses = [
-        Difference.raiser_id == user.id,
-        Difference.named_professional_id == user.id,
+        Difference.raiser_id == person,
+        Difference.named_professional_id == person,
         involved,
         supporting,
     ]
-    if user.role in MANAGING_ROLES and user.agency_id is not None:
-        clauses.append(Difference.raising_agency_id == user.agency_id)
-        clauses.append(Difference.receiving_agency_id == user.agency_id)
+    if reach_ == "agency":
+        clauses.append(Difference.raising_agency_id == agency)
+        clauses.append(Difference.receiving_agency_id == agency)
     return sa.or_(*clauses)
 
 

@@ -2,6 +2,7 @@
 statement), one meeting for its action pages, and the meetings a person arranged that wait for
 their outcome or minutes ("Waiting for you"). Never commits."""
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from escalate import calendar, meetings, workflow
 from escalate.extensions import db
 from escalate.models import Difference, ProfessionalsMeeting, User
-from escalate.queries.conditions import visible_to
+from escalate.queries import conditions
 from escalate.workflow import NotFound
 
 # "Waiting for you" shows at most this many meetings to follow up (a person arranges few).
@@ -97,12 +98,11 @@ class FollowUp:
     minutes_overdue: bool
 
 
-def to_follow_up(user: User, now: datetime) -> list[FollowUp]:
-    """The meetings ``user`` arranged whose day has passed with no outcome recorded, or whose
-    minutes are not recorded once it met (one statement, on the arranger's partial index)."""
-    today = calendar.to_local(now).date()
+@functools.cache
+def _to_follow_up(reach: str):
+    """``to_follow_up``'s statement for the people of one reach, built once."""
     m = ProfessionalsMeeting
-    rows = db.session.execute(
+    return (
         sa.select(
             Difference.reference,
             m.kind,
@@ -113,14 +113,24 @@ def to_follow_up(user: User, now: datetime) -> list[FollowUp]:
         )
         .join(Difference, Difference.id == m.difference_id)
         .where(
-            m.arranged_by_id == user.id,
+            m.arranged_by_id == sa.bindparam("person"),
             sa.or_(m.outcome_recorded_at.is_(None), m.minutes_recorded_on.is_(None)),
-            sa.or_(m.meets_on < today, m.outcome_recorded_at.is_not(None)),
+            sa.or_(m.meets_on < sa.bindparam("today"), m.outcome_recorded_at.is_not(None)),
             Difference.anonymised_at.is_(None),
-            visible_to(user),
+            conditions.visible_bound(reach),
         )
         .order_by(m.meets_on, m.id)
         .limit(FOLLOW_UP_LIMIT)
+    )
+
+
+def to_follow_up(user: User, now: datetime) -> list[FollowUp]:
+    """The meetings ``user`` arranged whose day has passed with no outcome recorded, or whose
+    minutes are not recorded once it met (one statement, on the arranger's partial index)."""
+    today = calendar.to_local(now).date()
+    rows = db.session.execute(
+        _to_follow_up(conditions.reach(user)),
+        {"person": user.id, "agency": user.agency_id, "today": today},
     ).all()
     return [
         FollowUp(
