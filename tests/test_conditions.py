@@ -169,6 +169,14 @@ def test_who_is_a_current_party_in_sql_is_who_the_rules_see_at_the_open_stage(ct
             assert by_sql == expected.get((user_id, side), set()), (user_id, side)
 
 
+def _seen_by_rule(user, differences) -> set[int]:
+    """The ids of ``differences`` the rules let ``user`` see."""
+    actor = queries.differences.actor_for(user)
+    return {
+        d.id for d in differences if workflow.can_see(actor, queries.differences.situation(d, NOW))
+    }
+
+
 def test_who_may_see_a_difference_in_sql_is_who_the_rules_let_see_it_supporters_too(ctx):
     """Supporters (a line manager who is a practitioner, an agency's designated safeguarding
     lead) see the differences of those they support, and no others."""
@@ -192,13 +200,7 @@ def test_who_may_see_a_difference_in_sql_is_who_the_rules_let_see_it_supporters_
         by_sql = set(
             db.session.scalars(sa.select(Difference.id).where(conditions.visible_to(user)))
         )
-        by_rule = {
-            d.id
-            for d in differences
-            if workflow.can_see(
-                queries.differences.actor_for(user), queries.differences.situation(d, NOW)
-            )
-        }
+        by_rule = _seen_by_rule(user, differences)
         assert by_sql == by_rule, user
         seen[user.id] = by_rule
     assert seen[senior_practitioner.id] == {differences[0].id}
@@ -222,12 +224,6 @@ def test_who_may_see_a_difference_by_a_statement_built_once_is_who_the_rules_let
         by_sql = set(
             db.session.scalars(statements[reach], {"person": user.id, "agency": user.agency_id})
         )
-        by_rule = {
-            d.id
-            for d in differences
-            if workflow.can_see(
-                queries.differences.actor_for(user), queries.differences.situation(d, NOW)
-            )
-        }
+        by_rule = _seen_by_rule(user, differences)
         assert by_sql == by_rule, user
     assert reaches == {"all", "agency", "own"}
