@@ -17,7 +17,7 @@ from pathlib import Path
 
 import govuk_frontend_jinja
 from flask.templating import Environment as FlaskEnvironment
-from jinja2 import Template
+from jinja2 import Template, pass_eval_context
 from markupsafe import Markup
 
 COMPONENTS = f"{Path(govuk_frontend_jinja.__file__).parent / 'templates' / 'components'}{os.sep}"
@@ -37,9 +37,9 @@ def _frozen(value):
     if kind is Markup:
         return (Markup, str(value))
     if kind is dict:
-        return (dict, tuple((key, _frozen(item)) for key, item in value.items()))
+        return (dict, tuple((_frozen(key), _frozen(item)) for key, item in value.items()))
     if kind is list or kind is tuple:
-        return (list, tuple(_frozen(item) for item in value))
+        return (kind, tuple(_frozen(item) for item in value))
     if kind is bool or kind is int:
         return (kind, value)
     raise _Unrememberable
@@ -84,16 +84,17 @@ class _Remembered:
         self.macro = macro
         self.name = name
 
-    def __call__(self, *args, **kwargs):
+    @pass_eval_context  # as Jinja's own macros: they escape by the calling template's setting
+    def __call__(self, eval_context, *args, **kwargs):
         if kwargs or len(args) != 1:  # content from a {% call %} block, or not one params dict
-            return self.macro(*args, **kwargs)
+            return self.macro(eval_context, *args, **kwargs)
         try:
-            key = (self.name, _frozen(args[0]))
+            key = (self.name, eval_context.autoescape, _frozen(args[0]))
         except _Unrememberable:
-            return self.macro(*args)
+            return self.macro(eval_context, *args)
         html = renderings.get(key)
         if html is None:
-            html = self.macro(*args)
+            html = self.macro(eval_context, *args)
             renderings.keep(key, html)
         return html
 

@@ -13,6 +13,11 @@ LOADER = jinja2.ChoiceLoader(
     [
         jinja2.DictLoader(
             {
+                "unescaped.html": (
+                    '{%- from "govuk_frontend_jinja/components/input/macro.html" '
+                    "import govukInput -%}"
+                    "{% autoescape false %}{{ govukInput(inputs[0]) | escape }}{% endautoescape %}"
+                ),
                 "page.html": (
                     '{%- from "govuk_frontend_jinja/components/input/macro.html" '
                     "import govukInput -%}"
@@ -36,10 +41,10 @@ class Remembering(jinja2.Environment):
     template_class = templating.ComponentTemplate
 
 
-def rendered(environment_class, **given) -> str:
+def rendered(environment_class, page="page.html", **given) -> str:
     environment = environment_class(loader=LOADER, autoescape=True)
     given = {"inputs": [], "selects": [], "insets": [], **given}
-    return environment.get_template("page.html").render(**given)
+    return environment.get_template(page).render(**given)
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +74,13 @@ INPUTS = [
     {"id": "day", "name": "day", "label": {"text": "Day"}, "value": date(2026, 11, 29)},
     {"id": "day", "name": "day", "label": {"text": "Day"}, "attributes": {"a": "1", "b": "2"}},
     {"id": "day", "name": "day", "label": {"text": "Day"}, "attributes": {"b": "2", "a": "1"}},
+    # Equal to Python, printed differently: each its own rendering.
+    {"id": "x", "name": "x", "label": {"text": "X"}, "value": ["a"]},
+    {"id": "x", "name": "x", "label": {"text": "X"}, "value": ("a",)},
+    {"id": "x", "name": "x", "label": {"text": "X"}, "attributes": {1: "y"}},
+    {"id": "x", "name": "x", "label": {"text": "X"}, "attributes": {True: "y"}},
+    {"id": "x", "name": "x", "label": {"text": "X"}, "attributes": {"<b>": "y"}},
+    {"id": "x", "name": "x", "label": {"text": "X"}, "attributes": {Markup("<b>"): "y"}},
 ]
 SELECTS = [
     {"id": "agency", "name": "agency", "label": {"text": "Agency"}, "items": AGENCIES},
@@ -99,6 +111,14 @@ def test_each_component_renders_as_it_would_afresh_whatever_it_is_given():
     assert afresh.count('selected value="7"') + afresh.count('value="7" selected') == 1
     assert "&lt;b&gt;Bob&lt;/b&gt;" in afresh and "<b>Name</b>" in afresh
     assert "Enter a name" in afresh and "2026-11-29" in afresh
+
+
+def test_a_component_rendered_where_escaping_is_off_is_text_to_escape_as_it_would_be_afresh():
+    given = {"inputs": INPUTS[:1]}
+    afresh = rendered(jinja2.Environment, "unescaped.html", **given)
+    assert "&lt;input" in afresh
+    rendered(Remembering, **given)  # the same component, remembered where escaping is on
+    assert rendered(Remembering, "unescaped.html", **given) == afresh
 
 
 def test_a_component_given_other_parameters_is_not_given_what_was_remembered():
