@@ -105,28 +105,41 @@ def _matching(f: UnresolvedFilters, now: datetime, *columns):
     )
 
 
+_RAISING, _RECEIVING = aliased(Agency), aliased(Agency)
+_ROW = Bundle(
+    "row",
+    Difference.reference,
+    Difference.raised_at,
+    _RAISING.name.label("raising"),
+    _RECEIVING.name.label("receiving"),
+    Difference.category,
+    Difference.stage_level,
+    Stage.name.label("stage_name"),
+    Difference.state,
+    Difference.urgent,
+    Stage.deadline,
+)
+
+
+def _with_agencies(statement):
+    return statement.join(_RAISING, _RAISING.id == Difference.raising_agency_id).join(
+        _RECEIVING, _RECEIVING.id == Difference.receiving_agency_id
+    )
+
+
 def unresolved_statement(f: UnresolvedFilters, now: datetime):
     """The open differences matching ``f``, sorted: one statement for the page and the CSV.
     Each row is one value (a bundle of columns), as ``db.paginate`` takes scalars."""
-    raising, receiving = aliased(Agency), aliased(Agency)
-    row = Bundle(
-        "row",
-        Difference.reference,
-        Difference.raised_at,
-        raising.name.label("raising"),
-        receiving.name.label("receiving"),
-        Difference.category,
-        Difference.stage_level,
-        Stage.name.label("stage_name"),
-        Difference.state,
-        Difference.urgent,
-        Stage.deadline,
-    )
-    return (
-        _matching(f, now, row)
-        .join(raising, raising.id == Difference.raising_agency_id)
-        .join(receiving, receiving.id == Difference.receiving_agency_id)
-    )
+    return _with_agencies(_matching(f, now, _ROW))
+
+
+# A page's rows by the ids the list matched and sorted: built once, whatever the filters.
+_ROWS_BY_ID = _with_agencies(
+    sa.select(Difference.id, _ROW)
+    .select_from(Difference)
+    .join(Stage, open_stage_on())
+    .where(Difference.id.in_(sa.bindparam("ids", expanding=True)))
+)
 
 
 @dataclass(frozen=True)
@@ -169,20 +182,12 @@ def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: in
     The open differences are a few per cent of all: their ids are matched and sorted once, in
     the database, from its indexes alone (``ix_difference_unresolved``, ``ix_stage_open``), and
     counted in Python, rather than filtered and sorted again to count them."""
-    statement = unresolved_statement(f, now)
-    ids = list(db.session.scalars(_matching(f, now, Difference.id)))
+    ids = db.session.connection().execute(_matching(f, now, Difference.id)).scalars().all()
 
     def fetch(offset: int, limit: int) -> list[UnresolvedRow]:
         chosen = ids[offset : offset + limit]
-        found = {
-            row.id: row
-            for row in db.session.execute(
-                statement.add_columns(Difference.id).order_by(None).where(
-                    Difference.id.in_(chosen)
-                )
-            )
-        }
-        return [_unresolved_row(found[i].row, now) for i in chosen]
+        found = {row.id: row.row for row in db.session.execute(_ROWS_BY_ID, {"ids": chosen})}
+        return [_unresolved_row(found[i], now) for i in chosen]
 
     return page_of_counted(fetch, len(ids), page, per_page)
 
