@@ -14,19 +14,14 @@ MAX_WHAT = 300
 
 
 # Built once: every view of a difference, a report or a list runs them.
+_HEAD = AccessHead.__table__
 _TAKE_PLACE = (
-    sa.update(AccessHead)
-    .where(AccessHead.id == 1)
-    .values(position=AccessHead.position + 1)
-    .returning(AccessHead.position, AccessHead.seal)
-    .execution_options(synchronize_session=False)
+    sa.update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(position=_HEAD.c.position + 1)
+    .returning(_HEAD.c.position, _HEAD.c.seal)
 )
-_SEAL_HEAD = (
-    sa.update(AccessHead)
-    .where(AccessHead.id == 1)
-    .values(seal=sa.bindparam("entry_seal"))
-    .execution_options(synchronize_session=False)
-)
+_SEAL_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1).values(seal=sa.bindparam("entry_seal"))
 _WRITE_ENTRY = sa.insert(AccessEntry.__table__)
 _ENTRY_COLUMNS = tuple(c.name for c in AccessEntry.__table__.columns if c.name != "id")
 
