@@ -63,18 +63,22 @@ def dashboard_section(section):
     return _dashboard_page(section)
 
 
+# The sections that also read what changes without the figures (agreed actions, recorded
+# shares): rendered on every view, where the others are rendered once with the figures.
+LIVE_SECTIONS = frozenset({"agencies"})
+
+
 def _dashboard_page(section: str):
     """One section of the dashboard: every section reads the same (cached) figures, so each
     page costs what the whole dashboard did, and no more. A section made of the figures alone
-    is rendered once and kept with them; the agencies' section also reads what changes
-    without them (agreed actions, recorded shares), so it is rendered each time."""
+    is rendered once and kept with them; a live one (LIVE_SECTIONS) each time."""
     presentation.log_access(AccessKind.VIEWED_REPORT, "The dashboard")
     now = presentation.now()
     kept = queries.kept.cached("dashboard", lambda: _KeptDashboard(now), now)
     html = kept.sections.get(section)
     if html is None:
         html = _dashboard_section(section, kept, now)
-        if section != "agencies":
+        if section not in LIVE_SECTIONS:
             kept.sections[section] = html
     return render_template(
         "oversight/dashboard.html",
@@ -94,16 +98,16 @@ class _KeptDashboard:
 
 
 def _dashboard_section(section: str, kept: _KeptDashboard, now) -> Markup:
-    agencies = section == "agencies"
+    live = section in LIVE_SECTIONS
     html = render_template(
         f"oversight/dashboard/{section}.html",
         d=kept.figures,
         charts=charts.for_dashboard(kept.figures),
         now=kept.at,
         agreed_actions=queries.actions.dashboard(now, queries.setup.working_calendar())
-        if agencies
+        if live
         else None,
-        recorded=queries.chronology.kept_shares(now) if agencies else None,
+        recorded=queries.chronology.kept_shares(now) if live else None,
     )
     return Markup(html)  # noqa: S704 (what an autoescaping template rendered)
 
