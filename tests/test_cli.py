@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from escalate import demo, queries, services
+from escalate import demo, demo_differences, queries, services
 from escalate.extensions import db
 from escalate.models import (
     Agency,
@@ -185,7 +185,8 @@ DEMO_OVERDUE = {"NA-4471", "NHS-55802", "EH-1187"}
 def _assert_demo_differences(now: datetime) -> None:
     """The demo's differences, as they stand at ``now``, show the partnership every situation."""
     differences = db.session.scalars(sa.select(Difference).order_by(Difference.id)).all()
-    assert [d.child_reference for d in differences] == [s.child_reference for s in demo.SCENARIOS]
+    scenarios = demo_differences.SCENARIOS
+    assert [d.child_reference for d in differences] == [s.child_reference for s in scenarios]
     # Every state but "closed: no reply from the raising side", which takes three reply windows
     # of silence after a response (tests/test_raisers_voice.py follows one there).
     assert {d.state for d in differences} == set(State) - {State.CLOSED_NO_REPLY}
@@ -230,7 +231,7 @@ def _assert_demo_differences(now: datetime) -> None:
 def test_seed_demo_loads_differences_at_every_stage_and_state(app, runner):
     result = runner.invoke(args=["escalate", "seed-demo"])
     assert result.exit_code == 0, result.output
-    assert f"{len(demo.SCENARIOS)} differences)" in result.output
+    assert f"{len(demo_differences.SCENARIOS)} differences)" in result.output
     with app.app_context():
         _assert_demo_differences(datetime.now(UTC))
         settings = queries.setup.partnership_settings()
@@ -246,7 +247,7 @@ def test_a_second_seed_demo_adds_no_differences_events_or_notifications(app, run
     assert runner.invoke(args=["escalate", "seed-demo"]).exit_code == 0
     models = (Difference, Stage, Assignment, Event, Notification)
     counts = {model: _count(app, model) for model in models}
-    assert counts[Difference] == len(demo.SCENARIOS)
+    assert counts[Difference] == len(demo_differences.SCENARIOS)
     second = runner.invoke(args=["escalate", "seed-demo"])
     assert second.exit_code == 0, second.output
     assert "0 differences)" in second.output
@@ -264,7 +265,7 @@ def test_a_second_seed_demo_adds_no_differences_events_or_notifications(app, run
 )
 def test_the_demo_is_overdue_only_where_intended_whenever_it_is_loaded(ctx, now):
     created = services.demo.seed_demo(demo.DEMO_PASSWORD, now)
-    assert created["differences"] == len(demo.SCENARIOS)
+    assert created["differences"] == len(demo_differences.SCENARIOS)
     db.session.expire_all()
     _assert_demo_differences(now)
 

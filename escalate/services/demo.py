@@ -43,7 +43,7 @@ def seed_demo(password: str, now: datetime) -> dict[str, int]:
     Its differences are played through the ordinary services at moments counted back from
     ``now`` in working days, so each is at the stage, and as overdue, as its scenario says.
     """
-    from escalate import demo
+    from escalate import demo, demo_differences
 
     created = {"agencies": 0, "users": 0, "stage contacts": 0, "differences": 0}
     password_hash = generate_password_hash(password)
@@ -105,7 +105,7 @@ def seed_demo(password: str, now: datetime) -> dict[str, int]:
     db.session.commit()
 
     cal = working_calendar()
-    for scenario in demo.SCENARIOS:
+    for scenario in demo_differences.SCENARIOS:
         created["differences"] += int(_seed_demo_difference(scenario, now, cal))
     for learning in demo.LEARNING:
         _seed_demo_learning(learning, now)
