@@ -179,17 +179,21 @@ def _unresolved_row(row, now: datetime) -> UnresolvedRow:
 def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: int) -> Pagination:
     """One page of the list, each row as the page shows it; ``total`` says how many match.
 
-    The open differences are a few per cent of all: their ids are matched and sorted once, in
-    the database, from its indexes alone (``ix_difference_unresolved``, ``ix_stage_open``), and
-    counted in Python, rather than filtered and sorted again to count them."""
-    ids = db.session.connection().execute(_matching(f, now, Difference.id)).scalars().all()
+    The open differences are a few per cent of all: they are counted, and a page of their ids
+    matched and sorted, in the database from its indexes alone (``ix_difference_unresolved``,
+    ``ix_stage_open``), without reading the differences' rows, which carry their long texts;
+    then only that page's rows are read."""
+    matching = _matching(f, now, Difference.id)
+    total = db.session.execute(
+        sa.select(sa.func.count()).select_from(matching.order_by(None).subquery())
+    ).scalar_one()
 
     def fetch(offset: int, limit: int) -> list[UnresolvedRow]:
-        chosen = ids[offset : offset + limit]
+        chosen = db.session.scalars(matching.offset(offset).limit(limit)).all()
         found = {row.id: row.row for row in db.session.execute(_ROWS_BY_ID, {"ids": chosen})}
-        return [_unresolved_row(found[i], now) for i in chosen]
+        return [_unresolved_row(found[i], now) for i in chosen if i in found]
 
-    return page_of_counted(fetch, len(ids), page, per_page)
+    return page_of_counted(fetch, total, page, per_page)
 
 
 CSV_HEADER = (
