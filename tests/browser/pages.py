@@ -27,6 +27,9 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 REFLOW_WIDTH = 320  # CSS pixels: WCAG 2.2 1.4.10 Reflow
 DESKTOP = (1280, 1000)
+# How often a wait for the next page looks again (selenium's default, half a second, would wait
+# that long after most pages had loaded).
+POLL = 0.02
 
 
 def start_chromium(profile: Path, width: int = DESKTOP[0], height: int = DESKTOP[1]):
@@ -224,7 +227,9 @@ class Browser:
         """Do something that loads a new page, and wait for it."""
         page = self.driver.find_element(By.TAG_NAME, "html")
         action()
-        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, 15, poll_frequency=POLL).until(
+            expected_conditions.staleness_of(page)
+        )
 
     def sign_in(self, email: str, catalogue=None) -> None:
         """Sign in with the password and, for a role that needs it, two-factor sign-in (set up

@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from werkzeug.serving import make_server
 
 from escalate.demo import DEMO_PASSWORD
+from tests.browser.pages import POLL
 
 GP = "emma.clarke@riverside.northshire.example"
 SOCIAL_WORKER = "sam.okafor@csc.northshire.example"
@@ -149,7 +150,9 @@ class Person:
     def _then_wait_for_the_next_page(self, click):
         page = self.driver.find_element(By.TAG_NAME, "html")
         click()
-        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, 10, poll_frequency=POLL).until(
+            expected_conditions.staleness_of(page)
+        )
 
     def press(self, label):
         button = self.driver.find_element(
@@ -351,7 +354,7 @@ def test_pages_work_under_the_content_security_policy(live_server, browser):
         person.visit(path)
         assert "js-enabled" in browser.find_element(By.TAG_NAME, "body").get_attribute("class")
         if path in ("/oversight/", "/oversight/report"):
-            WebDriverWait(browser, 10).until(
+            WebDriverWait(browser, 10, poll_frequency=POLL).until(
                 expected_conditions.presence_of_element_located(
                     (By.CSS_SELECTOR, ".app-chart--drawn canvas")
                 )
