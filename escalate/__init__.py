@@ -111,7 +111,7 @@ class DatabaseIdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseIdConverter
-    from escalate import presentation
+    from escalate import assets, presentation
     from escalate.about.views import bp as about_bp
     from escalate.admin import policy_views, sign_in  # noqa: F401 (their pages join admin)
     from escalate.admin.views import bp as admin_bp
@@ -133,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
         about_bp,
     ):
         app.register_blueprint(blueprint)
+    assets.init_app(app)
     presentation.init_app(app)
 
     @app.context_processor

@@ -1,10 +1,12 @@
 """Security headers: a Content-Security-Policy with no inline script but the nonce'd GOV.UK line,
 HSTS outside development, a Permissions-Policy; on pages, error pages and downloads alike."""
 
+import os
 import re
 
 import pytest
 
+from escalate import ROOT
 from escalate.models import Role
 from tests import factories
 from tests.conftest import make_app, persist, sign_in
@@ -67,3 +69,30 @@ def test_hsts_outside_development_only(database_url, client):
     production = make_app(database_url, ESCALATE_ENV="production")
     response = production.test_client().get("/sign-in")
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_scripts_and_styles_are_kept_by_the_browser_and_linked_anew_when_they_change(client):
+    """A browser keeps escalate's scripts, style sheets, fonts and images for an hour instead of
+    asking for each again on every page; each of its own is linked with its version, so one that
+    changes is fetched at once. The pages themselves are never kept."""
+    page = client.get("/sign-in")
+    assert page.headers["Cache-Control"] == "no-store"
+    links = dict(re.findall(r'(?:href|src)="(/static/[^"?]+)\?v=([0-9a-f]+)"', page.text))
+    assert {"/static/app.css", "/static/app.js", "/static/govuk/govuk-frontend.min.css"} <= set(
+        links
+    )
+    for path in [f"{path}?v={version}" for path, version in links.items()] + [
+        "/assets/images/favicon.ico"
+    ]:
+        with client.get(path) as response:
+            assert response.status_code == 200, path
+            assert response.headers["Cache-Control"] == "public, max-age=3600", path
+    stylesheet = ROOT / "static" / "app.css"
+    changed = stylesheet.stat()
+    os.utime(stylesheet, (changed.st_atime, changed.st_mtime + 120))
+    try:
+        again = client.get("/sign-in").text
+    finally:
+        os.utime(stylesheet, (changed.st_atime, changed.st_mtime))
+    newer = re.search(r'href="/static/app.css\?v=([0-9a-f]+)"', again).group(1)
+    assert newer != links["/static/app.css"]
