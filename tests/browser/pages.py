@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pyotp
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -30,6 +33,23 @@ DESKTOP = (1280, 1000)
 # How often a wait for the next page looks again (selenium's default, half a second, would wait
 # that long after most pages had loaded).
 POLL = 0.02
+
+
+def replaced(element):
+    """A wait's condition: the page ``element`` belonged to has been replaced by the next one.
+    Asked in the middle of the change, Chromium may answer neither way ("Node with given id does
+    not belong to the document"): that is asked again."""
+
+    def gone(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException:
+            return False
+        return False
+
+    return gone
 
 
 def start_chromium(profile: Path, width: int = DESKTOP[0], height: int = DESKTOP[1]):
@@ -227,9 +247,7 @@ class Browser:
         """Do something that loads a new page, and wait for it."""
         page = self.driver.find_element(By.TAG_NAME, "html")
         action()
-        WebDriverWait(self.driver, 15, poll_frequency=POLL).until(
-            expected_conditions.staleness_of(page)
-        )
+        WebDriverWait(self.driver, 15, poll_frequency=POLL).until(replaced(page))
 
     def sign_in(self, email: str, catalogue=None) -> None:
         """Sign in with the password and, for a role that needs it, two-factor sign-in (set up

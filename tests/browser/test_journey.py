@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from werkzeug.serving import make_server
 
 from escalate.demo import DEMO_PASSWORD
-from tests.browser.pages import POLL
+from tests.browser.pages import POLL, replaced
 
 GP = "emma.clarke@riverside.northshire.example"
 SOCIAL_WORKER = "sam.okafor@csc.northshire.example"
@@ -150,9 +150,7 @@ class Person:
     def _then_wait_for_the_next_page(self, click):
         page = self.driver.find_element(By.TAG_NAME, "html")
         click()
-        WebDriverWait(self.driver, 10, poll_frequency=POLL).until(
-            expected_conditions.staleness_of(page)
-        )
+        WebDriverWait(self.driver, 10, poll_frequency=POLL).until(replaced(page))
 
     def press(self, label):
         button = self.driver.find_element(
