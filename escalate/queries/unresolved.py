@@ -20,7 +20,7 @@ from escalate.models import (
     State,
 )
 from escalate.queries.conditions import OPEN_STATES, open_stage_on, overdue
-from escalate.queries.paging import page_of_counted
+from escalate.queries.paging import page_of
 from escalate.queries.spreadsheets import streamed_csv
 
 
@@ -183,17 +183,11 @@ def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: in
     matched and sorted, in the database from its indexes alone (``ix_difference_unresolved``,
     ``ix_stage_open``), without reading the differences' rows, which carry their long texts;
     then only that page's rows are read."""
-    matching = _matching(f, now, Difference.id)
-    total = db.session.execute(
-        sa.select(sa.func.count()).select_from(matching.order_by(None).subquery())
-    ).scalar_one()
-
-    def fetch(offset: int, limit: int) -> list[UnresolvedRow]:
-        chosen = db.session.scalars(matching.offset(offset).limit(limit)).all()
-        found = {row.id: row.row for row in db.session.execute(_ROWS_BY_ID, {"ids": chosen})}
-        return [_unresolved_row(found[i], now) for i in chosen if i in found]
-
-    return page_of_counted(fetch, total, page, per_page)
+    pages = page_of(_matching(f, now, Difference.id), page, per_page)
+    found = {row.id: row.row for row in db.session.execute(_ROWS_BY_ID, {"ids": pages.items})}
+    # A difference closed since the page's ids were read is left out rather than failing.
+    pages.items = [_unresolved_row(found[i], now) for i in pages.items if i in found]
+    return pages
 
 
 CSV_HEADER = (
