@@ -1,5 +1,6 @@
 """A user's notifications. Never commits."""
 
+from datetime import datetime
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -54,42 +55,62 @@ def inbox(user: User) -> sa.Select:
     )
 
 
+class Message(NamedTuple):
+    """A line of the inbox: what the list shows of a notification."""
+
+    id: int
+    subject: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+def _part(number: int, read: bool) -> sa.Select:
+    """The person's unread (or read) messages, newest first, from an offset: one range of one
+    index."""
+    return (
+        sa.select(Notification.id, sa.literal(number).label("part"))
+        .where(
+            Notification.recipient_id == sa.bindparam("user_id"),
+            IN_THE_INBOX,
+            Notification.read_at.is_not(None) if read else Notification.read_at.is_(None),
+        )
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(sa.bindparam(f"limit_{number}", type_=sa.Integer))
+        .offset(sa.bindparam(f"offset_{number}", type_=sa.Integer))
+        .subquery()
+        .select()
+    )
+
+
+# A page of messages: its part of the unread, then its part of the read; built once, as every
+# inbox page asks it.
+_PAGE_IDS = sa.union_all(_part(0, False), _part(1, True)).subquery()
+_PAGE = (
+    sa.select(Notification.id, Notification.subject, Notification.created_at, Notification.read_at)
+    .join(_PAGE_IDS, _PAGE_IDS.c.id == Notification.id)
+    .order_by(_PAGE_IDS.c.part, Notification.created_at.desc(), Notification.id.desc())
+)
+
+
 def inbox_page(user: User, page: int, per_page: int, counts: InboxCounts) -> Pagination:
-    """One page of the user's notifications, unread first, then newest first (``counts``: how
-    many there are, and how many unread). The unread and the read are each a range of one index,
+    """One page of the user's messages, unread first, then newest first (``counts``: how many
+    there are, and how many unread). The unread and the read are each a range of one index,
     newest first, and a page takes its part of each: no sort over everything the person was ever
     sent."""
     unread = counts.unread
 
-    def fetch(offset: int, limit: int) -> list[Notification]:
+    def fetch(offset: int, limit: int) -> list[Message]:
         from_unread = max(0, min(limit, unread - offset))
-
-        def part(number: int, read: bool, start: int, count: int):
-            newest_first = (Notification.created_at.desc(), Notification.id.desc())
-            return (
-                sa.select(Notification.id, sa.literal(number).label("part"))
-                .where(
-                    Notification.recipient_id == user.id,
-                    IN_THE_INBOX,
-                    Notification.read_at.is_not(None) if read else Notification.read_at.is_(None),
-                )
-                .order_by(*newest_first)
-                .limit(count)
-                .offset(start)
-                .subquery()
-                .select()
-            )
-
-        page_ids = sa.union_all(
-            part(0, False, offset, from_unread),
-            part(1, True, max(0, offset - unread), limit - from_unread),
-        ).subquery()
-        return list(
-            db.session.scalars(
-                sa.select(Notification)
-                .join(page_ids, page_ids.c.id == Notification.id)
-                .order_by(page_ids.c.part, Notification.created_at.desc(), Notification.id.desc())
-            )
+        rows = db.session.execute(
+            _PAGE,
+            {
+                "user_id": user.id,
+                "offset_0": offset,
+                "limit_0": from_unread,
+                "offset_1": max(0, offset - unread),
+                "limit_1": limit - from_unread,
+            },
         )
+        return [Message(*row) for row in rows]
 
     return page_of_counted(fetch, counts.messages, page, per_page)
