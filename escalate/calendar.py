@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -81,10 +81,15 @@ def _zone(tz: str) -> ZoneInfo:
 
 
 def _is_working_day(day: date, nation: str, closures: frozenset[date]) -> bool:
-    if day.weekday() >= 5 or day in closures:
-        return False
+    return day.weekday() < 5 and day not in closures and not _is_bank_holiday(day, nation)
+
+
+# Pages count working days to every deadline they show, a few days each: each day's answer is
+# looked up once (a bank holiday is the same whoever asks), not in the library under its lock.
+@lru_cache(maxsize=8192)
+def _is_bank_holiday(day: date, nation: str) -> bool:
     with _HOLIDAYS_LOCK:
-        return day not in _bank_holidays(nation)
+        return day in _bank_holidays(nation)
 
 
 def is_working_day(day: date, nation: str = DEFAULT_NATION, closures: Iterable[date] = ()) -> bool:
