@@ -125,6 +125,17 @@ def to_confirm(user: User, now: datetime, cal: WorkingCalendar) -> list[ActionRo
     return [_row(user, a, a.difference, now, cal, takes_part=False) for a in found]
 
 
+_OVERDUE_AMONG = (
+    sa.select(AgreedAction.difference_id)
+    .where(
+        AgreedAction.difference_id.in_(sa.bindparam("ids", expanding=True)),
+        AgreedAction.done_at.is_(None),
+        AgreedAction.due_on <= sa.bindparam("cutoff"),
+    )
+    .distinct()
+)
+
+
 def with_overdue_actions(rows: list, now: datetime, cal: WorkingCalendar) -> list:
     """The list's rows (queries.differences.DifferenceRow), each marked where one of its
     difference's actions is overdue: one statement for the whole list."""
@@ -133,13 +144,7 @@ def with_overdue_actions(rows: list, now: datetime, cal: WorkingCalendar) -> lis
         return rows
     overdue = set(
         db.session.scalars(
-            sa.select(AgreedAction.difference_id)
-            .where(
-                AgreedAction.difference_id.in_(ids),
-                AgreedAction.done_at.is_(None),
-                AgreedAction.due_on <= agreed_actions.missed_cutoff(now, cal),
-            )
-            .distinct()
+            _OVERDUE_AMONG, {"ids": ids, "cutoff": agreed_actions.missed_cutoff(now, cal)}
         )
     )
     return [dataclasses.replace(row, action_overdue=row.difference.id in overdue) for row in rows]

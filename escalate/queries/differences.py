@@ -64,11 +64,7 @@ def takes_part(
 def situation(difference: Difference, now: datetime) -> workflow.Situation:
     """Describe a difference to the rules as it stands at ``now``."""
     stage = difference.open_stage
-    policy_stage = (
-        db.session.scalar(sa.select(PolicyStage).where(PolicyStage.level == stage.level))
-        if stage
-        else None
-    )
+    policy_stage = db.session.scalar(_POLICY_AT, {"level": stage.level}) if stage else None
     involved = frozenset(a.user_id for s in difference.stages for a in s.assignments)
     awaiting = stage is not None and difference.state == State.AWAITING_RESPONSE
     return workflow.Situation(
@@ -100,25 +96,32 @@ def pending_extension(stage: Stage | None, now: datetime) -> ExtensionRequest | 
     its lapse yet."""
     if stage is None:
         return None
-    return db.session.scalar(
-        sa.select(ExtensionRequest)
-        .where(
-            ExtensionRequest.stage_id == stage.id,
-            ExtensionRequest.status == ExtensionStatus.PENDING,
-            ExtensionRequest.current_deadline > now,
-        )
-        .options(joinedload(ExtensionRequest.requested_by))
+    return db.session.scalar(_PENDING, {"stage": stage.id, "now": now})
+
+
+# Built once: every page of a difference asks them.
+_POLICY_AT = sa.select(PolicyStage).where(PolicyStage.level == sa.bindparam("level"))
+_PENDING = (
+    sa.select(ExtensionRequest)
+    .where(
+        ExtensionRequest.stage_id == sa.bindparam("stage"),
+        ExtensionRequest.status == ExtensionStatus.PENDING,
+        ExtensionRequest.current_deadline > sa.bindparam("now"),
     )
+    .options(joinedload(ExtensionRequest.requested_by))
+)
 
 
-# What a difference's own pages show, loaded with it: its people and agencies, every stage with
-# its assignments, and its whole history with who did each thing (one query each, however long).
+# What a difference's own pages show, loaded with it: its people and agencies and every stage
+# with its assignments (joined to its row: a few stages of a few people each), and its whole
+# history with who did each thing, its supporters and its proposals (one query each, however
+# long).
 PAGE_LOADS = (
     joinedload(Difference.raiser),
     joinedload(Difference.named_professional),
     joinedload(Difference.raising_agency),
     joinedload(Difference.receiving_agency),
-    selectinload(Difference.stages).selectinload(Stage.assignments).joinedload(Assignment.user),
+    joinedload(Difference.stages).joinedload(Stage.assignments).joinedload(Assignment.user),
     selectinload(Difference.events).joinedload(Event.actor),
     selectinload(Difference.supporters).joinedload(Supporter.user),
     selectinload(Difference.proposals).joinedload(Proposal.proposer),
