@@ -18,6 +18,7 @@ from escalate.models import (  # noqa: F401 (names the annotations below resolve
     User,
     UTCDateTime,
     _enum,
+    partial_index,
 )
 
 
@@ -32,22 +33,20 @@ class ChronologyEntry(Base):
     __table_args__ = (
         sa.UniqueConstraint("event_id", "agency_id"),
         # Waiting for you: a person's entries still to confirm, oldest first, and how many.
-        sa.Index(
+        partial_index(
             "ix_chronology_entry_unconfirmed_owner",
             "owner_id",
             "created_at",
             "id",
-            sqlite_where=sa.text("confirmed_at IS NULL"),
-            postgresql_where=sa.text("confirmed_at IS NULL"),
+            where="confirmed_at IS NULL",
         ),
         # The share each agency confirmed, over a period: counted from this index alone.
         sa.Index("ix_chronology_entry_shares", "created_at", "agency_id", "confirmed_at"),
         # The sweep reads only entries still to confirm whose reminder is due.
-        sa.Index(
+        partial_index(
             "ix_chronology_entry_remind_at",
             "remind_at",
-            sqlite_where=sa.text("confirmed_at IS NULL AND reminded_at IS NULL"),
-            postgresql_where=sa.text("confirmed_at IS NULL AND reminded_at IS NULL"),
+            where="confirmed_at IS NULL AND reminded_at IS NULL",
         ),
     )
 
@@ -80,18 +79,16 @@ class AgreedAction(Base):
     __table_args__ = (
         sa.UniqueConstraint("event_id", "number"),
         # The sweep reads only actions not done whose "done?" question is due.
-        sa.Index(
+        partial_index(
             "ix_agreed_action_ask_at",
             "ask_at",
-            sqlite_where=sa.text("done_at IS NULL AND asked_at IS NULL"),
-            postgresql_where=sa.text("done_at IS NULL AND asked_at IS NULL"),
+            where="done_at IS NULL AND asked_at IS NULL",
         ),
         # Lists and the dashboard: actions not done, by due date (overdue ones first).
-        sa.Index(
+        partial_index(
             "ix_agreed_action_open_due_on",
             "due_on",
-            sqlite_where=sa.text("done_at IS NULL"),
-            postgresql_where=sa.text("done_at IS NULL"),
+            where="done_at IS NULL",
         ),
     )
 
@@ -146,28 +143,21 @@ class ProfessionalsMeeting(Base):
     __tablename__ = "professionals_meeting"
     __table_args__ = (
         # The sweep reads only meetings whose outcome or minutes are still to come.
-        sa.Index(
+        partial_index(
             "ix_professionals_meeting_outcome_due",
             "meets_on",
-            sqlite_where=sa.text("outcome_recorded_at IS NULL AND outcome_reminded_at IS NULL"),
-            postgresql_where=sa.text(
-                "outcome_recorded_at IS NULL AND outcome_reminded_at IS NULL"
-            ),
+            where="outcome_recorded_at IS NULL AND outcome_reminded_at IS NULL",
         ),
-        sa.Index(
+        partial_index(
             "ix_professionals_meeting_minutes_due",
             "minutes_due_on",
-            sqlite_where=sa.text("minutes_recorded_on IS NULL AND minutes_reminded_at IS NULL"),
-            postgresql_where=sa.text(
-                "minutes_recorded_on IS NULL AND minutes_reminded_at IS NULL"
-            ),
+            where="minutes_recorded_on IS NULL AND minutes_reminded_at IS NULL",
         ),
         # Waiting for you: a person's arranged meetings still to follow up.
-        sa.Index(
+        partial_index(
             "ix_professionals_meeting_follow_up",
             "arranged_by_id",
-            sqlite_where=sa.text("outcome_recorded_at IS NULL OR minutes_recorded_on IS NULL"),
-            postgresql_where=sa.text("outcome_recorded_at IS NULL OR minutes_recorded_on IS NULL"),
+            where="outcome_recorded_at IS NULL OR minutes_recorded_on IS NULL",
         ),
     )
 

@@ -17,6 +17,7 @@ from escalate.models import (  # noqa: F401 (names the annotations below resolve
     User,
     UTCDateTime,
     _enum,
+    partial_index,
     utcnow,
 )
 
@@ -44,13 +45,12 @@ class Notification(Base):
         # the unread count in every page's navigation).
         sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at", "created_at"),
         # The inbox's messages newest first, and how many there are: read from the index alone.
-        sa.Index(
+        partial_index(
             "ix_notification_inbox",
             "recipient_id",
             "created_at",
             "id",
-            sqlite_where=sa.text("invitation_id IS NULL"),
-            postgresql_where=sa.text("invitation_id IS NULL"),
+            where="invitation_id IS NULL",
         ),
         # What the deliverer asks for: due emails, oldest first.
         sa.Index("ix_notification_email_due", "email_status", "next_attempt_at"),

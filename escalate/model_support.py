@@ -17,6 +17,7 @@ from escalate.models import (  # noqa: F401 (names the annotations below resolve
     User,
     UTCDateTime,
     _enum,
+    partial_index,
     utcnow,
 )
 
@@ -86,19 +87,17 @@ class Proposal(Base):
     __tablename__ = "proposal"
     __table_args__ = (
         # One open proposal per difference, whoever proposes at once.
-        sa.Index(
+        partial_index(
             "ix_proposal_one_open",
             "difference_id",
             unique=True,
-            sqlite_where=sa.text("ended_at IS NULL"),
-            postgresql_where=sa.text("ended_at IS NULL"),
+            where="ended_at IS NULL",
         ),
         # The sweep reads only open proposals whose window has passed.
-        sa.Index(
+        partial_index(
             "ix_proposal_open_reply_by",
             "reply_by",
-            sqlite_where=sa.text("ended_at IS NULL"),
-            postgresql_where=sa.text("ended_at IS NULL"),
+            where="ended_at IS NULL",
         ),
     )
 

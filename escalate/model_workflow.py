@@ -15,6 +15,7 @@ from escalate.models import (  # noqa: F401 (names the annotations below resolve
     User,
     UTCDateTime,
     _enum,
+    partial_index,
     utcnow,
 )
 
@@ -272,34 +273,27 @@ class Stage(Base):
         sa.UniqueConstraint("difference_id", "level"),
         # The sweep's "what is overdue" query reads only stages still waiting for a response, so
         # its cost follows what is due, not the length of the partnership's history.
-        sa.Index(
+        partial_index(
             "ix_stage_awaiting_deadline",
             "deadline",
-            sqlite_where=sa.text("closed_at IS NULL AND responded_at IS NULL"),
-            postgresql_where=sa.text("closed_at IS NULL AND responded_at IS NULL"),
+            where="closed_at IS NULL AND responded_at IS NULL",
         ),
         # And its overdue query only those whose missed deadline it has not yet noticed: a stage
         # left overdue (one that does not escalate by itself) is not read again every minute.
-        sa.Index(
+        partial_index(
             "ix_stage_overdue_unnoticed",
             "deadline",
-            sqlite_where=sa.text(
-                "closed_at IS NULL AND responded_at IS NULL AND overdue_noticed_at IS NULL"
-            ),
-            postgresql_where=sa.text(
-                "closed_at IS NULL AND responded_at IS NULL AND overdue_noticed_at IS NULL"
-            ),
+            where="closed_at IS NULL AND responded_at IS NULL AND overdue_noticed_at IS NULL",
         ),
         # The open stages, few: lists of what waits for someone start here, and read what they
         # need of them from the index alone. Only those, so no query planner takes
         # "closed_at IS NULL" for a rare value of a column mostly set.
-        sa.Index(
+        partial_index(
             "ix_stage_open",
             "difference_id",
             "level",
             "deadline",
-            sqlite_where=sa.text("closed_at IS NULL"),
-            postgresql_where=sa.text("closed_at IS NULL"),
+            where="closed_at IS NULL",
         ),
     )
 

@@ -118,6 +118,14 @@ def _enum(enum_class, name: str) -> sa.Enum:
     )
 
 
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> sa.Index:
+    """An index of only the rows ``where`` holds, the same condition on SQLite and PostgreSQL."""
+    condition = sa.text(where)
+    return sa.Index(
+        name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition
+    )
+
+
 class Agency(Base):
     __tablename__ = "agency"
 
