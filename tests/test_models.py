@@ -4,6 +4,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+import escalate
 from escalate.extensions import db
 from escalate.models import Role
 from tests import factories
@@ -19,7 +20,7 @@ def test_email_addresses_are_unique_regardless_of_case(ctx):
     db.session.rollback()
 
 
-def test_sqlite_enforces_foreign_keys_and_uses_wal(ctx):
+def test_sqlite_enforces_foreign_keys_uses_wal_and_a_larger_page_cache(ctx):
     if db.engine.dialect.name != "sqlite":
         assert db.engine.dialect.name == "postgresql"
         return
@@ -27,6 +28,8 @@ def test_sqlite_enforces_foreign_keys_and_uses_wal(ctx):
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+        assert cache == -escalate.SQLITE_CACHE_KIB
 
 
 def test_a_stage_contact_must_name_a_real_user(ctx):
