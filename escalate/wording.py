@@ -176,13 +176,22 @@ def either(values) -> str:
 # --- Dates and times (stored in UTC, shown in the partnership's local time) -------------------
 
 
+# The names of days and months, in English whatever the machine's locale (pages name dates in
+# every row of every list: formatting them with strftime costs several times as much).
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
 def long_date(value: date | datetime | None) -> str:
     """27 November 2026."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = to_local(value).date()
-    return f"{value.day} {value.strftime('%B %Y')}"
+    return f"{value.day} {MONTH_NAMES[value.month - 1]} {value.year}"
 
 
 def day_and_date(value: date | datetime | None) -> str:
@@ -191,7 +200,7 @@ def day_and_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = to_local(value).date()
-    return f"{value.strftime('%A')} {long_date(value)}"
+    return f"{DAY_NAMES[value.weekday()]} {long_date(value)}"
 
 
 def time_and_date(instant: datetime | None) -> str:
@@ -199,8 +208,7 @@ def time_and_date(instant: datetime | None) -> str:
     if instant is None:
         return ""
     local = to_local(instant)
-    clock = local.strftime("%I:%M%p").lstrip("0").lower()
-    return f"{clock} on {day_and_date(local.date())}"
+    return f"{_clock(local)} on {day_and_date(local.date())}"
 
 
 def when(instant: datetime | None) -> str:
@@ -208,8 +216,7 @@ def when(instant: datetime | None) -> str:
     if instant is None:
         return ""
     local = to_local(instant)
-    clock = local.strftime("%I:%M%p").lstrip("0").replace(":00", "").lower()
-    return f"{clock} on {day_and_date(local.date())}"
+    return f"{_clock(local).replace(':00', '')} on {day_and_date(local.date())}"
 
 
 def iso_minute(instant: datetime | None) -> str:
@@ -218,7 +225,8 @@ def iso_minute(instant: datetime | None) -> str:
 
 
 def _clock(local: datetime) -> str:
-    return local.strftime("%I:%M%p").lstrip("0").lower()
+    """5:00pm, 10:30am, 12:05am."""
+    return f"{local.hour % 12 or 12}:{local.minute:02d}{'am' if local.hour < 12 else 'pm'}"
 
 
 def due_by(deadline: datetime | None, now: datetime) -> str:
