@@ -61,26 +61,32 @@ def navigation_for(user, endpoint: str | None) -> list[dict]:
 SECTIONS = {"oversight.dashboard": {"oversight.dashboard", "oversight.dashboard_section"}}
 
 
-def hold_unread_count(person_id: int, count: int) -> None:
-    """The unread count read with the person signed in, for the navigation: held until the
-    request commits a change to it (a message opened, or sent to the person)."""
-    g.unread_count = (person_id, count)
+def hold_inbox_counts(person_id: int, counts: "queries.inbox.InboxCounts") -> None:
+    """The inbox's tally read with the person signed in (the navigation shows the unread, the
+    inbox both): held until the request commits a change to it (a message opened, or sent to
+    the person)."""
+    g.inbox_counts = (person_id, counts)
 
 
-def forget_unread_count(session) -> None:
+def forget_inbox_counts(session) -> None:
     from escalate import services
 
-    held = g.get("unread_count") if has_app_context() else None
+    held = g.get("inbox_counts") if has_app_context() else None
     if held is not None and held[0] in services.inbox.tallies_changed(session):
-        g.pop("unread_count")
+        g.pop("inbox_counts")
+
+
+def inbox_counts() -> "queries.inbox.InboxCounts":
+    """The signed-in person's messages, and how many are unread."""
+    held = g.get("inbox_counts")
+    if held is None or held[0] != current_user.id:
+        hold_inbox_counts(current_user.id, queries.inbox.counts(current_user))
+    return g.inbox_counts[1]
 
 
 def unread_count() -> int:
     """The signed-in person's unread messages as the navigation shows them."""
-    held = g.get("unread_count")
-    if held is None or held[0] != current_user.id:
-        hold_unread_count(current_user.id, queries.inbox.unread_count(current_user))
-    return g.unread_count[1]
+    return inbox_counts().unread
 
 
 def home_for(user) -> str:
@@ -95,8 +101,8 @@ def home_for(user) -> str:
 
 
 def init_app(app: Flask) -> None:
-    if not sa.event.contains(Session, "after_commit", forget_unread_count):
-        sa.event.listen(Session, "after_commit", forget_unread_count)
+    if not sa.event.contains(Session, "after_commit", forget_inbox_counts):
+        sa.event.listen(Session, "after_commit", forget_inbox_counts)
     app.add_template_filter(time_and_date, "london_datetime")
     app.add_template_filter(long_date)
     app.add_template_filter(plural)

@@ -39,7 +39,7 @@ def load_user(user_id: str) -> User | None:
         return None
     if found is None:
         return None
-    user, unread = found
+    user, inbox = found
     # A deactivated account loses its session at the next request.
     if not user.active:
         return None
@@ -60,7 +60,7 @@ def load_user(user_id: str) -> User | None:
         return None
     if sessions.seen(session, now):
         session[sessions.SEEN_AT] = int(now.timestamp())
-    presentation.hold_unread_count(user.id, unread)
+    presentation.hold_inbox_counts(user.id, inbox)
     return user
 
 

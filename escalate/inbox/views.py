@@ -13,7 +13,7 @@ INBOX_PER_PAGE = 25
 @bp.route("/inbox")
 @login_required
 def index():
-    counts = queries.inbox.counts(current_user)
+    counts = presentation.inbox_counts()
     pages = queries.inbox.inbox_page(
         current_user, presentation.page_number(), INBOX_PER_PAGE, counts
     )

@@ -25,8 +25,8 @@ class InboxCounts(NamedTuple):
 
 
 # How many messages a person's inbox holds, and how many are unread: their tally, kept by the
-# services as messages are written and read. (Every page's navigation reads the unread one with
-# the person signed in: queries.setup.signed_in_person.)
+# services as messages are written and read. (Every request reads the signed-in person's with
+# them, queries.setup.signed_in_person, and holds it: presentation.inbox_counts.)
 _COUNTS = sa.select(InboxTally.messages, InboxTally.unread).where(
     InboxTally.user_id == sa.bindparam("user_id")
 )

@@ -33,6 +33,7 @@ from escalate.models import (
     User,
 )
 from escalate.queries import conditions
+from escalate.queries.inbox import InboxCounts
 from escalate.workflow import OVERSIGHT_ROLES, FieldError, InvalidRequest, NotFound
 
 # Who may read what a change record says about differences: the partnership and auditors.
@@ -70,10 +71,16 @@ def partnership_settings() -> PartnershipSettings:
 
 
 # The signed-in person with their agency, the partnership's settings every page reads (whether
-# two-factor sign-in is for everyone, the footer's numbers) and the person's unread messages for
-# the navigation: one statement, built once, as every request asks it first.
+# two-factor sign-in is for everyone, the footer's numbers) and the person's inbox tally (the
+# navigation shows the unread, the inbox both): one statement, built once, as every request
+# asks it first.
 _SIGNED_IN = (
-    sa.select(User, PartnershipSettings, sa.func.coalesce(InboxTally.unread, 0))
+    sa.select(
+        User,
+        PartnershipSettings,
+        sa.func.coalesce(InboxTally.messages, 0),
+        sa.func.coalesce(InboxTally.unread, 0),
+    )
     .select_from(User)
     .outerjoin(PartnershipSettings, PartnershipSettings.id == 1)
     .outerjoin(InboxTally, InboxTally.user_id == User.id)
@@ -82,15 +89,15 @@ _SIGNED_IN = (
 )
 
 
-def signed_in_person(user_id: int) -> tuple[User, int] | None:
-    """The person signed in, and how many unread messages they have; the partnership's
-    settings are held for the request."""
+def signed_in_person(user_id: int) -> tuple[User, InboxCounts] | None:
+    """The person signed in, and how many messages they have and how many are unread; the
+    partnership's settings are held for the request."""
     row = db.session.execute(_SIGNED_IN, {"user_id": user_id}).first()
     if row is None:
         return None
     if row[1] is not None and has_app_context():
         g.partnership_settings = row[1]  # held for the request: partnership_settings() reads it
-    return row[0], max(0, row[2])
+    return row[0], InboxCounts(max(0, row[2]), max(0, row[3]))
 
 
 def policy_stages() -> list[PolicyStage]:
