@@ -23,6 +23,11 @@ class InboxCounts(NamedTuple):
     messages: int
     unread: int
 
+    @classmethod
+    def of(cls, messages: int | None, unread: int | None) -> "InboxCounts":
+        """From a tally as read (none yet: nothing; never below nothing)."""
+        return cls(max(0, messages or 0), max(0, unread or 0))
+
 
 # How many messages a person's inbox holds, and how many are unread: their tally, kept by the
 # services as messages are written and read. (Every request reads the signed-in person's with
@@ -34,7 +39,7 @@ _COUNTS = sa.select(InboxTally.messages, InboxTally.unread).where(
 
 def counts(user: User) -> InboxCounts:
     row = db.session.execute(_COUNTS, {"user_id": user.id}).first()
-    return InboxCounts(max(0, row.messages), max(0, row.unread)) if row else InboxCounts(0, 0)
+    return InboxCounts.of(row.messages, row.unread) if row else InboxCounts(0, 0)
 
 
 def unread_count(user: User) -> int:

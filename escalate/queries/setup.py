@@ -78,8 +78,8 @@ _SIGNED_IN = (
     sa.select(
         User,
         PartnershipSettings,
-        sa.func.coalesce(InboxTally.messages, 0),
-        sa.func.coalesce(InboxTally.unread, 0),
+        InboxTally.messages,
+        InboxTally.unread,
     )
     .select_from(User)
     .outerjoin(PartnershipSettings, PartnershipSettings.id == 1)
@@ -97,7 +97,7 @@ def signed_in_person(user_id: int) -> tuple[User, InboxCounts] | None:
         return None
     if row[1] is not None and has_app_context():
         g.partnership_settings = row[1]  # held for the request: partnership_settings() reads it
-    return row[0], InboxCounts(max(0, row[2]), max(0, row[3]))
+    return row[0], InboxCounts.of(row[2], row[3])
 
 
 def policy_stages() -> list[PolicyStage]:
