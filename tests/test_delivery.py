@@ -306,7 +306,7 @@ def test_retries_back_off_then_fail_and_the_partnership_is_told_in_the_app(
     assert "after 8 tries" in notice.body and "Could not reach the mail server" in notice.body
     with app.app_context():
         chair = db.session.get(User, people.chair.id)
-        assert queries.inbox.unread_count(chair) == 3
+        assert queries.inbox.counts(chair).unread == 3
         # The failed messages stay in their recipients' inboxes.
         gp_inbox = queries.inbox.inbox(db.session.get(User, people.gp.id))
         assert len(db.session.scalars(gp_inbox).all()) == 1

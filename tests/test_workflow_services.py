@@ -1493,7 +1493,7 @@ def test_the_full_journey_is_recorded_and_the_gp_is_told_every_outcome(cast):
     assert "to the Partnership resolution" in bodies[5]
     assert f"Decision: {DECISION}" in bodies[6]
     assert all(n.subject.startswith("RPD-2026-00001: ") for n in inbox)
-    assert queries.inbox.unread_count(cast.gp) == 7
+    assert queries.inbox.counts(cast.gp).unread == 7
 
 
 def test_responders_and_leads_are_told_when_their_stage_opens(cast):

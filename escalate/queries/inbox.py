@@ -42,10 +42,6 @@ def counts(user: User) -> InboxCounts:
     return InboxCounts.of(row.messages, row.unread) if row else InboxCounts(0, 0)
 
 
-def unread_count(user: User) -> int:
-    return counts(user).unread
-
-
 def inbox(user: User) -> sa.Select:
     """The user's notifications, unread first, then newest first (``inbox_page`` gives a page of
     them in this order)."""
