@@ -5,7 +5,9 @@
    compare. SQLite files in instance/, or with DATABASE_URL set, that PostgreSQL database (the
    1,000 in its own schema, bench_small).
 2. Counts each page's SQL statements and HTML size in-process, at both sizes, and times it
-   there, one request at a time ("ms", "ms 1k": what the page itself costs at each size).
+   there, one request at a time ("ms", "ms 1k": what the page itself costs at each size), with
+   the part of it spent in the database ("DB ms") and the ratio that part alone would allow
+   ("bound": the page's database work on top of the signed-in floor).
 3. Serves bench.app with gunicorn (2 workers) and measures each page with wrk (concurrency 4,
    BENCH_SECONDS a page), bracketed by the ceiling route before and after it: the ratio is the
    page's requests per second over the mean of the two ceilings around it.
@@ -236,6 +238,42 @@ def find_references(app) -> dict:
 # --- In-process: statements and sizes ----------------------------------------------------------
 
 
+class DatabaseClock:
+    """Time spent in the database during a request: each statement's execution and each commit
+    (from the commit's start on the connection to the session's word that it is done)."""
+
+    def __init__(self, engine):
+        import sqlalchemy as sa
+        from sqlalchemy.orm import Session
+
+        self._event = sa.event
+        self.spent = 0.0
+        self._started = None
+        self._hooks = [
+            (engine, "before_cursor_execute", self._start),
+            (engine, "after_cursor_execute", self._stop),
+            (engine, "commit", self._start),
+            (Session, "after_commit", self._stop),
+        ]
+        for target, name, hook in self._hooks:
+            self._event.listen(target, name, hook)
+
+    def _start(self, *_):
+        self._started = time.perf_counter()
+
+    def _stop(self, *_):
+        if self._started is not None:
+            self.spent += time.perf_counter() - self._started
+            self._started = None
+
+    def reset(self) -> None:
+        self.spent, self._started = 0.0, None
+
+    def remove(self) -> None:
+        for target, name, hook in self._hooks:
+            self._event.remove(target, name, hook)
+
+
 def count_statements(url: str, references: dict | None = None):
     """Each page's SQL statements and HTML size, asked in-process as the guard test does."""
     import sqlalchemy as sa
@@ -287,16 +325,25 @@ def count_statements(url: str, references: dict | None = None):
         measured[(page.name, page.role)] = (len(statements), size, response.status_code)
     sa.event.remove(engine, "before_cursor_execute", listener)
     # And what each page costs in-process, one request at a time (the median of ten, after two
-    # to warm up): what the page itself costs at this size, without the server or the load.
-    for page in pages(references):
+    # to warm up): what the page itself costs at this size, without the server or the load; and
+    # how much of it was spent in the database (its statements and commits).
+    database = DatabaseClock(engine)
+    ceiling = Page("ceiling", None, "/bench/ceiling", None)
+    for page in [ceiling, *pages(references)]:
         client = clients[page.role]
-        times = []
-        for n in range(12):
+        times, in_database = [], []
+        # The two references more often: every page's bound is measured against them.
+        for n in range(42 if page.path.startswith("/bench/") else 12):
+            database.reset()
             started = time.perf_counter()
             client.get(page.path).get_data()
             if n >= 2:
                 times.append((time.perf_counter() - started) * 1000)
-        measured[(page.name, page.role)] += (statistics.median(times),)
+                in_database.append(database.spent * 1000)
+        measured[(page.name, page.role)] = measured.get((page.name, page.role), ()) + (
+            statistics.median(times), statistics.median(in_database)
+        )
+    database.remove()
     with app.app_context():
         db.engine.dispose()
     return measured, references
@@ -478,6 +525,18 @@ def csv_memory(base: str, cookie: str, server_pid: int) -> tuple[float, int]:
     return grew / 1024, size
 
 
+def bound(counts: dict, page: Page, database_ms: float) -> float:
+    """The ratio to the ceiling, in-process, that ``page`` would reach if everything it does
+    but its database work cost no more than the floor's (the signed-in floor's for a signed-in
+    page, the ceiling's for a visitor's): a limit its Python cannot push past."""
+    ceiling = counts[("ceiling", None)]
+    floor_ms, floor_database_ms = (
+        counts[("signed-in floor", "practitioner")][3:] if page.role else ceiling
+    )
+    ceiling_ms = ceiling[0]
+    return ceiling_ms / (floor_ms + max(0.0, database_ms - floor_database_ms))
+
+
 # --- The run ------------------------------------------------------------------------------------
 
 
@@ -510,15 +569,18 @@ def main() -> None:
     print()
     print(f"{engine}, {SIZE:,} differences; gunicorn {WORKERS} workers, wrk concurrency "
           f"{CONNECTIONS}, {SECONDS:g} s a page; ceiling {min(ceilings):.0f}–{max(ceilings):.0f} "
-          f"requests/s")
+          f"requests/s; in-process, the ceiling {counts[('ceiling', None)][0]:.1f} ms and the "
+          f"signed-in floor {counts[('signed-in floor', 'practitioner')][3]:.1f} ms")
     header = (f"{'page':<28} {'role':<13} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'ratio':>6} {'target':>6} {'SQL':>4} {'SQL 1k':>6} {'HTML KB':>8} "
-              f"{'ms':>6} {'ms 1k':>6}")
+              f"{'ms':>6} {'ms 1k':>6} {'DB ms':>6} {'bound':>6}")
     print(header)
     print("-" * len(header))
     for page, load, ratio in rows:
-        statements, size, status, ms = counts[(page.name, page.role)]
-        small_statements, *_, small_ms = small_counts.get((page.name, page.role), (None, None))
+        statements, size, status, ms, database_ms = counts[(page.name, page.role)]
+        small_statements, *_, small_ms, _ = small_counts.get(
+            (page.name, page.role), (None, None, None)
+        )
         target = f"{page.target:g}" if page.target else "–"
         flag = "" if not page.target or ratio >= page.target else " below target"
         if load.errors or status >= 400:
@@ -528,7 +590,8 @@ def main() -> None:
             f"{load.p50:>7.1f} {load.p99:>7.1f} {ratio:>6.2f} {target:>6} {statements:>4} "
             f"{small_statements if small_statements is not None else '–':>6} "
             f"{size / 1024:>8.1f} {ms:>6.1f} "
-            f"{f'{small_ms:.1f}' if small_ms is not None else '–':>6}{flag}"
+            f"{f'{small_ms:.1f}' if small_ms is not None else '–':>6} {database_ms:>6.2f} "
+            f"{bound(counts, page, database_ms):>6.2f}{flag}"
         )
     print()
     print(f"sweep, nothing due: {sweep_small[0]:.2f} ms at {SMALL:,} differences, "
@@ -536,6 +599,8 @@ def main() -> None:
     print(f"the longest history: {references['long_events']} events")
     print(f"unresolved CSV through HTTP: {csv_size / 1024:.0f} KB; a worker's memory grew by "
           f"{csv_grew:.1f} MB at most")
+    print("bound: the ratio a page would reach in-process if all it did besides its database work "
+          "(its statements and commits, DB ms) cost no more than the signed-in floor")
     print(f"took {time.perf_counter() - started:.0f} s")
     worst = min((row for row in rows if row[0].target), key=lambda row: row[2])
     print(f"worst ratio to ceiling: {worst[2]:.2f} ({worst[0].name}, {worst[0].role or 'visitor'})")
