@@ -1,0 +1,65 @@
+"""How a request's database transaction ends on PostgreSQL.
+
+psycopg prepares a statement on the server (parsed and planned once for the connection) after
+it has run a few times, and forgets every statement it has prepared at each ROLLBACK. Every
+request used to end with one (the session closing its transaction), so every statement of every
+page was parsed and planned again: on a difference's page that was half of its time in the
+database. A transaction that has only read ends with a COMMIT instead, which changes nothing in
+the database and keeps the connection's prepared statements. One that wrote anything, failed,
+or still holds changes not written ends with a ROLLBACK, as before: only the services commit
+what they change.
+"""
+
+import psycopg
+import sqlalchemy as sa
+from flask import Flask
+
+from escalate.extensions import db
+
+WROTE = "escalate_wrote"  # on a connection's info: its transaction ran something but a read
+
+
+def init_app(app: Flask) -> None:
+    """After ``db.init_app``: the teardown registered here runs before the session is removed."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.driver != "psycopg":
+        return
+    for name, listener in (
+        ("before_cursor_execute", _note_a_write),
+        ("begin", _forget_writes),
+        ("commit", _forget_writes),
+        ("rollback", _forget_writes),
+    ):
+        if not sa.event.contains(engine, name, listener):
+            sa.event.listen(engine, name, listener)
+    app.teardown_appcontext(end_reads_with_commit)
+
+
+def _note_a_write(connection, _cursor, statement, *_) -> None:
+    if statement.lstrip()[:6].upper() != "SELECT":
+        connection.info[WROTE] = True
+
+
+def _forget_writes(connection, *_) -> None:
+    connection.info.pop(WROTE, None)
+
+
+def end_reads_with_commit(error: BaseException | None) -> None:
+    """End the request's transaction with a COMMIT if all it did was read."""
+    session = db.session()
+    if error is not None or not session.in_transaction():
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    connection = session.connection()
+    if connection.info.get(WROTE):
+        return
+    status = connection.connection.driver_connection.info.transaction_status
+    if status != psycopg.pq.TransactionStatus.INTRANS:
+        return
+    try:
+        session.commit()
+    except sa.exc.SQLAlchemyError:
+        # The session is removed next, and its transaction rolled back as before.
+        return
