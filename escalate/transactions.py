@@ -58,8 +58,13 @@ def end_reads_with_commit(error: BaseException | None) -> None:
     status = connection.connection.driver_connection.info.transaction_status
     if status != psycopg.pq.TransactionStatus.INTRANS:
         return
+    # What the request loaded stays as it was read, as when the session only closed: a commit
+    # would expire it, and it is used after the request (in the tests, say) without a session.
+    expiring, session.expire_on_commit = session.expire_on_commit, False
     try:
         session.commit()
     except sa.exc.SQLAlchemyError:
         # The session is removed next, and its transaction rolled back as before.
         return
+    finally:
+        session.expire_on_commit = expiring
