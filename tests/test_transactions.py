@@ -47,25 +47,39 @@ def test_what_a_request_changed_without_a_service_committing_it_is_rolled_back(a
     assert not {name for name in agency_names(app) if "never" in name}
 
 
-def commits_during(app, request) -> int:
+def during(app, request) -> tuple[int, list]:
+    """How many transactions committed while ``request()`` ran, and the driver's connections it
+    ran its statements on."""
     with app.app_context():
         engine = db.engine
-    commits = []
-    listener = lambda *_: commits.append(1)  # noqa: E731
-    sa.event.listen(engine, "commit", listener)
+    commits, connections = [], []
+
+    def commit(*_):
+        commits.append(1)
+
+    def statement(connection, *_):
+        connections.append(connection.connection.driver_connection)
+
+    sa.event.listen(engine, "commit", commit)
+    sa.event.listen(engine, "before_cursor_execute", statement)
     try:
         request()
     finally:
-        sa.event.remove(engine, "commit", listener)
-    return len(commits)
+        sa.event.remove(engine, "commit", commit)
+        sa.event.remove(engine, "before_cursor_execute", statement)
+    return len(commits), connections
 
 
-def prepared_statements(app) -> list[str]:
-    with app.app_context():
-        statements = list(
-            db.session.scalars(sa.text("SELECT statement FROM pg_prepared_statements"))
-        )
-        db.session.remove()
+def prepared_statements(connection) -> list[str]:
+    """What the server keeps prepared for this connection, asked without a transaction of its
+    own being rolled back (which would make psycopg forget them)."""
+    statements = [
+        row[0]
+        for row in connection.execute(
+            "SELECT statement FROM pg_prepared_statements", prepare=False
+        ).fetchall()
+    ]
+    connection.commit()
     return statements
 
 
@@ -74,11 +88,11 @@ def test_a_page_that_only_reads_keeps_postgresql_statements_prepared(app, signed
     for _ in range(6):  # psycopg prepares a statement the fifth time it runs it, and keeps it
         assert client.get("/inbox").status_code == 200
 
-    commits = commits_during(app, lambda: client.get("/inbox"))
+    commits, connections = during(app, lambda: client.get("/inbox"))
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         assert commits == 0  # SQLite prepares nothing to keep: its reads end as they always did
         return
     assert commits == 1  # the read's own transaction, ended without changing anything
-    inbox = [s for s in prepared_statements(app) if "FROM notification" in s]
+    inbox = [s for s in prepared_statements(connections[-1]) if "FROM notification" in s]
     assert inbox, "the inbox's statement was not kept prepared across requests"
