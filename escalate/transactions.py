@@ -10,12 +10,15 @@ or still holds changes not written ends with a ROLLBACK, as before: only the ser
 what they change.
 """
 
+import logging
+
 import psycopg
 import sqlalchemy as sa
 from flask import Flask
 
 from escalate.extensions import db
 
+logger = logging.getLogger(__name__)
 WROTE = "escalate_wrote"  # on a connection's info: its transaction ran something but a read
 
 
@@ -46,25 +49,28 @@ def _forget_writes(connection, *_) -> None:
 
 
 def end_reads_with_commit(error: BaseException | None) -> None:
-    """End the request's transaction with a COMMIT if all it did was read."""
+    """End the request's transaction with a COMMIT if all it did was read. Never raises: the
+    session is removed next (and anything left rolled back) whatever happens here."""
     session = db.session()
     if error is not None or not session.in_transaction():
         return
-    if session.new or session.dirty or session.deleted:
+    # Changes not yet written, or something the services write as the transaction commits
+    # (each inbox's tally, kept in the session's info until then): not a read.
+    if session.new or session.dirty or session.deleted or session.info:
         return
-    connection = session.connection()
-    if connection.info.get(WROTE):
-        return
-    status = connection.connection.driver_connection.info.transaction_status
-    if status != psycopg.pq.TransactionStatus.INTRANS:
-        return
-    # What the request loaded stays as it was read, as when the session only closed: a commit
-    # would expire it, and it is used after the request (in the tests, say) without a session.
-    expiring, session.expire_on_commit = session.expire_on_commit, False
     try:
-        session.commit()
-    except sa.exc.SQLAlchemyError:
-        # The session is removed next, and its transaction rolled back as before.
-        return
-    finally:
-        session.expire_on_commit = expiring
+        connection = session.connection()
+        if connection.info.get(WROTE):
+            return
+        status = connection.connection.driver_connection.info.transaction_status
+        if status != psycopg.pq.TransactionStatus.INTRANS:
+            return
+        # What the request loaded stays as it was read, as when the session only closed: a
+        # commit would expire it, and it is used after the request (in the tests, say).
+        expiring, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expiring
+    except Exception:  # a failed flush not rolled back, a connection lost: rolled back next
+        logger.warning("A read's transaction could not be committed", exc_info=True)
