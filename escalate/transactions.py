@@ -1,13 +1,13 @@
 """How a request's database transaction ends on PostgreSQL.
 
 psycopg prepares a statement on the server (parsed and planned once for the connection) after
-it has run a few times, and forgets every statement it has prepared at each ROLLBACK. Every
-request used to end with one (the session closing its transaction), so every statement of every
-page was parsed and planned again: on a difference's page that was half of its time in the
-database. A transaction that has only read ends with a COMMIT instead, which changes nothing in
-the database and keeps the connection's prepared statements. One that wrote anything, failed,
-or still holds changes not written ends with a ROLLBACK, as before: only the services commit
-what they change.
+it has run a few times, and forgets every statement it has prepared at each ROLLBACK. The
+session ends each request's transaction with one when it closes, so every statement of every
+page would be parsed and planned again on every request: on a difference's page, half of its
+time in the database. A transaction that has only read ends with a COMMIT instead, which
+changes nothing in the database and keeps the connection's prepared statements. One that wrote
+anything, failed, or still holds changes not written ends with a ROLLBACK, as before: only the
+services commit what they change.
 """
 
 import logging
