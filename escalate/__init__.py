@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from escalate import templating, transactions, workflow
+from escalate import templating, workflow
 from escalate.config import load_config, url_settings
 from escalate.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -64,6 +64,8 @@ def register_extensions(app: Flask) -> None:
         # The client's address (for sign-in limits) and scheme, from the trusted proxies only.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     db.init_app(app)
+    from escalate.services import transactions
+
     transactions.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)

@@ -25,5 +25,6 @@ from escalate.services import (  # noqa: F401
     support,
     sweep,
     synthetic,
+    transactions,
     two_factor,
 )

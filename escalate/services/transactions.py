@@ -6,8 +6,8 @@ session ends each request's transaction with one when it closes, so every statem
 page would be parsed and planned again on every request: on a difference's page, half of its
 time in the database. A transaction that has only read ends with a COMMIT instead, which
 changes nothing in the database and keeps the connection's prepared statements. One that wrote
-anything, failed, or still holds changes not written ends with a ROLLBACK, as before: only the
-services commit what they change.
+anything, failed, or still holds changes not written ends with a ROLLBACK, as before: what a
+request changes is committed by the use case that changes it, never here.
 """
 
 import logging
