@@ -8,7 +8,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from escalate import calendar, deadlines, history, learning, wording, workflow
 from escalate.extensions import db
@@ -114,42 +115,61 @@ _PENDING = (
 
 
 # What a difference's own pages show, loaded with it: its people and agencies and every stage
-# with its assignments (joined to its row: a few stages of a few people each), and its whole
-# history with who did each thing, its supporters and its proposals (one query each, however
-# long).
+# with its assignments, joined to its row (a few stages of a few people each).
 PAGE_LOADS = (
     joinedload(Difference.raiser),
     joinedload(Difference.named_professional),
     joinedload(Difference.raising_agency),
     joinedload(Difference.receiving_agency),
     joinedload(Difference.stages).joinedload(Stage.assignments).joinedload(Assignment.user),
-    selectinload(Difference.events).joinedload(Event.actor),
-    selectinload(Difference.supporters).joinedload(Supporter.user),
-    selectinload(Difference.proposals).joinedload(Proposal.proposer),
 )
+# And its whole history with who did each thing, its supporters and its proposals, however
+# long: one statement each, built once (a relationship's own eager load builds its statement
+# again for every difference it loads), in each relationship's order.
+_DIFFERENCE = sa.bindparam("difference")
+_COLLECTIONS = {
+    "events": sa.select(Event)
+    .where(Event.difference_id == _DIFFERENCE)
+    .options(joinedload(Event.actor))
+    .order_by(Event.sequence),
+    "supporters": sa.select(Supporter)
+    .where(Supporter.difference_id == _DIFFERENCE)
+    .options(joinedload(Supporter.user))
+    .order_by(Supporter.id),
+    "proposals": sa.select(Proposal)
+    .where(Proposal.difference_id == _DIFFERENCE)
+    .options(joinedload(Proposal.proposer))
+    .order_by(Proposal.id),
+}
+_LOADED = sa.select(Difference).where(Difference.id == _DIFFERENCE).options(*PAGE_LOADS)
+
+
+def _with_collections(difference: Difference | None) -> Difference:
+    """``difference`` with its history, supporters and proposals as they are now; NotFound if
+    there is no difference."""
+    if difference is None:
+        raise NotFound("Difference not found.")
+    for name, statement in _COLLECTIONS.items():
+        found = list(db.session.scalars(statement, {"difference": difference.id}))
+        set_committed_value(difference, name, found)
+    return difference
 
 
 def find_difference(user: User, reference: str) -> Difference:
     """The difference with this reference if ``user`` may see it; otherwise NotFound."""
-    difference = db.session.scalar(
-        sa.select(Difference)
-        .where(Difference.reference == (reference or "").strip().upper(), visible_to(user))
-        .options(*PAGE_LOADS)
+    return _with_collections(
+        db.session.scalar(
+            sa.select(Difference)
+            .where(Difference.reference == (reference or "").strip().upper(), visible_to(user))
+            .options(*PAGE_LOADS)
+        )
     )
-    if difference is None:
-        raise NotFound("Difference not found.")
-    return difference
 
 
 def load_difference(difference_id: int) -> Difference:
     """The difference ``find_difference_id`` found, with what its page shows; NotFound if it
     has gone since (erased)."""
-    difference = db.session.scalar(
-        sa.select(Difference).where(Difference.id == difference_id).options(*PAGE_LOADS)
-    )
-    if difference is None:
-        raise NotFound("Difference not found.")
-    return difference
+    return _with_collections(db.session.scalar(_LOADED, {"difference": difference_id}))
 
 
 @functools.cache
