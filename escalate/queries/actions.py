@@ -65,6 +65,26 @@ def _row(user: User, action: AgreedAction, difference, now, cal, *, takes_part: 
     )
 
 
+# Built once, with the difference bound: its page asks it on every view.
+_OF_DIFFERENCE = (
+    sa.select(AgreedAction)
+    .where(
+        sa.or_(
+            AgreedAction.difference_id == sa.bindparam("difference"),
+            AgreedAction.follow_up_id == sa.bindparam("difference"),
+        )
+    )
+    .options(
+        joinedload(AgreedAction.agency),
+        joinedload(AgreedAction.owner),
+        joinedload(AgreedAction.done_by),
+        joinedload(AgreedAction.follow_up),
+        joinedload(AgreedAction.difference),
+    )
+    .order_by(AgreedAction.event_id, AgreedAction.number)
+)
+
+
 def for_difference(
     user: User,
     difference: Difference,
@@ -74,23 +94,7 @@ def for_difference(
 ) -> DifferenceActions:
     """Its actions, in the order they were agreed, and the actions it follows up: one
     statement (the people, agencies and linked differences joined in)."""
-    found = db.session.scalars(
-        sa.select(AgreedAction)
-        .where(
-            sa.or_(
-                AgreedAction.difference_id == difference.id,
-                AgreedAction.follow_up_id == difference.id,
-            )
-        )
-        .options(
-            joinedload(AgreedAction.agency),
-            joinedload(AgreedAction.owner),
-            joinedload(AgreedAction.done_by),
-            joinedload(AgreedAction.follow_up),
-            joinedload(AgreedAction.difference),
-        )
-        .order_by(AgreedAction.event_id, AgreedAction.number)
-    ).all()
+    found = db.session.scalars(_OF_DIFFERENCE, {"difference": difference.id}).all()
     takes_part = differences.takes_part(user, difference, now, state)
     return DifferenceActions(
         actions=[

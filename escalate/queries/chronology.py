@@ -112,6 +112,23 @@ class PageSection:
     outcomes: list[PageOutcome]
 
 
+def _page_entries(oversight: bool) -> sa.Select:
+    query = (
+        sa.select(ChronologyEntry)
+        .where(ChronologyEntry.difference_id == sa.bindparam("difference"))
+        .options(joinedload(ChronologyEntry.confirmed_by))
+        .order_by(ChronologyEntry.event_id, ChronologyEntry.id)
+    )
+    if not oversight:  # the viewer's own agency's entries
+        query = query.where(ChronologyEntry.agency_id == sa.bindparam("agency"))
+    return query
+
+
+# Built once for the partnership and auditors, and once for an agency's people: the
+# difference's page asks it on every view.
+_PAGE_ENTRIES = {oversight: _page_entries(oversight) for oversight in (True, False)}
+
+
 def page_section(
     user: User,
     difference: Difference,
@@ -127,14 +144,6 @@ def page_section(
     }
     if not oversight and user.agency_id not in agencies:
         return None
-    query = (
-        sa.select(ChronologyEntry)
-        .where(ChronologyEntry.difference_id == difference.id)
-        .options(joinedload(ChronologyEntry.confirmed_by))
-        .order_by(ChronologyEntry.event_id, ChronologyEntry.id)
-    )
-    if not oversight:
-        query = query.where(ChronologyEntry.agency_id == user.agency_id)
     events = {e.id: e for e in difference.events}
     # Nothing more is recorded on an anonymised difference: its entries are shown, not confirmed.
     takes_part = (
@@ -143,7 +152,10 @@ def page_section(
         and differences.takes_part(user, difference, now, state)
     )
     outcomes: dict[int, PageOutcome] = {}
-    for entry in db.session.scalars(query):
+    found = db.session.scalars(
+        _PAGE_ENTRIES[oversight], {"difference": difference.id, "agency": user.agency_id}
+    )
+    for entry in found:
         event = events[entry.event_id]
         if entry.event_id not in outcomes:
             outcomes[entry.event_id] = PageOutcome(

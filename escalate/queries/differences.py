@@ -519,17 +519,18 @@ def waiting_page(user: User, page: int, per_page: int) -> Pagination:
     return page_of_counted(fetch, len(ids), page, per_page)
 
 
+_NOTIFICATIONS = (
+    sa.select(Notification)
+    .where(Notification.difference_id == _DIFFERENCE)
+    .options(joinedload(Notification.recipient))
+    .order_by(Notification.created_at.desc(), Notification.id.desc())
+)
+
+
 def notifications_about(difference: Difference) -> list[Notification]:
     """Every notification about a difference with its recipient, newest first: who was told of
     what, and how far each email got (the difference page shows them)."""
-    return list(
-        db.session.scalars(
-            sa.select(Notification)
-            .where(Notification.difference_id == difference.id)
-            .options(joinedload(Notification.recipient))
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
-        )
-    )
+    return list(db.session.scalars(_NOTIFICATIONS, {"difference": difference.id}))
 
 
 def ensure_may(user: User, difference: Difference, action: workflow.Action, now: datetime):
@@ -562,20 +563,23 @@ class OversightFacts:
     overdue_notes: frozenset = frozenset()  # ids of notes past their due date and not done
 
 
+_LEARNING_NOTES = (
+    sa.select(LearningNote)
+    .where(LearningNote.difference_id == _DIFFERENCE)
+    .order_by(LearningNote.created_at, LearningNote.id)
+    .options(
+        joinedload(LearningNote.author),
+        joinedload(LearningNote.owner_agency),
+        joinedload(LearningNote.owner),
+    )
+)
+
+
 def oversight_facts(
     user: User, difference: Difference, now: datetime, state: workflow.Situation | None = None
 ) -> OversightFacts:
     """``state``: the difference's situation at ``now``, if the page has it already."""
-    notes = db.session.scalars(
-        sa.select(LearningNote)
-        .where(LearningNote.difference_id == difference.id)
-        .order_by(LearningNote.created_at, LearningNote.id)
-        .options(
-            joinedload(LearningNote.author),
-            joinedload(LearningNote.owner_agency),
-            joinedload(LearningNote.owner),
-        )
-    ).all()
+    notes = db.session.scalars(_LEARNING_NOTES, {"difference": difference.id}).all()
     today = calendar.to_local(now).date()
     return OversightFacts(
         verification=verify_difference(difference),

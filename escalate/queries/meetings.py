@@ -36,17 +36,21 @@ class PageMeetings:
     may_arrange: bool
 
 
+# Built once, with the difference bound: its page asks it on every view.
+_OF_DIFFERENCE = (
+    sa.select(ProfessionalsMeeting)
+    .where(ProfessionalsMeeting.difference_id == sa.bindparam("difference"))
+    .order_by(ProfessionalsMeeting.meets_on, ProfessionalsMeeting.id)
+    .options(joinedload(ProfessionalsMeeting.arranged_by))
+)
+
+
 def for_page(user: User, difference: Difference, state: workflow.Situation, now: datetime):
     """The difference's meetings, soonest first, with what ``user`` may record on each: one
     statement (the page's rules use ``state``, which the page already has)."""
     from escalate.queries.differences import actor_for
 
-    rows = db.session.scalars(
-        sa.select(ProfessionalsMeeting)
-        .where(ProfessionalsMeeting.difference_id == difference.id)
-        .order_by(ProfessionalsMeeting.meets_on, ProfessionalsMeeting.id)
-        .options(joinedload(ProfessionalsMeeting.arranged_by))
-    ).all()
+    rows = db.session.scalars(_OF_DIFFERENCE, {"difference": difference.id}).all()
     actor = actor_for(user)
     today = calendar.to_local(now).date()
     live = difference.anonymised_at is None
