@@ -35,17 +35,33 @@ class State(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            State.AWAITING_RESPONSE: "Waiting for a response",
-            State.AWAITING_RAISER: "Waiting for the raising side",
-            State.RESOLVED: "Resolved",
-            State.WITHDRAWN: "Withdrawn",
-            State.CLOSED_NO_REPLY: "Closed: no reply from the raising side",
-        }[self]
+        return _STATE_LABELS[self]
+
+    @property
+    def tag(self) -> str:
+        """The colour of the GOV.UK tag that shows the state: blue while a response is awaited,
+        yellow while the raising side decides, green once resolved, grey otherwise closed."""
+        return _STATE_TAGS[self]
 
     @property
     def is_final(self) -> bool:
         return self in (State.RESOLVED, State.WITHDRAWN, State.CLOSED_NO_REPLY)
+
+
+_STATE_LABELS = {
+    State.AWAITING_RESPONSE: "Waiting for a response",
+    State.AWAITING_RAISER: "Waiting for the raising side",
+    State.RESOLVED: "Resolved",
+    State.WITHDRAWN: "Withdrawn",
+    State.CLOSED_NO_REPLY: "Closed: no reply from the raising side",
+}
+_STATE_TAGS = {
+    State.AWAITING_RESPONSE: "govuk-tag--blue",
+    State.AWAITING_RAISER: "govuk-tag--yellow",
+    State.RESOLVED: "govuk-tag--green",
+    State.WITHDRAWN: "govuk-tag--grey",
+    State.CLOSED_NO_REPLY: "govuk-tag--grey",
+}
 
 
 class Outcome(enum.StrEnum):

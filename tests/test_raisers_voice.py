@@ -387,6 +387,22 @@ def test_a_raising_side_that_never_answers_is_reminded_then_its_manager_told_the
     assert ("Closed: no reply from the raising side", 1) in queries.figures.outcomes()
 
 
+def test_a_difference_closed_for_want_of_a_reply_shows_as_closed(cast, client_for):
+    """Grey, as a withdrawn difference is, on the raiser's list and on its own page: not in a
+    tag without a colour of its own."""
+    d = awaiting_raiser(cast)
+    for at in (utc(2026, 3, 10, 17, 1), utc(2026, 3, 17, 17, 1), utc(2026, 3, 24, 17, 1)):
+        services.sweep.sweep(at)
+    db.session.expire_all()
+    assert d.state == State.CLOSED_NO_REPLY
+    browser = client_for(cast.gp)
+    tag = (
+        '<strong class="govuk-tag govuk-tag--grey">Closed: no reply from the raising side</strong>'
+    )
+    assert tag in browser.get("/differences/yours").get_data(as_text=True)
+    assert tag in browser.get(f"/differences/{d.reference}").get_data(as_text=True)
+
+
 def test_answering_in_time_stops_the_raising_sides_reminders(cast):
     d = awaiting_raiser(cast)
     services.differences.accept(cast.gp, d.id, d.version, comment="", now=T1)
