@@ -598,7 +598,8 @@ def main() -> None:
             f"{bound(counts, page, database_ms):>6.2f}{flag}"
         )
     print()
-    print(f"sweep, nothing due: {sweep_small[0]:.2f} ms at {SMALL:,} differences, "
+    due = "nothing due" if not (sweep_small[1] or sweep_large[1]) else "something due"
+    print(f"sweep, {due}: {sweep_small[0]:.2f} ms at {SMALL:,} differences, "
           f"{sweep_large[0]:.2f} ms at {SIZE:,} ({sweep_small[1]} and {sweep_large[1]} due)")
     if sweep_small[1] or sweep_large[1]:
         print("  (deadlines have come since the databases were seeded, and the sweep's work "
