@@ -9,6 +9,7 @@ from flask import current_app
 from escalate import access_log, history
 from escalate.extensions import db
 from escalate.models import AccessEntry, AccessHead, AccessKind, User
+from escalate.services import transactions
 
 MAX_WHAT = 300
 
@@ -58,9 +59,4 @@ def record(
     db.session.execute(_SEAL_HEAD, {"entry_seal": entry.seal})
     # Logged first thing in a request: what was read before it (the person signed in) is as it
     # was, so it is kept rather than read again after the commit.
-    session = db.session()
-    expiring, session.expire_on_commit = session.expire_on_commit, False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expiring
+    transactions.commit_keeping_what_was_read()

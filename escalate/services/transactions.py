@@ -65,12 +65,19 @@ def end_reads_with_commit(error: BaseException | None) -> None:
         status = connection.connection.driver_connection.info.transaction_status
         if status != psycopg.pq.TransactionStatus.INTRANS:
             return
-        # What the request loaded stays as it was read, as when the session only closed: a
-        # commit would expire it, and it is used after the request (in the tests, say).
-        expiring, session.expire_on_commit = session.expire_on_commit, False
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = expiring
+        # What the request loaded stays as it was read, as when the session only closed: it is
+        # used after the request (in the tests, say).
+        commit_keeping_what_was_read()
     except Exception:  # a failed flush not rolled back, a connection lost: rolled back next
         logger.warning("A read's transaction could not be committed", exc_info=True)
+
+
+def commit_keeping_what_was_read() -> None:
+    """Commit the session without expiring what it has loaded (a commit would, and it would be
+    read again from the database the next time it is used)."""
+    session = db.session()
+    expiring, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring
