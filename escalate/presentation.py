@@ -1,5 +1,7 @@
 """What every page shares: the role's navigation, and dates and times as people read them."""
 
+import re
+from collections.abc import Callable
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -7,6 +9,7 @@ from flask import Flask, current_app, g, has_app_context, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from werkzeug.routing import BuildError
 
 from escalate import history, queries, wording
 from escalate.fields import choice_id
@@ -100,9 +103,44 @@ def home_for(user) -> str:
     return url_for("inbox.index")
 
 
+# A value no list gives (a valid id, and a valid reference as text), put where each row's goes.
+_PLACEHOLDER = 1_987_654_321
+# Characters a URL carries as they are, in its path and in its query alike.
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def row_link(endpoint: str, argument: str, **values) -> Callable[[object], str]:
+    """``url_for(endpoint, **values, argument=value)`` for each row of a list, from one call
+    to ``url_for`` (about 12 µs each; a list links 25 to 50 rows): the URL is built once with a
+    placeholder for ``argument``, and each row's value is put in its place. A value that a URL
+    would quote (none of the ids, references or page numbers the lists link by) is given to
+    ``url_for`` itself, as is every value if the placeholder cannot stand in for one."""
+
+    def each(value) -> str:
+        return url_for(endpoint, **values, **{argument: value})
+
+    try:
+        built = each(_PLACEHOLDER)
+    except (BuildError, ValueError):
+        return each
+    marker = str(_PLACEHOLDER)
+    if built.count(marker) != 1:
+        return each
+    before, _, after = built.partition(marker)
+
+    def placed(value) -> str:
+        text = str(value)
+        if _UNRESERVED.fullmatch(text) is None:
+            return each(value)
+        return f"{before}{text}{after}"
+
+    return placed
+
+
 def init_app(app: Flask) -> None:
     if not sa.event.contains(Session, "after_commit", forget_inbox_counts):
         sa.event.listen(Session, "after_commit", forget_inbox_counts)
+    app.add_template_global(row_link)
     app.add_template_filter(time_and_date, "london_datetime")
     app.add_template_filter(long_date)
     app.add_template_filter(plural)
