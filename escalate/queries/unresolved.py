@@ -20,7 +20,7 @@ from escalate.models import (
     State,
 )
 from escalate.queries.conditions import OPEN_STATES, open_stage_on, overdue
-from escalate.queries.paging import page_of
+from escalate.queries.paging import page_of_counted
 from escalate.queries.spreadsheets import streamed_csv
 
 
@@ -176,6 +176,16 @@ def _unresolved_row(row, now: datetime) -> UnresolvedRow:
     )
 
 
+def _counted(f: UnresolvedFilters, now: datetime) -> sa.Select:
+    """How many open differences match ``f``. Each has one open stage, its current one, so
+    unless a filter is on that stage (only *overdue* is), they are counted from the
+    differences' own index, without reading a stage."""
+    counted = sa.select(sa.func.count()).select_from(Difference)
+    if f.overdue:
+        counted = counted.join(Stage, open_stage_on())
+    return counted.where(*_unresolved_where(f, now))
+
+
 def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: int) -> Pagination:
     """One page of the list, each row as the page shows it; ``total`` says how many match.
 
@@ -183,7 +193,13 @@ def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: in
     matched and sorted, in the database from its indexes alone (``ix_difference_unresolved``,
     ``ix_stage_open``), without reading the differences' rows, which carry their long texts;
     then only that page's rows are read."""
-    pages = page_of(_matching(f, now, Difference.id), page, per_page)
+    matching = _matching(f, now, Difference.id)
+    pages = page_of_counted(
+        lambda offset, limit: list(db.session.scalars(matching.offset(offset).limit(limit))),
+        db.session.scalar(_counted(f, now)),
+        page,
+        per_page,
+    )
     found = {row.id: row.row for row in db.session.execute(_ROWS_BY_ID, {"ids": pages.items})}
     # A difference closed since the page's ids were read is left out rather than failing.
     pages.items = [_unresolved_row(found[i], now) for i in pages.items if i in found]
