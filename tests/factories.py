@@ -146,3 +146,34 @@ def action_row(number: int, what: str, agency_id: int | None, due_on=None) -> di
     if agency_id is not None:
         row[f"action_{number}_agency"] = str(agency_id)
     return row
+
+
+def stages_out_of_step() -> list[str]:
+    """The differences whose open stages are not what their state says: one open stage, the
+    current one, while the difference is open; none once it is closed. (The unresolved list
+    counts open differences without reading their stages, on the strength of it.)"""
+    from escalate.models import Difference, Stage
+    from escalate.queries.conditions import OPEN_STATES
+
+    open_stages = (
+        sa.select(sa.func.count())
+        .where(Stage.difference_id == Difference.id, Stage.closed_at.is_(None))
+        .scalar_subquery()
+    )
+    current_open = (
+        sa.select(Stage.id)
+        .where(
+            Stage.difference_id == Difference.id,
+            Stage.level == Difference.stage_level,
+            Stage.closed_at.is_(None),
+        )
+        .exists()
+    )
+    rows = db.session.execute(
+        sa.select(Difference.reference, Difference.state, open_stages, current_open)
+    ).all()
+    return [
+        f"{reference} ({state}: {count} open, current {'open' if current else 'not open'})"
+        for reference, state, count, current in rows
+        if (count, bool(current)) != ((1, True) if state in OPEN_STATES else (0, False))
+    ]

@@ -24,6 +24,7 @@ from escalate.models import (
     EventKind,
     LearningNote,
     Notification,
+    Stage,
     User,
 )
 from escalate.oversight import views as oversight_views
@@ -268,6 +269,19 @@ def test_the_unresolved_list_filters_and_sorts(people, client_for, story, query,
     assert text_of(html, "result-count").startswith(
         f"{count} unresolved difference{'' if count == 1 else 's'}"
     )
+
+
+@pytest.mark.read_only
+def test_each_open_difference_of_the_story_has_one_open_stage_its_current_one(app, story):
+    # Raised, responded to, escalated, decided, agreed, withdrawn and accepted through the
+    # services: the unresolved list counts open differences without reading their stages.
+    with app.app_context():
+        assert factories.stages_out_of_step() == []
+        open_stages = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Stage).where(Stage.closed_at.is_(None))
+        )
+        db.session.remove()
+    assert open_stages == 5  # B, D, E, F and G: the list's five
 
 
 @pytest.mark.read_only

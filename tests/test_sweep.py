@@ -125,6 +125,7 @@ def assert_nothing_more_to_do(now) -> None:
     again = sweep(now)
     assert again.items == [] and again.skipped == 0 and again.problems == []
     assert row_counts() == before
+    assert factories.stages_out_of_step() == []
 
 
 # --- Reminders before the deadline -------------------------------------------------------------
