@@ -598,10 +598,11 @@ def main() -> None:
             f"{bound(counts, page, database_ms):>6.2f}{flag}"
         )
     print()
-    due = "nothing due" if not (sweep_small[1] or sweep_large[1]) else "something due"
+    something_due = bool(sweep_small[1] or sweep_large[1])
+    due = "something due" if something_due else "nothing due"
     print(f"sweep, {due}: {sweep_small[0]:.2f} ms at {SMALL:,} differences, "
           f"{sweep_large[0]:.2f} ms at {SIZE:,} ({sweep_small[1]} and {sweep_large[1]} due)")
-    if sweep_small[1] or sweep_large[1]:
+    if something_due:
         print("  (deadlines have come since the databases were seeded, and the sweep's work "
               "follows what is due: to measure it with nothing due, seed them again, by removing "
               "instance/bench-*.sqlite or the PostgreSQL database's tables)")

@@ -153,22 +153,14 @@ def stages_out_of_step() -> list[str]:
     current one, while the difference is open; none once it is closed. (The unresolved list
     counts open differences without reading their stages, on the strength of it.)"""
     from escalate.models import Difference, Stage
-    from escalate.queries.conditions import OPEN_STATES
+    from escalate.queries.conditions import OPEN_STATES, open_stage_on
 
     open_stages = (
         sa.select(sa.func.count())
         .where(Stage.difference_id == Difference.id, Stage.closed_at.is_(None))
         .scalar_subquery()
     )
-    current_open = (
-        sa.select(Stage.id)
-        .where(
-            Stage.difference_id == Difference.id,
-            Stage.level == Difference.stage_level,
-            Stage.closed_at.is_(None),
-        )
-        .exists()
-    )
+    current_open = sa.select(Stage.id).where(open_stage_on()).exists()
     rows = db.session.execute(
         sa.select(Difference.reference, Difference.state, open_stages, current_open)
     ).all()

@@ -66,6 +66,8 @@ def _order_by(sort: str):
 
 
 def _unresolved_where(f: UnresolvedFilters, now: datetime) -> list:
+    """The conditions of ``f`` on the open differences themselves (``_on_stage``: those on
+    their open stage)."""
     where = [Difference.state.in_(OPEN_STATES)]
     if f.agency_id is not None:
         raising = Difference.raising_agency_id == f.agency_id
@@ -83,8 +85,6 @@ def _unresolved_where(f: UnresolvedFilters, now: datetime) -> list:
         where.append(Difference.state == State.AWAITING_RAISER)
     if f.urgent:
         where.append(Difference.urgent.is_(True))
-    if f.overdue:
-        where.append(overdue(now))
     if f.min_age_days is not None:
         # Raised on a local date at least that many days before today, as the list shows ages.
         today = calendar.to_local(now).date()
@@ -94,13 +94,18 @@ def _unresolved_where(f: UnresolvedFilters, now: datetime) -> list:
     return where
 
 
+def _on_stage(f: UnresolvedFilters, now: datetime) -> list:
+    """The conditions of ``f`` on the open differences' open (current) stage."""
+    return [overdue(now)] if f.overdue else []
+
+
 def _matching(f: UnresolvedFilters, now: datetime, *columns):
     """``columns`` of the open differences matching ``f`` with their open stage, sorted."""
     return (
         sa.select(*columns)
         .select_from(Difference)
         .join(Stage, open_stage_on())
-        .where(*_unresolved_where(f, now))
+        .where(*_unresolved_where(f, now), *_on_stage(f, now))
         .order_by(*_order_by(f.sort))
     )
 
@@ -178,12 +183,13 @@ def _unresolved_row(row, now: datetime) -> UnresolvedRow:
 
 def _counted(f: UnresolvedFilters, now: datetime) -> sa.Select:
     """How many open differences match ``f``. Each has one open stage, its current one, so
-    unless a filter is on that stage (only *overdue* is), they are counted from the
-    differences' own index, without reading a stage."""
+    unless a condition is on that stage, they are counted from the differences' own index,
+    without reading a stage."""
     counted = sa.select(sa.func.count()).select_from(Difference)
-    if f.overdue:
+    on_stage = _on_stage(f, now)
+    if on_stage:
         counted = counted.join(Stage, open_stage_on())
-    return counted.where(*_unresolved_where(f, now))
+    return counted.where(*_unresolved_where(f, now), *on_stage)
 
 
 def unresolved_page(f: UnresolvedFilters, now: datetime, page: int, per_page: int) -> Pagination:
