@@ -7,7 +7,9 @@
 2. Counts each page's SQL statements and HTML size in-process, at both sizes, and times it
    there, one request at a time ("ms", "ms 1k": what the page itself costs at each size), with
    the part of it spent in the database ("DB ms") and the ratio that part alone would allow
-   ("bound": the page's database work on top of the signed-in floor).
+   ("bound": the page's database work on top of the signed-in floor). And, alone, what every
+   view of a difference does before it shows anything (its sealed entry in the access log, its
+   history's verification), and the most those two leave a difference's page over HTTP.
 3. Serves bench.app with gunicorn (2 workers) and measures each page with wrk (concurrency 4,
    BENCH_SECONDS a page), bracketed by the ceiling route before and after it: the ratio is the
    page's requests per second over the mean of the two ceilings around it.
@@ -348,9 +350,47 @@ def count_statements(url: str, references: dict | None = None):
             )
     finally:
         database.remove()
+    measured[VIEW_RECORD] = view_record_cost(app, references)
     with app.app_context():
         db.engine.dispose()
     return measured, references
+
+
+VIEW_RECORD = ("what every view of a difference does", "auditor")
+
+
+def view_record_cost(app, references: dict, repeats: int = 30) -> tuple[float, float]:
+    """What a difference's page does on every view before it shows anything, timed alone
+    in-process (medians, ms): writing, sealing and committing the view's entry in the access
+    log, and verifying the difference's history (its events, their places in the record, the
+    record's ends). Both are the auditor's, on the typical difference."""
+    import sqlalchemy as sa
+
+    from escalate import presentation, queries, services
+    from escalate.extensions import db
+    from escalate.models import AccessKind, User
+
+    with app.test_request_context():
+        auditor = db.session.scalar(sa.select(User).where(User.email == logins()["auditor"]))
+        difference_id = queries.differences.find_difference_id(auditor, references["typical"])
+        difference = queries.differences.load_difference(difference_id)
+        logged, verified = [], []
+        for n in range(repeats + 2):
+            started = time.perf_counter()
+            services.access.record(
+                auditor,
+                AccessKind.VIEWED_DIFFERENCE,
+                presentation.now(),
+                difference_id=difference_id,
+                what=f"Difference {references['typical']}",
+            )
+            middle = time.perf_counter()
+            assert queries.histories.verify_difference(difference).ok, "the history must verify"
+            if n >= 2:
+                logged.append((middle - started) * 1000)
+                verified.append((time.perf_counter() - middle) * 1000)
+        db.session.remove()
+    return statistics.median(logged), statistics.median(verified)
 
 
 def sweep_cost(url: str, repeats: int = 15) -> tuple[float, int]:
@@ -541,6 +581,25 @@ def bound(counts: dict, page: Page, database_ms: float) -> float:
     return ceiling_ms / (floor_ms + max(0.0, database_ms - floor_database_ms))
 
 
+def view_record_line(cost: tuple[float, float], rows: list, ceilings: list[float]) -> str:
+    """What the access log and the verification alone leave a difference's page: the most it
+    could reach over HTTP if it did nothing else beyond the signed-in floor. Each request's cost
+    is taken as WORKERS over its rate (wrk's own share of the CPU left in, which only makes the
+    figure higher)."""
+    logged, verified = cost
+    floor_rate = next(load.rate for page, load, _ in rows if page.name == "signed-in floor")
+    ceiling_ms = WORKERS / statistics.mean(ceilings) * 1000
+    floor_ms = WORKERS / floor_rate * 1000
+    most = ceiling_ms / (floor_ms + logged + verified)
+    return (
+        f"what every view of a difference does before it shows anything: its entry in the "
+        f"access log {logged:.2f} ms, its history's verification {verified:.2f} ms (in-process, "
+        f"the auditor's); on top of the signed-in floor ({floor_ms:.2f} ms a request, the "
+        f"ceiling {ceiling_ms:.2f}), with nothing else, a difference's page would reach at most "
+        f"{most:.2f} of the ceiling"
+    )
+
+
 # --- The run ------------------------------------------------------------------------------------
 
 
@@ -607,6 +666,7 @@ def main() -> None:
               "follows what is due: to measure it with nothing due, seed them again, by removing "
               "instance/bench-*.sqlite or the PostgreSQL database's tables)")
     print(f"the longest history: {references['long_events']} events")
+    print(view_record_line(counts[VIEW_RECORD], rows, ceilings))
     print(f"unresolved CSV through HTTP: {csv_size / 1024:.0f} KB; a worker's memory grew by "
           f"{csv_grew:.1f} MB at most")
     print("bound: the ratio a page would reach in-process if all it did besides its database work "
