@@ -44,13 +44,22 @@ class Notification(Base):
         # The inbox: a person's unread messages newest first, then the rest newest first (and
         # the unread count in every page's navigation).
         sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at", "created_at"),
-        # The inbox's messages newest first, and how many there are: read from the index alone.
+        # A page of the inbox: its part of the person's unread messages, then of their read,
+        # each newest first. Each part is a range of an index of its own, so a page reads only
+        # its own rows, however many of the other kind lie between them.
         partial_index(
-            "ix_notification_inbox",
+            "ix_notification_inbox_unread",
             "recipient_id",
             "created_at",
             "id",
-            where="invitation_id IS NULL",
+            where="invitation_id IS NULL AND read_at IS NULL",
+        ),
+        partial_index(
+            "ix_notification_inbox_read",
+            "recipient_id",
+            "created_at",
+            "id",
+            where="invitation_id IS NULL AND read_at IS NOT NULL",
         ),
         # What the deliverer asks for: due emails, oldest first.
         sa.Index("ix_notification_email_due", "email_status", "next_attempt_at"),

@@ -66,8 +66,8 @@ class Message(NamedTuple):
 
 
 def _part(number: int, read: bool) -> sa.Select:
-    """The person's unread (or read) messages, newest first, from an offset: one range of one
-    index."""
+    """The person's unread (or read) messages, newest first, from an offset: one range of an
+    index of their own (``ix_notification_inbox_unread``, ``ix_notification_inbox_read``)."""
     return (
         sa.select(Notification.id, sa.literal(number).label("part"))
         .where(
@@ -95,7 +95,7 @@ _PAGE = (
 
 def inbox_page(user: User, page: int, per_page: int, counts: InboxCounts) -> Pagination:
     """One page of the user's messages, unread first, then newest first (``counts``: how many
-    there are, and how many unread). The unread and the read are each a range of one index,
+    there are, and how many unread). The unread and the read are each a range of an index,
     newest first, and a page takes its part of each: no sort over everything the person was ever
     sent."""
     unread = counts.unread
