@@ -41,8 +41,7 @@ class Notification(Base):
 
     __tablename__ = "notification"
     __table_args__ = (
-        # The inbox: a person's unread messages newest first, then the rest newest first (and
-        # the unread count in every page's navigation).
+        # A person's unread messages (marking them all as read).
         sa.Index("ix_notification_recipient_unread", "recipient_id", "read_at", "created_at"),
         # A page of the inbox: its part of the person's unread messages, then of their read,
         # each newest first. Each part is a range of an index of its own, so a page reads only
