@@ -6,6 +6,7 @@ configuration, and lent to every test that asks for the same (see `app`). Tests 
 `read_only` may share the data their fixtures built (see `kept`).
 """
 
+import contextlib
 import datetime as dt
 import decimal
 import enum
@@ -477,6 +478,21 @@ def kept(request, name: str, build):
         with request.getfixturevalue("app").app_context():
             shared.rows = _every_row()
     return shared.values[name]
+
+
+@contextlib.contextmanager
+def statements_run(engine):
+    """Every SQL statement ``engine`` sends inside the block, with its parameters, in order."""
+    sent = []
+
+    def remember(connection, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", remember)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", remember)
 
 
 def persist(app, build):

@@ -30,7 +30,14 @@ from escalate.models import (
 from escalate.oversight import views as oversight_views
 from tests import factories
 from tests import oversight_fixture as story_module
-from tests.conftest import ACCESS_LOG, kept, set_up_two_factor, sign_in, submit
+from tests.conftest import (
+    ACCESS_LOG,
+    kept,
+    set_up_two_factor,
+    sign_in,
+    statements_run,
+    submit,
+)
 from tests.oversight_fixture import NOTE_A, NOTE_C, NOW, tables
 
 
@@ -381,17 +388,9 @@ def test_a_page_of_the_list_reads_no_more_differences_than_it_shows(
     browser = client_for(people.chair)
     with app.app_context():
         engine = db.engine
-    reads = []
-
-    def remember(connection, cursor, statement, parameters, context, executemany):
-        if re.search(r"\b(FROM|JOIN) difference\b", statement):
-            reads.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", remember)
-    try:
+    with statements_run(engine) as sent:
         html = page(browser, f"/oversight/unresolved?sort={sort}&page=2")
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", remember)
+    reads = [(sql, given) for sql, given in sent if re.search(r"\b(FROM|JOIN) difference\b", sql)]
     order = {"deadline": "GBDEF", "reference": "BDEFG"}[sort]
     assert listed(html) == [story[letter] for letter in order[2:4]]
     assert "5 unresolved differences, showing 3 to 4" in html

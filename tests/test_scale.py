@@ -13,7 +13,7 @@ from escalate import services
 from escalate.extensions import db
 from escalate.models import Base, Difference, Event, Notification, Role, User
 from escalate.services import synthetic
-from tests.conftest import sign_in
+from tests.conftest import sign_in, statements_run
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 MAX_STATEMENTS = 25
@@ -104,14 +104,8 @@ def _measure(app, differences: int) -> dict:
         sign_in(clients[who], _Login(email), synthetic.PASSWORD)
     with app.app_context():
         engine = db.engine
-    statements = []
-
-    def count(*_):
-        statements.append(1)
-
     measured = {}
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_run(engine) as statements:
         for who, path in PAGES:
             url = path.format(**found)
             statements.clear()
@@ -119,8 +113,6 @@ def _measure(app, differences: int) -> dict:
             body = response.get_data()
             assert response.status_code in (200, 302), (who, url, response.status_code)
             measured[(who, path)] = (len(statements), len(body))
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
     return measured
 
 
@@ -198,17 +190,9 @@ def test_a_page_of_the_inbox_reads_its_unread_and_its_read_messages_each_from_it
         db.session.commit()
         services.inbox.count_every_inbox()
         engine = db.engine
-    asked = []
-
-    def remember(connection, cursor, statement, parameters, context, executemany):
-        if re.search(r"\bFROM notification\b", statement):
-            asked.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", remember)
-    try:
+    with statements_run(engine) as sent:
         html = client.get("/inbox").get_data(as_text=True)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", remember)
+    asked = [(sql, given) for sql, given in sent if re.search(r"\bFROM notification\b", sql)]
     subjects = re.findall(r">(Message \d+)</a>", html)
     assert subjects[:3] == ["Message 0", "Message 39", "Message 38"], subjects
     assert "1 unread of 40." in html
